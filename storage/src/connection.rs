@@ -1,0 +1,264 @@
+//! The database a URL names, its connection pool, and per-backend dispatch.
+//!
+//! Queries are written once with diesel's DSL and compiled for each backend by
+//! [`with_conn!`], which expands its body for every concrete connection type.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+
+use crate::{Error, Result};
+
+#[cfg(feature = "mysql")]
+use diesel::MysqlConnection;
+
+/// The SQL backend a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Embedded SQLite file (`sqlite://path`).
+    Sqlite,
+    /// PostgreSQL (`postgres://…`).
+    Postgres,
+    /// MySQL or MariaDB (`mysql://…`).
+    Mysql,
+}
+
+impl Backend {
+    /// The backend named by a URL's scheme.
+    pub fn from_url(url: &str) -> Result<Backend> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "mysql" | "mariadb" => Ok(Backend::Mysql),
+            _ => Err(Error::Connect(format!(
+                "database URL must start with sqlite://, postgres:// or mysql:// (got {:?})",
+                redact(url)
+            ))),
+        }
+    }
+
+    /// Whether this build can talk to the backend.
+    pub fn is_supported(self) -> bool {
+        self != Backend::Mysql || cfg!(feature = "mysql")
+    }
+}
+
+/// A URL with its password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Pool sizing.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_size: u32,
+    /// How long to wait for a free connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings { max_size: 8, connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Per-connection SQLite settings: WAL, one writer, enforced foreign keys.
+#[derive(Debug)]
+struct SqliteSetup;
+
+impl CustomizeConnection<SqliteConnection, r2d2::Error> for SqliteSetup {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> std::result::Result<(), r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Clone)]
+enum AnyPool {
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+    #[cfg(feature = "mysql")]
+    Mysql(Pool<ConnectionManager<MysqlConnection>>),
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+}
+
+/// A pooled connection to whichever backend the [`Database`] uses.
+pub enum Conn {
+    /// PostgreSQL.
+    Postgres(PooledConnection<ConnectionManager<PgConnection>>),
+    /// MySQL/MariaDB.
+    #[cfg(feature = "mysql")]
+    Mysql(PooledConnection<ConnectionManager<MysqlConnection>>),
+    /// SQLite.
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+}
+
+impl Conn {
+    /// The backend of this connection.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => Backend::Mysql,
+            Conn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete diesel connection, once per backend.
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::connection::Conn::Postgres($c) => {
+                let $c: &mut diesel::PgConnection = &mut *$c;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            $crate::connection::Conn::Mysql($c) => {
+                let $c: &mut diesel::MysqlConnection = &mut *$c;
+                $body
+            }
+            $crate::connection::Conn::Sqlite($c) => {
+                let $c: &mut diesel::SqliteConnection = &mut *$c;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// A connection pool to the configured database.
+#[derive(Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens a pool for `url`; fails when the first connection cannot be made.
+    pub fn connect(url: &str, settings: PoolSettings) -> Result<Database> {
+        let backend = Backend::from_url(url)?;
+        let connect_err = |e: r2d2::PoolError| Error::Connect(format!("{}: {e}", redact(url)));
+        let pool = match backend {
+            Backend::Postgres => AnyPool::Postgres(
+                builder(settings).build(ConnectionManager::new(url)).map_err(connect_err)?,
+            ),
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => AnyPool::Mysql(
+                builder(settings).build(ConnectionManager::new(url)).map_err(connect_err)?,
+            ),
+            #[cfg(not(feature = "mysql"))]
+            Backend::Mysql => {
+                return Err(Error::Connect(
+                    "this build has no MySQL/MariaDB support; build with `--features mysql`"
+                        .into(),
+                ))
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(url)?;
+                AnyPool::Sqlite(
+                    builder(settings)
+                        .connection_customizer(Box::new(SqliteSetup))
+                        .build(ConnectionManager::new(path))
+                        .map_err(connect_err)?,
+                )
+            }
+        };
+        Ok(Database { pool, backend })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Takes a connection from the pool.
+    pub fn get(&self) -> Result<Conn> {
+        let err = |e: r2d2::PoolError| Error::Pool(e.to_string());
+        Ok(match &self.pool {
+            AnyPool::Postgres(p) => Conn::Postgres(p.get().map_err(err)?),
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(p) => Conn::Mysql(p.get().map_err(err)?),
+            AnyPool::Sqlite(p) => Conn::Sqlite(p.get().map_err(err)?),
+        })
+    }
+
+    /// Applies every pending migration; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        crate::migrate::run(&mut self.get()?)
+    }
+}
+
+fn builder<C>(settings: PoolSettings) -> r2d2::Builder<ConnectionManager<C>>
+where
+    C: diesel::r2d2::R2D2Connection + 'static,
+{
+    Pool::builder()
+        .max_size(settings.max_size.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(settings.connect_timeout)
+        .test_on_check_out(false)
+}
+
+/// The file path of a `sqlite://path` (or `sqlite:path`) URL.
+fn sqlite_path(url: &str) -> Result<String> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Err(Error::Connect(
+            "sqlite URL needs a file path, e.g. sqlite://results.db (in-memory databases \
+             are not shared between pooled connections)"
+                .into(),
+        ));
+    }
+    Ok(path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("mysql://root@h/db").unwrap(), Backend::Mysql);
+        let err = Backend::from_url("oracle://u:secret@h/db").unwrap_err().to_string();
+        assert!(err.contains("sqlite://, postgres:// or mysql://"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite://results.db").unwrap(), "results.db");
+        assert_eq!(sqlite_path("sqlite:///var/lib/r.db").unwrap(), "/var/lib/r.db");
+        assert!(sqlite_path("sqlite://").is_err());
+        assert!(sqlite_path("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,108 @@
+//! Storage errors and the transport-neutral code each maps to.
+
+use std::fmt;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in terms a front-end can map to gRPC and HTTP codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request is malformed (bad name, page size, token, filter …).
+    InvalidArgument,
+    /// The named object does not exist.
+    NotFound,
+    /// An object with that name exists already.
+    AlreadyExists,
+    /// The object changed since the caller read it (etag mismatch).
+    FailedPrecondition,
+    /// The operation is not implemented by this server.
+    Unimplemented,
+    /// The server is overloaded (a queue is full).
+    ResourceExhausted,
+    /// The operation did not finish in time.
+    DeadlineExceeded,
+    /// A dependency (the database) cannot be reached right now; retrying may help.
+    Unavailable,
+    /// A fault of the server itself.
+    Internal,
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A failed storage operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input was rejected before touching the database.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The named object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The etag given does not match the stored one.
+    #[error("etag mismatch for {name}: the object was changed since it was read (stored etag {stored})")]
+    EtagMismatch {
+        /// Full name of the object.
+        name: String,
+        /// The etag the object has now.
+        stored: String,
+    },
+    /// A feature this server does not offer (yet).
+    #[error("{0}")]
+    Unimplemented(String),
+    /// No connection could be taken from the pool.
+    #[error("database unavailable: {0}")]
+    Pool(String),
+    /// The database failed a query.
+    #[error("database error while {step}: {source}")]
+    Database {
+        /// What the store was doing.
+        step: &'static str,
+        /// The database's own error.
+        #[source]
+        source: diesel::result::Error,
+    },
+    /// A stored value could not be decoded (corrupt or foreign data).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Migrations could not be applied.
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    /// The database URL or pool settings are unusable.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+}
+
+impl Error {
+    /// The transport-neutral code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Error::EtagMismatch { .. } => ErrorCode::FailedPrecondition,
+            Error::Unimplemented(_) => ErrorCode::Unimplemented,
+            Error::Pool(_) | Error::Connect(_) => ErrorCode::Unavailable,
+            Error::Database { source, .. } => match source {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    _,
+                ) => ErrorCode::Unavailable,
+                _ => ErrorCode::Internal,
+            },
+            Error::Corrupt(_) | Error::Migration(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Wraps a diesel error with the step that failed.
+    pub(crate) fn db(step: &'static str) -> impl FnOnce(diesel::result::Error) -> Error {
+        move |source| Error::Database { step, source }
+    }
+}

@@ -1,0 +1,24 @@
+//! Storage layer of the results service: the domain model, the diesel schema shared by
+//! SQLite, PostgreSQL and MySQL/MariaDB, migrations, and the queries behind every RPC.
+//!
+//! # Layout
+//! - [`model`]: names, Results, Records, summaries, timestamps and etags (no I/O).
+//! - [`page`]: page sizes, `order_by` parsing and signed page tokens.
+//! - [`connection`]: the backend chosen by URL, connection pools, migrations.
+//! - [`store`]: synchronous queries on one connection; callers run them off the async
+//!   executors (the actors crate does).
+//! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
+
+pub mod connection;
+pub mod error;
+mod fragment;
+mod json;
+mod migrate;
+pub mod model;
+pub mod page;
+mod rows;
+mod schema;
+pub mod store;
+
+pub use connection::{Backend, Database, PoolSettings};
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,16 @@
+//! The domain model: what a Result and a Record are, independent of wire and rows.
+
+mod name;
+mod record;
+mod result;
+mod time;
+
+pub use name::{ListScope, RecordName, RecordScope, ResultName};
+pub use record::{NewRecord, RecordData, RecordPatch, StoredRecord, MAX_TYPE_LEN};
+pub use result::{NewResult, RecordSummary, ResultReplacement, Status, StoredResult};
+pub use time::Timestamp;
+
+/// `"<uid>-<update_time in Unix nanoseconds>"`: recomputable by a client from any read.
+pub fn etag(uid: &str, update_time: Timestamp) -> String {
+    format!("{uid}-{}", update_time.as_nanos())
+}

@@ -1,0 +1,44 @@
+//! The one diesel schema all three backends share. Times are Unix nanoseconds; JSON
+//! columns use [`Json`], the backend's own JSON type.
+
+use crate::json::Json;
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::Json;
+
+    results (id) {
+        id -> Text,
+        parent -> Text,
+        name -> Text,
+        annotations -> Json,
+        summary_record -> Nullable<Text>,
+        summary_type -> Nullable<Text>,
+        summary_status -> Nullable<Integer>,
+        summary_start_time -> Nullable<BigInt>,
+        summary_end_time -> Nullable<BigInt>,
+        summary_annotations -> Nullable<Json>,
+        create_time -> BigInt,
+        update_time -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::Json;
+
+    records (id) {
+        id -> Text,
+        result_id -> Text,
+        parent -> Text,
+        result_name -> Text,
+        name -> Text,
+        data_type -> Text,
+        data -> Nullable<Json>,
+        create_time -> BigInt,
+        update_time -> BigInt,
+    }
+}
+
+diesel::joinable!(records -> results (result_id));
+diesel::allow_tables_to_appear_in_same_query!(results, records);

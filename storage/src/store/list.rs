@@ -1,0 +1,257 @@
+//! ListResults and ListRecords: keyset pagination over an index-friendly order.
+
+use diesel::prelude::*;
+
+use crate::connection::{with_conn, Backend, Conn};
+use crate::fragment::Fragment;
+use crate::model::{ListScope, RecordScope, StoredRecord, StoredResult};
+use crate::page::{page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner};
+use crate::rows::{RecordRow, ResultRow};
+use crate::schema::{records, results};
+use crate::{Error, Result};
+
+/// A List request as received, before validation.
+#[derive(Debug, Clone)]
+pub struct ListRequest<S> {
+    /// Where to list (with `-` wildcards).
+    pub scope: S,
+    /// CEL filter (empty = everything).
+    pub filter: String,
+    /// Requested page size (0 = default).
+    pub page_size: i32,
+    /// Token from the previous page (empty = first page).
+    pub page_token: String,
+    /// `order_by` as given.
+    pub order_by: String,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The rows, in order.
+    pub items: Vec<T>,
+    /// Token for the next page; empty on the last page.
+    pub next_page_token: String,
+}
+
+/// ListResults.
+pub fn list_results(
+    conn: &mut Conn,
+    signer: &TokenSigner,
+    request: &ListRequest<ListScope>,
+) -> Result<Page<StoredResult>> {
+    let plan = Plan::new(Collection::Results, conn.backend(), signer, request)?;
+    let mut scope = Fragment::new();
+    if let Some(parent) = request.scope.literal() {
+        scope.sql("parent = ").text(parent);
+    }
+    let (filter, order) = (scope.and(plan.keyset()).or_true(), plan.order_by());
+    let limit = plan.fetch_limit();
+    let rows: Vec<ResultRow> = with_conn!(conn, |c| results::table
+        .into_boxed()
+        .filter(filter)
+        .order_by(order)
+        .limit(limit)
+        .select(ResultRow::as_select())
+        .load(c))
+    .map_err(Error::db("listing results"))?;
+    let items = rows.into_iter().map(ResultRow::into_model).collect::<Result<Vec<_>>>()?;
+    Ok(plan.page(items, |r| {
+        let cursor_keys = plan.order.keys.iter().flat_map(|(field, _)| match field {
+            OrderField::CreateTime => vec![r.create_time.as_nanos()],
+            OrderField::UpdateTime => vec![r.update_time.as_nanos()],
+            OrderField::SummaryStartTime => nullable(r.summary.as_ref().and_then(|s| s.start_time)),
+            OrderField::SummaryEndTime => nullable(r.summary.as_ref().and_then(|s| s.end_time)),
+        });
+        Cursor { keys: cursor_keys.collect(), uid: r.uid.clone() }
+    }))
+}
+
+/// ListRecords.
+pub fn list_records(
+    conn: &mut Conn,
+    signer: &TokenSigner,
+    request: &ListRequest<RecordScope>,
+) -> Result<Page<StoredRecord>> {
+    let plan = Plan::new(Collection::Records, conn.backend(), signer, request)?;
+    let mut scope = Fragment::new();
+    if let Some(parent) = request.scope.parent.literal() {
+        scope.sql("parent = ").text(parent);
+    }
+    let mut result = Fragment::new();
+    if let Some(name) = request.scope.result.literal() {
+        result.sql("result_name = ").text(name);
+    }
+    let (filter, order) = (scope.and(result).and(plan.keyset()).or_true(), plan.order_by());
+    let limit = plan.fetch_limit();
+    let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
+        .into_boxed()
+        .filter(filter)
+        .order_by(order)
+        .limit(limit)
+        .select(RecordRow::as_select())
+        .load(c))
+    .map_err(Error::db("listing records"))?;
+    let items: Vec<StoredRecord> = rows.into_iter().map(RecordRow::into_model).collect();
+    Ok(plan.page(items, |r| Cursor {
+        keys: plan
+            .order
+            .keys
+            .iter()
+            .map(|(field, _)| match field {
+                OrderField::UpdateTime => r.update_time.as_nanos(),
+                _ => r.create_time.as_nanos(),
+            })
+            .collect(),
+        uid: r.uid.clone(),
+    }))
+}
+
+/// Sort keys of an absent-able time: `[0, 0]` when absent (sorts first), else `[1, t]`.
+fn nullable(time: Option<crate::model::Timestamp>) -> Vec<i64> {
+    match time {
+        None => vec![0, 0],
+        Some(t) => vec![1, t.as_nanos()],
+    }
+}
+
+/// The SQL sort expressions of a field: nullable fields sort by presence, then value,
+/// so every key is a non-NULL integer and keyset comparisons stay exact.
+fn expressions(field: OrderField) -> &'static [&'static str] {
+    match field {
+        OrderField::CreateTime => &["create_time"],
+        OrderField::UpdateTime => &["update_time"],
+        OrderField::SummaryStartTime => &[
+            "CASE WHEN summary_start_time IS NULL THEN 0 ELSE 1 END",
+            "COALESCE(summary_start_time, 0)",
+        ],
+        OrderField::SummaryEndTime => &[
+            "CASE WHEN summary_end_time IS NULL THEN 0 ELSE 1 END",
+            "COALESCE(summary_end_time, 0)",
+        ],
+    }
+}
+
+/// A validated List request: order, page size and where to continue.
+struct Plan {
+    backend: Backend,
+    order: Order,
+    page_size: usize,
+    after: Option<Cursor>,
+    scope: TokenScope,
+    signer: TokenSigner,
+}
+
+impl Plan {
+    fn new<S: std::fmt::Display>(
+        collection: Collection,
+        backend: Backend,
+        signer: &TokenSigner,
+        request: &ListRequest<S>,
+    ) -> Result<Plan> {
+        if !request.filter.trim().is_empty() {
+            return Err(Error::Unimplemented("filter is not supported by this server yet".into()));
+        }
+        let order = Order::parse(&request.order_by, collection)?;
+        let page_size = page_size(request.page_size)?;
+        let scope = TokenScope {
+            parent: request.scope.to_string(),
+            filter: request.filter.clone(),
+            order: order.canonical(),
+        };
+        let after = match request.page_token.as_str() {
+            "" => None,
+            token => {
+                let cursor = signer.verify(token, &scope)?;
+                let expected: usize = order.keys.iter().map(|(f, _)| expressions(*f).len()).sum();
+                if cursor.keys.len() != expected {
+                    return Err(Error::InvalidArgument("page_token is invalid: wrong shape".into()));
+                }
+                Some(cursor)
+            }
+        };
+        Ok(Plan { backend, order, page_size, after, scope, signer: signer.clone() })
+    }
+
+    /// One more row than a page, to learn whether another page follows.
+    fn fetch_limit(&self) -> i64 {
+        self.page_size as i64 + 1
+    }
+
+    /// Every sort expression with its direction, the uid tie-breaker last.
+    fn sort_keys(&self) -> Vec<(&'static str, Direction)> {
+        let id = match self.backend {
+            // Byte order for uids, as on the other backends (and as the indexes are built).
+            Backend::Postgres => "id COLLATE \"C\"",
+            _ => "id",
+        };
+        let mut keys: Vec<(&'static str, Direction)> = self
+            .order
+            .keys
+            .iter()
+            .flat_map(|(f, d)| expressions(*f).iter().map(move |e| (*e, *d)))
+            .collect();
+        keys.push((id, self.order.tie_break()));
+        keys
+    }
+
+    fn order_by(&self) -> Fragment<diesel::sql_types::BigInt> {
+        let mut sql = Fragment::new();
+        for (i, (expr, dir)) in self.sort_keys().into_iter().enumerate() {
+            if i > 0 {
+                sql.sql(", ");
+            }
+            sql.sql(expr).sql(if dir == Direction::Asc { " ASC" } else { " DESC" });
+        }
+        sql
+    }
+
+    /// Rows strictly after the cursor in sort order (empty on the first page).
+    fn keyset(&self) -> Fragment {
+        let Some(cursor) = &self.after else { return Fragment::new() };
+        let keys = self.sort_keys();
+        let op = |d: Direction| if d == Direction::Asc { " > " } else { " < " };
+        let uniform = keys.iter().all(|(_, d)| *d == keys[0].1);
+        let mut sql = Fragment::new();
+        // Row values let PostgreSQL and SQLite seek the index directly; MySQL/MariaDB
+        // (and mixed directions) get the equivalent expanded form.
+        if uniform && self.backend != Backend::Mysql {
+            sql.sql("(");
+            for (i, (expr, _)) in keys.iter().enumerate() {
+                sql.sql(if i > 0 { ", " } else { "" }).sql(expr);
+            }
+            sql.sql(")").sql(op(keys[0].1)).sql("(");
+            for (i, value) in cursor.keys.iter().enumerate() {
+                sql.sql(if i > 0 { ", " } else { "" }).bigint(*value);
+            }
+            sql.sql(", ").text(cursor.uid.clone()).sql(")");
+            return sql;
+        }
+        // k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND … id > u)))
+        let last = keys.len() - 1;
+        for (i, (expr, dir)) in keys.iter().enumerate() {
+            sql.sql("(").sql(expr).sql(op(*dir));
+            if i == last {
+                sql.text(cursor.uid.clone()).sql(")");
+            } else {
+                let value = cursor.keys[i];
+                sql.bigint(value).sql(" OR (").sql(expr).sql(" = ").bigint(value).sql(" AND ");
+            }
+        }
+        for _ in 0..last {
+            sql.sql("))");
+        }
+        sql
+    }
+
+    /// Cuts the extra row and issues the next token when more rows follow.
+    fn page<T>(&self, mut items: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
+        let more = items.len() > self.page_size;
+        items.truncate(self.page_size);
+        let next_page_token = match items.last() {
+            Some(last) if more => self.signer.sign(&self.scope, &cursor(last)),
+            _ => String::new(),
+        };
+        Page { items, next_page_token }
+    }
+}

@@ -1,0 +1,55 @@
+//! Synchronous queries on one pooled connection, one module per concern. They never
+//! spawn or block on async work; callers run them on threads made for blocking I/O.
+
+mod list;
+mod records;
+mod results;
+
+pub use list::{list_records, list_results, ListRequest, Page};
+pub use records::{create_record, delete_record, get_record, update_record};
+pub use results::{create_result, delete_result, get_result, update_result};
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::connection::Backend;
+use crate::Error;
+
+/// How often an update without etag is retried after losing a race to another writer.
+const UPDATE_RETRIES: usize = 16;
+
+/// Maps an INSERT failure: a unique violation means the name is taken.
+fn insert_error<'a>(name: &'a str, step: &'static str) -> impl FnOnce(DieselError) -> Error + 'a {
+    move |e| match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            Error::AlreadyExists(name.to_owned())
+        }
+        other => Error::db(step)(other),
+    }
+}
+
+/// PostgreSQL's `jsonb` cannot hold the NUL character; say so instead of failing late.
+fn check_storable_json(backend: Backend, value: &[u8]) -> Result<(), Error> {
+    if backend == Backend::Postgres && contains_nul_escape(value) {
+        return Err(Error::InvalidArgument(
+            "data.value contains the escape \\u0000, which PostgreSQL cannot store in jsonb".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn contains_nul_escape(value: &[u8]) -> bool {
+    value.windows(6).enumerate().any(|(i, w)| {
+        w.eq_ignore_ascii_case(b"\\u0000") && value[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_nul_escapes_only_when_not_escaped() {
+        assert!(super::contains_nul_escape(br#"{"a":"\u0000"}"#));
+        assert!(super::contains_nul_escape(br#"{"a":"x\U0000"}"#));
+        assert!(!super::contains_nul_escape(br#"{"a":"\\u0000"}"#));
+        assert!(!super::contains_nul_escape(br#"{"a":"u0000"}"#));
+    }
+}

@@ -1,0 +1,113 @@
+//! Record CRUD.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::connection::{with_conn, Conn};
+use crate::model::{NewRecord, RecordName, RecordPatch, StoredRecord, Timestamp};
+use crate::rows::{json_value, RecordRow};
+use crate::schema::{records, results};
+use crate::store::{check_storable_json, insert_error, UPDATE_RETRIES};
+use crate::{Error, Result};
+
+/// CreateRecord: stores a new Record; its Result must exist.
+pub fn create_record(
+    conn: &mut Conn,
+    new: NewRecord,
+    uid: String,
+    now: Timestamp,
+) -> Result<StoredRecord> {
+    check_storable_json(conn.backend(), &new.data.value)?;
+    let result_name = new.name.result_name();
+    let missing_result = || Error::NotFound(format!("result {result_name}"));
+    let result_id: Option<String> = with_conn!(conn, |c| results::table
+        .filter(results::parent.eq(&result_name.parent))
+        .filter(results::name.eq(&result_name.result))
+        .select(results::id)
+        .first(c)
+        .optional())
+    .map_err(Error::db("reading a record's result"))?;
+    let result_id = result_id.ok_or_else(missing_result)?;
+    let record = StoredRecord { name: new.name, uid, data: new.data, create_time: now, update_time: now };
+    let row = RecordRow::from_model(&record, result_id);
+    let full_name = record.name.to_string();
+    with_conn!(conn, |c| diesel::insert_into(records::table).values(&row).execute(c)).map_err(
+        |e| match e {
+            // The Result was deleted between the lookup and the insert.
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => missing_result(),
+            other => insert_error(&full_name, "creating a record")(other),
+        },
+    )?;
+    Ok(record)
+}
+
+/// GetRecord.
+pub fn get_record(conn: &mut Conn, name: &RecordName) -> Result<StoredRecord> {
+    let row = with_conn!(conn, |c| records::table
+        .filter(records::parent.eq(&name.parent))
+        .filter(records::result_name.eq(&name.result))
+        .filter(records::name.eq(&name.record))
+        .select(RecordRow::as_select())
+        .first(c)
+        .optional())
+    .map_err(Error::db("reading a record"))?;
+    row.map(RecordRow::into_model).ok_or_else(|| Error::NotFound(format!("record {name}")))
+}
+
+/// UpdateRecord: merges non-empty fields. With an etag, fails unless it matches; of
+/// concurrent updates carrying the same etag exactly one succeeds.
+pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Result<StoredRecord> {
+    if let Some(value) = &patch.value {
+        check_storable_json(conn.backend(), value)?;
+    }
+    let name = &patch.name;
+    for _ in 0..UPDATE_RETRIES {
+        let stored = get_record(conn, name)?;
+        let etag = stored.etag();
+        if patch.etag.as_ref().is_some_and(|given| *given != etag) {
+            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+        }
+        let mut updated = stored.clone();
+        patch.apply(&mut updated.data);
+        updated.update_time = now.after(stored.update_time);
+        // Conditional on the update_time read above: a concurrent writer makes this a no-op.
+        let changed = with_conn!(conn, |c| diesel::update(
+            records::table
+                .filter(records::id.eq(&stored.uid))
+                .filter(records::update_time.eq(stored.update_time.as_nanos()))
+        )
+        .set((
+            records::data_type.eq(&updated.data.type_),
+            records::data.eq(json_value(&updated.data.value)),
+            records::update_time.eq(updated.update_time.as_nanos()),
+        ))
+        .execute(c))
+        .map_err(Error::db("updating a record"))?;
+        if changed == 1 {
+            return Ok(updated);
+        }
+        if patch.etag.is_some() {
+            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+        }
+    }
+    Err(Error::EtagMismatch {
+        name: name.to_string(),
+        stored: "(changing too often to update without an etag; retry)".into(),
+    })
+}
+
+/// DeleteRecord.
+pub fn delete_record(conn: &mut Conn, name: &RecordName) -> Result<()> {
+    let deleted = with_conn!(conn, |c| diesel::delete(
+        records::table
+            .filter(records::parent.eq(&name.parent))
+            .filter(records::result_name.eq(&name.result))
+            .filter(records::name.eq(&name.record))
+    )
+    .execute(c))
+    .map_err(Error::db("deleting a record"))?;
+    if deleted == 0 {
+        return Err(Error::NotFound(format!("record {name}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Result CRUD.
+
+use diesel::prelude::*;
+
+use crate::connection::{with_conn, Conn};
+use crate::model::{NewResult, ResultName, ResultReplacement, StoredResult, Timestamp};
+use crate::rows::ResultRow;
+use crate::schema::results;
+use crate::store::{insert_error, UPDATE_RETRIES};
+use crate::{Error, Result};
+
+/// CreateResult: stores a new Result with the given uid, created at `now`.
+pub fn create_result(
+    conn: &mut Conn,
+    new: NewResult,
+    uid: String,
+    now: Timestamp,
+) -> Result<StoredResult> {
+    if let Some(summary) = &new.summary {
+        summary.validate()?;
+    }
+    let result = StoredResult {
+        name: new.name,
+        uid,
+        create_time: now,
+        update_time: now,
+        annotations: new.annotations,
+        summary: new.summary,
+    };
+    let row = ResultRow::from_model(&result);
+    let full_name = result.name.to_string();
+    with_conn!(conn, |c| diesel::insert_into(results::table).values(&row).execute(c))
+        .map_err(insert_error(&full_name, "creating a result"))?;
+    Ok(result)
+}
+
+/// GetResult.
+pub fn get_result(conn: &mut Conn, name: &ResultName) -> Result<StoredResult> {
+    find(conn, name)?.ok_or_else(|| Error::NotFound(format!("result {name}")))
+}
+
+fn find(conn: &mut Conn, name: &ResultName) -> Result<Option<StoredResult>> {
+    let row = with_conn!(conn, |c| results::table
+        .filter(results::parent.eq(&name.parent))
+        .filter(results::name.eq(&name.result))
+        .select(ResultRow::as_select())
+        .first(c)
+        .optional())
+    .map_err(Error::db("reading a result"))?;
+    row.map(ResultRow::into_model).transpose()
+}
+
+/// UpdateResult: replaces annotations and summary. With an etag, fails unless it matches;
+/// of concurrent updates carrying the same etag exactly one succeeds.
+pub fn update_result(
+    conn: &mut Conn,
+    replacement: ResultReplacement,
+    now: Timestamp,
+) -> Result<StoredResult> {
+    if let Some(summary) = &replacement.summary {
+        summary.validate()?;
+    }
+    let name = &replacement.name;
+    for _ in 0..UPDATE_RETRIES {
+        let stored = get_result(conn, name)?;
+        let etag = stored.etag();
+        if replacement.etag.as_ref().is_some_and(|given| *given != etag) {
+            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+        }
+        let updated = StoredResult {
+            annotations: replacement.annotations.clone(),
+            summary: replacement.summary.clone(),
+            update_time: now.after(stored.update_time),
+            ..stored.clone()
+        };
+        let row = ResultRow::from_model(&updated);
+        // Conditional on the update_time read above: a concurrent writer makes this a no-op.
+        let changed = with_conn!(conn, |c| diesel::update(
+            results::table
+                .filter(results::id.eq(&stored.uid))
+                .filter(results::update_time.eq(stored.update_time.as_nanos()))
+        )
+        .set(&row)
+        .execute(c))
+        .map_err(Error::db("updating a result"))?;
+        if changed == 1 {
+            return Ok(updated);
+        }
+        if replacement.etag.is_some() {
+            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+        }
+    }
+    Err(Error::EtagMismatch {
+        name: name.to_string(),
+        stored: "(changing too often to update without an etag; retry)".into(),
+    })
+}
+
+/// DeleteResult: removes the Result and, by cascade, its Records.
+pub fn delete_result(conn: &mut Conn, name: &ResultName) -> Result<()> {
+    let deleted = with_conn!(conn, |c| diesel::delete(
+        results::table
+            .filter(results::parent.eq(&name.parent))
+            .filter(results::name.eq(&name.result))
+    )
+    .execute(c))
+    .map_err(Error::db("deleting a result"))?;
+    if deleted == 0 {
+        return Err(Error::NotFound(format!("result {name}")));
+    }
+    Ok(())
+}
