@@ -1,1 +1,27 @@
-//! placeholder
+//! Actix actors that own the results service's work. Front-ends reach storage only through
+//! the [`Actors`] handle, which sends messages to:
+//!
+//! # Layout
+//! - [`writer`]: the storage-writer pool (`SyncArbiter`), owner of every mutation.
+//! - [`query`]: the query pool (`SyncArbiter`), owner of reads and listings.
+//! - [`messages`]: the message types (the actors' public API).
+//! - [`handle`]: [`Actors`], a cloneable async facade with admission control and timeouts.
+//! - [`clock`]: injectable time and uid sources, for predictable etags in tests.
+//!
+//! Diesel's blocking calls run only on the pools' own threads, never on async executors.
+
+pub mod clock;
+pub mod error;
+pub mod handle;
+pub mod messages;
+mod query;
+mod writer;
+
+pub use clock::{Clock, IdGen, SystemClock, UuidGen};
+pub use error::{Error, Result};
+pub use handle::{ActorSettings, Actors};
+/// The domain model, re-exported so that front-ends never name the storage crate.
+pub use results_storage::model;
+pub use results_storage::page::{TokenSigner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use results_storage::store::{ListRequest, Page};
+pub use results_storage::{Backend, Database, Error as StorageError, ErrorCode, PoolSettings};

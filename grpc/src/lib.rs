@@ -1,3 +1,30 @@
 //! Wire contract of Tekton Results `v1alpha2` and, with the `server` feature, the gRPC and
 //! REST front-ends of `results-api`.
+//!
+//! # Layout
+//! - [`pb`]: generated protobuf types, clients and servers (always built; the watcher uses
+//!   the client).
+//! - `convert`: wire ↔ domain conversion and request validation.
+//! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
+//!   services over it.
+//! - `rest`: the actix-web gateway at the upstream REST paths.
+//! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
+//! - `settings`: the config file and environment overrides.
+//! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
+
 pub mod pb;
+
+#[cfg(feature = "server")]
+pub mod convert;
+#[cfg(feature = "server")]
+pub mod error;
+#[cfg(feature = "server")]
+pub mod rest;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod service;
+#[cfg(feature = "server")]
+pub mod settings;
+#[cfg(feature = "server")]
+pub mod status;

@@ -48,8 +48,12 @@ impl Backend {
 
 /// A URL with its password replaced, for messages and logs.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -67,7 +71,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        PoolSettings { max_size: 8, connect_timeout: Duration::from_secs(10) }
+        PoolSettings {
+            max_size: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -147,7 +154,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,17 +167,20 @@ impl Database {
         let connect_err = |e: r2d2::PoolError| Error::Connect(format!("{}: {e}", redact(url)));
         let pool = match backend {
             Backend::Postgres => AnyPool::Postgres(
-                builder(settings).build(ConnectionManager::new(url)).map_err(connect_err)?,
+                builder(settings)
+                    .build(ConnectionManager::new(url))
+                    .map_err(connect_err)?,
             ),
             #[cfg(feature = "mysql")]
             Backend::Mysql => AnyPool::Mysql(
-                builder(settings).build(ConnectionManager::new(url)).map_err(connect_err)?,
+                builder(settings)
+                    .build(ConnectionManager::new(url))
+                    .map_err(connect_err)?,
             ),
             #[cfg(not(feature = "mysql"))]
             Backend::Mysql => {
                 return Err(Error::Connect(
-                    "this build has no MySQL/MariaDB support; build with `--features mysql`"
-                        .into(),
+                    "this build has no MySQL/MariaDB support; build with `--features mysql`".into(),
                 ))
             }
             Backend::Sqlite => {
@@ -240,10 +252,21 @@ mod tests {
     #[test]
     fn backend_from_url() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(Backend::from_url("mysql://root@h/db").unwrap(), Backend::Mysql);
-        let err = Backend::from_url("oracle://u:secret@h/db").unwrap_err().to_string();
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("mysql://root@h/db").unwrap(),
+            Backend::Mysql
+        );
+        let err = Backend::from_url("oracle://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sqlite://, postgres:// or mysql://"), "{err}");
         assert!(!err.contains("secret"), "{err}");
     }
@@ -251,14 +274,20 @@ mod tests {
     #[test]
     fn sqlite_paths() {
         assert_eq!(sqlite_path("sqlite://results.db").unwrap(), "results.db");
-        assert_eq!(sqlite_path("sqlite:///var/lib/r.db").unwrap(), "/var/lib/r.db");
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/r.db").unwrap(),
+            "/var/lib/r.db"
+        );
         assert!(sqlite_path("sqlite://").is_err());
         assert!(sqlite_path("sqlite::memory:").is_err());
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -47,7 +47,9 @@ pub enum Error {
     #[error("{0} already exists")]
     AlreadyExists(String),
     /// The etag given does not match the stored one.
-    #[error("etag mismatch for {name}: the object was changed since it was read (stored etag {stored})")]
+    #[error(
+        "etag mismatch for {name}: the object was changed since it was read (stored etag {stored})"
+    )]
     EtagMismatch {
         /// Full name of the object.
         name: String,

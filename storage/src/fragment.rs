@@ -7,7 +7,9 @@
 use std::marker::PhantomData;
 
 use diesel::backend::Backend;
-use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::expression::{
+    is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
+};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool, HasSqlType, Text};
@@ -29,7 +31,10 @@ pub(crate) struct Fragment<ST = Bool> {
 
 impl<ST> Default for Fragment<ST> {
     fn default() -> Self {
-        Fragment { parts: Vec::new(), _type: PhantomData }
+        Fragment {
+            parts: Vec::new(),
+            _type: PhantomData,
+        }
     }
 }
 
@@ -89,7 +94,11 @@ impl Fragment<Bool> {
             return other;
         }
         let mut f = Self::new();
-        f.sql("(").append(self).sql(") AND (").append(other).sql(")");
+        f.sql("(")
+            .append(self)
+            .sql(") AND (")
+            .append(other)
+            .sql(")");
         f
     }
 }

@@ -100,10 +100,17 @@ impl Order {
     /// Parses `order_by`: comma-separated `<field> [asc|desc]`; empty = `create_time asc`.
     pub fn parse(order_by: &str, collection: Collection) -> Result<Order> {
         let allowed = || {
-            collection.fields().iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            collection
+                .fields()
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         if order_by.trim().is_empty() {
-            return Ok(Order { keys: vec![(OrderField::CreateTime, Direction::Asc)] });
+            return Ok(Order {
+                keys: vec![(OrderField::CreateTime, Direction::Asc)],
+            });
         }
         let mut keys = Vec::new();
         for clause in order_by.split(',') {
@@ -141,7 +148,13 @@ impl Order {
     pub fn canonical(&self) -> String {
         self.keys
             .iter()
-            .map(|(f, d)| format!("{} {}", f.name(), if *d == Direction::Asc { "asc" } else { "desc" }))
+            .map(|(f, d)| {
+                format!(
+                    "{} {}",
+                    f.name(),
+                    if *d == Direction::Asc { "asc" } else { "desc" }
+                )
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -210,12 +223,19 @@ impl TokenSigner {
 
     /// Issues a token that continues after `cursor` within `scope`.
     pub fn sign(&self, scope: &TokenScope, cursor: &Cursor) -> String {
-        let body = serde_json::to_vec(&TokenBody { scope: scope.clone(), cursor: cursor.clone() })
-            .expect("token body serialises");
+        let body = serde_json::to_vec(&TokenBody {
+            scope: scope.clone(),
+            cursor: cursor.clone(),
+        })
+        .expect("token body serialises");
         let mut mac = self.mac();
         mac.update(&body);
         let tag = mac.finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(body), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(body),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// Checks a token's signature and that it belongs to `scope`; returns its cursor.
@@ -225,8 +245,12 @@ impl TokenSigner {
             return Err(invalid("too long"));
         }
         let (body, tag) = token.split_once('.').ok_or_else(|| invalid("malformed"))?;
-        let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid("malformed"))?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid("malformed"))?;
+        let body = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| invalid("malformed"))?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| invalid("malformed"))?;
         let mut mac = self.mac();
         mac.update(&body);
         mac.verify_slice(&tag)
@@ -255,7 +279,10 @@ mod tests {
         assert_eq!(page_size(1).unwrap(), 1);
         assert_eq!(page_size(10_000).unwrap(), 10_000);
         for bad in [-1, 10_001, i32::MIN, i32::MAX] {
-            assert!(page_size(bad).unwrap_err().to_string().contains("out of range"));
+            assert!(page_size(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("out of range"));
         }
     }
 
@@ -264,14 +291,29 @@ mod tests {
         let o = Order::parse(" update_time DESC , create_time", Collection::Results).unwrap();
         assert_eq!(
             o.keys,
-            vec![(OrderField::UpdateTime, Direction::Desc), (OrderField::CreateTime, Direction::Asc)]
+            vec![
+                (OrderField::UpdateTime, Direction::Desc),
+                (OrderField::CreateTime, Direction::Asc)
+            ]
         );
         assert_eq!(o.canonical(), "update_time desc,create_time asc");
-        assert_eq!(Order::parse("", Collection::Records).unwrap().canonical(), "create_time asc");
+        assert_eq!(
+            Order::parse("", Collection::Records).unwrap().canonical(),
+            "create_time asc"
+        );
         let err = Order::parse("summary.start_time", Collection::Records).unwrap_err();
-        assert!(err.to_string().contains("create_time, update_time"), "{err}");
+        assert!(
+            err.to_string().contains("create_time, update_time"),
+            "{err}"
+        );
         assert!(Order::parse("summary.start_time", Collection::Results).is_ok());
-        for bad in ["name", "create_time up", "create_time asc desc", "create_time,,", "create_time, create_time"] {
+        for bad in [
+            "name",
+            "create_time up",
+            "create_time asc desc",
+            "create_time,,",
+            "create_time, create_time",
+        ] {
             assert!(Order::parse(bad, Collection::Results).is_err(), "{bad}");
         }
     }
@@ -279,20 +321,43 @@ mod tests {
     #[test]
     fn tokens_are_signed_and_bound() {
         let signer = TokenSigner::new(b"k".to_vec());
-        let scope = TokenScope { parent: "ns".into(), filter: String::new(), order: "create_time asc".into() };
-        let cursor = Cursor { keys: vec![5], uid: "u".into() };
+        let scope = TokenScope {
+            parent: "ns".into(),
+            filter: String::new(),
+            order: "create_time asc".into(),
+        };
+        let cursor = Cursor {
+            keys: vec![5],
+            uid: "u".into(),
+        };
         let token = signer.sign(&scope, &cursor);
         assert_eq!(signer.verify(&token, &scope).unwrap(), cursor);
 
-        let other = TokenScope { parent: "other".into(), ..scope.clone() };
-        assert!(signer.verify(&token, &other).unwrap_err().to_string().contains("another parent"));
-        let other = TokenScope { filter: "x".into(), ..scope.clone() };
-        assert!(signer.verify(&token, &other).unwrap_err().to_string().contains("another filter"));
+        let other = TokenScope {
+            parent: "other".into(),
+            ..scope.clone()
+        };
+        assert!(signer
+            .verify(&token, &other)
+            .unwrap_err()
+            .to_string()
+            .contains("another parent"));
+        let other = TokenScope {
+            filter: "x".into(),
+            ..scope.clone()
+        };
+        assert!(signer
+            .verify(&token, &other)
+            .unwrap_err()
+            .to_string()
+            .contains("another filter"));
         let foreign = TokenSigner::new(b"other key".to_vec()).sign(&scope, &cursor);
         assert!(signer.verify(&foreign, &scope).is_err());
         let mut tampered = token.clone().into_bytes();
         tampered[3] ^= 1;
-        assert!(signer.verify(&String::from_utf8(tampered).unwrap(), &scope).is_err());
+        assert!(signer
+            .verify(&String::from_utf8(tampered).unwrap(), &scope)
+            .is_err());
         assert!(signer.verify("garbage", &scope).is_err());
     }
 }

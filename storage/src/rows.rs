@@ -90,7 +90,10 @@ impl ResultRow {
             _ => None,
         };
         Ok(StoredResult {
-            name: ResultName { parent: self.parent, result: self.name },
+            name: ResultName {
+                parent: self.parent,
+                result: self.name,
+            },
             uid: self.id,
             create_time: Timestamp::from_nanos(self.create_time),
             update_time: Timestamp::from_nanos(self.update_time),
@@ -119,7 +122,11 @@ impl RecordRow {
     /// Decodes the row.
     pub(crate) fn into_model(self) -> StoredRecord {
         StoredRecord {
-            name: RecordName { parent: self.parent, result: self.result_name, record: self.name },
+            name: RecordName {
+                parent: self.parent,
+                result: self.result_name,
+                record: self.name,
+            },
             uid: self.id,
             data: RecordData {
                 type_: self.data_type,

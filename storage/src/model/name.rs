@@ -11,7 +11,9 @@ const ANY: &str = "-";
 /// Checks one name segment; `what` names it in the error.
 fn segment(value: &str, what: &str, full: &str) -> Result<()> {
     if value.is_empty() {
-        return Err(Error::InvalidArgument(format!("{what} in {full:?} must not be empty")));
+        return Err(Error::InvalidArgument(format!(
+            "{what} in {full:?} must not be empty"
+        )));
     }
     if value.len() > MAX_SEGMENT {
         return Err(Error::InvalidArgument(format!(
@@ -19,7 +21,10 @@ fn segment(value: &str, what: &str, full: &str) -> Result<()> {
             value.len()
         )));
     }
-    if let Some(bad) = value.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '_' | '-')) {
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+    {
         return Err(Error::InvalidArgument(format!(
             "{what} {value:?} contains {bad:?}; only a-z, 0-9, '_' and '-' are allowed"
         )));
@@ -47,7 +52,10 @@ impl ResultName {
         };
         segment(parent, "parent", full)?;
         segment(result, "result name", full)?;
-        Ok(ResultName { parent: parent.to_owned(), result: result.to_owned() })
+        Ok(ResultName {
+            parent: parent.to_owned(),
+            result: result.to_owned(),
+        })
     }
 }
 
@@ -96,13 +104,20 @@ impl RecordName {
 
     /// The name of the Result this Record belongs to.
     pub fn result_name(&self) -> ResultName {
-        ResultName { parent: self.parent.clone(), result: self.result.clone() }
+        ResultName {
+            parent: self.parent.clone(),
+            result: self.result.clone(),
+        }
     }
 }
 
 impl fmt::Display for RecordName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/results/{}/records/{}", self.parent, self.result, self.record)
+        write!(
+            f,
+            "{}/results/{}/records/{}",
+            self.parent, self.result, self.record
+        )
     }
 }
 
@@ -178,9 +193,15 @@ mod tests {
     #[test]
     fn parses_valid_names() {
         let r = RecordName::parse("ns-1/results/r_1/records/x").unwrap();
-        assert_eq!((r.parent.as_str(), r.result.as_str(), r.record.as_str()), ("ns-1", "r_1", "x"));
+        assert_eq!(
+            (r.parent.as_str(), r.result.as_str(), r.record.as_str()),
+            ("ns-1", "r_1", "x")
+        );
         assert_eq!(r.to_string(), "ns-1/results/r_1/records/x");
-        assert_eq!(ResultName::parse("a/results/b").unwrap().to_string(), "a/results/b");
+        assert_eq!(
+            ResultName::parse("a/results/b").unwrap().to_string(),
+            "a/results/b"
+        );
     }
 
     #[test]

@@ -132,8 +132,12 @@ mod tests {
         let mut data = RecordData::new("old".into(), b"1".to_vec()).unwrap();
         RecordPatch::new(name.clone(), String::new(), RecordData::default()).apply(&mut data);
         assert_eq!(data, RecordData::new("old".into(), b"1".to_vec()).unwrap());
-        RecordPatch::new(name, String::new(), RecordData::new(String::new(), b"2".to_vec()).unwrap())
-            .apply(&mut data);
+        RecordPatch::new(
+            name,
+            String::new(),
+            RecordData::new(String::new(), b"2".to_vec()).unwrap(),
+        )
+        .apply(&mut data);
         assert_eq!(data, RecordData::new("old".into(), b"2".to_vec()).unwrap());
     }
 }

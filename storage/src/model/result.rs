@@ -129,10 +129,34 @@ mod tests {
         };
         assert!(ok.validate().is_ok());
         let cases = [
-            (RecordSummary { record: String::new(), ..ok.clone() }, "summary.record is required"),
-            (RecordSummary { record: "nope".into(), ..ok.clone() }, "not a record name"),
-            (RecordSummary { type_: String::new(), ..ok.clone() }, "summary.type is required"),
-            (RecordSummary { type_: "t".repeat(769), ..ok.clone() }, "at most 768"),
+            (
+                RecordSummary {
+                    record: String::new(),
+                    ..ok.clone()
+                },
+                "summary.record is required",
+            ),
+            (
+                RecordSummary {
+                    record: "nope".into(),
+                    ..ok.clone()
+                },
+                "not a record name",
+            ),
+            (
+                RecordSummary {
+                    type_: String::new(),
+                    ..ok.clone()
+                },
+                "summary.type is required",
+            ),
+            (
+                RecordSummary {
+                    type_: "t".repeat(769),
+                    ..ok.clone()
+                },
+                "at most 768",
+            ),
         ];
         for (summary, needle) in cases {
             let err = summary.validate().unwrap_err().to_string();

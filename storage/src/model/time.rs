@@ -13,7 +13,10 @@ impl Timestamp {
     /// From seconds and nanoseconds since the epoch, as in `google.protobuf.Timestamp`;
     /// `None` when it does not fit (years before 1678 or after 2262).
     pub fn from_parts(seconds: i64, nanos: i32) -> Option<Self> {
-        seconds.checked_mul(1_000_000_000)?.checked_add(i64::from(nanos)).map(Timestamp)
+        seconds
+            .checked_mul(1_000_000_000)?
+            .checked_add(i64::from(nanos))
+            .map(Timestamp)
     }
 
     /// The current time of the system clock.
@@ -31,7 +34,10 @@ impl Timestamp {
 
     /// Seconds and the non-negative nanosecond remainder, as `google.protobuf.Timestamp`.
     pub const fn to_parts(self) -> (i64, i32) {
-        (self.0.div_euclid(1_000_000_000), self.0.rem_euclid(1_000_000_000) as i32)
+        (
+            self.0.div_euclid(1_000_000_000),
+            self.0.rem_euclid(1_000_000_000) as i32,
+        )
     }
 
     /// The earliest time after both `self` and `previous`: every write moves `update_time`
@@ -54,7 +60,10 @@ mod tests {
         for nanos in [0, 1, 1_700_000_000_123_456_789, -1, -1_500_000_000] {
             let (s, n) = Timestamp::from_nanos(nanos).to_parts();
             assert!((0..1_000_000_000).contains(&n));
-            assert_eq!(Timestamp::from_parts(s, n), Some(Timestamp::from_nanos(nanos)));
+            assert_eq!(
+                Timestamp::from_parts(s, n),
+                Some(Timestamp::from_nanos(nanos))
+            );
         }
         assert_eq!(Timestamp::from_parts(i64::MAX, 0), None);
     }
@@ -63,7 +72,13 @@ mod tests {
     fn after_always_moves_forward() {
         let t = Timestamp::from_nanos(10);
         assert_eq!(Timestamp::from_nanos(5).after(t), Timestamp::from_nanos(11));
-        assert_eq!(Timestamp::from_nanos(10).after(t), Timestamp::from_nanos(11));
-        assert_eq!(Timestamp::from_nanos(20).after(t), Timestamp::from_nanos(20));
+        assert_eq!(
+            Timestamp::from_nanos(10).after(t),
+            Timestamp::from_nanos(11)
+        );
+        assert_eq!(
+            Timestamp::from_nanos(20).after(t),
+            Timestamp::from_nanos(20)
+        );
     }
 }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use crate::connection::{with_conn, Backend, Conn};
 use crate::fragment::Fragment;
 use crate::model::{ListScope, RecordScope, StoredRecord, StoredResult};
-use crate::page::{page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner};
+use crate::page::{
+    page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
+};
 use crate::rows::{RecordRow, ResultRow};
 use crate::schema::{records, results};
 use crate::{Error, Result};
@@ -55,7 +57,10 @@ pub fn list_results(
         .select(ResultRow::as_select())
         .load(c))
     .map_err(Error::db("listing results"))?;
-    let items = rows.into_iter().map(ResultRow::into_model).collect::<Result<Vec<_>>>()?;
+    let items = rows
+        .into_iter()
+        .map(ResultRow::into_model)
+        .collect::<Result<Vec<_>>>()?;
     Ok(plan.page(items, |r| {
         let cursor_keys = plan.order.keys.iter().flat_map(|(field, _)| match field {
             OrderField::CreateTime => vec![r.create_time.as_nanos()],
@@ -63,7 +68,10 @@ pub fn list_results(
             OrderField::SummaryStartTime => nullable(r.summary.as_ref().and_then(|s| s.start_time)),
             OrderField::SummaryEndTime => nullable(r.summary.as_ref().and_then(|s| s.end_time)),
         });
-        Cursor { keys: cursor_keys.collect(), uid: r.uid.clone() }
+        Cursor {
+            keys: cursor_keys.collect(),
+            uid: r.uid.clone(),
+        }
     }))
 }
 
@@ -82,7 +90,10 @@ pub fn list_records(
     if let Some(name) = request.scope.result.literal() {
         result.sql("result_name = ").text(name);
     }
-    let (filter, order) = (scope.and(result).and(plan.keyset()).or_true(), plan.order_by());
+    let (filter, order) = (
+        scope.and(result).and(plan.keyset()).or_true(),
+        plan.order_by(),
+    );
     let limit = plan.fetch_limit();
     let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
         .into_boxed()
@@ -150,7 +161,9 @@ impl Plan {
         request: &ListRequest<S>,
     ) -> Result<Plan> {
         if !request.filter.trim().is_empty() {
-            return Err(Error::Unimplemented("filter is not supported by this server yet".into()));
+            return Err(Error::Unimplemented(
+                "filter is not supported by this server yet".into(),
+            ));
         }
         let order = Order::parse(&request.order_by, collection)?;
         let page_size = page_size(request.page_size)?;
@@ -165,12 +178,21 @@ impl Plan {
                 let cursor = signer.verify(token, &scope)?;
                 let expected: usize = order.keys.iter().map(|(f, _)| expressions(*f).len()).sum();
                 if cursor.keys.len() != expected {
-                    return Err(Error::InvalidArgument("page_token is invalid: wrong shape".into()));
+                    return Err(Error::InvalidArgument(
+                        "page_token is invalid: wrong shape".into(),
+                    ));
                 }
                 Some(cursor)
             }
         };
-        Ok(Plan { backend, order, page_size, after, scope, signer: signer.clone() })
+        Ok(Plan {
+            backend,
+            order,
+            page_size,
+            after,
+            scope,
+            signer: signer.clone(),
+        })
     }
 
     /// One more row than a page, to learn whether another page follows.
@@ -201,14 +223,20 @@ impl Plan {
             if i > 0 {
                 sql.sql(", ");
             }
-            sql.sql(expr).sql(if dir == Direction::Asc { " ASC" } else { " DESC" });
+            sql.sql(expr).sql(if dir == Direction::Asc {
+                " ASC"
+            } else {
+                " DESC"
+            });
         }
         sql
     }
 
     /// Rows strictly after the cursor in sort order (empty on the first page).
     fn keyset(&self) -> Fragment {
-        let Some(cursor) = &self.after else { return Fragment::new() };
+        let Some(cursor) = &self.after else {
+            return Fragment::new();
+        };
         let keys = self.sort_keys();
         let op = |d: Direction| if d == Direction::Asc { " > " } else { " < " };
         let uniform = keys.iter().all(|(_, d)| *d == keys[0].1);
@@ -235,7 +263,12 @@ impl Plan {
                 sql.text(cursor.uid.clone()).sql(")");
             } else {
                 let value = cursor.keys[i];
-                sql.bigint(value).sql(" OR (").sql(expr).sql(" = ").bigint(value).sql(" AND ");
+                sql.bigint(value)
+                    .sql(" OR (")
+                    .sql(expr)
+                    .sql(" = ")
+                    .bigint(value)
+                    .sql(" AND ");
             }
         }
         for _ in 0..last {
@@ -252,6 +285,9 @@ impl Plan {
             Some(last) if more => self.signer.sign(&self.scope, &cursor(last)),
             _ => String::new(),
         };
-        Page { items, next_page_token }
+        Page {
+            items,
+            next_page_token,
+        }
     }
 }

@@ -39,7 +39,8 @@ fn check_storable_json(backend: Backend, value: &[u8]) -> Result<(), Error> {
 
 fn contains_nul_escape(value: &[u8]) -> bool {
     value.windows(6).enumerate().any(|(i, w)| {
-        w.eq_ignore_ascii_case(b"\\u0000") && value[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+        w.eq_ignore_ascii_case(b"\\u0000")
+            && value[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
     })
 }
 

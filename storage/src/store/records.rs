@@ -28,16 +28,23 @@ pub fn create_record(
         .optional())
     .map_err(Error::db("reading a record's result"))?;
     let result_id = result_id.ok_or_else(missing_result)?;
-    let record = StoredRecord { name: new.name, uid, data: new.data, create_time: now, update_time: now };
+    let record = StoredRecord {
+        name: new.name,
+        uid,
+        data: new.data,
+        create_time: now,
+        update_time: now,
+    };
     let row = RecordRow::from_model(&record, result_id);
     let full_name = record.name.to_string();
-    with_conn!(conn, |c| diesel::insert_into(records::table).values(&row).execute(c)).map_err(
-        |e| match e {
-            // The Result was deleted between the lookup and the insert.
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => missing_result(),
-            other => insert_error(&full_name, "creating a record")(other),
-        },
-    )?;
+    with_conn!(conn, |c| diesel::insert_into(records::table)
+        .values(&row)
+        .execute(c))
+    .map_err(|e| match e {
+        // The Result was deleted between the lookup and the insert.
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => missing_result(),
+        other => insert_error(&full_name, "creating a record")(other),
+    })?;
     Ok(record)
 }
 
@@ -51,7 +58,8 @@ pub fn get_record(conn: &mut Conn, name: &RecordName) -> Result<StoredRecord> {
         .first(c)
         .optional())
     .map_err(Error::db("reading a record"))?;
-    row.map(RecordRow::into_model).ok_or_else(|| Error::NotFound(format!("record {name}")))
+    row.map(RecordRow::into_model)
+        .ok_or_else(|| Error::NotFound(format!("record {name}")))
 }
 
 /// UpdateRecord: merges non-empty fields. With an etag, fails unless it matches; of
@@ -65,7 +73,10 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
         let stored = get_record(conn, name)?;
         let etag = stored.etag();
         if patch.etag.as_ref().is_some_and(|given| *given != etag) {
-            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+            return Err(Error::EtagMismatch {
+                name: name.to_string(),
+                stored: etag,
+            });
         }
         let mut updated = stored.clone();
         patch.apply(&mut updated.data);
@@ -87,7 +98,10 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
             return Ok(updated);
         }
         if patch.etag.is_some() {
-            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+            return Err(Error::EtagMismatch {
+                name: name.to_string(),
+                stored: etag,
+            });
         }
     }
     Err(Error::EtagMismatch {

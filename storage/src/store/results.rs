@@ -29,8 +29,10 @@ pub fn create_result(
     };
     let row = ResultRow::from_model(&result);
     let full_name = result.name.to_string();
-    with_conn!(conn, |c| diesel::insert_into(results::table).values(&row).execute(c))
-        .map_err(insert_error(&full_name, "creating a result"))?;
+    with_conn!(conn, |c| diesel::insert_into(results::table)
+        .values(&row)
+        .execute(c))
+    .map_err(insert_error(&full_name, "creating a result"))?;
     Ok(result)
 }
 
@@ -64,8 +66,15 @@ pub fn update_result(
     for _ in 0..UPDATE_RETRIES {
         let stored = get_result(conn, name)?;
         let etag = stored.etag();
-        if replacement.etag.as_ref().is_some_and(|given| *given != etag) {
-            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+        if replacement
+            .etag
+            .as_ref()
+            .is_some_and(|given| *given != etag)
+        {
+            return Err(Error::EtagMismatch {
+                name: name.to_string(),
+                stored: etag,
+            });
         }
         let updated = StoredResult {
             annotations: replacement.annotations.clone(),
@@ -87,7 +96,10 @@ pub fn update_result(
             return Ok(updated);
         }
         if replacement.etag.is_some() {
-            return Err(Error::EtagMismatch { name: name.to_string(), stored: etag });
+            return Err(Error::EtagMismatch {
+                name: name.to_string(),
+                stored: etag,
+            });
         }
     }
     Err(Error::EtagMismatch {

@@ -1,0 +1,50 @@
+//! Errors of actor calls: the storage's own, or the pool being overloaded or gone.
+
+use std::time::Duration;
+
+use results_storage::ErrorCode;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failed actor call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The storage layer failed or rejected the request.
+    #[error(transparent)]
+    Storage(#[from] results_storage::Error),
+    /// The pool's queue stayed full for the whole timeout.
+    #[error("the {pool} is overloaded: {queued} requests are already queued")]
+    Overloaded {
+        /// Which pool.
+        pool: &'static str,
+        /// Its queue capacity.
+        queued: usize,
+    },
+    /// The request did not finish in time (it may still complete).
+    #[error("the {pool} did not answer within {timeout:?}")]
+    Timeout {
+        /// Which pool.
+        pool: &'static str,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+    /// The pool has stopped (the server is shutting down).
+    #[error("the {pool} has stopped")]
+    Stopped {
+        /// Which pool.
+        pool: &'static str,
+    },
+}
+
+impl Error {
+    /// The transport-neutral code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Storage(e) => e.code(),
+            Error::Overloaded { .. } => ErrorCode::ResourceExhausted,
+            Error::Timeout { .. } => ErrorCode::DeadlineExceeded,
+            Error::Stopped { .. } => ErrorCode::Unavailable,
+        }
+    }
+}

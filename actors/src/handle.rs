@@ -1,0 +1,228 @@
+//! [`Actors`]: the front-ends' only way to storage. It starts the pools, bounds how many
+//! requests may wait for each (memory stays bounded under any load), and applies timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, MailboxError, Message, SyncArbiter};
+use results_storage::model::{
+    ListScope, NewRecord, NewResult, RecordName, RecordPatch, RecordScope, ResultName,
+    ResultReplacement, StoredRecord, StoredResult,
+};
+use results_storage::page::TokenSigner;
+use results_storage::store::{ListRequest, Page};
+use results_storage::{Backend, Database};
+use tokio::sync::Semaphore;
+
+use crate::messages::*;
+use crate::query::QueryExecutor;
+use crate::writer::StorageWriter;
+use crate::{Clock, Error, IdGen, Result};
+
+/// Sizes and limits of the pools (from the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActorSettings {
+    /// Storage-writer threads (always 1 on SQLite, which has one writer).
+    pub writers: usize,
+    /// Query threads.
+    pub readers: usize,
+    /// Requests that may be queued or running in the writer pool at once.
+    pub writer_queue: usize,
+    /// Requests that may be queued or running in the query pool at once.
+    pub reader_queue: usize,
+    /// How long a request may wait for a queue slot, and then for its answer.
+    pub timeout: Duration,
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        ActorSettings {
+            writers: 4,
+            readers: 4,
+            writer_queue: 1024,
+            reader_queue: 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ActorSettings {
+    /// Database connections the pools need at most.
+    pub fn connections(&self, backend: Backend) -> u32 {
+        (self.effective_writers(backend) + self.readers) as u32
+    }
+
+    fn effective_writers(&self, backend: Backend) -> usize {
+        if backend == Backend::Sqlite {
+            1
+        } else {
+            self.writers.max(1)
+        }
+    }
+}
+
+struct Pool<A: Actor> {
+    name: &'static str,
+    addr: Addr<A>,
+    slots: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl<A: Actor> Clone for Pool<A> {
+    fn clone(&self) -> Self {
+        Pool {
+            name: self.name,
+            addr: self.addr.clone(),
+            slots: self.slots.clone(),
+            capacity: self.capacity,
+        }
+    }
+}
+
+/// Cloneable handle to the actor pools; every method is one message.
+#[derive(Clone)]
+pub struct Actors {
+    writer: Pool<StorageWriter>,
+    query: Pool<QueryExecutor>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Actors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actors")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Actors {
+    /// Starts the writer and query pools. Must run inside an actix `System`.
+    pub fn start(
+        db: Database,
+        signer: TokenSigner,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        settings: ActorSettings,
+    ) -> Actors {
+        let writers = settings.effective_writers(db.backend());
+        let writer_db = db.clone();
+        let writer = SyncArbiter::start(writers, move || StorageWriter {
+            db: writer_db.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        });
+        let query = SyncArbiter::start(settings.readers.max(1), move || QueryExecutor {
+            db: db.clone(),
+            signer: signer.clone(),
+        });
+        let pool = |name, capacity: usize| {
+            (
+                name,
+                Arc::new(Semaphore::new(capacity.max(1))),
+                capacity.max(1),
+            )
+        };
+        let (name, slots, capacity) = pool("storage writer", settings.writer_queue);
+        let writer = Pool {
+            name,
+            addr: writer,
+            slots,
+            capacity,
+        };
+        let (name, slots, capacity) = pool("query pool", settings.reader_queue);
+        let query = Pool {
+            name,
+            addr: query,
+            slots,
+            capacity,
+        };
+        Actors {
+            writer,
+            query,
+            timeout: settings.timeout,
+        }
+    }
+
+    async fn call<A, M, T>(&self, pool: &Pool<A>, msg: M) -> Result<T>
+    where
+        A: Actor + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = tokio::time::timeout(self.timeout, pool.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Overloaded {
+                pool: pool.name,
+                queued: pool.capacity,
+            })?
+            .map_err(|_| Error::Stopped { pool: pool.name })?;
+        let answer = pool.addr.send(msg).timeout(self.timeout).await;
+        drop(slot);
+        match answer {
+            Ok(result) => result,
+            Err(MailboxError::Timeout) => Err(Error::Timeout {
+                pool: pool.name,
+                timeout: self.timeout,
+            }),
+            Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
+        }
+    }
+
+    /// CreateResult.
+    pub async fn create_result(&self, new: NewResult) -> Result<StoredResult> {
+        self.call(&self.writer, CreateResult(new)).await
+    }
+
+    /// UpdateResult.
+    pub async fn update_result(&self, replacement: ResultReplacement) -> Result<StoredResult> {
+        self.call(&self.writer, UpdateResult(replacement)).await
+    }
+
+    /// DeleteResult.
+    pub async fn delete_result(&self, name: ResultName) -> Result<()> {
+        self.call(&self.writer, DeleteResult(name)).await
+    }
+
+    /// GetResult.
+    pub async fn get_result(&self, name: ResultName) -> Result<StoredResult> {
+        self.call(&self.query, GetResult(name)).await
+    }
+
+    /// ListResults.
+    pub async fn list_results(
+        &self,
+        request: ListRequest<ListScope>,
+    ) -> Result<Page<StoredResult>> {
+        self.call(&self.query, ListResults(request)).await
+    }
+
+    /// CreateRecord.
+    pub async fn create_record(&self, new: NewRecord) -> Result<StoredRecord> {
+        self.call(&self.writer, CreateRecord(new)).await
+    }
+
+    /// UpdateRecord.
+    pub async fn update_record(&self, patch: RecordPatch) -> Result<StoredRecord> {
+        self.call(&self.writer, UpdateRecord(patch)).await
+    }
+
+    /// DeleteRecord.
+    pub async fn delete_record(&self, name: RecordName) -> Result<()> {
+        self.call(&self.writer, DeleteRecord(name)).await
+    }
+
+    /// GetRecord.
+    pub async fn get_record(&self, name: RecordName) -> Result<StoredRecord> {
+        self.call(&self.query, GetRecord(name)).await
+    }
+
+    /// ListRecords.
+    pub async fn list_records(
+        &self,
+        request: ListRequest<RecordScope>,
+    ) -> Result<Page<StoredRecord>> {
+        self.call(&self.query, ListRecords(request)).await
+    }
+}

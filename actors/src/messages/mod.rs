@@ -1,0 +1,7 @@
+//! Messages the actors handle: plain structs named after what they ask for.
+
+mod records;
+mod results;
+
+pub use records::{CreateRecord, DeleteRecord, GetRecord, ListRecords, UpdateRecord};
+pub use results::{CreateResult, DeleteResult, GetResult, ListResults, UpdateResult};

@@ -1,0 +1,32 @@
+//! Messages about Records.
+
+use actix::Message;
+use results_storage::model::{NewRecord, RecordName, RecordPatch, RecordScope, StoredRecord};
+use results_storage::store::{ListRequest, Page};
+
+use crate::Result;
+
+/// Store a new Record in an existing Result.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredRecord>")]
+pub struct CreateRecord(pub NewRecord);
+
+/// Merge changes into a Record.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredRecord>")]
+pub struct UpdateRecord(pub RecordPatch);
+
+/// Delete a Record.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<()>")]
+pub struct DeleteRecord(pub RecordName);
+
+/// Read one Record.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredRecord>")]
+pub struct GetRecord(pub RecordName);
+
+/// List Records.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Page<StoredRecord>>")]
+pub struct ListRecords(pub ListRequest<RecordScope>);

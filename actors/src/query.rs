@@ -1,0 +1,60 @@
+//! The query executor: a pool of threads that serves reads and listings.
+
+use actix::{Actor, Handler, SyncContext};
+use results_storage::model::{StoredRecord, StoredResult};
+use results_storage::page::TokenSigner;
+use results_storage::store::{self, Page};
+use results_storage::Database;
+
+use crate::messages::{GetRecord, GetResult, ListRecords, ListResults};
+use crate::Result;
+
+/// Owns reads; one instance per pool thread, sharing the connection pool.
+pub(crate) struct QueryExecutor {
+    pub(crate) db: Database,
+    pub(crate) signer: TokenSigner,
+}
+
+impl Actor for QueryExecutor {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<GetResult> for QueryExecutor {
+    type Result = Result<StoredResult>;
+
+    fn handle(&mut self, msg: GetResult, _: &mut Self::Context) -> Self::Result {
+        Ok(store::get_result(&mut self.db.get()?, &msg.0)?)
+    }
+}
+
+impl Handler<ListResults> for QueryExecutor {
+    type Result = Result<Page<StoredResult>>;
+
+    fn handle(&mut self, msg: ListResults, _: &mut Self::Context) -> Self::Result {
+        Ok(store::list_results(
+            &mut self.db.get()?,
+            &self.signer,
+            &msg.0,
+        )?)
+    }
+}
+
+impl Handler<GetRecord> for QueryExecutor {
+    type Result = Result<StoredRecord>;
+
+    fn handle(&mut self, msg: GetRecord, _: &mut Self::Context) -> Self::Result {
+        Ok(store::get_record(&mut self.db.get()?, &msg.0)?)
+    }
+}
+
+impl Handler<ListRecords> for QueryExecutor {
+    type Result = Result<Page<StoredRecord>>;
+
+    fn handle(&mut self, msg: ListRecords, _: &mut Self::Context) -> Self::Result {
+        Ok(store::list_records(
+            &mut self.db.get()?,
+            &self.signer,
+            &msg.0,
+        )?)
+    }
+}

@@ -1,0 +1,282 @@
+//! REST handlers: build the protobuf request from path, query and body, call the shared
+//! [`ResultsApi`], answer JSON. Errors are `{code, message, details}` with the HTTP status
+//! of their gRPC code.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::json::{struct_to_json, ListRecordsJson, ListResultsJson, RecordJson, ResultJson};
+use crate::error::ApiError;
+use crate::pb::v1alpha2 as pb;
+use crate::service::ResultsApi;
+use crate::status::{grpc_code, http_status, message};
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct RestError {
+    code: tonic::Code,
+    message: String,
+}
+
+impl std::fmt::Display for RestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ApiError> for RestError {
+    fn from(e: ApiError) -> Self {
+        RestError {
+            code: grpc_code(e.code()),
+            message: message(&e),
+        }
+    }
+}
+
+fn invalid(message: String) -> RestError {
+    ApiError::InvalidArgument(message).into()
+}
+
+impl ResponseError for RestError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(http_status(self.code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(serde_json::json!({
+            "code": self.code as i32,
+            "message": self.message,
+            "details": [],
+        }))
+    }
+}
+
+type Answer = Result<HttpResponse, RestError>;
+
+fn body<T: DeserializeOwned>(bytes: &Bytes, what: &str) -> Result<T, RestError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| invalid(format!("request body is not a valid {what}: {e}")))
+}
+
+fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, RestError> {
+    Query::<T>::from_query(req.query_string())
+        .map(Query::into_inner)
+        .map_err(|e| invalid(format!("invalid query parameters: {e}")))
+}
+
+fn ok<T: serde::Serialize>(value: T) -> Answer {
+    Ok(HttpResponse::Ok().json(value))
+}
+
+/// Query parameters of List calls.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListParams {
+    filter: String,
+    page_size: i32,
+    page_token: String,
+    order_by: String,
+}
+
+/// `?etag=` of PATCH calls.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EtagParam {
+    etag: String,
+}
+
+pub(super) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+pub(super) async fn not_found(req: HttpRequest) -> Answer {
+    Err(RestError {
+        code: tonic::Code::NotFound,
+        message: format!("no route for {} {}", req.method(), req.path()),
+    })
+}
+
+pub(super) async fn create_result(
+    api: Data<ResultsApi>,
+    path: Path<String>,
+    bytes: Bytes,
+) -> Answer {
+    let result: ResultJson = body(&bytes, "Result")?;
+    let req = pb::CreateResultRequest {
+        parent: path.into_inner(),
+        result: Some(result.into()),
+    };
+    ok(ResultJson::from(api.create_result(req).await?))
+}
+
+pub(super) async fn list_results(
+    api: Data<ResultsApi>,
+    path: Path<String>,
+    req: HttpRequest,
+) -> Answer {
+    let p: ListParams = query(&req)?;
+    let req = pb::ListResultsRequest {
+        parent: path.into_inner(),
+        filter: p.filter,
+        page_size: p.page_size,
+        page_token: p.page_token,
+        order_by: p.order_by,
+    };
+    let page = api.list_results(req).await?;
+    ok(ListResultsJson {
+        results: page.results.into_iter().map(ResultJson::from).collect(),
+        next_page_token: page.next_page_token,
+    })
+}
+
+fn result_name(path: &(String, String)) -> String {
+    format!("{}/results/{}", path.0, path.1)
+}
+
+pub(super) async fn get_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
+    let req = pb::GetResultRequest {
+        name: result_name(&path),
+    };
+    ok(ResultJson::from(api.get_result(req).await?))
+}
+
+pub(super) async fn update_result(
+    api: Data<ResultsApi>,
+    path: Path<(String, String)>,
+    req: HttpRequest,
+    bytes: Bytes,
+) -> Answer {
+    let EtagParam { etag } = query(&req)?;
+    let result: ResultJson = body(&bytes, "Result")?;
+    let req = pb::UpdateResultRequest {
+        name: result_name(&path),
+        result: Some(result.into()),
+        etag,
+    };
+    ok(ResultJson::from(api.update_result(req).await?))
+}
+
+pub(super) async fn delete_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
+    api.delete_result(pb::DeleteResultRequest {
+        name: result_name(&path),
+    })
+    .await?;
+    ok(serde_json::json!({}))
+}
+
+pub(super) async fn create_record(
+    api: Data<ResultsApi>,
+    path: Path<(String, String)>,
+    bytes: Bytes,
+) -> Answer {
+    let record: RecordJson = body(&bytes, "Record")?;
+    let req = pb::CreateRecordRequest {
+        parent: result_name(&path),
+        record: Some(record.into()),
+    };
+    ok(RecordJson::from(api.create_record(req).await?))
+}
+
+pub(super) async fn list_records(
+    api: Data<ResultsApi>,
+    path: Path<(String, String)>,
+    req: HttpRequest,
+) -> Answer {
+    let p: ListParams = query(&req)?;
+    let req = pb::ListRecordsRequest {
+        parent: result_name(&path),
+        filter: p.filter,
+        page_size: p.page_size,
+        page_token: p.page_token,
+        order_by: p.order_by,
+    };
+    let page = api.list_records(req).await?;
+    ok(ListRecordsJson {
+        records: page.records.into_iter().map(RecordJson::from).collect(),
+        next_page_token: page.next_page_token,
+    })
+}
+
+pub(super) async fn record_list_summary(
+    api: Data<ResultsApi>,
+    path: Path<(String, String)>,
+    req: HttpRequest,
+) -> Answer {
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    struct Params {
+        summary: String,
+        filter: String,
+        group_by: String,
+        order_by: String,
+    }
+    let p: Params = query(&req)?;
+    let req = pb::RecordListSummaryRequest {
+        parent: result_name(&path),
+        summary: p.summary,
+        filter: p.filter,
+        group_by: p.group_by,
+        order_by: p.order_by,
+    };
+    let summary = api.get_record_list_summary(req).await?;
+    let rows: Vec<serde_json::Value> = summary.summary.into_iter().map(struct_to_json).collect();
+    ok(serde_json::json!({ "summary": rows }))
+}
+
+fn record_name(path: &(String, String, String)) -> String {
+    format!("{}/results/{}/records/{}", path.0, path.1, path.2)
+}
+
+pub(super) async fn get_record(
+    api: Data<ResultsApi>,
+    path: Path<(String, String, String)>,
+) -> Answer {
+    ok(RecordJson::from(
+        api.get_record(pb::GetRecordRequest {
+            name: record_name(&path),
+        })
+        .await?,
+    ))
+}
+
+pub(super) async fn update_record(
+    api: Data<ResultsApi>,
+    path: Path<(String, String, String)>,
+    req: HttpRequest,
+    bytes: Bytes,
+) -> Answer {
+    let EtagParam { etag } = query(&req)?;
+    let mut record: RecordJson = body(&bytes, "Record")?;
+    let name = record_name(&path);
+    if !record.name.is_empty() && record.name != name {
+        return Err(invalid(format!(
+            "record.name {:?} differs from the path's {name:?}; records cannot be renamed",
+            record.name
+        )));
+    }
+    record.name = name;
+    let req = pb::UpdateRecordRequest {
+        record: Some(record.into()),
+        update_mask: None,
+        etag,
+    };
+    ok(RecordJson::from(api.update_record(req).await?))
+}
+
+pub(super) async fn delete_record(
+    api: Data<ResultsApi>,
+    path: Path<(String, String, String)>,
+) -> Answer {
+    api.delete_record(pb::DeleteRecordRequest {
+        name: record_name(&path),
+    })
+    .await?;
+    ok(serde_json::json!({}))
+}
+
+pub(super) async fn logs() -> Answer {
+    Err(ApiError::Unimplemented("log storage is not supported by this server yet".into()).into())
+}

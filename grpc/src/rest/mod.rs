@@ -1,0 +1,81 @@
+//! The REST/JSON gateway (actix-web) over the same [`ResultsApi`] as gRPC, at the
+//! upstream paths under `/apis/results.tekton.dev/v1alpha2`.
+
+mod handlers;
+mod json;
+
+use actix_web::web;
+
+use crate::service::ResultsApi;
+
+/// Path prefix of every REST route.
+pub const PREFIX: &str = "/apis/results.tekton.dev/v1alpha2";
+
+/// Registers the routes; `max_body` bounds request bodies.
+pub fn configure(api: ResultsApi, max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(api))
+            .app_data(web::PayloadConfig::new(max_body))
+            .route("/healthz", web::get().to(handlers::healthz))
+            .service(
+                web::scope(PREFIX)
+                    .route(
+                        "/parents/{parent}/results",
+                        web::post().to(handlers::create_result),
+                    )
+                    .route(
+                        "/parents/{parent}/results",
+                        web::get().to(handlers::list_results),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}",
+                        web::get().to(handlers::get_result),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}",
+                        web::patch().to(handlers::update_result),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}",
+                        web::delete().to(handlers::delete_result),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/records",
+                        web::post().to(handlers::create_record),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/records",
+                        web::get().to(handlers::list_records),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/records/summary",
+                        web::get().to(handlers::record_list_summary),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/records/{record}",
+                        web::get().to(handlers::get_record),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/records/{record}",
+                        web::patch().to(handlers::update_record),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/records/{record}",
+                        web::delete().to(handlers::delete_record),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/logs",
+                        web::get().to(handlers::logs),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/logs/{record}",
+                        web::get().to(handlers::logs),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/logs/{record}",
+                        web::delete().to(handlers::logs),
+                    )
+                    .default_service(web::to(handlers::not_found)),
+            );
+    }
+}

@@ -1,0 +1,151 @@
+//! The composition root: opens the database, starts the actors, and serves gRPC and REST
+//! on the listeners it is given until `shutdown` resolves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer};
+use anyhow::Context as _;
+use results_actors::{Actors, Database, PoolSettings, SystemClock, TokenSigner, UuidGen};
+use tonic::transport::server::TcpIncoming;
+
+use crate::pb::v1alpha2::logs_server::LogsServer;
+use crate::pb::v1alpha2::results_server::ResultsServer;
+use crate::pb::FILE_DESCRIPTOR_SET;
+use crate::rest;
+use crate::service::{LogsService, ResultsApi, ResultsService};
+use crate::settings::Settings;
+
+/// Opens the configured database and applies migrations when enabled.
+pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let backend = results_actors::Backend::from_url(&settings.database.url)?;
+    let pool = PoolSettings {
+        max_size: settings.actor_settings().connections(backend),
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs),
+    };
+    let db = Database::connect(&settings.database.url, pool)?;
+    if settings.database.migrate {
+        let applied = db.migrate()?;
+        if !applied.is_empty() {
+            tracing::info!(versions = ?applied, "applied migrations");
+        }
+    }
+    Ok(db)
+}
+
+/// The page-token signer: the configured key, or a random one (tokens then do not survive
+/// a restart and are not shared between replicas).
+pub fn token_signer(settings: &Settings) -> TokenSigner {
+    if settings.paging.token_key.is_empty() {
+        tracing::warn!(
+            "paging.token_key is not set: page tokens are signed with a random key and stop \
+             working after a restart or on another replica"
+        );
+        return TokenSigner::random();
+    }
+    TokenSigner::new(settings.paging.token_key.as_bytes().to_vec())
+}
+
+/// Listening sockets of a server.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: std::net::TcpListener,
+    /// REST.
+    pub rest: std::net::TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    pub fn bind(settings: &Settings) -> anyhow::Result<Listeners> {
+        let bind = |addr: SocketAddr, key: &str| {
+            std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr} ({key})"))
+        };
+        Ok(Listeners {
+            grpc: bind(settings.server.grpc_addr, "server.grpc_addr")?,
+            rest: bind(settings.server.rest_addr, "server.rest_addr")?,
+        })
+    }
+}
+
+/// Serves until `shutdown` resolves. Must run inside an actix `System` (see `main`).
+pub async fn serve(
+    settings: Settings,
+    db: Database,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let signer = token_signer(&settings);
+    let actors = Actors::start(
+        db,
+        signer,
+        Arc::new(SystemClock),
+        Arc::new(UuidGen),
+        settings.actor_settings(),
+    );
+    let api = ResultsApi::new(actors);
+    let max_message = settings.server.max_message_bytes;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ResultsServer<ResultsService>>().await;
+    health.set_serving::<LogsServer<LogsService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+
+    listeners.grpc.set_nonblocking(true)?;
+    listeners.rest.set_nonblocking(true)?;
+    let grpc_addr = listeners.grpc.local_addr()?;
+    let rest_addr = listeners.rest.local_addr()?;
+    let incoming = TcpIncoming::from(tokio::net::TcpListener::from_std(listeners.grpc)?)
+        .with_nodelay(Some(true));
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let grpc = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            ResultsServer::new(ResultsService::new(api.clone()))
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .add_service(LogsServer::new(LogsService).max_decoding_message_size(max_message))
+        .serve_with_incoming_shutdown(incoming, wait_for(stop_rx.clone()));
+    let grpc = tokio::spawn(grpc);
+
+    let rest_api = api.clone();
+    let rest = HttpServer::new(move || {
+        App::new().configure(rest::configure(rest_api.clone(), max_message))
+    })
+    .listen(listeners.rest)?
+    .disable_signals()
+    .shutdown_timeout(10)
+    .run();
+    let rest_handle = rest.handle();
+    tracing::info!(grpc = %grpc_addr, rest = %rest_addr, "results-api serving");
+
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        rest_handle.stop(true).await;
+    });
+    rest.await.context("REST server failed")?;
+    grpc.await
+        .context("gRPC server task failed")?
+        .context("gRPC server failed")?;
+    Ok(())
+}
+
+async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}

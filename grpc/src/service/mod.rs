@@ -1,0 +1,10 @@
+//! The RPCs: [`ResultsApi`] holds the logic both front-ends share; the tonic services
+//! are thin adapters over it.
+
+mod api;
+mod logs;
+mod results;
+
+pub use api::ResultsApi;
+pub use logs::LogsService;
+pub use results::ResultsService;

@@ -1,0 +1,391 @@
+//! `results-api` settings: a TOML file, then `RESULTS_<SECTION>_<KEY>` environment
+//! variables on top (env wins). Defaults need nothing: loopback ports and a SQLite file in
+//! the working directory. Every problem names the key at fault.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use results_actors::{ActorSettings, Backend};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "RESULTS_";
+/// Environment variable naming the config file (the `--config` flag wins over it).
+pub const CONFIG_ENV: &str = "RESULTS_CONFIG";
+
+/// A setting could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The path given.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key has a bad value or is unknown.
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid {
+        /// `section.key`, or the environment variable.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// All settings of `results-api`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Listening addresses and limits.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Actor pools.
+    pub actors: ActorPoolSettings,
+    /// Paging.
+    pub paging: PagingSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// gRPC listen address.
+    pub grpc_addr: SocketAddr,
+    /// REST listen address.
+    pub rest_addr: SocketAddr,
+    /// Largest request body or gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path`, `postgres://…` or `mysql://…`.
+    pub url: String,
+    /// Seconds to wait for a database connection.
+    pub connect_timeout_secs: u64,
+    /// Apply pending migrations at start-up.
+    pub migrate: bool,
+}
+
+/// `[actors]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActorPoolSettings {
+    /// Storage-writer threads (1 on SQLite).
+    pub writers: usize,
+    /// Query threads.
+    pub readers: usize,
+    /// Requests queued or running in the writer pool at most.
+    pub writer_queue: usize,
+    /// Requests queued or running in the query pool at most.
+    pub reader_queue: usize,
+    /// Seconds a request may wait for a queue slot, and then for its answer.
+    pub timeout_secs: u64,
+}
+
+/// `[paging]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PagingSettings {
+    /// Secret that signs page tokens; empty = a random key per process.
+    pub token_key: String,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `results_grpc=debug,info`.
+    pub filter: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rest_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            max_message_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://results.db".into(),
+            connect_timeout_secs: 10,
+            migrate: true,
+        }
+    }
+}
+
+impl Default for ActorPoolSettings {
+    fn default() -> Self {
+        let d = ActorSettings::default();
+        ActorPoolSettings {
+            writers: d.writers,
+            readers: d.readers,
+            writer_queue: d.writer_queue,
+            reader_queue: d.reader_queue,
+            timeout_secs: d.timeout.as_secs(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            actors: ActorPoolSettings::default(),
+            paging: PagingSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the file at `path` (if any), applies `RESULTS_*` overrides from `env`, and
+    /// validates the result.
+    pub fn load(
+        path: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                path: path.into(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml(&text, path.unwrap_or("(none)"), env)
+    }
+
+    /// Parses TOML text, applies overrides from `env`, validates.
+    pub fn from_toml(
+        text: &str,
+        path: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| SettingsError::Syntax {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let defaults = toml::Table::try_from(Settings::default()).expect("defaults serialise");
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if var == CONFIG_ENV {
+                continue;
+            }
+            apply_env(
+                &mut table,
+                &defaults,
+                var,
+                &rest.to_ascii_lowercase(),
+                value,
+            )?;
+        }
+        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let backend = Backend::from_url(&self.database.url)
+            .map_err(|e| invalid("database.url", e.to_string()))?;
+        if !backend.is_supported() {
+            return Err(invalid(
+                "database.url",
+                "this build has no MySQL/MariaDB support; build with `--features mysql`",
+            ));
+        }
+        for (key, value) in [
+            ("actors.writers", self.actors.writers),
+            ("actors.readers", self.actors.readers),
+            ("actors.writer_queue", self.actors.writer_queue),
+            ("actors.reader_queue", self.actors.reader_queue),
+            ("actors.timeout_secs", self.actors.timeout_secs as usize),
+            (
+                "database.connect_timeout_secs",
+                self.database.connect_timeout_secs as usize,
+            ),
+            ("server.max_message_bytes", self.server.max_message_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if self.server.grpc_addr == self.server.rest_addr && self.server.grpc_addr.port() != 0 {
+            return Err(invalid(
+                "server.rest_addr",
+                "must differ from server.grpc_addr",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
+            .map_err(|e| invalid("log.filter", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The actor pool settings.
+    pub fn actor_settings(&self) -> ActorSettings {
+        ActorSettings {
+            writers: self.actors.writers,
+            readers: self.actors.readers,
+            writer_queue: self.actors.writer_queue,
+            reader_queue: self.actors.reader_queue,
+            timeout: Duration::from_secs(self.actors.timeout_secs),
+        }
+    }
+}
+
+/// Applies one `RESULTS_<SECTION>_<KEY>` override, typed like the default it replaces.
+fn apply_env(
+    table: &mut toml::Table,
+    defaults: &toml::Table,
+    var: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), SettingsError> {
+    let found = defaults.iter().find_map(|(section, keys)| {
+        let key = name.strip_prefix(section.as_str())?.strip_prefix('_')?;
+        let default = keys.as_table()?.get(key)?;
+        Some((section.clone(), key.to_owned(), default))
+    });
+    let Some((section, key, default)) = found else {
+        return Err(invalid(
+            var,
+            "unknown setting (see the README for the keys)",
+        ));
+    };
+    let typed = match default {
+        toml::Value::Integer(_) => toml::Value::Integer(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| invalid(var, format!("{value:?} is not an integer")))?,
+        ),
+        toml::Value::Boolean(_) => toml::Value::Boolean(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| invalid(var, format!("{value:?} is not true or false")))?,
+        ),
+        _ => toml::Value::String(value.to_owned()),
+    };
+    let section = table
+        .entry(section.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .ok_or_else(|| invalid(section, "must be a table"))?;
+    section.insert(key, typed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = Settings::from_toml("", "-", &env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert!(s.server.grpc_addr.ip().is_loopback());
+        assert_eq!(s.database.url, "sqlite://results.db");
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let toml = "[server]\ngrpc_addr = \"0.0.0.0:9000\"\n[actors]\nwriters = 2\n";
+        let s = Settings::from_toml(
+            toml,
+            "-",
+            &env(&[
+                ("RESULTS_ACTORS_WRITERS", "6"),
+                ("RESULTS_DATABASE_URL", "postgres://u@h/db"),
+                ("RESULTS_CONFIG", "/ignored"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.grpc_addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(s.actors.writers, 6);
+        assert_eq!(s.database.url, "postgres://u@h/db");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            (
+                "[server]\ngrpc_addr = \"nope\"",
+                &[][..],
+                "server.grpc_addr",
+            ),
+            ("[actors]\nwritters = 1", &[], "writters"),
+            ("[actors]\nwriters = 0", &[], "actors.writers"),
+            (
+                "",
+                &[("RESULTS_ACTORS_READERS", "many")],
+                "RESULTS_ACTORS_READERS",
+            ),
+            ("", &[("RESULTS_NOPE_X", "1")], "RESULTS_NOPE_X"),
+            (
+                "",
+                &[("RESULTS_DATABASE_URL", "oracle://x")],
+                "database.url",
+            ),
+            ("[log]\nfilter = \"=[\"", &[], "log.filter"),
+        ];
+        for (toml, vars, key) in cases {
+            let err = Settings::from_toml(toml, "-", &env(vars))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+        let err = Settings::from_toml("[server", "x.toml", &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x.toml"), "{err}");
+    }
+}

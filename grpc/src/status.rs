@@ -1,0 +1,76 @@
+//! The one table from [`ErrorCode`] to gRPC codes, HTTP statuses and REST error bodies.
+
+use results_actors::ErrorCode;
+
+use crate::error::ApiError;
+
+/// The gRPC code of an error code.
+pub fn grpc_code(code: ErrorCode) -> tonic::Code {
+    match code {
+        ErrorCode::InvalidArgument => tonic::Code::InvalidArgument,
+        ErrorCode::NotFound => tonic::Code::NotFound,
+        ErrorCode::AlreadyExists => tonic::Code::AlreadyExists,
+        ErrorCode::FailedPrecondition => tonic::Code::FailedPrecondition,
+        ErrorCode::Unimplemented => tonic::Code::Unimplemented,
+        ErrorCode::ResourceExhausted => tonic::Code::ResourceExhausted,
+        ErrorCode::DeadlineExceeded => tonic::Code::DeadlineExceeded,
+        ErrorCode::Unavailable => tonic::Code::Unavailable,
+        ErrorCode::Internal => tonic::Code::Internal,
+    }
+}
+
+/// The HTTP status of a gRPC code, as the REST gateway answers it.
+pub fn http_status(code: tonic::Code) -> u16 {
+    use tonic::Code::*;
+    match code {
+        Ok => 200,
+        InvalidArgument | FailedPrecondition | OutOfRange => 400,
+        Unauthenticated => 401,
+        PermissionDenied => 403,
+        NotFound => 404,
+        AlreadyExists => 409,
+        ResourceExhausted => 429,
+        Unavailable => 503,
+        _ => 500,
+    }
+}
+
+/// The client-facing message: internal faults are logged in full but answered briefly.
+pub fn message(error: &ApiError) -> String {
+    match error.code() {
+        ErrorCode::Internal => {
+            tracing::error!(error = %error, "internal error");
+            "internal error; see the server log".to_owned()
+        }
+        _ => error.to_string(),
+    }
+}
+
+impl From<ApiError> for tonic::Status {
+    fn from(error: ApiError) -> Self {
+        tonic::Status::new(grpc_code(error.code()), message(&error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_statuses_follow_the_contract() {
+        for (code, status) in [
+            (tonic::Code::InvalidArgument, 400),
+            (tonic::Code::FailedPrecondition, 400),
+            (tonic::Code::OutOfRange, 400),
+            (tonic::Code::Unauthenticated, 401),
+            (tonic::Code::PermissionDenied, 403),
+            (tonic::Code::NotFound, 404),
+            (tonic::Code::AlreadyExists, 409),
+            (tonic::Code::ResourceExhausted, 429),
+            (tonic::Code::Unavailable, 503),
+            (tonic::Code::Internal, 500),
+        ] {
+            assert_eq!(http_status(code), status, "{code:?}");
+        }
+    }
+}
