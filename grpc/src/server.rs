@@ -116,7 +116,8 @@ pub async fn serve(
         )
         .add_service(LogsServer::new(LogsService).max_decoding_message_size(max_message))
         .serve_with_incoming_shutdown(incoming, wait_for(stop_rx.clone()));
-    let grpc = tokio::spawn(grpc);
+    let mut grpc = tokio::spawn(grpc);
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
 
     let rest_api = api.clone();
     let rest = HttpServer::new(move || {
@@ -124,7 +125,7 @@ pub async fn serve(
     })
     .listen(listeners.rest)?
     .disable_signals()
-    .shutdown_timeout(10)
+    .shutdown_timeout(settings.server.shutdown_grace_secs)
     .run();
     let rest_handle = rest.handle();
     tracing::info!(grpc = %grpc_addr, rest = %rest_addr, "results-api serving");

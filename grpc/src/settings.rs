@@ -77,6 +77,8 @@ pub struct ServerSettings {
     pub rest_addr: SocketAddr,
     /// Largest request body or gRPC message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Seconds in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
 }
 
 /// `[database]`.
@@ -129,6 +131,7 @@ impl Default for ServerSettings {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             rest_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
             max_message_bytes: 16 * 1024 * 1024,
+            shutdown_grace_secs: 10,
         }
     }
 }

@@ -1,0 +1,145 @@
+//! A real `results-api` (same composition root as the binary) on loopback ports chosen by
+//! the OS, running in its own thread with its own actix system.
+
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+use results_grpc::pb::v1alpha2::results_client::ResultsClient;
+use results_grpc::server::{open_database, serve, Listeners};
+use results_grpc::settings::Settings;
+use serde_json::Value;
+use tonic::transport::Channel;
+
+use crate::db::{TestBackend, TestDb};
+
+/// A running server over a throwaway database; stopped and cleaned up on drop.
+pub struct TestServer {
+    grpc_addr: SocketAddr,
+    rest_addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+    // Declared last: dropped after the server has stopped.
+    db: TestDb,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `backend`.
+    pub fn start(backend: TestBackend) -> TestServer {
+        Self::start_with(backend, |_| {})
+    }
+
+    /// Starts a server after `adjust` has changed the default test settings.
+    pub fn start_with(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        let db = TestDb::create(backend);
+        let mut settings = Settings::default();
+        settings.database.url = db.url().to_owned();
+        settings.server.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.paging.token_key = "integration-test-key".into();
+        settings.log.filter = "warn".into();
+        adjust(&mut settings);
+        let database = open_database(&settings).expect("open and migrate the test database");
+        let listeners = Listeners::bind(&settings).expect("bind loopback ports");
+        let grpc_addr = listeners.grpc.local_addr().expect("grpc addr");
+        let rest_addr = listeners.rest.local_addr().expect("rest addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::with_tokio_rt(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime")
+            })
+            .block_on(serve(settings, database, listeners, async move {
+                let _ = stopped.await;
+            }))
+        });
+        TestServer { grpc_addr, rest_addr, stop: Some(stop), thread: Some(thread), db }
+    }
+
+    /// The backend under test.
+    pub fn backend(&self) -> TestBackend {
+        self.db.backend()
+    }
+
+    /// A gRPC client of the Results service.
+    pub async fn grpc(&self) -> ResultsClient<Channel> {
+        ResultsClient::connect(format!("http://{}", self.grpc_addr))
+            .await
+            .expect("connect to gRPC")
+            .max_decoding_message_size(64 << 20)
+    }
+
+    /// The gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// A REST client.
+    pub fn rest(&self) -> Rest {
+        Rest {
+            base: format!("http://{}", self.rest_addr),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("server ended with an error: {e:#}"),
+                Err(_) => eprintln!("server thread panicked"),
+            }
+        }
+    }
+}
+
+/// A small JSON-over-HTTP client of the REST gateway.
+#[derive(Debug, Clone)]
+pub struct Rest {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Path prefix of the REST API.
+pub const API: &str = "/apis/results.tekton.dev/v1alpha2";
+
+impl Rest {
+    /// Sends `method path` with an optional JSON body; returns the status and JSON answer.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("REST request");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("REST body");
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        });
+        (status, json)
+    }
+
+    /// `call` under the API prefix.
+    pub async fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call(method, &format!("{API}{path}"), body).await
+    }
+
+    /// Sends raw bytes as the body (for malformed-input tests).
+    pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let url = format!("{}{API}{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = self.http.request(method, url).body(body).send().await.expect("REST request");
+        let status = response.status().as_u16();
+        let json = response.json().await.unwrap_or(Value::Null);
+        (status, json)
+    }
+}
