@@ -358,6 +358,12 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_file_holds_the_defaults() {
+        let text = include_str!("../../config/results-api.toml");
+        assert_eq!(Settings::from_toml(text, "config/results-api.toml", &env(&[])).unwrap(), Settings::default());
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let cases = [
             (
