@@ -137,9 +137,20 @@ pub async fn serve(
         rest_handle.stop(true).await;
     });
     rest.await.context("REST server failed")?;
-    grpc.await
-        .context("gRPC server task failed")?
-        .context("gRPC server failed")?;
+    // gRPC drains its connections gracefully, but only for so long: idle clients that
+    // keep a connection open must not hold up a shutdown.
+    match tokio::time::timeout(grace, &mut grpc).await {
+        Ok(outcome) => outcome
+            .context("gRPC server task failed")?
+            .context("gRPC server failed")?,
+        Err(_) => {
+            tracing::warn!(
+                ?grace,
+                "gRPC connections still open after the grace period; closing them"
+            );
+            grpc.abort();
+        }
+    }
     Ok(())
 }
 

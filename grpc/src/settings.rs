@@ -52,7 +52,7 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> SettingsError 
 }
 
 /// All settings of `results-api`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Listening addresses and limits.
@@ -163,18 +163,6 @@ impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
             filter: "info".into(),
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            actors: ActorPoolSettings::default(),
-            paging: PagingSettings::default(),
-            log: LogSettings::default(),
         }
     }
 }
@@ -360,7 +348,10 @@ mod tests {
     #[test]
     fn the_documented_example_file_holds_the_defaults() {
         let text = include_str!("../../config/results-api.toml");
-        assert_eq!(Settings::from_toml(text, "config/results-api.toml", &env(&[])).unwrap(), Settings::default());
+        assert_eq!(
+            Settings::from_toml(text, "config/results-api.toml", &env(&[])).unwrap(),
+            Settings::default()
+        );
     }
 
     #[test]

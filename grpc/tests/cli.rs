@@ -18,7 +18,11 @@ fn invalid_config_names_the_key_and_exits_non_zero() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.grpc_addr"), "{stderr}");
 
-    let out = results_api().env("RESULTS_ACTORS_WRITERS", "lots").arg("migrate").output().unwrap();
+    let out = results_api()
+        .env("RESULTS_ACTORS_WRITERS", "lots")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("RESULTS_ACTORS_WRITERS"));
 
@@ -34,8 +38,16 @@ fn migrate_applies_then_has_nothing_pending() {
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("r.db").display());
     let run = || {
-        let out = results_api().env("RESULTS_DATABASE_URL", &url).arg("migrate").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = results_api()
+            .env("RESULTS_DATABASE_URL", &url)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(run().contains("20261129000001"));

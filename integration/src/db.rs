@@ -46,7 +46,9 @@ impl TestDb {
             TestBackend::Postgres => {
                 let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_admin()))
                     .expect("PostgreSQL must run on 127.0.0.1:5432 (see README)");
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create database");
                 format!("{}/{name}", postgres_admin())
             }
             TestBackend::Mysql => {
@@ -85,12 +87,14 @@ impl Drop for TestDb {
                 }
                 Ok(())
             }
-            TestBackend::Postgres => PgConnection::establish(&format!("{}/postgres", postgres_admin()))
-                .map_err(|e| e.to_string())
-                .and_then(|mut c| {
-                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .map_err(|e| e.to_string())
-                }),
+            TestBackend::Postgres => {
+                PgConnection::establish(&format!("{}/postgres", postgres_admin()))
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .map_err(|e| e.to_string())
+                    })
+            }
             TestBackend::Mysql => MysqlConnection::establish(&format!("{}/mysql", mysql_admin()))
                 .map_err(|e| e.to_string())
                 .and_then(|mut c| {

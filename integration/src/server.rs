@@ -55,7 +55,13 @@ impl TestServer {
                 let _ = stopped.await;
             }))
         });
-        TestServer { grpc_addr, rest_addr, stop: Some(stop), thread: Some(thread), db }
+        TestServer {
+            grpc_addr,
+            rest_addr,
+            stop: Some(stop),
+            thread: Some(thread),
+            db,
+        }
     }
 
     /// The backend under test.
@@ -122,9 +128,8 @@ impl Rest {
         let response = request.send().await.expect("REST request");
         let status = response.status().as_u16();
         let bytes = response.bytes().await.expect("REST body");
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            Value::String(String::from_utf8_lossy(&bytes).into_owned())
-        });
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, json)
     }
 
@@ -137,7 +142,13 @@ impl Rest {
     pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
         let url = format!("{}{API}{path}", self.base);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let response = self.http.request(method, url).body(body).send().await.expect("REST request");
+        let response = self
+            .http
+            .request(method, url)
+            .body(body)
+            .send()
+            .await
+            .expect("REST request");
         let status = response.status().as_u16();
         let json = response.json().await.unwrap_or(Value::Null);
         (status, json)

@@ -26,20 +26,44 @@ async fn concurrent_record_updates_with_one_etag(backend: TestBackend) {
 
     let calls = (0..WRITERS).map(|i| {
         let mut client = client.clone();
-        let mut patch = pb::Record { name: original.name.clone(), ..Default::default() };
-        patch.data = Some(pb::Any { r#type: String::new(), value: format!("{{\"writer\":{i}}}").into_bytes() });
+        let mut patch = pb::Record {
+            name: original.name.clone(),
+            ..Default::default()
+        };
+        patch.data = Some(pb::Any {
+            r#type: String::new(),
+            value: format!("{{\"writer\":{i}}}").into_bytes(),
+        });
         let etag = original.etag.clone();
-        async move { client.update_record(pb::UpdateRecordRequest { record: Some(patch), update_mask: None, etag }).await }
+        async move {
+            client
+                .update_record(pb::UpdateRecordRequest {
+                    record: Some(patch),
+                    update_mask: None,
+                    etag,
+                })
+                .await
+        }
     });
     let outcomes = join_all(calls).await;
-    let winners: Vec<pb::Record> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|r| r.get_ref().clone()).collect();
+    let winners: Vec<pb::Record> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|r| r.get_ref().clone())
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one update may win: {outcomes:?}");
     for outcome in &outcomes {
         if let Err(status) = outcome {
             assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
         }
     }
-    let stored = client.get_record(pb::GetRecordRequest { name: original.name.clone() }).await.unwrap().into_inner();
+    let stored = client
+        .get_record(pb::GetRecordRequest {
+            name: original.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_same_record(&stored, &winners[0]);
 }
 
@@ -57,10 +81,26 @@ async fn concurrent_result_updates_with_one_etag(backend: TestBackend) {
         async move { client.update_result(request).await }
     });
     let outcomes = join_all(calls).await;
-    let winners: Vec<pb::Result> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|r| r.get_ref().clone()).collect();
+    let winners: Vec<pb::Result> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|r| r.get_ref().clone())
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one update may win");
-    assert_eq!(outcomes.iter().filter(|o| matches!(o, Err(s) if s.code() == Code::FailedPrecondition)).count(), WRITERS - 1);
-    let stored = client.get_result(pb::GetResultRequest { name: original.name }).await.unwrap().into_inner();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(s) if s.code() == Code::FailedPrecondition))
+            .count(),
+        WRITERS - 1
+    );
+    let stored = client
+        .get_result(pb::GetResultRequest {
+            name: original.name,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(stored, winners[0]);
 }
 
@@ -79,13 +119,26 @@ async fn concurrent_updates_without_etag_all_land(backend: TestBackend) {
         };
         async move { client.update_result(request).await.map(|r| r.into_inner()) }
     });
-    let outcomes: Vec<pb::Result> = join_all(calls).await.into_iter().map(|o| o.expect("update without etag")).collect();
+    let outcomes: Vec<pb::Result> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|o| o.expect("update without etag"))
+        .collect();
     let mut times: Vec<i128> = outcomes.iter().map(|r| nanos(&r.update_time)).collect();
     times.sort();
     times.dedup();
     assert_eq!(times.len(), WRITERS, "each write got its own update_time");
-    let last = outcomes.iter().max_by_key(|r| nanos(&r.update_time)).unwrap();
-    let stored = client.get_result(pb::GetResultRequest { name: original.name }).await.unwrap().into_inner();
+    let last = outcomes
+        .iter()
+        .max_by_key(|r| nanos(&r.update_time))
+        .unwrap();
+    let stored = client
+        .get_result(pb::GetResultRequest {
+            name: original.name,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(&stored, last);
 }
 
@@ -96,17 +149,31 @@ async fn concurrent_creates_all_land(backend: TestBackend) {
     let calls = (0..WRITERS * 2).map(|i| {
         let mut client = client.clone();
         // Every fifth name is used twice: one of each pair must be AlreadyExists.
-        let name = if i % 5 == 4 { format!("x{}", i - 1) } else { format!("x{i}") };
-        let request = pb::CreateRecordRequest { parent: "ns/results/r".into(), record: Some(record("ns/results/r", &name, "t", "{}")) };
+        let name = if i % 5 == 4 {
+            format!("x{}", i - 1)
+        } else {
+            format!("x{i}")
+        };
+        let request = pb::CreateRecordRequest {
+            parent: "ns/results/r".into(),
+            record: Some(record("ns/results/r", &name, "t", "{}")),
+        };
         async move { client.create_record(request).await.map(|r| r.into_inner()) }
     });
     let outcomes = join_all(calls).await;
     let created: Vec<&pb::Record> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
-    let duplicates = outcomes.iter().filter(|o| matches!(o, Err(s) if s.code() == Code::AlreadyExists)).count();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(s) if s.code() == Code::AlreadyExists))
+        .count();
     assert_eq!(created.len(), WRITERS * 2 - WRITERS * 2 / 5);
     assert_eq!(duplicates, WRITERS * 2 / 5);
     let listed = client
-        .list_records(pb::ListRecordsRequest { parent: "ns/results/r".into(), page_size: 1000, ..Default::default() })
+        .list_records(pb::ListRecordsRequest {
+            parent: "ns/results/r".into(),
+            page_size: 1000,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -115,5 +182,8 @@ async fn concurrent_creates_all_land(backend: TestBackend) {
     let mut acked: Vec<_> = created.iter().map(|r| r.name.clone()).collect();
     listed_names.sort();
     acked.sort();
-    assert_eq!(listed_names, acked, "every acknowledged create is stored, nothing else");
+    assert_eq!(
+        listed_names, acked,
+        "every acknowledged create is stored, nothing else"
+    );
 }

@@ -16,25 +16,60 @@ async fn health_reflection_and_logs() {
     let server = TestServer::start(TestBackend::Sqlite);
     let url = format!("http://{}", server.grpc_addr());
 
-    let channel = tonic::transport::Channel::from_shared(url.clone()).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut health = HealthClient::new(channel.clone());
-    for service in ["", "tekton.results.v1alpha2.Results", "tekton.results.v1alpha2.Logs"] {
-        let answer = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+    for service in [
+        "",
+        "tekton.results.v1alpha2.Results",
+        "tekton.results.v1alpha2.Logs",
+    ] {
+        let answer = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?}");
     }
 
     let mut reflection = ServerReflectionClient::new(channel);
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut answers = reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
     let answer = answers.message().await.unwrap().expect("one answer");
-    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else { panic!("unexpected {answer:?}") };
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("unexpected {answer:?}")
+    };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["tekton.results.v1alpha2.Results", "tekton.results.v1alpha2.Logs", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "tekton.results.v1alpha2.Results",
+        "tekton.results.v1alpha2.Logs",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 
     let mut logs = LogsClient::connect(url).await.unwrap();
-    let status = logs.delete_log(pb::DeleteLogRequest { name: "a/results/b/logs/c".into() }).await.unwrap_err();
+    let status = logs
+        .delete_log(pb::DeleteLogRequest {
+            name: "a/results/b/logs/c".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(status.message().contains("not supported"));
 }

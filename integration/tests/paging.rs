@@ -27,7 +27,9 @@ fn key(r: &pb::Result, field: &str) -> (bool, i128) {
     match field {
         "create_time" => (true, nanos(&r.create_time)),
         "update_time" => (true, nanos(&r.update_time)),
-        "summary.start_time" => summary_time(r.summary.as_ref().and_then(|s| s.start_time.as_ref())),
+        "summary.start_time" => {
+            summary_time(r.summary.as_ref().and_then(|s| s.start_time.as_ref()))
+        }
         "summary.end_time" => summary_time(r.summary.as_ref().and_then(|s| s.end_time.as_ref())),
         other => panic!("no field {other}"),
     }
@@ -58,12 +60,21 @@ fn sort_locally(mut all: Vec<pb::Result>, order_by: &str) -> Vec<String> {
             }
         }
         let o = a.uid.as_bytes().cmp(b.uid.as_bytes());
-        if tie_desc { o.reverse() } else { o }
+        if tie_desc {
+            o.reverse()
+        } else {
+            o
+        }
     });
     all.into_iter().map(|r| r.name).collect()
 }
 
-async fn page_all_results(client: &mut Client, parent: &str, order_by: &str, page_size: i32) -> (Vec<String>, usize) {
+async fn page_all_results(
+    client: &mut Client,
+    parent: &str,
+    order_by: &str,
+    page_size: i32,
+) -> (Vec<String>, usize) {
     let (mut names, mut pages, mut token) = (Vec::new(), 0, String::new());
     loop {
         let page = client
@@ -96,23 +107,48 @@ async fn results_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
         // A third without summary (NULL start times); the rest share a few start times,
         // so ties are broken by uid.
         if i % 3 != 0 {
-            r.summary = Some(summary(&format!("p/results/{name}/records/x"), 1, Some(1_700_000_000 + (i * 7 % 4))));
+            r.summary = Some(summary(
+                &format!("p/results/{name}/records/x"),
+                1,
+                Some(1_700_000_000 + (i * 7 % 4)),
+            ));
         }
-        client.create_result(pb::CreateResultRequest { parent: "p".into(), result: Some(r) }).await.unwrap();
+        client
+            .create_result(pb::CreateResultRequest {
+                parent: "p".into(),
+                result: Some(r),
+            })
+            .await
+            .unwrap();
     }
     // Another namespace's Results must not leak into "p".
     create_result(&mut client, "q", "other").await;
     // Touch every third Result, newest first, so update order differs from create order.
     for i in (0..25).rev().step_by(3) {
         let name = format!("p/results/r{i:02}");
-        let current = client.get_result(pb::GetResultRequest { name: name.clone() }).await.unwrap().into_inner();
+        let current = client
+            .get_result(pb::GetResultRequest { name: name.clone() })
+            .await
+            .unwrap()
+            .into_inner();
         client
-            .update_result(pb::UpdateResultRequest { name, result: Some(pb::Result { summary: current.summary, ..Default::default() }), etag: String::new() })
+            .update_result(pb::UpdateResultRequest {
+                name,
+                result: Some(pb::Result {
+                    summary: current.summary,
+                    ..Default::default()
+                }),
+                etag: String::new(),
+            })
             .await
             .unwrap();
     }
     let all = client
-        .list_results(pb::ListResultsRequest { parent: "p".into(), page_size: 1000, ..Default::default() })
+        .list_results(pb::ListResultsRequest {
+            parent: "p".into(),
+            page_size: 1000,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -151,31 +187,56 @@ async fn records_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
     let mut created = Vec::new();
     for i in 0..21 {
         let result = format!("p/results/{}", ["a", "b", "c"][i % 3]);
-        created.push(create_record(&mut client, &result, &format!("x{i:02}"), &format!("{{\"i\":{i}}}")).await);
+        created.push(
+            create_record(
+                &mut client,
+                &result,
+                &format!("x{i:02}"),
+                &format!("{{\"i\":{i}}}"),
+            )
+            .await,
+        );
     }
     // Update some records in reverse order to make update_time order differ.
     for i in (0..21).rev().step_by(4) {
-        let mut patch = pb::Record { name: created[i].name.clone(), ..Default::default() };
-        patch.data = Some(pb::Any { r#type: String::new(), value: b"{\"touched\":true}".to_vec() });
+        let mut patch = pb::Record {
+            name: created[i].name.clone(),
+            ..Default::default()
+        };
+        patch.data = Some(pb::Any {
+            r#type: String::new(),
+            value: b"{\"touched\":true}".to_vec(),
+        });
         let updated = client
-            .update_record(pb::UpdateRecordRequest { record: Some(patch), update_mask: None, etag: String::new() })
+            .update_record(pb::UpdateRecordRequest {
+                record: Some(patch),
+                update_mask: None,
+                etag: String::new(),
+            })
             .await
             .unwrap()
             .into_inner();
         created[i] = updated;
     }
-    let order = |records: &[pb::Record], field: &str, desc: bool, filter: &dyn Fn(&pb::Record) -> bool| {
-        let mut rs: Vec<&pb::Record> = records.iter().filter(|r| filter(r)).collect();
-        rs.sort_by(|a, b| {
-            let (ka, kb) = match field {
-                "update_time" => (nanos(&a.update_time), nanos(&b.update_time)),
-                _ => (nanos(&a.create_time), nanos(&b.create_time)),
-            };
-            let o = ka.cmp(&kb).then_with(|| a.uid.as_bytes().cmp(b.uid.as_bytes()));
-            if desc { o.reverse() } else { o }
-        });
-        rs.into_iter().map(|r| r.name.clone()).collect::<Vec<_>>()
-    };
+    let order =
+        |records: &[pb::Record], field: &str, desc: bool, filter: &dyn Fn(&pb::Record) -> bool| {
+            let mut rs: Vec<&pb::Record> = records.iter().filter(|r| filter(r)).collect();
+            rs.sort_by(|a, b| {
+                let (ka, kb) = match field {
+                    "update_time" => (nanos(&a.update_time), nanos(&b.update_time)),
+                    _ => (nanos(&a.create_time), nanos(&b.create_time)),
+                };
+                let o = ka
+                    .cmp(&kb)
+                    .then_with(|| a.uid.as_bytes().cmp(b.uid.as_bytes()));
+                if desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            rs.into_iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+        };
     for parent in ["-/results/-", "p/results/-", "p/results/b"] {
         for (order_by, field, desc) in [
             ("", "create_time", false),
@@ -184,7 +245,9 @@ async fn records_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
             ("update_time desc", "update_time", true),
         ] {
             let only_b = parent == "p/results/b";
-            let expected = order(&created, field, desc, &|r: &pb::Record| !only_b || r.name.starts_with("p/results/b/"));
+            let expected = order(&created, field, desc, &|r: &pb::Record| {
+                !only_b || r.name.starts_with("p/results/b/")
+            });
             let (mut got, mut token) = (Vec::new(), String::new());
             let mut pages = 0;
             loop {
@@ -224,13 +287,24 @@ async fn inserts_between_pages_skip_and_repeat_nothing(backend: TestBackend) {
         let mut round = 0;
         loop {
             let page = client
-                .list_results(pb::ListResultsRequest { parent: "p".into(), page_size: 5, page_token: token, order_by: order_by.into(), filter: String::new() })
+                .list_results(pb::ListResultsRequest {
+                    parent: "p".into(),
+                    page_size: 5,
+                    page_token: token,
+                    order_by: order_by.into(),
+                    filter: String::new(),
+                })
                 .await
                 .unwrap()
                 .into_inner();
             seen.extend(page.results.into_iter().map(|r| r.name));
             // New rows arrive while the client is paging.
-            create_result(&mut client, "p", &format!("{}-{round}", order_by.replace(' ', "-").replace('_', "-"))).await;
+            create_result(
+                &mut client,
+                "p",
+                &format!("{}-{round}", order_by.replace([' ', '_'], "-")),
+            )
+            .await;
             round += 1;
             if page.next_page_token.is_empty() {
                 break;
@@ -240,9 +314,16 @@ async fn inserts_between_pages_skip_and_repeat_nothing(backend: TestBackend) {
         let mut unique = seen.clone();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), seen.len(), "{order_by}: a row was repeated: {seen:?}");
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "{order_by}: a row was repeated: {seen:?}"
+        );
         for i in 0..12 {
-            assert!(seen.contains(&format!("p/results/r{i:02}")), "{order_by}: r{i:02} skipped");
+            assert!(
+                seen.contains(&format!("p/results/r{i:02}")),
+                "{order_by}: r{i:02} skipped"
+            );
         }
         if newest_last {
             // Ascending: rows created after the cursor are picked up by later pages.
@@ -257,19 +338,38 @@ async fn page_size_defaults_and_limits(backend: TestBackend) {
     for i in 0..60 {
         create_result(&mut client, "p", &format!("r{i:02}")).await;
     }
-    let list = |page_size: i32| pb::ListResultsRequest { parent: "p".into(), page_size, ..Default::default() };
+    let list = |page_size: i32| pb::ListResultsRequest {
+        parent: "p".into(),
+        page_size,
+        ..Default::default()
+    };
     let first = client.list_results(list(0)).await.unwrap().into_inner();
     assert_eq!(first.results.len(), 50, "page_size 0 means 50");
     assert!(!first.next_page_token.is_empty());
-    let max = client.list_results(list(10_000)).await.unwrap().into_inner();
+    let max = client
+        .list_results(list(10_000))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(max.results.len(), 60);
     assert!(max.next_page_token.is_empty(), "no token on the last page");
     let exact = client.list_results(list(60)).await.unwrap().into_inner();
-    assert!(exact.next_page_token.is_empty(), "a full last page has no token either");
+    assert!(
+        exact.next_page_token.is_empty(),
+        "a full last page has no token either"
+    );
     let one = client.list_results(list(1)).await.unwrap().into_inner();
     assert_eq!(one.results.len(), 1);
-    assert_code(client.list_results(list(-1)).await, Code::InvalidArgument, "page_size");
-    assert_code(client.list_results(list(10_001)).await, Code::InvalidArgument, "page_size");
+    assert_code(
+        client.list_results(list(-1)).await,
+        Code::InvalidArgument,
+        "page_size",
+    );
+    assert_code(
+        client.list_results(list(10_001)).await,
+        Code::InvalidArgument,
+        "page_size",
+    );
 }
 
 async fn page_tokens_are_bound_to_their_request(backend: TestBackend) {
@@ -280,7 +380,11 @@ async fn page_tokens_are_bound_to_their_request(backend: TestBackend) {
         create_record(&mut client, &format!("p/results/r{i}"), "x", "{}").await;
     }
     let first = client
-        .list_results(pb::ListResultsRequest { parent: "p".into(), page_size: 2, ..Default::default() })
+        .list_results(pb::ListResultsRequest {
+            parent: "p".into(),
+            page_size: 2,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -292,15 +396,35 @@ async fn page_tokens_are_bound_to_their_request(backend: TestBackend) {
         order_by: order_by.into(),
         filter: filter.into(),
     };
-    assert_code(client.list_results(with("-", "", "", &token)).await, Code::InvalidArgument, "another parent");
-    assert_code(client.list_results(with("p", "create_time desc", "", &token)).await, Code::InvalidArgument, "another order_by");
+    assert_code(
+        client.list_results(with("-", "", "", &token)).await,
+        Code::InvalidArgument,
+        "another parent",
+    );
+    assert_code(
+        client
+            .list_results(with("p", "create_time desc", "", &token))
+            .await,
+        Code::InvalidArgument,
+        "another order_by",
+    );
     let mut tampered = token.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    assert_code(client.list_results(with("p", "", "", &tampered)).await, Code::InvalidArgument, "page_token is invalid");
+    assert_code(
+        client.list_results(with("p", "", "", &tampered)).await,
+        Code::InvalidArgument,
+        "page_token is invalid",
+    );
     // The same order spelled differently is the same order; a new page size is fine.
     let next = client
-        .list_results(pb::ListResultsRequest { parent: "p".into(), page_size: 10, page_token: token.clone(), order_by: "create_time ASC".into(), filter: String::new() })
+        .list_results(pb::ListResultsRequest {
+            parent: "p".into(),
+            page_size: 10,
+            page_token: token.clone(),
+            order_by: "create_time ASC".into(),
+            filter: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -308,7 +432,12 @@ async fn page_tokens_are_bound_to_their_request(backend: TestBackend) {
     // A Results token is no Records token.
     assert_code(
         client
-            .list_records(pb::ListRecordsRequest { parent: "p/results/-".into(), page_size: 2, page_token: token, ..Default::default() })
+            .list_records(pb::ListRecordsRequest {
+                parent: "p/results/-".into(),
+                page_size: 2,
+                page_token: token,
+                ..Default::default()
+            })
             .await,
         Code::InvalidArgument,
         "another parent",

@@ -7,19 +7,30 @@ use base64::Engine as _;
 use integration::{TestBackend, TestServer};
 use serde_json::{json, Value};
 
-integration::backend_tests!(rest_round_trip, rest_one_mebibyte_record, rest_rejects_bad_bodies_and_stores_nothing);
+integration::backend_tests!(
+    rest_round_trip,
+    rest_one_mebibyte_record,
+    rest_rejects_bad_bodies_and_stores_nothing
+);
 
 async fn rest_round_trip(backend: TestBackend) {
     let server = TestServer::start(backend);
     let rest = server.rest();
     let (status, created) = rest
-        .api("POST", "/parents/ns/results", Some(&json!({"name": "ns/results/r", "annotations": {"a": "1"}, "uid": "ignored"})))
+        .api(
+            "POST",
+            "/parents/ns/results",
+            Some(&json!({"name": "ns/results/r", "annotations": {"a": "1"}, "uid": "ignored"})),
+        )
         .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["name"], "ns/results/r");
     assert_ne!(created["uid"], "ignored");
     assert_eq!(created["create_time"], created["update_time"]);
-    assert!(created.get("summary").is_none(), "unset fields are omitted: {created}");
+    assert!(
+        created.get("summary").is_none(),
+        "unset fields are omitted: {created}"
+    );
     let etag = created["etag"].as_str().unwrap().to_owned();
 
     let (status, got) = rest.api("GET", "/parents/ns/results/r", None).await;
@@ -36,49 +47,101 @@ async fn rest_round_trip(backend: TestBackend) {
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["annotations"], json!({"b": "2"}));
     assert_eq!(updated["summary"]["status"], "SUCCESS");
-    assert_eq!(updated["summary"]["start_time"], "2026-01-02T03:04:05.123456789Z");
-    let (status, err) = rest.api("PATCH", &format!("/parents/ns/results/r?etag={etag}"), Some(&json!({}))).await;
-    assert_eq!((status, err["code"].as_i64()), (400, Some(9)), "stale etag: {err}");
+    assert_eq!(
+        updated["summary"]["start_time"],
+        "2026-01-02T03:04:05.123456789Z"
+    );
+    let (status, err) = rest
+        .api(
+            "PATCH",
+            &format!("/parents/ns/results/r?etag={etag}"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_i64()),
+        (400, Some(9)),
+        "stale etag: {err}"
+    );
 
     let value = STANDARD.encode(br#"{"kind":"TaskRun"}"#);
     let (status, rec) = rest
         .api("POST", "/parents/ns/results/r/records", Some(&json!({"name": "ns/results/r/records/x", "data": {"type": "tekton.dev/v1.TaskRun", "value": value}})))
         .await;
     assert_eq!(status, 200, "{rec}");
-    let (status, list) = rest.api("GET", "/parents/-/results/-/records?page_size=1", None).await;
+    let (status, list) = rest
+        .api("GET", "/parents/-/results/-/records?page_size=1", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["records"][0]["name"], "ns/results/r/records/x");
-    assert!(list.get("next_page_token").is_none(), "one record, one page: {list}");
+    assert!(
+        list.get("next_page_token").is_none(),
+        "one record, one page: {list}"
+    );
 
     let (status, patched) = rest
-        .api("PATCH", "/parents/ns/results/r/records/x", Some(&json!({"data": {"value": STANDARD.encode(b"[1,2]")}})))
+        .api(
+            "PATCH",
+            "/parents/ns/results/r/records/x",
+            Some(&json!({"data": {"value": STANDARD.encode(b"[1,2]")}})),
+        )
         .await;
     assert_eq!(status, 200, "{patched}");
-    assert_eq!(patched["data"]["type"], "tekton.dev/v1.TaskRun", "merge keeps the type");
+    assert_eq!(
+        patched["data"]["type"], "tekton.dev/v1.TaskRun",
+        "merge keeps the type"
+    );
     let (status, _) = rest
-        .api("PATCH", "/parents/ns/results/r/records/x", Some(&json!({"name": "ns/results/r/records/y"})))
+        .api(
+            "PATCH",
+            "/parents/ns/results/r/records/x",
+            Some(&json!({"name": "ns/results/r/records/y"})),
+        )
         .await;
     assert_eq!(status, 400, "records cannot be renamed");
 
     // Paging over REST.
     for i in 0..5 {
-        rest.api("POST", "/parents/ns/results", Some(&json!({"name": format!("ns/results/p{i}")}))).await;
+        rest.api(
+            "POST",
+            "/parents/ns/results",
+            Some(&json!({"name": format!("ns/results/p{i}")})),
+        )
+        .await;
     }
     let (mut names, mut token) = (Vec::new(), String::new());
     loop {
         let (status, page) = rest.api("GET", &format!("/parents/ns/results?page_size=2&order_by=create_time%20desc&page_token={token}"), None).await;
         assert_eq!(status, 200, "{page}");
-        names.extend(page["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_owned()));
+        names.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_owned()),
+        );
         match page.get("next_page_token").and_then(Value::as_str) {
             Some(next) => token = next.to_owned(),
             None => break,
         }
     }
-    assert_eq!(names, ["ns/results/p4", "ns/results/p3", "ns/results/p2", "ns/results/p1", "ns/results/p0", "ns/results/r"]);
+    assert_eq!(
+        names,
+        [
+            "ns/results/p4",
+            "ns/results/p3",
+            "ns/results/p2",
+            "ns/results/p1",
+            "ns/results/p0",
+            "ns/results/r"
+        ]
+    );
 
     let (status, body) = rest.api("DELETE", "/parents/ns/results/r", None).await;
     assert_eq!((status, body), (200, json!({})));
-    let (status, body) = rest.api("GET", "/parents/ns/results/r/records/x", None).await;
+    let (status, body) = rest
+        .api("GET", "/parents/ns/results/r/records/x", None)
+        .await;
     assert_eq!((status, body["code"].as_i64()), (404, Some(5)), "cascade");
     let (status, body) = rest.api("DELETE", "/parents/ns/results/r", None).await;
     assert_eq!((status, body["code"].as_i64()), (404, Some(5)));
@@ -93,7 +156,12 @@ async fn rest_round_trip(backend: TestBackend) {
 async fn rest_one_mebibyte_record(backend: TestBackend) {
     let server = TestServer::start(backend);
     let rest = server.rest();
-    rest.api("POST", "/parents/ns/results", Some(&json!({"name": "ns/results/big"}))).await;
+    rest.api(
+        "POST",
+        "/parents/ns/results",
+        Some(&json!({"name": "ns/results/big"})),
+    )
+    .await;
     let steps: Vec<Value> = (0..2048)
         .map(|i| json!({"name": format!("step-{i}"), "log": "é\"\\x".repeat(40), "n": i}))
         .collect();
@@ -108,11 +176,22 @@ async fn rest_one_mebibyte_record(backend: TestBackend) {
     assert_eq!(bytes.len(), 1 << 20);
 
     let body = json!({"name": "ns/results/big/records/tr", "data": {"type": "tekton.dev/v1.TaskRun", "value": STANDARD.encode(&bytes)}});
-    let (status, created) = rest.api("POST", "/parents/ns/results/big/records", Some(&body)).await;
-    assert_eq!(status, 200, "{}", created.to_string().chars().take(300).collect::<String>());
-    let (status, got) = rest.api("GET", "/parents/ns/results/big/records/tr", None).await;
+    let (status, created) = rest
+        .api("POST", "/parents/ns/results/big/records", Some(&body))
+        .await;
+    assert_eq!(
+        status,
+        200,
+        "{}",
+        created.to_string().chars().take(300).collect::<String>()
+    );
+    let (status, got) = rest
+        .api("GET", "/parents/ns/results/big/records/tr", None)
+        .await;
     assert_eq!(status, 200);
-    let stored = STANDARD.decode(got["data"]["value"].as_str().unwrap()).unwrap();
+    let stored = STANDARD
+        .decode(got["data"]["value"].as_str().unwrap())
+        .unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&stored).unwrap(), doc);
     assert_eq!(got["etag"], created["etag"]);
 }
@@ -123,17 +202,38 @@ async fn rest_rejects_bad_bodies_and_stores_nothing(backend: TestBackend) {
     for (path, body) in [
         ("/parents/ns/results", b"{not json".to_vec()),
         ("/parents/ns/results", br#"{"name": 5}"#.to_vec()),
-        ("/parents/ns/results", br#"{"name": "ns/results/a", "summary": {"status": "MAYBE"}}"#.to_vec()),
-        ("/parents/ns/results", br#"{"name": "ns/results/a", "create_time": "yesterday"}"#.to_vec()),
+        (
+            "/parents/ns/results",
+            br#"{"name": "ns/results/a", "summary": {"status": "MAYBE"}}"#.to_vec(),
+        ),
+        (
+            "/parents/ns/results",
+            br#"{"name": "ns/results/a", "create_time": "yesterday"}"#.to_vec(),
+        ),
     ] {
         let (status, err) = rest.raw("POST", path, body).await;
         assert_eq!(status, 400, "{err}");
         assert_eq!(err["code"], 3);
-        assert!(err["message"].as_str().unwrap().contains("request body is not a valid Result"), "{err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("request body is not a valid Result"),
+            "{err}"
+        );
     }
-    rest.api("POST", "/parents/ns/results", Some(&json!({"name": "ns/results/r"}))).await;
+    rest.api(
+        "POST",
+        "/parents/ns/results",
+        Some(&json!({"name": "ns/results/r"})),
+    )
+    .await;
     let (status, err) = rest
-        .api("POST", "/parents/ns/results/r/records", Some(&json!({"name": "ns/results/r/records/x", "data": {"value": "%%%"}})))
+        .api(
+            "POST",
+            "/parents/ns/results/r/records",
+            Some(&json!({"name": "ns/results/r/records/x", "data": {"value": "%%%"}})),
+        )
         .await;
     assert_eq!(status, 400, "{err}");
     assert!(err["message"].as_str().unwrap().contains("base64"), "{err}");
@@ -141,7 +241,9 @@ async fn rest_rejects_bad_bodies_and_stores_nothing(backend: TestBackend) {
         .api("POST", "/parents/ns/results/r/records", Some(&json!({"name": "ns/results/r/records/x", "data": {"value": STANDARD.encode(b"{")}})))
         .await;
     assert_eq!(status, 400, "{err}");
-    let (status, err) = rest.api("GET", "/parents/ns/results?page_size=many", None).await;
+    let (status, err) = rest
+        .api("GET", "/parents/ns/results?page_size=many", None)
+        .await;
     assert_eq!((status, err["code"].as_i64()), (400, Some(3)), "{err}");
 
     let (_, all) = rest.api("GET", "/parents/-/results", None).await;

@@ -13,10 +13,10 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("../diesel-migrations/sqlit
 /// Applies pending migrations on `conn`; returns the versions applied.
 pub(crate) fn run(conn: &mut Conn) -> Result<Vec<String>> {
     let applied = match conn {
-        Conn::Postgres(c) => (&mut **c).run_pending_migrations(POSTGRES),
+        Conn::Postgres(c) => (**c).run_pending_migrations(POSTGRES),
         #[cfg(feature = "mysql")]
-        Conn::Mysql(c) => (&mut **c).run_pending_migrations(MYSQL),
-        Conn::Sqlite(c) => (&mut **c).run_pending_migrations(SQLITE),
+        Conn::Mysql(c) => (**c).run_pending_migrations(MYSQL),
+        Conn::Sqlite(c) => (**c).run_pending_migrations(SQLITE),
     };
     applied
         .map(|versions| versions.into_iter().map(|v| v.to_string()).collect())

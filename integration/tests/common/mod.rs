@@ -15,7 +15,10 @@ pub type Client = ResultsClient<Channel>;
 pub fn result(parent: &str, name: &str, annotations: &[(&str, &str)]) -> pb::Result {
     pb::Result {
         name: format!("{parent}/results/{name}"),
-        annotations: annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        annotations: annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..Default::default()
     }
 }
@@ -36,7 +39,10 @@ pub fn summary(record: &str, status: i32, start: Option<i64>) -> pb::RecordSumma
 pub fn record(result: &str, name: &str, type_: &str, json: &str) -> pb::Record {
     pb::Record {
         name: format!("{result}/records/{name}"),
-        data: Some(pb::Any { r#type: type_.into(), value: json.as_bytes().to_vec() }),
+        data: Some(pb::Any {
+            r#type: type_.into(),
+            value: json.as_bytes().to_vec(),
+        }),
         ..Default::default()
     }
 }
@@ -44,14 +50,22 @@ pub fn record(result: &str, name: &str, type_: &str, json: &str) -> pb::Record {
 /// CreateResult, expecting success.
 pub async fn create_result(client: &mut Client, parent: &str, name: &str) -> pb::Result {
     client
-        .create_result(pb::CreateResultRequest { parent: parent.into(), result: Some(result(parent, name, &[])) })
+        .create_result(pb::CreateResultRequest {
+            parent: parent.into(),
+            result: Some(result(parent, name, &[])),
+        })
         .await
         .expect("create result")
         .into_inner()
 }
 
 /// CreateRecord, expecting success.
-pub async fn create_record(client: &mut Client, result: &str, name: &str, json: &str) -> pb::Record {
+pub async fn create_record(
+    client: &mut Client,
+    result: &str,
+    name: &str,
+    json: &str,
+) -> pb::Record {
     client
         .create_record(pb::CreateRecordRequest {
             parent: result.into(),
@@ -64,7 +78,11 @@ pub async fn create_record(client: &mut Client, result: &str, name: &str, json: 
 
 /// Asserts that `outcome` failed with `code` and a message containing `needle`.
 #[track_caller]
-pub fn assert_code<T: std::fmt::Debug>(outcome: Result<T, tonic::Status>, code: Code, needle: &str) {
+pub fn assert_code<T: std::fmt::Debug>(
+    outcome: Result<T, tonic::Status>,
+    code: Code,
+    needle: &str,
+) {
     match outcome {
         Ok(v) => panic!("expected {code:?} ({needle}), got success: {v:?}"),
         Err(status) => {
@@ -89,9 +107,17 @@ pub fn nanos(t: &Option<prost_types::Timestamp>) -> i128 {
 #[track_caller]
 pub fn assert_same_record(a: &pb::Record, b: &pb::Record) {
     let json = |r: &pb::Record| {
-        r.data.as_ref().map(|d| (d.r#type.clone(), serde_json::from_slice::<serde_json::Value>(&d.value).ok()))
+        r.data.as_ref().map(|d| {
+            (
+                d.r#type.clone(),
+                serde_json::from_slice::<serde_json::Value>(&d.value).ok(),
+            )
+        })
     };
     assert_eq!(json(a), json(b), "data of {} differs", a.name);
-    let strip = |r: &pb::Record| pb::Record { data: None, ..r.clone() };
+    let strip = |r: &pb::Record| pb::Record {
+        data: None,
+        ..r.clone()
+    };
     assert_eq!(strip(a), strip(b));
 }
