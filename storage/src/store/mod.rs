@@ -11,11 +11,49 @@ pub use results::{create_result, delete_result, get_result, update_result};
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::connection::Backend;
+use crate::connection::{Backend, Conn};
 use crate::Error;
 
 /// How often an update without etag is retried after losing a race to another writer.
 const UPDATE_RETRIES: usize = 16;
+
+/// Optimistic concurrency shared by every update: `read` the stored object, check the
+/// caller's etag against it, then `write` conditionally on what was read (returning
+/// `None` when a concurrent writer got there first). With an etag, losing the race is an
+/// etag mismatch; without one, the update is retried on the newer state, so no write is
+/// ever lost silently.
+fn update_optimistically<S, T>(
+    conn: &mut Conn,
+    name: &dyn std::fmt::Display,
+    given_etag: Option<&str>,
+    read: impl Fn(&mut Conn) -> Result<S, Error>,
+    etag: impl Fn(&S) -> String,
+    write: impl Fn(&mut Conn, S) -> Result<Option<T>, Error>,
+) -> Result<T, Error> {
+    for _ in 0..UPDATE_RETRIES {
+        let stored = read(conn)?;
+        let stored_etag = etag(&stored);
+        if given_etag.is_some_and(|given| given != stored_etag) {
+            return Err(Error::EtagMismatch {
+                name: name.to_string(),
+                stored: stored_etag,
+            });
+        }
+        if let Some(written) = write(conn, stored)? {
+            return Ok(written);
+        }
+        if given_etag.is_some() {
+            return Err(Error::EtagMismatch {
+                name: name.to_string(),
+                stored: stored_etag,
+            });
+        }
+    }
+    Err(Error::EtagMismatch {
+        name: name.to_string(),
+        stored: "(changing too often to update without an etag; retry)".into(),
+    })
+}
 
 /// Maps an INSERT failure: a unique violation means the name is taken.
 fn insert_error<'a>(name: &'a str, step: &'static str) -> impl FnOnce(DieselError) -> Error + 'a {

@@ -7,7 +7,7 @@ use crate::connection::{with_conn, Conn};
 use crate::model::{NewRecord, RecordName, RecordPatch, StoredRecord, Timestamp};
 use crate::rows::{json_value, RecordRow};
 use crate::schema::{records, results};
-use crate::store::{check_storable_json, insert_error, UPDATE_RETRIES};
+use crate::store::{check_storable_json, insert_error, update_optimistically};
 use crate::{Error, Result};
 
 /// CreateRecord: stores a new Record; its Result must exist.
@@ -69,45 +69,32 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
         check_storable_json(conn.backend(), value)?;
     }
     let name = &patch.name;
-    for _ in 0..UPDATE_RETRIES {
-        let stored = get_record(conn, name)?;
-        let etag = stored.etag();
-        if patch.etag.as_ref().is_some_and(|given| *given != etag) {
-            return Err(Error::EtagMismatch {
-                name: name.to_string(),
-                stored: etag,
-            });
-        }
-        let mut updated = stored.clone();
-        patch.apply(&mut updated.data);
-        updated.update_time = now.after(stored.update_time);
-        // Conditional on the update_time read above: a concurrent writer makes this a no-op.
-        let changed = with_conn!(conn, |c| diesel::update(
-            records::table
-                .filter(records::id.eq(&stored.uid))
-                .filter(records::update_time.eq(stored.update_time.as_nanos()))
-        )
-        .set((
-            records::data_type.eq(&updated.data.type_),
-            records::data.eq(json_value(&updated.data.value)),
-            records::update_time.eq(updated.update_time.as_nanos()),
-        ))
-        .execute(c))
-        .map_err(Error::db("updating a record"))?;
-        if changed == 1 {
-            return Ok(updated);
-        }
-        if patch.etag.is_some() {
-            return Err(Error::EtagMismatch {
-                name: name.to_string(),
-                stored: etag,
-            });
-        }
-    }
-    Err(Error::EtagMismatch {
-        name: name.to_string(),
-        stored: "(changing too often to update without an etag; retry)".into(),
-    })
+    update_optimistically(
+        conn,
+        name,
+        patch.etag.as_deref(),
+        |conn| get_record(conn, name),
+        StoredRecord::etag,
+        |conn, stored| {
+            let mut updated = stored.clone();
+            patch.apply(&mut updated.data);
+            updated.update_time = now.after(stored.update_time);
+            // Conditional on the update_time read: a concurrent writer makes this a no-op.
+            let changed = with_conn!(conn, |c| diesel::update(
+                records::table
+                    .filter(records::id.eq(&stored.uid))
+                    .filter(records::update_time.eq(stored.update_time.as_nanos()))
+            )
+            .set((
+                records::data_type.eq(&updated.data.type_),
+                records::data.eq(json_value(&updated.data.value)),
+                records::update_time.eq(updated.update_time.as_nanos()),
+            ))
+            .execute(c))
+            .map_err(Error::db("updating a record"))?;
+            Ok((changed == 1).then_some(updated))
+        },
+    )
 }
 
 /// DeleteRecord.

@@ -6,7 +6,7 @@ use crate::connection::{with_conn, Conn};
 use crate::model::{NewResult, ResultName, ResultReplacement, StoredResult, Timestamp};
 use crate::rows::ResultRow;
 use crate::schema::results;
-use crate::store::{insert_error, UPDATE_RETRIES};
+use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
 /// CreateResult: stores a new Result with the given uid, created at `now`.
@@ -63,49 +63,32 @@ pub fn update_result(
         summary.validate()?;
     }
     let name = &replacement.name;
-    for _ in 0..UPDATE_RETRIES {
-        let stored = get_result(conn, name)?;
-        let etag = stored.etag();
-        if replacement
-            .etag
-            .as_ref()
-            .is_some_and(|given| *given != etag)
-        {
-            return Err(Error::EtagMismatch {
-                name: name.to_string(),
-                stored: etag,
-            });
-        }
-        let updated = StoredResult {
-            annotations: replacement.annotations.clone(),
-            summary: replacement.summary.clone(),
-            update_time: now.after(stored.update_time),
-            ..stored.clone()
-        };
-        let row = ResultRow::from_model(&updated);
-        // Conditional on the update_time read above: a concurrent writer makes this a no-op.
-        let changed = with_conn!(conn, |c| diesel::update(
-            results::table
-                .filter(results::id.eq(&stored.uid))
-                .filter(results::update_time.eq(stored.update_time.as_nanos()))
-        )
-        .set(&row)
-        .execute(c))
-        .map_err(Error::db("updating a result"))?;
-        if changed == 1 {
-            return Ok(updated);
-        }
-        if replacement.etag.is_some() {
-            return Err(Error::EtagMismatch {
-                name: name.to_string(),
-                stored: etag,
-            });
-        }
-    }
-    Err(Error::EtagMismatch {
-        name: name.to_string(),
-        stored: "(changing too often to update without an etag; retry)".into(),
-    })
+    update_optimistically(
+        conn,
+        name,
+        replacement.etag.as_deref(),
+        |conn| get_result(conn, name),
+        StoredResult::etag,
+        |conn, stored| {
+            let updated = StoredResult {
+                annotations: replacement.annotations.clone(),
+                summary: replacement.summary.clone(),
+                update_time: now.after(stored.update_time),
+                ..stored.clone()
+            };
+            let row = ResultRow::from_model(&updated);
+            // Conditional on the update_time read: a concurrent writer makes this a no-op.
+            let changed = with_conn!(conn, |c| diesel::update(
+                results::table
+                    .filter(results::id.eq(&stored.uid))
+                    .filter(results::update_time.eq(stored.update_time.as_nanos()))
+            )
+            .set(&row)
+            .execute(c))
+            .map_err(Error::db("updating a result"))?;
+            Ok((changed == 1).then_some(updated))
+        },
+    )
 }
 
 /// DeleteResult: removes the Result and, by cascade, its Records.
