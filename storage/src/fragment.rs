@@ -1,7 +1,7 @@
 //! SQL fragments with bound parameters, usable in diesel queries on every backend.
 //!
 //! SQL text can only come from `&'static str` (column names, operators, keywords written
-//! in this crate); every value goes through [`Fragment::text`] or [`Fragment::bigint`] as a
+//! in this crate); every value goes through [`Fragment::text`], [`Fragment::bigint`] or [`Fragment::double`] as a
 //! bind parameter. User input therefore never becomes SQL text.
 
 use std::marker::PhantomData;
@@ -12,7 +12,7 @@ use diesel::expression::{
 };
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Bool, HasSqlType, Text};
+use diesel::sql_types::{BigInt, Bool, Double, HasSqlType, Text};
 use diesel::QueryResult;
 
 #[derive(Debug, Clone)]
@@ -20,6 +20,7 @@ enum Part {
     Sql(&'static str),
     Text(String),
     BigInt(i64),
+    Double(f64),
 }
 
 /// A piece of SQL of type `ST` with its bind parameters.
@@ -59,6 +60,12 @@ impl<ST> Fragment<ST> {
     /// Appends a BIGINT bind parameter.
     pub(crate) fn bigint(&mut self, value: i64) -> &mut Self {
         self.parts.push(Part::BigInt(value));
+        self
+    }
+
+    /// Appends a DOUBLE bind parameter.
+    pub(crate) fn double(&mut self, value: f64) -> &mut Self {
+        self.parts.push(Part::Double(value));
         self
     }
 
@@ -111,9 +118,10 @@ impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> E
 
 impl<ST, DB> QueryFragment<DB> for Fragment<ST>
 where
-    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Double>,
     String: ToSql<Text, DB>,
     i64: ToSql<BigInt, DB>,
+    f64: ToSql<Double, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         for part in &self.parts {
@@ -121,6 +129,7 @@ where
                 Part::Sql(sql) => out.push_sql(sql),
                 Part::Text(value) => out.push_bind_param::<Text, String>(value)?,
                 Part::BigInt(value) => out.push_bind_param::<BigInt, i64>(value)?,
+                Part::Double(value) => out.push_bind_param::<Double, f64>(value)?,
             }
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`model`]: names, Results, Records, summaries, timestamps and etags (no I/O).
 //! - [`page`]: page sizes, `order_by` parsing and signed page tokens.
+//! - [`filter`]: CEL filters, checked into an IR that runs as SQL or in memory.
 //! - [`connection`]: the backend chosen by URL, connection pools, migrations.
 //! - [`store`]: synchronous queries on one connection; callers run them off the async
 //!   executors (the actors crate does).
@@ -11,6 +12,7 @@
 
 pub mod connection;
 pub mod error;
+pub mod filter;
 mod fragment;
 mod json;
 mod migrate;

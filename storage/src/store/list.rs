@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use crate::connection::{with_conn, Backend, Conn};
+use crate::filter::{Environment, Filter};
 use crate::fragment::Fragment;
 use crate::model::{ListScope, RecordScope, StoredRecord, StoredResult};
 use crate::page::{
@@ -47,7 +48,10 @@ pub fn list_results(
     if let Some(parent) = request.scope.literal() {
         scope.sql("parent = ").text(parent);
     }
-    let (filter, order) = (scope.and(plan.keyset()).or_true(), plan.order_by());
+    let (filter, order) = (
+        scope.and(plan.condition()).and(plan.keyset()).or_true(),
+        plan.order_by(),
+    );
     let limit = plan.fetch_limit();
     let rows: Vec<ResultRow> = with_conn!(conn, |c| results::table
         .into_boxed()
@@ -91,7 +95,11 @@ pub fn list_records(
         result.sql("result_name = ").text(name);
     }
     let (filter, order) = (
-        scope.and(result).and(plan.keyset()).or_true(),
+        scope
+            .and(result)
+            .and(plan.condition())
+            .and(plan.keyset())
+            .or_true(),
         plan.order_by(),
     );
     let limit = plan.fetch_limit();
@@ -146,6 +154,7 @@ fn expressions(field: OrderField) -> &'static [&'static str] {
 /// A validated List request: order, page size and where to continue.
 struct Plan {
     backend: Backend,
+    filter: Filter,
     order: Order,
     page_size: usize,
     after: Option<Cursor>,
@@ -160,11 +169,11 @@ impl Plan {
         signer: &TokenSigner,
         request: &ListRequest<S>,
     ) -> Result<Plan> {
-        if !request.filter.trim().is_empty() {
-            return Err(Error::Unimplemented(
-                "filter is not supported by this server yet".into(),
-            ));
-        }
+        let environment = match collection {
+            Collection::Results => Environment::Results,
+            Collection::Records => Environment::Records,
+        };
+        let filter = Filter::compile(&request.filter, environment)?;
         let order = Order::parse(&request.order_by, collection)?;
         let page_size = page_size(request.page_size)?;
         let scope = TokenScope {
@@ -187,12 +196,21 @@ impl Plan {
         };
         Ok(Plan {
             backend,
+            filter,
             order,
             page_size,
             after,
             scope,
             signer: signer.clone(),
         })
+    }
+
+    /// The filter's condition (empty when it matches everything).
+    fn condition(&self) -> Fragment {
+        if self.filter.is_trivial() {
+            return Fragment::new();
+        }
+        self.filter.to_sql(self.backend)
     }
 
     /// One more row than a page, to learn whether another page follows.

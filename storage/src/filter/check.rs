@@ -1,0 +1,701 @@
+//! Checking a parsed CEL expression against the fields of Results or Records, producing
+//! the typed IR. Everything outside the allow-list is rejected with a message that names
+//! the problem and where it is.
+
+use cel::common::ast::{operators as op, Expr, IdedExpr, LiteralValue, SourceInfo};
+
+use super::ir::*;
+use crate::{Error, Result};
+
+/// Longest filter accepted, in bytes.
+const MAX_LEN: usize = 8 * 1024;
+/// Deepest expression nesting accepted.
+const MAX_DEPTH: usize = 64;
+
+/// Which fields a filter may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// ListResults: `parent`, `uid`, `annotations`, `summary.*`, times.
+    Results,
+    /// ListRecords: `parent`, `result_name`, `name`, `data_type`, `data`, times.
+    Records,
+}
+
+impl Environment {
+    fn names(self) -> &'static str {
+        match self {
+            Environment::Results => {
+                "parent, uid, annotations, summary.{record,type,status,start_time,end_time,annotations}, \
+                 create_time, update_time"
+            }
+            Environment::Records => "parent, result_name, name, data_type, data, create_time, update_time",
+        }
+    }
+}
+
+/// Parses and checks a filter.
+pub(super) fn check(source: &str, env: Environment) -> Result<Pred> {
+    if source.len() > MAX_LEN {
+        return Err(invalid(format!(
+            "filter is {} bytes long; at most {MAX_LEN} are allowed",
+            source.len()
+        )));
+    }
+    let (ast, info) = cel::parser::Parser::new()
+        .parse_with_source_info(source)
+        .map_err(|e| invalid(format!("filter is not valid CEL: {e}")))?;
+    Checker { env, info }.pred(&ast, 0)
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidArgument(message)
+}
+
+/// A checked value: a field to read or a constant.
+enum Term {
+    Operand(Operand),
+    Lit(Lit),
+    /// `summary` itself, only valid with a field selected.
+    Summary,
+}
+
+struct Checker {
+    env: Environment,
+    info: SourceInfo,
+}
+
+impl Checker {
+    /// An InvalidArgument naming where in the filter the problem is.
+    fn err(&self, at: &IdedExpr, message: impl std::fmt::Display) -> Error {
+        match self.info.offset_for(at.id) {
+            Some((start, _)) => invalid(format!("filter: {message} (at offset {start})")),
+            None => invalid(format!("filter: {message}")),
+        }
+    }
+
+    fn pred(&self, e: &IdedExpr, depth: usize) -> Result<Pred> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(
+                e,
+                format!("expression nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let depth = depth + 1;
+        match &e.expr {
+            Expr::Literal(LiteralValue::Boolean(b)) => Ok(Pred::Const(*b.inner())),
+            Expr::Call(call) => {
+                let args = &call.args;
+                match (call.func_name.as_str(), call.target.as_deref(), args.len()) {
+                    (op::LOGICAL_AND, None, 2) => Ok(Pred::And(
+                        Box::new(self.pred(&args[0], depth)?),
+                        Box::new(self.pred(&args[1], depth)?),
+                    )),
+                    (op::LOGICAL_OR, None, 2) => Ok(Pred::Or(
+                        Box::new(self.pred(&args[0], depth)?),
+                        Box::new(self.pred(&args[1], depth)?),
+                    )),
+                    (op::LOGICAL_NOT, None, 1) => {
+                        Ok(Pred::Not(Box::new(self.pred(&args[0], depth)?)))
+                    }
+                    (op::EQUALS, None, 2) => self.compare(e, &args[0], CmpOp::Eq, &args[1], depth),
+                    (op::NOT_EQUALS, None, 2) => {
+                        self.compare(e, &args[0], CmpOp::Ne, &args[1], depth)
+                    }
+                    (op::LESS, None, 2) => self.compare(e, &args[0], CmpOp::Lt, &args[1], depth),
+                    (op::LESS_EQUALS, None, 2) => {
+                        self.compare(e, &args[0], CmpOp::Le, &args[1], depth)
+                    }
+                    (op::GREATER, None, 2) => self.compare(e, &args[0], CmpOp::Gt, &args[1], depth),
+                    (op::GREATER_EQUALS, None, 2) => {
+                        self.compare(e, &args[0], CmpOp::Ge, &args[1], depth)
+                    }
+                    (op::IN, None, 2) => self.in_list(&args[0], &args[1], depth),
+                    ("startsWith", Some(t), 1) => {
+                        self.string_test(t, StrFn::StartsWith, &args[0], depth)
+                    }
+                    ("endsWith", Some(t), 1) => {
+                        self.string_test(t, StrFn::EndsWith, &args[0], depth)
+                    }
+                    ("contains", Some(t), 1) => {
+                        self.string_test(t, StrFn::Contains, &args[0], depth)
+                    }
+                    _ => match self.term(e, depth)? {
+                        Term::Operand(Operand::Json(path)) => {
+                            Ok(Pred::Cmp(Operand::Json(path), CmpOp::Eq, Lit::Bool(true)))
+                        }
+                        _ => Err(self.unsupported_call(e, &call.func_name)),
+                    },
+                }
+            }
+            Expr::Select(select) if select.test => match self.term(&select.operand, depth)? {
+                Term::Operand(Operand::Json(mut path)) => {
+                    path.steps.push(Step::Key(select.field.clone()));
+                    check_keys(self, e, &path)?;
+                    Ok(Pred::Has(path))
+                }
+                _ => Err(self.err(
+                    e,
+                    "has() is supported on paths into data, annotations and summary.annotations",
+                )),
+            },
+            Expr::Comprehension(_) => {
+                Err(self.err(e, "exists(), all() and other macros are not supported yet"))
+            }
+            _ => match self.term(e, depth)? {
+                // A bare JSON path is a boolean test: `data.spec.enabled`.
+                Term::Operand(Operand::Json(path)) => {
+                    Ok(Pred::Cmp(Operand::Json(path), CmpOp::Eq, Lit::Bool(true)))
+                }
+                Term::Lit(Lit::Bool(b)) => Ok(Pred::Const(b)),
+                _ => Err(self.err(e, "the filter must be a boolean expression")),
+            },
+        }
+    }
+
+    fn unsupported_call(&self, e: &IdedExpr, name: &str) -> Error {
+        let shown = match name {
+            op::ADD => "+",
+            op::SUBSTRACT => "-",
+            op::MULTIPLY => "*",
+            op::DIVIDE => "/",
+            op::MODULO => "%",
+            op::CONDITIONAL => "?:",
+            op::NEGATE => "unary -",
+            op::INDEX => "[]",
+            other => other,
+        };
+        match name {
+            "matches" | "size" => self.err(e, format!("{shown}() is not supported yet")),
+            op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
+                self.err(e, format!("operator {shown} is only supported between constants (and timestamp ± duration)"))
+            }
+            _ => self.err(e, format!("unsupported function or operator `{shown}`; supported: && || ! == != < <= > >= in, startsWith, endsWith, contains, has, timestamp, duration")),
+        }
+    }
+
+    fn term(&self, e: &IdedExpr, depth: usize) -> Result<Term> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(
+                e,
+                format!("expression nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let depth = depth + 1;
+        match &e.expr {
+            Expr::Literal(lit) => Ok(Term::Lit(match lit {
+                LiteralValue::Boolean(b) => Lit::Bool(*b.inner()),
+                LiteralValue::Int(i) => Lit::Int(*i.inner()),
+                LiteralValue::UInt(u) => Lit::Int(
+                    i64::try_from(*u.inner())
+                        .map_err(|_| self.err(e, "unsigned integer is too large"))?,
+                ),
+                LiteralValue::Double(d) => Lit::Double(*d.inner()),
+                LiteralValue::String(s) => Lit::Str(s.inner().to_owned()),
+                LiteralValue::Null => Lit::Null,
+                LiteralValue::Bytes(_) => {
+                    return Err(self.err(e, "bytes literals are not supported"))
+                }
+            })),
+            Expr::Ident(name) => self.ident(e, name),
+            Expr::Select(select) if !select.test => match self.term(&select.operand, depth)? {
+                Term::Summary => self.summary_field(e, &select.field),
+                Term::Operand(Operand::Json(mut path)) => {
+                    path.steps.push(Step::Key(select.field.clone()));
+                    check_keys(self, e, &path)?;
+                    Ok(Term::Operand(Operand::Json(path)))
+                }
+                _ => Err(self.err(
+                    e,
+                    format!(
+                        "cannot select .{} here: only data, annotations and summary have fields",
+                        select.field
+                    ),
+                )),
+            },
+            Expr::Call(call) => self.call_term(e, call, depth),
+            Expr::List(_) => Err(self.err(e, "a list is only allowed on the right of `in`")),
+            _ => Err(self.err(e, "unsupported expression")),
+        }
+    }
+
+    fn call_term(
+        &self,
+        e: &IdedExpr,
+        call: &cel::common::ast::CallExpr,
+        depth: usize,
+    ) -> Result<Term> {
+        let args = &call.args;
+        match (call.func_name.as_str(), call.target.is_some(), args.len()) {
+            (op::INDEX, false, 2) => {
+                let Term::Operand(Operand::Json(mut path)) = self.term(&args[0], depth)? else {
+                    return Err(self.err(
+                        e,
+                        "indexing is supported on data, annotations and summary.annotations",
+                    ));
+                };
+                match self.term(&args[1], depth)? {
+                    Term::Lit(Lit::Str(key)) => path.steps.push(Step::Key(key)),
+                    Term::Lit(Lit::Int(i)) => path
+                        .steps
+                        .push(Step::Index(u32::try_from(i).map_err(|_| {
+                            self.err(e, format!("list index {i} is out of range"))
+                        })?)),
+                    _ => {
+                        return Err(self.err(
+                            e,
+                            "an index must be a string or a non-negative integer constant",
+                        ))
+                    }
+                }
+                check_keys(self, e, &path)?;
+                Ok(Term::Operand(Operand::Json(path)))
+            }
+            ("timestamp", false, 1) => match self.term(&args[0], depth)? {
+                Term::Lit(Lit::Str(text)) => parse_timestamp(&text)
+                    .map(|t| Term::Lit(Lit::Time(t)))
+                    .ok_or_else(|| {
+                        self.err(
+                            e,
+                            format!(
+                                "timestamp({text:?}) is not an RFC 3339 time between 1678 and 2262"
+                            ),
+                        )
+                    }),
+                _ => Err(self.err(e, "timestamp() takes a string constant")),
+            },
+            ("duration", false, 1) => match self.term(&args[0], depth)? {
+                Term::Lit(Lit::Str(text)) => parse_duration(&text)
+                    .map(|d| Term::Lit(Lit::Duration(d)))
+                    .ok_or_else(|| {
+                        self.err(
+                            e,
+                            format!(
+                                "duration({text:?}) is not a duration like \"1h30m\" or \"-2.5s\""
+                            ),
+                        )
+                    }),
+                _ => Err(self.err(e, "duration() takes a string constant")),
+            },
+            (op::ADD | op::SUBSTRACT, false, 2) => {
+                let (Term::Lit(a), Term::Lit(b)) =
+                    (self.term(&args[0], depth)?, self.term(&args[1], depth)?)
+                else {
+                    return Err(self.unsupported_call(e, &call.func_name));
+                };
+                let add = call.func_name == op::ADD;
+                let folded = match (a, b) {
+                    (Lit::Time(t), Lit::Duration(d)) => {
+                        t.checked_add(if add { d } else { -d }).map(Lit::Time)
+                    }
+                    (Lit::Duration(d), Lit::Time(t)) if add => t.checked_add(d).map(Lit::Time),
+                    (Lit::Duration(a), Lit::Duration(b)) => (if add {
+                        a.checked_add(b)
+                    } else {
+                        a.checked_sub(b)
+                    })
+                    .map(Lit::Duration),
+                    (Lit::Int(a), Lit::Int(b)) => (if add {
+                        a.checked_add(b)
+                    } else {
+                        a.checked_sub(b)
+                    })
+                    .map(Lit::Int),
+                    (Lit::Double(a), Lit::Double(b)) => {
+                        Some(Lit::Double(if add { a + b } else { a - b }))
+                    }
+                    (Lit::Str(a), Lit::Str(b)) if add => Some(Lit::Str(a + &b)),
+                    _ => return Err(self.err(e, "operands of + and - have incompatible types")),
+                };
+                folded
+                    .map(Term::Lit)
+                    .ok_or_else(|| self.err(e, "arithmetic overflow"))
+            }
+            (op::NEGATE, false, 1) => match self.term(&args[0], depth)? {
+                Term::Lit(Lit::Int(i)) => i
+                    .checked_neg()
+                    .map(|i| Term::Lit(Lit::Int(i)))
+                    .ok_or_else(|| self.err(e, "arithmetic overflow")),
+                Term::Lit(Lit::Double(d)) => Ok(Term::Lit(Lit::Double(-d))),
+                Term::Lit(Lit::Duration(d)) => Ok(Term::Lit(Lit::Duration(-d))),
+                _ => Err(self.unsupported_call(e, &call.func_name)),
+            },
+            _ => Err(self.unsupported_call(e, &call.func_name)),
+        }
+    }
+
+    fn ident(&self, e: &IdedExpr, name: &str) -> Result<Term> {
+        let text = |f| Ok(Term::Operand(Operand::Text(f)));
+        let time = |f| Ok(Term::Operand(Operand::Time(f)));
+        let json = |root| {
+            Ok(Term::Operand(Operand::Json(JsonPath {
+                root,
+                steps: Vec::new(),
+            })))
+        };
+        match (self.env, name) {
+            (_, "parent") => text(TextField::Parent),
+            (_, "create_time") => time(TimeField::CreateTime),
+            (_, "update_time") => time(TimeField::UpdateTime),
+            (_, "PIPELINE_RUN") => Ok(Term::Lit(Lit::Str("tekton.dev/v1.PipelineRun".into()))),
+            (_, "TASK_RUN") => Ok(Term::Lit(Lit::Str("tekton.dev/v1.TaskRun".into()))),
+            (Environment::Records, "result_name") => text(TextField::ResultName),
+            (Environment::Records, "name") => text(TextField::Name),
+            (Environment::Records, "data_type") => text(TextField::DataType),
+            (Environment::Records, "data") => json(JsonRoot::Data),
+            (Environment::Results, "uid") => text(TextField::Uid),
+            (Environment::Results, "annotations") => json(JsonRoot::Annotations),
+            (Environment::Results, "summary") => Ok(Term::Summary),
+            (Environment::Results, "UNKNOWN") => Ok(Term::Lit(Lit::Int(0))),
+            (Environment::Results, "SUCCESS") => Ok(Term::Lit(Lit::Int(1))),
+            (Environment::Results, "FAILURE") => Ok(Term::Lit(Lit::Int(2))),
+            (Environment::Results, "TIMEOUT") => Ok(Term::Lit(Lit::Int(3))),
+            (Environment::Results, "CANCELLED") => Ok(Term::Lit(Lit::Int(4))),
+            _ => Err(self.err(
+                e,
+                format!(
+                    "unknown identifier `{name}`; available: {}",
+                    self.env.names()
+                ),
+            )),
+        }
+    }
+
+    fn summary_field(&self, e: &IdedExpr, field: &str) -> Result<Term> {
+        Ok(Term::Operand(match field {
+            "record" => Operand::Text(TextField::SummaryRecord),
+            "type" => Operand::Text(TextField::SummaryType),
+            "status" => Operand::Status,
+            "start_time" => Operand::Time(TimeField::SummaryStartTime),
+            "end_time" => Operand::Time(TimeField::SummaryEndTime),
+            "annotations" => Operand::Json(JsonPath { root: JsonRoot::SummaryAnnotations, steps: Vec::new() }),
+            other => {
+                return Err(self.err(e, format!(
+                    "summary has no field `{other}`; available: record, type, status, start_time, end_time, annotations"
+                )))
+            }
+        }))
+    }
+
+    fn compare(
+        &self,
+        at: &IdedExpr,
+        a: &IdedExpr,
+        op: CmpOp,
+        b: &IdedExpr,
+        depth: usize,
+    ) -> Result<Pred> {
+        match (self.term(a, depth)?, self.term(b, depth)?) {
+            (Term::Operand(x), Term::Lit(l)) => self.comparison(at, x, op, l),
+            (Term::Lit(l), Term::Operand(x)) => self.comparison(at, x, op.flipped(), l),
+            (Term::Lit(x), Term::Lit(y)) => constant_compare(&x, op, &y)
+                .map(Pred::Const)
+                .ok_or_else(|| self.err(at, "cannot compare constants of different types")),
+            (Term::Summary, _) | (_, Term::Summary) => {
+                Err(self.err(at, "compare a field of summary, e.g. summary.status"))
+            }
+            (Term::Operand(_), Term::Operand(_)) => {
+                Err(self.err(at, "comparing two fields with each other is not supported"))
+            }
+        }
+    }
+
+    fn comparison(&self, at: &IdedExpr, operand: Operand, op: CmpOp, lit: Lit) -> Result<Pred> {
+        let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+        let ok = match (&operand, &lit) {
+            (Operand::Text(_), Lit::Str(_)) => true,
+            (Operand::Time(_), Lit::Time(_)) => true,
+            (Operand::Status, Lit::Int(_)) => true,
+            (Operand::Json(_), Lit::Str(_) | Lit::Int(_) | Lit::Double(_)) => true,
+            (Operand::Json(_), Lit::Bool(_) | Lit::Null) => !ordering,
+            (Operand::Json(_), Lit::Time(_) | Lit::Duration(_)) => {
+                return Err(self.err(at, "comparing JSON values with timestamp() or duration() is not supported yet; compare with the RFC 3339 string instead"))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(self.err(
+                at,
+                format!(
+                    "cannot compare {} with {}",
+                    describe(&operand),
+                    describe_lit(&lit)
+                ),
+            ));
+        }
+        Ok(Pred::Cmp(operand, op, lit))
+    }
+
+    fn in_list(&self, a: &IdedExpr, list: &IdedExpr, depth: usize) -> Result<Pred> {
+        let Expr::List(items) = &list.expr else {
+            return Err(self.err(
+                list,
+                "`in` needs a list of constants on its right, e.g. x in [\"a\", \"b\"]",
+            ));
+        };
+        let Term::Operand(operand) = self.term(a, depth)? else {
+            return Err(self.err(a, "`in` needs a field on its left"));
+        };
+        let mut pred: Option<Pred> = None;
+        for item in &items.elements {
+            let Term::Lit(lit) = self.term(item, depth)? else {
+                return Err(self.err(item, "list elements must be constants"));
+            };
+            let eq = self.comparison(item, operand.clone(), CmpOp::Eq, lit)?;
+            pred = Some(match pred {
+                None => eq,
+                Some(p) => Pred::Or(Box::new(p), Box::new(eq)),
+            });
+        }
+        Ok(pred.unwrap_or(Pred::Const(false)))
+    }
+
+    fn string_test(
+        &self,
+        target: &IdedExpr,
+        f: StrFn,
+        arg: &IdedExpr,
+        depth: usize,
+    ) -> Result<Pred> {
+        let operand = match self.term(target, depth)? {
+            Term::Operand(o @ (Operand::Text(_) | Operand::Json(_))) => o,
+            _ => {
+                return Err(self.err(
+                    target,
+                    "string functions apply to text fields and JSON values",
+                ))
+            }
+        };
+        match self.term(arg, depth)? {
+            Term::Lit(Lit::Str(s)) => Ok(Pred::Str(operand, f, s)),
+            _ => Err(self.err(arg, "the argument must be a string constant")),
+        }
+    }
+}
+
+/// JSON keys are bound as parameters; SQLite's JSON paths cannot quote `"` or `\`.
+fn check_keys(checker: &Checker, at: &IdedExpr, path: &JsonPath) -> Result<()> {
+    for step in &path.steps {
+        if let Step::Key(key) = step {
+            if key.is_empty() || key.contains(['"', '\\', '\0']) {
+                return Err(checker.err(at, format!("JSON key {key:?} is empty or contains a quote, backslash or NUL, which cannot be filtered on")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(operand: &Operand) -> &'static str {
+    match operand {
+        Operand::Text(_) => "a string field",
+        Operand::Time(_) => "a time field (use timestamp(\"…\"))",
+        Operand::Status => "summary.status (use SUCCESS, FAILURE, … or an integer)",
+        Operand::Json(_) => "a JSON value",
+    }
+}
+
+fn describe_lit(lit: &Lit) -> &'static str {
+    match lit {
+        Lit::Str(_) => "a string",
+        Lit::Int(_) => "an integer",
+        Lit::Double(_) => "a double",
+        Lit::Bool(_) => "a bool (only == and != apply)",
+        Lit::Null => "null (only == and != apply)",
+        Lit::Time(_) => "a timestamp",
+        Lit::Duration(_) => "a duration",
+    }
+}
+
+fn constant_compare(a: &Lit, op: CmpOp, b: &Lit) -> Option<bool> {
+    let ord = match (a, b) {
+        (Lit::Str(x), Lit::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Lit::Int(x), Lit::Int(y))
+        | (Lit::Time(x), Lit::Time(y))
+        | (Lit::Duration(x), Lit::Duration(y)) => x.cmp(y),
+        (Lit::Double(x), Lit::Double(y)) => x.partial_cmp(y)?,
+        (Lit::Bool(x), Lit::Bool(y)) => x.cmp(y),
+        (Lit::Null, Lit::Null) => std::cmp::Ordering::Equal,
+        _ => return None,
+    };
+    Some(op.holds(ord))
+}
+
+/// RFC 3339 to Unix nanoseconds.
+pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .timestamp_nanos_opt()
+}
+
+/// CEL/Go durations: optional sign, then number+unit pairs (h, m, s, ms, us, µs, ns).
+pub(crate) fn parse_duration(text: &str) -> Option<i64> {
+    let (negative, mut rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let (unit, nanos) = [
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("µs", 1e3),
+            ("ms", 1e6),
+            ("h", 3.6e12),
+            ("m", 6e10),
+            ("s", 1e9),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += number * nanos;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    let nanos = total.round() as i64;
+    Some(if negative { -nanos } else { nanos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(source: &str, env: Environment) -> String {
+        check(source, env).expect_err(source).to_string()
+    }
+
+    #[test]
+    fn rejects_with_helpful_messages() {
+        let r = Environment::Records;
+        let s = Environment::Results;
+        for (source, env, needle) in [
+            ("", r, "not valid CEL"),
+            ("((", r, "not valid CEL"),
+            ("1 +", r, "not valid CEL"),
+            ("a == 'x' &&", r, "not valid CEL"),
+            ("nope == 'x'", r, "unknown identifier `nope`"),
+            (
+                "annotations.x == 'y'",
+                r,
+                "unknown identifier `annotations`",
+            ),
+            ("data_type == 'x'", s, "unknown identifier `data_type`"),
+            ("parent", r, "must be a boolean"),
+            ("'x'", r, "must be a boolean"),
+            (
+                "parent == 1",
+                r,
+                "cannot compare a string field with an integer",
+            ),
+            ("create_time > '2024-01-01'", r, "use timestamp"),
+            (
+                "summary.status == 'SUCCESS'",
+                s,
+                "cannot compare summary.status",
+            ),
+            ("summary.nope == 1", s, "summary has no field `nope`"),
+            ("summary == 1", s, "compare a field of summary"),
+            ("parent == name", r, "two fields"),
+            ("data.x < true", r, "only == and != apply"),
+            ("data.x.matches('a')", r, "matches() is not supported yet"),
+            ("size(data.x) > 1", r, "size() is not supported yet"),
+            ("data.items.exists(i, i == 1)", r, "not supported yet"),
+            ("data.x + 1 == 2", r, "only supported between constants"),
+            ("foo(parent)", r, "unsupported function or operator `foo`"),
+            (
+                "timestamp('yesterday') < create_time",
+                r,
+                "not an RFC 3339 time",
+            ),
+            ("duration('soon') == duration('1s')", r, "not a duration"),
+            ("data.items[-1] == 1", r, "out of range"),
+            ("data[\"a\\\"b\"] == 1", r, "quote, backslash or NUL"),
+            ("parent in name", r, "needs a list"),
+            ("parent in ['a', 1]", r, "cannot compare"),
+            (
+                "data.x > timestamp('2024-01-01T00:00:00Z')",
+                r,
+                "not supported yet",
+            ),
+            ("name.startsWith(1)", r, "must be a string constant"),
+            ("create_time.startsWith('a')", r, "string functions apply"),
+            ("has(summary.record)", s, "has() is supported on paths"),
+        ] {
+            let message = err(source, env);
+            assert!(
+                message.contains(needle),
+                "{source:?}: {message:?} lacks {needle:?}"
+            );
+        }
+        assert!(
+            err("data.x == 1 && nope", r).contains("at offset 15"),
+            "{}",
+            err("data.x == 1 && nope", r)
+        );
+        let deep = format!("{}true{}", "!(".repeat(100), ")".repeat(100));
+        assert!(err(&deep, r).contains("deeper than"));
+        assert!(err(&"a".repeat(9000), r).contains("at most 8192"));
+    }
+
+    #[test]
+    fn builds_the_ir() {
+        let p = check("'x' == data.a[\"b c\"][2] && create_time > timestamp('2024-01-01T00:00:00Z') - duration('1h')", Environment::Records).unwrap();
+        let Pred::And(a, b) = p else { panic!("{p:?}") };
+        assert_eq!(
+            *a,
+            Pred::Cmp(
+                Operand::Json(JsonPath {
+                    root: JsonRoot::Data,
+                    steps: vec![
+                        Step::Key("a".into()),
+                        Step::Key("b c".into()),
+                        Step::Index(2)
+                    ]
+                }),
+                CmpOp::Eq,
+                Lit::Str("x".into())
+            )
+        );
+        assert_eq!(
+            *b,
+            Pred::Cmp(
+                Operand::Time(TimeField::CreateTime),
+                CmpOp::Gt,
+                Lit::Time(1_704_067_200_000_000_000 - 3_600_000_000_000)
+            )
+        );
+        assert_eq!(
+            check("summary.status in [SUCCESS, FAILURE]", Environment::Results).unwrap(),
+            Pred::Or(
+                Box::new(Pred::Cmp(Operand::Status, CmpOp::Eq, Lit::Int(1))),
+                Box::new(Pred::Cmp(Operand::Status, CmpOp::Eq, Lit::Int(2))),
+            )
+        );
+        assert_eq!(
+            check("parent in []", Environment::Records).unwrap(),
+            Pred::Const(false)
+        );
+        assert_eq!(
+            check("1 < 2", Environment::Records).unwrap(),
+            Pred::Const(true)
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_duration("-2.5s"), Some(-2_500_000_000));
+        assert_eq!(parse_duration("300ms"), Some(300_000_000));
+        assert_eq!(parse_duration("0"), Some(0));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("1d"), None);
+    }
+}

@@ -1,0 +1,420 @@
+//! Lowering the IR to SQL for each backend. SQL text comes only from this file's
+//! constants; every value, JSON key and path is a bound parameter.
+//!
+//! JSON values are read through three per-dialect helpers: the *kind* of the value at a
+//! path ('string', 'number', 'boolean', 'null', 'object', 'array', or NULL when missing),
+//! its text, and its number. Comparisons test the kind first, so that the SQL answer is
+//! exactly the in-memory one (see `eval.rs`).
+
+use super::ir::*;
+use crate::connection::Backend;
+use crate::fragment::Fragment;
+
+/// The condition for `pred` on `backend`.
+pub(super) fn lower(pred: &Pred, backend: Backend) -> Fragment {
+    let mut f = Fragment::new();
+    Lower { backend, f: &mut f }.pred(pred);
+    f
+}
+
+struct Lower<'a> {
+    backend: Backend,
+    f: &'a mut Fragment,
+}
+
+const TRUE: &str = "(1 = 1)";
+const FALSE: &str = "(1 = 0)";
+
+fn text_column(field: TextField) -> &'static str {
+    match field {
+        TextField::Parent => "parent",
+        TextField::ResultName => "result_name",
+        TextField::Name => "name",
+        TextField::DataType => "data_type",
+        TextField::Uid => "id",
+        TextField::SummaryRecord => "summary_record",
+        TextField::SummaryType => "summary_type",
+    }
+}
+
+fn time_column(field: TimeField) -> &'static str {
+    match field {
+        TimeField::CreateTime => "create_time",
+        TimeField::UpdateTime => "update_time",
+        TimeField::SummaryStartTime => "summary_start_time",
+        TimeField::SummaryEndTime => "summary_end_time",
+    }
+}
+
+fn json_column(root: JsonRoot) -> &'static str {
+    match root {
+        JsonRoot::Data => "data",
+        JsonRoot::Annotations => "annotations",
+        JsonRoot::SummaryAnnotations => "summary_annotations",
+    }
+}
+
+fn op_sql(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => " = ",
+        CmpOp::Ne => " <> ",
+        CmpOp::Lt => " < ",
+        CmpOp::Le => " <= ",
+        CmpOp::Gt => " > ",
+        CmpOp::Ge => " >= ",
+    }
+}
+
+/// A JSON path for SQLite's and MySQL's JSON functions: `$."key"[0]`. Keys never hold
+/// `"` or `\` (the checker refuses them), so quoting them is enough.
+fn path_text(steps: &[Step]) -> String {
+    let mut path = String::from("$");
+    for step in steps {
+        match step {
+            Step::Key(k) => {
+                path.push_str(".\"");
+                path.push_str(k);
+                path.push('"');
+            }
+            Step::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    path
+}
+
+/// A text operand: a column, or the text of a JSON string value.
+enum TextSource<'p> {
+    Column(&'static str),
+    Json(&'p JsonPath),
+}
+
+impl Lower<'_> {
+    fn sql(&mut self, s: &'static str) -> &mut Self {
+        self.f.sql(s);
+        self
+    }
+
+    fn pred(&mut self, pred: &Pred) {
+        match pred {
+            Pred::Const(true) => {
+                self.sql(TRUE);
+            }
+            Pred::Const(false) => {
+                self.sql(FALSE);
+            }
+            Pred::Not(p) => {
+                self.sql("(NOT ");
+                self.pred(p);
+                self.sql(")");
+            }
+            Pred::And(a, b) | Pred::Or(a, b) => {
+                self.sql("(");
+                self.pred(a);
+                self.sql(if matches!(pred, Pred::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                });
+                self.pred(b);
+                self.sql(")");
+            }
+            Pred::Cmp(Operand::Text(field), op, Lit::Str(s)) => {
+                self.text_cmp(TextSource::Column(text_column(*field)), *op, s)
+            }
+            Pred::Cmp(Operand::Time(field), op, Lit::Time(t)) => {
+                self.sql("(").sql(time_column(*field)).sql(op_sql(*op));
+                self.f.bigint(*t);
+                self.sql(")");
+            }
+            Pred::Cmp(Operand::Status, op, Lit::Int(i)) => {
+                self.sql("(summary_status").sql(op_sql(*op));
+                self.f.bigint(*i);
+                self.sql(")");
+            }
+            Pred::Cmp(Operand::Json(path), op, lit) => self.json_cmp(path, *op, lit),
+            Pred::Cmp(..) => unreachable!("the checker only builds well-typed comparisons"),
+            Pred::Str(operand, func, needle) => match operand {
+                Operand::Text(field) => {
+                    self.string_test(&TextSource::Column(text_column(*field)), *func, needle)
+                }
+                Operand::Json(path) => {
+                    self.sql("(CASE WHEN ");
+                    self.kind(path);
+                    self.sql(" = 'string' THEN ");
+                    self.string_test(&TextSource::Json(path), *func, needle);
+                    self.sql(" END)");
+                }
+                _ => unreachable!("the checker only applies string tests to text"),
+            },
+            Pred::Has(path) => {
+                self.sql("(");
+                self.kind(path);
+                self.sql(" IS NOT NULL)");
+            }
+        }
+    }
+
+    /// `jsonb` value at `path` (PostgreSQL only): `data -> 'a' -> 0`.
+    fn pg_value(&mut self, path: &JsonPath) {
+        self.sql("(").sql(json_column(path.root));
+        for step in &path.steps {
+            match step {
+                Step::Key(k) => {
+                    self.sql(" -> ");
+                    self.f.text(k.clone());
+                }
+                Step::Index(i) => {
+                    self.sql(" -> CAST(");
+                    self.f.bigint(i64::from(*i));
+                    self.sql(" AS integer)");
+                }
+            }
+        }
+        self.sql(")");
+    }
+
+    /// `json_fn(column, path)` for SQLite and MySQL.
+    fn path_call(&mut self, open: &'static str, path: &JsonPath, close: &'static str) {
+        self.sql(open).sql(json_column(path.root)).sql(", ");
+        self.f.text(path_text(&path.steps));
+        self.sql(close);
+    }
+
+    /// The kind of the JSON value at `path`, NULL when missing.
+    fn kind(&mut self, path: &JsonPath) {
+        match self.backend {
+            Backend::Postgres => {
+                self.sql("jsonb_typeof(");
+                self.pg_value(path);
+                self.sql(")");
+            }
+            Backend::Sqlite => {
+                self.path_call("(CASE json_type(", path, ") WHEN 'text' THEN 'string' WHEN 'integer' THEN 'number' \
+                     WHEN 'real' THEN 'number' WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE ");
+                self.path_call("json_type(", path, ") END)");
+            }
+            Backend::Mysql => self.path_call(
+                "(CASE JSON_TYPE(JSON_EXTRACT(",
+                path,
+                ")) WHEN 'STRING' THEN 'string' WHEN 'INTEGER' THEN 'number' WHEN 'UNSIGNED INTEGER' THEN 'number' \
+                 WHEN 'DOUBLE' THEN 'number' WHEN 'DECIMAL' THEN 'number' WHEN 'BOOLEAN' THEN 'boolean' \
+                 WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' END)",
+            ),
+        }
+    }
+
+    /// The text of the JSON string (or the spelling of the boolean) at `path`.
+    fn json_text(&mut self, path: &JsonPath) {
+        match self.backend {
+            Backend::Postgres => {
+                self.sql("(");
+                self.pg_value(path);
+                self.sql(" #>> '{}')");
+            }
+            Backend::Sqlite => self.path_call("json_extract(", path, ")"),
+            Backend::Mysql => self.path_call("JSON_UNQUOTE(JSON_EXTRACT(", path, "))"),
+        }
+    }
+
+    /// The spelling `true`/`false` of the JSON boolean at `path`.
+    fn json_bool(&mut self, path: &JsonPath) {
+        match self.backend {
+            Backend::Sqlite => self.path_call("json_type(", path, ")"),
+            _ => self.json_text(path),
+        }
+    }
+
+    /// The JSON number at `path` as a double.
+    fn json_number(&mut self, path: &JsonPath) {
+        match self.backend {
+            Backend::Postgres => {
+                self.sql("CAST(");
+                self.pg_value(path);
+                self.sql(" #>> '{}' AS double precision)");
+            }
+            Backend::Sqlite => self.path_call("json_extract(", path, ")"),
+            Backend::Mysql => self.path_call("(JSON_EXTRACT(", path, ") + 0e0)"),
+        }
+    }
+
+    fn text(&mut self, source: &TextSource<'_>) {
+        match source {
+            TextSource::Column(c) => {
+                self.sql(c);
+            }
+            TextSource::Json(path) => self.json_text(path),
+        }
+    }
+
+    /// `text <op> s`, comparing code points on every backend.
+    fn text_compare(&mut self, source: &TextSource<'_>, op: CmpOp, s: &str) {
+        let postgres = self.backend == Backend::Postgres;
+        // PostgreSQL text cannot hold NUL: no stored value equals or contains such a
+        // literal, and ordering against it equals ordering against its prefix.
+        if postgres && s.contains('\0') {
+            let prefix = &s[..s.find('\0').unwrap_or(s.len())];
+            let (op, bound) = match op {
+                CmpOp::Eq | CmpOp::Ne => {
+                    self.sql("(CASE WHEN ");
+                    self.text(source);
+                    self.sql(" IS NULL THEN NULL ELSE ")
+                        .sql(if op == CmpOp::Eq { FALSE } else { TRUE })
+                        .sql(" END)");
+                    return;
+                }
+                CmpOp::Lt | CmpOp::Le => (CmpOp::Le, prefix),
+                CmpOp::Gt | CmpOp::Ge => (CmpOp::Gt, prefix),
+            };
+            return self.text_compare(source, op, bound);
+        }
+        self.sql("(");
+        self.text(source);
+        if postgres && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+            self.sql(" COLLATE \"C\"");
+        }
+        self.sql(op_sql(op));
+        self.f.text(s.to_owned());
+        self.sql(")");
+    }
+
+    fn text_cmp(&mut self, source: TextSource<'_>, op: CmpOp, s: &str) {
+        self.text_compare(&source, op, s);
+    }
+
+    fn json_cmp(&mut self, path: &JsonPath, op: CmpOp, lit: &Lit) {
+        let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+        let kind: &'static str = match lit {
+            Lit::Str(_) => "'string'",
+            Lit::Int(_) | Lit::Double(_) => "'number'",
+            Lit::Bool(_) => "'boolean'",
+            Lit::Null => "'null'",
+            Lit::Time(_) | Lit::Duration(_) => unreachable!("the checker refuses these"),
+        };
+        if ordering {
+            // Unknown (NULL) unless the value has the literal's kind.
+            self.sql("(CASE WHEN ");
+            self.kind(path);
+            self.sql(" = ").sql(kind).sql(" THEN ");
+            self.json_value_cmp(path, op, lit);
+            self.sql(" END)");
+            return;
+        }
+        // Equality: unknown when missing, false for another kind.
+        if op == CmpOp::Ne {
+            self.sql("(NOT ");
+        }
+        self.sql("(CASE WHEN ");
+        self.kind(path);
+        self.sql(" IS NULL THEN NULL WHEN ");
+        self.kind(path);
+        self.sql(" = ").sql(kind).sql(" THEN ");
+        self.json_value_cmp(path, CmpOp::Eq, lit);
+        self.sql(" ELSE ").sql(FALSE).sql(" END)");
+        if op == CmpOp::Ne {
+            self.sql(")");
+        }
+    }
+
+    /// Compares the value at `path`, known to be of the literal's kind.
+    fn json_value_cmp(&mut self, path: &JsonPath, op: CmpOp, lit: &Lit) {
+        match lit {
+            Lit::Str(s) => self.text_compare(&TextSource::Json(path), op, s),
+            Lit::Int(_) | Lit::Double(_) => {
+                let n = match lit {
+                    Lit::Int(i) => *i as f64,
+                    Lit::Double(d) => *d,
+                    _ => unreachable!(),
+                };
+                self.sql("(");
+                self.json_number(path);
+                self.sql(op_sql(op));
+                self.f.double(n);
+                self.sql(")");
+            }
+            Lit::Bool(b) => {
+                self.sql("(");
+                self.json_bool(path);
+                self.sql(if *b { " = 'true')" } else { " = 'false')" });
+            }
+            Lit::Null => {
+                self.sql(TRUE);
+            }
+            Lit::Time(_) | Lit::Duration(_) => unreachable!("the checker refuses these"),
+        }
+    }
+
+    fn string_test(&mut self, source: &TextSource<'_>, func: StrFn, needle: &str) {
+        let chars = needle.chars().count() as i64;
+        let never = self.backend == Backend::Postgres && needle.contains('\0');
+        if never || (chars == 0) {
+            // Empty needles always match; NUL never occurs in PostgreSQL text.
+            self.sql("(CASE WHEN ");
+            self.text(source);
+            self.sql(" IS NULL THEN NULL ELSE ")
+                .sql(if never { FALSE } else { TRUE })
+                .sql(" END)");
+            return;
+        }
+        match (func, self.backend) {
+            (StrFn::Contains, Backend::Postgres) => {
+                self.sql("(strpos(");
+                self.text(source);
+                self.sql(", ");
+                self.f.text(needle.to_owned());
+                self.sql(") > 0)");
+            }
+            (StrFn::Contains, Backend::Sqlite) => {
+                self.sql("(instr(");
+                self.text(source);
+                self.sql(", ");
+                self.f.text(needle.to_owned());
+                self.sql(") > 0)");
+            }
+            (StrFn::Contains, Backend::Mysql) => {
+                self.sql("(LOCATE(");
+                self.f.text(needle.to_owned());
+                self.sql(", ");
+                self.text(source);
+                self.sql(") > 0)");
+            }
+            (StrFn::StartsWith | StrFn::EndsWith, backend) => {
+                let start = func == StrFn::StartsWith;
+                let open = match (backend, start) {
+                    (Backend::Postgres, true) => "(left(",
+                    (Backend::Postgres, false) => "(right(",
+                    (Backend::Sqlite, true) => "(substr(",
+                    (Backend::Sqlite, false) => "(substr(",
+                    (Backend::Mysql, true) => "(LEFT(",
+                    (Backend::Mysql, false) => "(RIGHT(",
+                };
+                self.sql(open);
+                self.text(source);
+                match (backend, start) {
+                    (Backend::Postgres, _) => {
+                        self.sql(", CAST(");
+                        self.f.bigint(chars);
+                        self.sql(" AS integer))");
+                    }
+                    (Backend::Sqlite, true) => {
+                        self.sql(", 1, ");
+                        self.f.bigint(chars);
+                        self.sql(")");
+                    }
+                    (Backend::Sqlite, false) => {
+                        self.sql(", ");
+                        self.f.bigint(-chars);
+                        self.sql(")");
+                    }
+                    (Backend::Mysql, _) => {
+                        self.sql(", ");
+                        self.f.bigint(chars);
+                        self.sql(")");
+                    }
+                }
+                self.sql(" = ");
+                self.f.text(needle.to_owned());
+                self.sql(")");
+            }
+        }
+    }
+}
