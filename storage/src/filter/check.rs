@@ -41,7 +41,27 @@ pub(super) fn check(source: &str, env: Environment) -> Result<Pred> {
             source.len()
         )));
     }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cel-check".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_and_check(source, env))
+            .map_err(|e| Error::Unimplemented(format!("cannot start the filter checker: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(invalid("filter could not be checked".into())))
+    })
+}
+
+/// Nesting the parser accepts (it refuses deeper input with an error).
+const MAX_PARSE_DEPTH: u16 = 48;
+/// Stack for parsing: the generated parser recurses with large frames, more than the
+/// default 2 MiB thread stack holds even at modest nesting in debug builds. Only the
+/// pages actually used are committed.
+const PARSE_STACK: usize = 32 << 20;
+
+fn parse_and_check(source: &str, env: Environment) -> Result<Pred> {
     let (ast, info) = cel::parser::Parser::new()
+        .max_recursion_depth(MAX_PARSE_DEPTH)
         .parse_with_source_info(source)
         .map_err(|e| invalid(format!("filter is not valid CEL: {e}")))?;
     Checker { env, info }.pred(&ast, 0)
@@ -640,8 +660,15 @@ mod tests {
             "{}",
             err("data.x == 1 && nope", r)
         );
-        let deep = format!("{}true{}", "!(".repeat(100), ")".repeat(100));
-        assert!(err(&deep, r).contains("deeper than"));
+        for deep in [
+            format!("{}true{}", "!(".repeat(2000), ")".repeat(2000)),
+            format!("data{} == 1", "[0]".repeat(2000)),
+            format!("{}1{} == 1", "[".repeat(2000), "]".repeat(2000)),
+        ] {
+            let message = err(&deep, r);
+            assert!(message.contains("deeper than") || message.contains("not valid CEL"), "{message}");
+        }
+        assert!(check(&format!("{}true{}", "!(".repeat(20), ")".repeat(20)), r).is_ok(), "realistic nesting is fine");
         assert!(err(&"a".repeat(9000), r).contains("at most 8192"));
     }
 
