@@ -666,9 +666,15 @@ mod tests {
             format!("{}1{} == 1", "[".repeat(2000), "]".repeat(2000)),
         ] {
             let message = err(&deep, r);
-            assert!(message.contains("deeper than") || message.contains("not valid CEL"), "{message}");
+            assert!(
+                message.contains("deeper than") || message.contains("not valid CEL"),
+                "{message}"
+            );
         }
-        assert!(check(&format!("{}true{}", "!(".repeat(20), ")".repeat(20)), r).is_ok(), "realistic nesting is fine");
+        assert!(
+            check(&format!("{}true{}", "!(".repeat(20), ")".repeat(20)), r).is_ok(),
+            "realistic nesting is fine"
+        );
         assert!(err(&"a".repeat(9000), r).contains("at most 8192"));
     }
 

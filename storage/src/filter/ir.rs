@@ -44,7 +44,8 @@ pub(crate) enum TextField {
     SummaryType,
 }
 
-/// Time columns.
+/// Time columns (named after the fields they hold).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TimeField {
     CreateTime,

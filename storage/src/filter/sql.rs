@@ -267,6 +267,15 @@ impl Lower<'_> {
             };
             return self.text_compare(source, op, bound);
         }
+        if self.backend == Backend::Mysql {
+            // MySQL/MariaDB text collations pad with spaces ('a' = 'a '); bytes do not.
+            self.sql("(CAST(");
+            self.text(source);
+            self.sql(" AS BINARY)").sql(op_sql(op)).sql("CAST(");
+            self.f.text(s.to_owned());
+            self.sql(" AS BINARY))");
+            return;
+        }
         self.sql("(");
         self.text(source);
         if postgres && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -371,11 +380,11 @@ impl Lower<'_> {
                 self.sql(") > 0)");
             }
             (StrFn::Contains, Backend::Mysql) => {
-                self.sql("(LOCATE(");
+                self.sql("(LOCATE(CAST(");
                 self.f.text(needle.to_owned());
-                self.sql(", ");
+                self.sql(" AS BINARY), CAST(");
                 self.text(source);
-                self.sql(") > 0)");
+                self.sql(" AS BINARY)) > 0)");
             }
             (StrFn::StartsWith | StrFn::EndsWith, backend) => {
                 let start = func == StrFn::StartsWith;
@@ -384,8 +393,8 @@ impl Lower<'_> {
                     (Backend::Postgres, false) => "(right(",
                     (Backend::Sqlite, true) => "(substr(",
                     (Backend::Sqlite, false) => "(substr(",
-                    (Backend::Mysql, true) => "(LEFT(",
-                    (Backend::Mysql, false) => "(RIGHT(",
+                    (Backend::Mysql, true) => "(CAST(LEFT(",
+                    (Backend::Mysql, false) => "(CAST(RIGHT(",
                 };
                 self.sql(open);
                 self.text(source);
@@ -408,12 +417,18 @@ impl Lower<'_> {
                     (Backend::Mysql, _) => {
                         self.sql(", ");
                         self.f.bigint(chars);
-                        self.sql(")");
+                        self.sql(") AS BINARY)");
                     }
                 }
-                self.sql(" = ");
-                self.f.text(needle.to_owned());
-                self.sql(")");
+                if backend == Backend::Mysql {
+                    self.sql(" = CAST(");
+                    self.f.text(needle.to_owned());
+                    self.sql(" AS BINARY))");
+                } else {
+                    self.sql(" = ");
+                    self.f.text(needle.to_owned());
+                    self.sql(")");
+                }
             }
         }
     }
