@@ -12,6 +12,7 @@ use results_storage::model::{
 };
 use results_storage::page::TokenSigner;
 use results_storage::store::{ListRequest, Page};
+use results_storage::summary::SummaryRow;
 use results_storage::{Backend, Database};
 use tokio::sync::Semaphore;
 
@@ -224,5 +225,10 @@ impl Actors {
         request: ListRequest<RecordScope>,
     ) -> Result<Page<StoredRecord>> {
         self.call(&self.query, ListRecords(request)).await
+    }
+
+    /// GetRecordListSummary.
+    pub async fn summarize_records(&self, request: SummarizeRecords) -> Result<Vec<SummaryRow>> {
+        self.call(&self.query, request).await
     }
 }

@@ -25,4 +25,6 @@ pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
 pub use results_storage::model;
 pub use results_storage::page::{TokenSigner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use results_storage::store::{ListRequest, Page};
+/// Summary requests and answers (GetRecordListSummary).
+pub use results_storage::summary;
 pub use results_storage::{Backend, Database, Error as StorageError, ErrorCode, PoolSettings};

@@ -6,7 +6,7 @@ use results_storage::page::TokenSigner;
 use results_storage::store::{self, Page};
 use results_storage::Database;
 
-use crate::messages::{GetRecord, GetResult, ListRecords, ListResults};
+use crate::messages::{GetRecord, GetResult, ListRecords, ListResults, SummarizeRecords};
 use crate::Result;
 
 /// Owns reads; one instance per pool thread, sharing the connection pool.
@@ -55,6 +55,20 @@ impl Handler<ListRecords> for QueryExecutor {
             &mut self.db.get()?,
             &self.signer,
             &msg.0,
+        )?)
+    }
+}
+
+impl Handler<SummarizeRecords> for QueryExecutor {
+    type Result = Result<Vec<results_storage::summary::SummaryRow>>;
+
+    fn handle(&mut self, msg: SummarizeRecords, _: &mut Self::Context) -> Self::Result {
+        let mut conn = self.db.get()?;
+        Ok(store::record_list_summary(
+            &mut conn,
+            &msg.scope,
+            &msg.filter,
+            msg.spec,
         )?)
     }
 }

@@ -75,6 +75,14 @@ impl<ST> Fragment<ST> {
         self
     }
 
+    /// The same SQL, typed as `T`.
+    pub(crate) fn cast<T>(self) -> Fragment<T> {
+        Fragment {
+            parts: self.parts,
+            _type: PhantomData,
+        }
+    }
+
     /// Whether nothing was added.
     pub(crate) fn is_empty(&self) -> bool {
         self.parts.is_empty()

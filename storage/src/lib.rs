@@ -21,6 +21,7 @@ pub mod page;
 mod rows;
 mod schema;
 pub mod store;
+pub mod summary;
 
 pub use connection::{Backend, Database, PoolSettings};
 pub use error::{Error, ErrorCode, Result};

@@ -3,5 +3,7 @@
 mod records;
 mod results;
 
-pub use records::{CreateRecord, DeleteRecord, GetRecord, ListRecords, UpdateRecord};
+pub use records::{
+    CreateRecord, DeleteRecord, GetRecord, ListRecords, SummarizeRecords, UpdateRecord,
+};
 pub use results::{CreateResult, DeleteResult, GetResult, ListResults, UpdateResult};

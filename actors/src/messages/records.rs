@@ -3,6 +3,7 @@
 use actix::Message;
 use results_storage::model::{NewRecord, RecordName, RecordPatch, RecordScope, StoredRecord};
 use results_storage::store::{ListRequest, Page};
+use results_storage::summary::{SummaryRow, SummarySpec};
 
 use crate::Result;
 
@@ -25,6 +26,18 @@ pub struct DeleteRecord(pub RecordName);
 #[derive(Debug, Message)]
 #[rtype(result = "Result<StoredRecord>")]
 pub struct GetRecord(pub RecordName);
+
+/// Summarise the Records under a parent that match a filter.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<SummaryRow>>")]
+pub struct SummarizeRecords {
+    /// Where to look (`-` wildcards allowed).
+    pub scope: RecordScope,
+    /// CEL filter over Records.
+    pub filter: String,
+    /// Aggregates, grouping and order.
+    pub spec: SummarySpec,
+}
 
 /// List Records.
 #[derive(Debug, Message)]

@@ -114,13 +114,14 @@ impl ResultsApi {
         })
     }
 
-    /// GetRecordListSummary (not offered yet).
+    /// GetRecordListSummary.
     pub async fn get_record_list_summary(
         &self,
-        _req: pb::RecordListSummaryRequest,
+        req: pb::RecordListSummaryRequest,
     ) -> Result<pb::RecordListSummary, ApiError> {
-        Err(ApiError::Unimplemented(
-            "GetRecordListSummary is not supported by this server yet".into(),
+        let request = convert::summarize_records(req)?;
+        Ok(convert::summary_to_pb(
+            self.actors.summarize_records(request).await?,
         ))
     }
 }

@@ -27,6 +27,28 @@ pub struct Filter {
     pred: ir::Pred,
 }
 
+/// The text at a path into `records.data` (NULL when missing), as a selectable column.
+pub(crate) fn data_text(
+    steps: &[&str],
+    backend: crate::Backend,
+) -> crate::fragment::Fragment<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
+    let steps = steps
+        .iter()
+        .map(|s| match s.parse::<u32>() {
+            Ok(i) => ir::Step::Index(i),
+            Err(_) => ir::Step::Key((*s).to_owned()),
+        })
+        .collect();
+    sql::json_text(
+        &ir::JsonPath {
+            root: ir::JsonRoot::Data,
+            steps,
+        },
+        backend,
+    )
+    .cast()
+}
+
 impl Filter {
     /// Parses and checks `source` against `environment`; an empty source matches all.
     pub fn compile(source: &str, environment: Environment) -> Result<Filter> {

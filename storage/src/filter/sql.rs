@@ -17,6 +17,13 @@ pub(super) fn lower(pred: &Pred, backend: Backend) -> Fragment {
     f
 }
 
+/// The text of the JSON value at `path` (NULL when missing), e.g. for a SELECT list.
+pub(super) fn json_text(path: &JsonPath, backend: Backend) -> Fragment {
+    let mut f = Fragment::new();
+    Lower { backend, f: &mut f }.json_text(path);
+    f
+}
+
 struct Lower<'a> {
     backend: Backend,
     f: &'a mut Fragment,

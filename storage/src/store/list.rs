@@ -86,17 +86,8 @@ pub fn list_records(
     request: &ListRequest<RecordScope>,
 ) -> Result<Page<StoredRecord>> {
     let plan = Plan::new(Collection::Records, conn.backend(), signer, request)?;
-    let mut scope = Fragment::new();
-    if let Some(parent) = request.scope.parent.literal() {
-        scope.sql("parent = ").text(parent);
-    }
-    let mut result = Fragment::new();
-    if let Some(name) = request.scope.result.literal() {
-        result.sql("result_name = ").text(name);
-    }
     let (filter, order) = (
-        scope
-            .and(result)
+        record_scope(&request.scope)
             .and(plan.condition())
             .and(plan.keyset())
             .or_true(),
@@ -126,6 +117,19 @@ pub fn list_records(
     }))
 }
 
+/// The rows of a Record listing's parent (`-` segments add no condition).
+pub(super) fn record_scope(scope: &RecordScope) -> Fragment {
+    let mut parent = Fragment::new();
+    if let Some(value) = scope.parent.literal() {
+        parent.sql("parent = ").text(value);
+    }
+    let mut result = Fragment::new();
+    if let Some(name) = scope.result.literal() {
+        result.sql("result_name = ").text(name);
+    }
+    parent.and(result)
+}
+
 /// Sort keys of an absent-able time: `[0, 0]` when absent (sorts first), else `[1, t]`.
 fn nullable(time: Option<crate::model::Timestamp>) -> Vec<i64> {
     match time {
@@ -152,18 +156,19 @@ fn expressions(field: OrderField) -> &'static [&'static str] {
 }
 
 /// A validated List request: order, page size and where to continue.
-struct Plan {
+pub(super) struct Plan {
     backend: Backend,
     filter: Filter,
     order: Order,
     page_size: usize,
-    after: Option<Cursor>,
+    /// Where the page starts (after this row).
+    pub(super) after: Option<Cursor>,
     scope: TokenScope,
     signer: TokenSigner,
 }
 
 impl Plan {
-    fn new<S: std::fmt::Display>(
+    pub(super) fn new<S: std::fmt::Display>(
         collection: Collection,
         backend: Backend,
         signer: &TokenSigner,
@@ -206,7 +211,7 @@ impl Plan {
     }
 
     /// The filter's condition (empty when it matches everything).
-    fn condition(&self) -> Fragment {
+    pub(super) fn condition(&self) -> Fragment {
         if self.filter.is_trivial() {
             return Fragment::new();
         }
@@ -214,7 +219,7 @@ impl Plan {
     }
 
     /// One more row than a page, to learn whether another page follows.
-    fn fetch_limit(&self) -> i64 {
+    pub(super) fn fetch_limit(&self) -> i64 {
         self.page_size as i64 + 1
     }
 
@@ -235,7 +240,7 @@ impl Plan {
         keys
     }
 
-    fn order_by(&self) -> Fragment<diesel::sql_types::BigInt> {
+    pub(super) fn order_by(&self) -> Fragment<diesel::sql_types::BigInt> {
         let mut sql = Fragment::new();
         for (i, (expr, dir)) in self.sort_keys().into_iter().enumerate() {
             if i > 0 {
@@ -251,7 +256,7 @@ impl Plan {
     }
 
     /// Rows strictly after the cursor in sort order (empty on the first page).
-    fn keyset(&self) -> Fragment {
+    pub(super) fn keyset(&self) -> Fragment {
         let Some(cursor) = &self.after else {
             return Fragment::new();
         };

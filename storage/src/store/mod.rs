@@ -4,10 +4,12 @@
 mod list;
 mod records;
 mod results;
+mod summary;
 
 pub use list::{list_records, list_results, ListRequest, Page};
 pub use records::{create_record, delete_record, get_record, update_record};
 pub use results::{create_result, delete_result, get_result, update_result};
+pub use summary::record_list_summary;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
