@@ -108,6 +108,14 @@ fn record_doc(g: &mut Gen, i: usize) -> Value {
                 g.below(10),
                 g.below(10)
             ));
+        } else if g.chance(30) {
+            // Not the Kubernetes form: timestamp comparisons treat these as unknown.
+            status["startTime"] = g.pick(&[
+                json!("2026-04-12T03:00:00.5Z"),
+                json!("2026-04-12 03:00:00"),
+                json!("yesterday"),
+                json!(1_700_000_000),
+            ]);
         }
         if g.chance(50) {
             status["podName"] = json!(g.pick(HOSTILE));
@@ -192,6 +200,17 @@ fn record_filters() -> Vec<String> {
         "data.status.startTime > '2026-05-01T00:00:00Z'",
         "data.status.startTime <= '2026-03-15T05:00:00Z'",
         "data.status.startTime.startsWith('2026-0')",
+        "data.status.startTime > timestamp('2026-05-01T00:00:00Z')",
+        "data.status.startTime <= timestamp('2026-03-15T05:00:00Z')",
+        "data.status.startTime == timestamp('2026-01-10T00:00:00Z')",
+        "data.status.startTime != timestamp('2026-01-10T00:00:00Z')",
+        "data.status.startTime >= timestamp('2026-04-12T03:00:00.5Z')",
+        "data.status.startTime < timestamp('2026-04-12T03:00:00.5Z')",
+        "data.status.startTime == timestamp('2026-04-12T03:00:00.5Z')",
+        "data.status.startTime > timestamp('2026-04-12T05:00:00+02:00') - duration('30m')",
+        "data.status.podName < timestamp('2026-01-01T00:00:00Z')",
+        "data.score > timestamp('2026-01-01T00:00:00Z')",
+        "!(data.status.startTime > timestamp('2026-05-01T00:00:00Z'))",
         "has(data.status.startTime) && data.status.startTime < '2026-02'",
         "data.score == 5",
         "data.score == 5.0",

@@ -205,10 +205,12 @@ fn unit_of(name: &str) -> Result<Unit> {
         "day" => Unit::Day,
         "hour" => Unit::Hour,
         "minute" => Unit::Minute,
-        other => return Err(Error::InvalidArgument(format!(
+        other => {
+            return Err(Error::InvalidArgument(format!(
             "group_by {other:?} is not supported; use year|month|week|day|hour|minute, namespace, \
                  pipeline or repository"
-        ))),
+        )))
+        }
     })
 }
 

@@ -427,8 +427,9 @@ impl Checker {
             (Operand::Status, Lit::Int(_)) => true,
             (Operand::Json(_), Lit::Str(_) | Lit::Int(_) | Lit::Double(_)) => true,
             (Operand::Json(_), Lit::Bool(_) | Lit::Null) => !ordering,
-            (Operand::Json(_), Lit::Time(_) | Lit::Duration(_)) => {
-                return Err(self.err(at, "comparing JSON values with timestamp() or duration() is not supported yet; compare with the RFC 3339 string instead"))
+            (Operand::Json(path), Lit::Time(t)) => return Ok(Pred::JsonTime(path.clone(), op, *t)),
+            (Operand::Json(_), Lit::Duration(_)) => {
+                return Err(self.err(at, "comparing JSON values with duration() is not supported"))
             }
             _ => false,
         };
@@ -640,11 +641,7 @@ mod tests {
             ("data[\"a\\\"b\"] == 1", r, "quote, backslash or NUL"),
             ("parent in name", r, "needs a list"),
             ("parent in ['a', 1]", r, "cannot compare"),
-            (
-                "data.x > timestamp('2024-01-01T00:00:00Z')",
-                r,
-                "not supported yet",
-            ),
+            ("data.x > duration('1h')", r, "duration() is not supported"),
             ("name.startsWith(1)", r, "must be a string constant"),
             ("create_time.startsWith('a')", r, "string functions apply"),
             ("has(summary.record)", s, "has() is supported on paths"),
@@ -720,6 +717,44 @@ mod tests {
             check("1 < 2", Environment::Records).unwrap(),
             Pred::Const(true)
         );
+    }
+
+    #[test]
+    fn timestamps_against_kubernetes_strings() {
+        use super::super::ir::{is_k8s_time, TimeTest};
+        assert!(is_k8s_time("2024-01-02T03:04:05Z"));
+        for bad in [
+            "2024-01-02T03:04:05.1Z",
+            "2024-01-02 03:04:05Z",
+            "2024-01-02T03:04:05+00:00",
+            "",
+            "x",
+        ] {
+            assert!(!is_k8s_time(bad), "{bad}");
+        }
+        let t = parse_timestamp("2024-01-02T03:04:05Z").unwrap();
+        let s = "2024-01-02T03:04:05Z".to_string();
+        assert_eq!(
+            TimeTest::new(CmpOp::Ge, t),
+            TimeTest::Cmp(CmpOp::Ge, s.clone())
+        );
+        // 03:04:05.5: a whole-second value is never equal, and >= means > 03:04:05.
+        let half = t + 500_000_000;
+        assert_eq!(TimeTest::new(CmpOp::Eq, half), TimeTest::Const(false));
+        assert_eq!(TimeTest::new(CmpOp::Ne, half), TimeTest::Const(true));
+        assert_eq!(
+            TimeTest::new(CmpOp::Ge, half),
+            TimeTest::Cmp(CmpOp::Gt, s.clone())
+        );
+        assert_eq!(
+            TimeTest::new(CmpOp::Lt, half),
+            TimeTest::Cmp(CmpOp::Le, s.clone())
+        );
+        assert_eq!(
+            TimeTest::new(CmpOp::Gt, half),
+            TimeTest::Cmp(CmpOp::Gt, s.clone())
+        );
+        assert_eq!(TimeTest::new(CmpOp::Le, half), TimeTest::Cmp(CmpOp::Le, s));
     }
 
     #[test]

@@ -169,6 +169,19 @@ fn eval(pred: &Pred, row: &dyn Row) -> Tri {
             let root = row.json(path.root);
             Some(root.is_some_and(|root| lookup(&root, &path.steps).is_some()))
         }
+        Pred::JsonTime(path, op, nanos) => {
+            let root = row.json(path.root)?;
+            let Value::String(value) = lookup(&root, &path.steps)? else {
+                return None;
+            };
+            if !is_k8s_time(value) {
+                return None;
+            }
+            Some(match TimeTest::new(*op, *nanos) {
+                TimeTest::Const(b) => b,
+                TimeTest::Cmp(op, text) => op.holds(value.as_bytes().cmp(text.as_bytes())),
+            })
+        }
     }
 }
 

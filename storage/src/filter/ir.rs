@@ -17,6 +17,55 @@ pub(crate) enum Pred {
     Str(Operand, StrFn, String),
     /// `has(path)`: the JSON path exists.
     Has(JsonPath),
+    /// A JSON string holding a Kubernetes timestamp (`2024-01-02T03:04:05Z`) compared
+    /// with a time (Unix nanoseconds); unknown unless the value has exactly that form.
+    JsonTime(JsonPath, CmpOp, i64),
+}
+
+/// How a second-precision timestamp string compares with a nanosecond time: as a plain
+/// comparison with the canonical string of a whole second, or a constant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TimeTest {
+    /// `value <op> canonical`.
+    Cmp(CmpOp, String),
+    /// Always this answer (for well-formed values).
+    Const(bool),
+}
+
+/// Length of `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) const K8S_TIME_LEN: usize = 20;
+
+/// Whether `s` is a timestamp in the form Kubernetes writes (`YYYY-MM-DDTHH:MM:SSZ`).
+pub(crate) fn is_k8s_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == K8S_TIME_LEN
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+impl TimeTest {
+    /// `value <op> time` for values of whole seconds, as a comparison of canonical strings
+    /// (which order like the times they spell).
+    pub fn new(op: CmpOp, nanos: i64) -> TimeTest {
+        let seconds = nanos.div_euclid(1_000_000_000);
+        let whole = nanos.rem_euclid(1_000_000_000) == 0;
+        let text = chrono::DateTime::from_timestamp(seconds, 0)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default();
+        match (op, whole) {
+            (CmpOp::Eq, false) => TimeTest::Const(false),
+            (CmpOp::Ne, false) => TimeTest::Const(true),
+            // value > 12.5 s ⟺ value > 12 s (values are whole seconds); likewise below.
+            (CmpOp::Ge, false) => TimeTest::Cmp(CmpOp::Gt, text),
+            (CmpOp::Lt, false) => TimeTest::Cmp(CmpOp::Le, text),
+            (op, _) => TimeTest::Cmp(op, text),
+        }
+    }
 }
 
 /// What a comparison reads.

@@ -158,6 +158,23 @@ impl Lower<'_> {
                 self.kind(path);
                 self.sql(" IS NOT NULL)");
             }
+            Pred::JsonTime(path, op, nanos) => {
+                // Unknown unless the value is a string of the exact Kubernetes form.
+                self.sql("(CASE WHEN ");
+                self.kind(path);
+                self.sql(" = 'string' AND ");
+                self.k8s_time_shape(path);
+                self.sql(" THEN ");
+                match TimeTest::new(*op, *nanos) {
+                    TimeTest::Const(b) => {
+                        self.sql(if b { TRUE } else { FALSE });
+                    }
+                    TimeTest::Cmp(op, text) => {
+                        self.text_compare(&TextSource::Json(path), op, &text)
+                    }
+                }
+                self.sql(" END)");
+            }
         }
     }
 
@@ -228,6 +245,27 @@ impl Lower<'_> {
         match self.backend {
             Backend::Sqlite => self.path_call("json_type(", path, ")"),
             _ => self.json_text(path),
+        }
+    }
+
+    /// Whether the JSON string at `path` reads `YYYY-MM-DDTHH:MM:SSZ`.
+    fn k8s_time_shape(&mut self, path: &JsonPath) {
+        match self.backend {
+            Backend::Postgres => {
+                self.sql("(");
+                self.json_text(path);
+                self.sql(" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$')");
+            }
+            Backend::Sqlite => {
+                self.sql("(");
+                self.json_text(path);
+                self.sql(" GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z')");
+            }
+            Backend::Mysql => {
+                self.sql("(CAST(");
+                self.json_text(path);
+                self.sql(" AS BINARY) REGEXP '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$')");
+            }
         }
     }
 
