@@ -13,20 +13,33 @@ use crate::fragment::Fragment;
 /// The condition for `pred` on `backend`.
 pub(super) fn lower(pred: &Pred, backend: Backend) -> Fragment {
     let mut f = Fragment::new();
-    Lower { backend, f: &mut f }.pred(pred);
+    Lower {
+        backend,
+        f: &mut f,
+        positive: true,
+    }
+    .pred(pred);
     f
 }
 
 /// The text of the JSON value at `path` (NULL when missing), e.g. for a SELECT list.
 pub(super) fn json_text(path: &JsonPath, backend: Backend) -> Fragment {
     let mut f = Fragment::new();
-    Lower { backend, f: &mut f }.json_text(path);
+    Lower {
+        backend,
+        f: &mut f,
+        positive: true,
+    }
+    .json_text(path);
     f
 }
 
 struct Lower<'a> {
     backend: Backend,
     f: &'a mut Fragment,
+    /// No `NOT` above this point: unknown and false mean the same (no match), so an extra
+    /// necessary condition may be added to let an index narrow the rows.
+    positive: bool,
 }
 
 const TRUE: &str = "(1 = 1)";
@@ -110,9 +123,11 @@ impl Lower<'_> {
                 self.sql(FALSE);
             }
             Pred::Not(p) => {
+                let positive = std::mem::replace(&mut self.positive, false);
                 self.sql("(NOT ");
                 self.pred(p);
                 self.sql(")");
+                self.positive = positive;
             }
             Pred::And(a, b) | Pred::Or(a, b) => {
                 self.sql("(");
@@ -136,6 +151,20 @@ impl Lower<'_> {
             Pred::Cmp(Operand::Status, op, Lit::Int(i)) => {
                 self.sql("(summary_status").sql(op_sql(*op));
                 self.f.bigint(*i);
+                self.sql(")");
+            }
+            Pred::Cmp(Operand::Json(path), CmpOp::Eq, lit)
+                if self.positive
+                    && self.backend == Backend::Postgres
+                    && path.root != JsonRoot::SummaryAnnotations
+                    // PostgreSQL text cannot carry NUL; the exact test alone answers that.
+                    && !matches!(lit, Lit::Str(s) if s.contains('\0')) =>
+            {
+                // `data @> {…}` holds whenever the equality does, and a GIN index answers it.
+                self.sql("(").sql(json_column(path.root)).sql(" @> ");
+                self.pg_containment(&path.steps, lit);
+                self.sql(" AND ");
+                self.json_cmp(path, CmpOp::Eq, lit);
                 self.sql(")");
             }
             Pred::Cmp(Operand::Json(path), op, lit) => self.json_cmp(path, *op, lit),
@@ -195,6 +224,58 @@ impl Lower<'_> {
             }
         }
         self.sql(")");
+    }
+
+    /// A jsonb document that contains `lit` at `steps` (an index step becomes a
+    /// one-element array, which containment matches against any element).
+    fn pg_containment(&mut self, steps: &[Step], lit: &Lit) {
+        let Some((first, rest)) = steps.split_first() else {
+            return self.pg_jsonb_literal(lit);
+        };
+        match first {
+            Step::Key(key) => {
+                self.sql("jsonb_build_object(CAST(");
+                self.f.text(key.clone());
+                self.sql(" AS text), ");
+                self.pg_containment(rest, lit);
+                self.sql(")");
+            }
+            Step::Index(_) => {
+                self.sql("jsonb_build_array(");
+                self.pg_containment(rest, lit);
+                self.sql(")");
+            }
+        }
+    }
+
+    fn pg_jsonb_literal(&mut self, lit: &Lit) {
+        match lit {
+            Lit::Str(s) => {
+                self.sql("to_jsonb(CAST(");
+                self.f.text(s.clone());
+                self.sql(" AS text))");
+            }
+            Lit::Int(_) | Lit::Double(_) => {
+                let n = match lit {
+                    Lit::Int(i) => *i as f64,
+                    Lit::Double(d) => *d,
+                    _ => unreachable!(),
+                };
+                self.sql("to_jsonb(CAST(");
+                self.f.double(n);
+                self.sql(" AS numeric))");
+            }
+            Lit::Bool(true) => {
+                self.sql("'true'::jsonb");
+            }
+            Lit::Bool(false) => {
+                self.sql("'false'::jsonb");
+            }
+            Lit::Null => {
+                self.sql("'null'::jsonb");
+            }
+            Lit::Time(_) | Lit::Duration(_) => unreachable!("the checker refuses these"),
+        }
     }
 
     /// `json_fn(column, path)` for SQLite and MySQL.

@@ -1,0 +1,2 @@
+DROP INDEX results_by_summary_start_time ON results;
+DROP INDEX results_by_summary_status ON results;

@@ -1,0 +1,4 @@
+-- Indexes for common filters on Result summaries (JSON paths are bound parameters, which
+-- expression indexes on JSON paths cannot match).
+CREATE INDEX results_by_summary_status ON results (summary_status, create_time, id);
+CREATE INDEX results_by_summary_start_time ON results (summary_start_time);

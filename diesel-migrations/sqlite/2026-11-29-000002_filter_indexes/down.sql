@@ -1,0 +1,2 @@
+DROP INDEX results_by_summary_start_time;
+DROP INDEX results_by_summary_status;
