@@ -211,6 +211,17 @@ fn record_filters() -> Vec<String> {
         "data.status.podName < timestamp('2026-01-01T00:00:00Z')",
         "data.score > timestamp('2026-01-01T00:00:00Z')",
         "!(data.status.startTime > timestamp('2026-05-01T00:00:00Z'))",
+        "size(data.spec.params) == 2",
+        "size(data.spec.params) > 0",
+        "data.spec.params.size() < 2",
+        "size(data.metadata.labels) == 3",
+        "size(data.metadata.labels.app) > 5",
+        "size(data.metadata.labels.app) == 0",
+        "size(data.score) > 0",
+        "size(name) == 3",
+        "size(data) >= 5",
+        "!(size(data.weird) == 5)",
+        "size(data.status.conditions) == 0",
         "has(data.status.startTime) && data.status.startTime < '2026-02'",
         "data.score == 5",
         "data.score == 5.0",
@@ -523,6 +534,10 @@ async fn result_filters_agree_with_memory(backend: TestBackend) {
         "summary.annotations['note'].contains('\"')",
         "create_time > timestamp('2020-01-01T00:00:00Z')",
         "update_time < timestamp('2020-01-01T00:00:00Z')",
+        "size(annotations) == 2",
+        "size(annotations) >= 1",
+        "size(summary.annotations) == 1",
+        "size(summary.record) > 14",
     ]
     .iter()
     .map(|s| s.to_string())

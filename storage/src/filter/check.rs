@@ -185,7 +185,7 @@ impl Checker {
             other => other,
         };
         match name {
-            "matches" | "size" => self.err(e, format!("{shown}() is not supported yet")),
+            "matches" => self.err(e, format!("{shown}() is not supported yet")),
             op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
                 self.err(e, format!("operator {shown} is only supported between constants (and timestamp ± duration)"))
             }
@@ -246,6 +246,15 @@ impl Checker {
     ) -> Result<Term> {
         let args = &call.args;
         match (call.func_name.as_str(), call.target.is_some(), args.len()) {
+            ("size", false, 1) | ("size", true, 0) => {
+                let arg = call.target.as_deref().unwrap_or_else(|| &args[0]);
+                match self.term(arg, depth)? {
+                    Term::Operand(inner @ (Operand::Text(_) | Operand::Json(_))) => {
+                        Ok(Term::Operand(Operand::Size(Box::new(inner))))
+                    }
+                    _ => Err(self.err(e, "size() applies to text fields and JSON values")),
+                }
+            }
             (op::INDEX, false, 2) => {
                 let Term::Operand(Operand::Json(mut path)) = self.term(&args[0], depth)? else {
                     return Err(self.err(
@@ -424,7 +433,7 @@ impl Checker {
         let ok = match (&operand, &lit) {
             (Operand::Text(_), Lit::Str(_)) => true,
             (Operand::Time(_), Lit::Time(_)) => true,
-            (Operand::Status, Lit::Int(_)) => true,
+            (Operand::Status | Operand::Size(_), Lit::Int(_)) => true,
             (Operand::Json(_), Lit::Str(_) | Lit::Int(_) | Lit::Double(_)) => true,
             (Operand::Json(_), Lit::Bool(_) | Lit::Null) => !ordering,
             (Operand::Json(path), Lit::Time(t)) => return Ok(Pred::JsonTime(path.clone(), op, *t)),
@@ -511,6 +520,7 @@ fn describe(operand: &Operand) -> &'static str {
         Operand::Time(_) => "a time field (use timestamp(\"…\"))",
         Operand::Status => "summary.status (use SUCCESS, FAILURE, … or an integer)",
         Operand::Json(_) => "a JSON value",
+        Operand::Size(_) => "size() (compare with an integer)",
     }
 }
 
@@ -627,7 +637,8 @@ mod tests {
             ("parent == name", r, "two fields"),
             ("data.x < true", r, "only == and != apply"),
             ("data.x.matches('a')", r, "matches() is not supported yet"),
-            ("size(data.x) > 1", r, "size() is not supported yet"),
+            ("size(data.x) > 'a'", r, "cannot compare size()"),
+            ("size(create_time) > 1", r, "size() applies to"),
             ("data.items.exists(i, i == 1)", r, "not supported yet"),
             ("data.x + 1 == 2", r, "only supported between constants"),
             ("foo(parent)", r, "unsupported function or operator `foo`"),

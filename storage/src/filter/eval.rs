@@ -192,6 +192,22 @@ fn compare(row: &dyn Row, operand: &Operand, op: CmpOp, lit: &Lit) -> Tri {
         }
         (Operand::Time(f), Lit::Time(t)) => Some(op.holds(row.time(*f)?.cmp(t))),
         (Operand::Status, Lit::Int(i)) => Some(op.holds(row.status()?.cmp(i))),
+        (Operand::Size(inner), Lit::Int(i)) => {
+            let size = match inner.as_ref() {
+                Operand::Text(field) => row.text(*field)?.chars().count(),
+                Operand::Json(path) => {
+                    let root = row.json(path.root)?;
+                    match lookup(&root, &path.steps)? {
+                        Value::String(s) => s.chars().count(),
+                        Value::Array(items) => items.len(),
+                        Value::Object(map) => map.len(),
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            };
+            Some(op.holds((size as i64).cmp(i)))
+        }
         (Operand::Json(path), lit) => {
             let root = row.json(path.root)?;
             let value = lookup(&root, &path.steps)?;

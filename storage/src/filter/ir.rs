@@ -79,6 +79,9 @@ pub(crate) enum Operand {
     Status,
     /// A value inside a JSON column.
     Json(JsonPath),
+    /// `size(x)`: characters of a string, elements of a list, keys of a map (a text field
+    /// or a JSON value; unknown for other JSON kinds).
+    Size(Box<Operand>),
 }
 
 /// Text columns.

@@ -168,6 +168,13 @@ impl Lower<'_> {
                 self.sql(")");
             }
             Pred::Cmp(Operand::Json(path), op, lit) => self.json_cmp(path, *op, lit),
+            Pred::Cmp(Operand::Size(inner), op, Lit::Int(i)) => {
+                self.sql("(");
+                self.size(inner);
+                self.sql(op_sql(*op));
+                self.f.bigint(*i);
+                self.sql(")");
+            }
             Pred::Cmp(..) => unreachable!("the checker only builds well-typed comparisons"),
             Pred::Str(operand, func, needle) => match operand {
                 Operand::Text(field) => {
@@ -327,6 +334,48 @@ impl Lower<'_> {
             Backend::Sqlite => self.path_call("json_type(", path, ")"),
             _ => self.json_text(path),
         }
+    }
+
+    /// `size()` of a text column or JSON value (NULL for other JSON kinds or missing).
+    fn size(&mut self, operand: &Operand) {
+        let length = match self.backend {
+            Backend::Postgres => "char_length(",
+            Backend::Sqlite => "length(",
+            Backend::Mysql => "CHAR_LENGTH(",
+        };
+        let path = match operand {
+            Operand::Text(field) => {
+                self.sql(length).sql(text_column(*field)).sql(")");
+                return;
+            }
+            Operand::Json(path) => path,
+            _ => unreachable!("the checker only sizes text and JSON"),
+        };
+        self.sql("(CASE ");
+        self.kind(path);
+        self.sql(" WHEN 'string' THEN ").sql(length);
+        self.json_text(path);
+        self.sql(") WHEN 'array' THEN ");
+        match self.backend {
+            Backend::Postgres => {
+                self.sql("jsonb_array_length(");
+                self.pg_value(path);
+                self.sql(") WHEN 'object' THEN (SELECT count(*) FROM jsonb_object_keys(");
+                self.pg_value(path);
+                self.sql("))");
+            }
+            Backend::Sqlite => {
+                self.path_call("json_array_length(", path, ")");
+                self.sql(" WHEN 'object' THEN ");
+                self.path_call("(SELECT count(*) FROM json_each(", path, "))");
+            }
+            Backend::Mysql => {
+                self.path_call("JSON_LENGTH(", path, ")");
+                self.sql(" WHEN 'object' THEN ");
+                self.path_call("JSON_LENGTH(", path, ")");
+            }
+        }
+        self.sql(" END)");
     }
 
     /// Whether the JSON string at `path` reads `YYYY-MM-DDTHH:MM:SSZ`.
