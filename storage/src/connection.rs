@@ -88,8 +88,44 @@ impl CustomizeConnection<SqliteConnection, r2d2::Error> for SqliteSetup {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
         )
-        .map_err(r2d2::Error::QueryError)
+        .map_err(r2d2::Error::QueryError)?;
+        register_regexp(conn).map_err(r2d2::Error::QueryError)
     }
+}
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// `X REGEXP Y` in SQLite calls `regexp(Y, X)`.
+    fn regexp(
+        pattern: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        text: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Bool>;
+}
+
+/// Patterns compiled per connection, at most this many at once.
+const REGEX_CACHE: usize = 64;
+
+/// SQLite has no regular expressions of its own: `regexp()` uses Rust's `regex`, which
+/// the filter checker has already validated the pattern for.
+fn register_regexp(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    let cache =
+        std::sync::Mutex::new(std::collections::HashMap::<String, Option<regex::Regex>>::new());
+    regexp_utils::register_impl(
+        conn,
+        move |pattern: Option<String>, text: Option<String>| {
+            let (pattern, text) = (pattern?, text?);
+            let mut cache = cache
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cache.len() >= REGEX_CACHE && !cache.contains_key(&pattern) {
+                cache.clear();
+            }
+            let compiled = cache.entry(pattern).or_insert_with_key(|p| {
+                regex::RegexBuilder::new(p).size_limit(1 << 20).build().ok()
+            });
+            compiled.as_ref().map(|re| re.is_match(&text))
+        },
+    )
 }
 
 #[derive(Clone)]

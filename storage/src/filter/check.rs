@@ -136,6 +136,7 @@ impl Checker {
                     ("endsWith", Some(t), 1) => {
                         self.string_test(t, StrFn::EndsWith, &args[0], depth)
                     }
+                    ("matches", Some(t), 1) => self.matches(t, &args[0], depth),
                     ("contains", Some(t), 1) => {
                         self.string_test(t, StrFn::Contains, &args[0], depth)
                     }
@@ -185,7 +186,6 @@ impl Checker {
             other => other,
         };
         match name {
-            "matches" => self.err(e, format!("{shown}() is not supported yet")),
             op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
                 self.err(e, format!("operator {shown} is only supported between constants (and timestamp ± duration)"))
             }
@@ -479,6 +479,19 @@ impl Checker {
         Ok(pred.unwrap_or(Pred::Const(false)))
     }
 
+    fn matches(&self, target: &IdedExpr, arg: &IdedExpr, depth: usize) -> Result<Pred> {
+        let operand = match self.term(target, depth)? {
+            Term::Operand(o @ (Operand::Text(_) | Operand::Json(_))) => o,
+            _ => return Err(self.err(target, "matches() applies to text fields and JSON values")),
+        };
+        match self.term(arg, depth)? {
+            Term::Lit(Lit::Str(s)) => super::regex::Pattern::new(&s)
+                .map(|p| Pred::Matches(operand, p))
+                .map_err(|why| self.err(arg, format!("matches(): {why}"))),
+            _ => Err(self.err(arg, "matches() takes a string constant")),
+        }
+    }
+
     fn string_test(
         &self,
         target: &IdedExpr,
@@ -636,7 +649,9 @@ mod tests {
             ("summary == 1", s, "compare a field of summary"),
             ("parent == name", r, "two fields"),
             ("data.x < true", r, "only == and != apply"),
-            ("data.x.matches('a')", r, "matches() is not supported yet"),
+            ("data.x.matches('\\\\d')", r, "\\d, \\w"),
+            ("data.x.matches('(')", r, "invalid regular expression"),
+            ("create_time.matches('a')", r, "matches() applies"),
             ("size(data.x) > 'a'", r, "cannot compare size()"),
             ("size(create_time) > 1", r, "size() applies to"),
             ("data.items.exists(i, i == 1)", r, "not supported yet"),

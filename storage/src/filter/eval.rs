@@ -165,6 +165,20 @@ fn eval(pred: &Pred, row: &dyn Row) -> Tri {
                 StrFn::EndsWith => text.ends_with(needle.as_str()),
             })
         }
+        Pred::Matches(operand, pattern) => {
+            let text: Cow<'_, str> = match operand {
+                Operand::Text(field) => Cow::Borrowed(row.text(*field)?),
+                Operand::Json(path) => {
+                    let root = row.json(path.root)?;
+                    match lookup(&root, &path.steps)? {
+                        Value::String(s) => Cow::Owned(s.clone()),
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            };
+            Some(pattern.is_match(&text))
+        }
         Pred::Has(path) => {
             let root = row.json(path.root);
             Some(root.is_some_and(|root| lookup(&root, &path.steps).is_some()))

@@ -15,6 +15,8 @@ pub(crate) enum Pred {
     Cmp(Operand, CmpOp, Lit),
     /// `operand.startsWith(s)` and friends.
     Str(Operand, StrFn, String),
+    /// `operand.matches(pattern)`: unknown unless the operand is a string.
+    Matches(Operand, super::regex::Pattern),
     /// `has(path)`: the JSON path exists.
     Has(JsonPath),
     /// A JSON string holding a Kubernetes timestamp (`2024-01-02T03:04:05Z`) compared

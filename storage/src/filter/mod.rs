@@ -12,6 +12,7 @@
 mod check;
 mod eval;
 pub(crate) mod ir;
+mod regex;
 mod sql;
 
 pub use check::Environment;

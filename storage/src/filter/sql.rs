@@ -194,6 +194,40 @@ impl Lower<'_> {
                 self.kind(path);
                 self.sql(" IS NOT NULL)");
             }
+            Pred::Matches(operand, pattern) => {
+                let source = match operand {
+                    Operand::Text(field) => TextSource::Column(text_column(*field)),
+                    Operand::Json(path) => TextSource::Json(path),
+                    _ => unreachable!("the checker only matches text"),
+                };
+                if let TextSource::Json(path) = &source {
+                    self.sql("(CASE WHEN ");
+                    self.kind(path);
+                    self.sql(" = 'string' THEN ");
+                }
+                self.sql("(");
+                self.text(&source);
+                let bound = match self.backend {
+                    Backend::Postgres => {
+                        self.sql(" ~ ");
+                        pattern.source.clone()
+                    }
+                    // SQLite calls the `regexp()` function every connection registers.
+                    Backend::Sqlite => {
+                        self.sql(" REGEXP ");
+                        pattern.rust.clone()
+                    }
+                    Backend::Mysql => {
+                        self.sql(" REGEXP ");
+                        pattern.pcre.clone()
+                    }
+                };
+                self.f.text(bound);
+                self.sql(")");
+                if matches!(source, TextSource::Json(_)) {
+                    self.sql(" END)");
+                }
+            }
             Pred::JsonTime(path, op, nanos) => {
                 // Unknown unless the value is a string of the exact Kubernetes form.
                 self.sql("(CASE WHEN ");

@@ -1,0 +1,205 @@
+//! `matches()`: regular expressions restricted to the syntax PostgreSQL (ARE), MariaDB
+//! (PCRE2) and Rust's `regex` (SQLite and in-memory evaluation) read the same way, so a
+//! pattern matches the same strings on every backend. Accepted: literal characters and
+//! escaped metacharacters, `.`, `[...]` of characters and ranges, `^`, `$`, groups,
+//! `|`, and repetitions. Perl classes (`\d`, `\w`, `\s`), Unicode classes, POSIX classes,
+//! flags, word boundaries and other escapes are rejected (their meaning differs).
+
+use std::sync::Arc;
+
+use regex_syntax::ast::{self, Ast};
+
+/// Longest pattern accepted.
+const MAX_LEN: usize = 1024;
+
+/// A checked pattern with its spelling for each engine.
+#[derive(Clone)]
+pub(crate) struct Pattern {
+    /// As written (PostgreSQL reads it as is).
+    pub source: String,
+    /// For Rust's regex (SQLite's `regexp()` and in-memory): dot matches newline.
+    pub rust: String,
+    /// For PCRE2: dot matches newline, `$` only at the very end.
+    pub pcre: String,
+    compiled: Arc<regex::Regex>,
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pattern({:?})", self.source)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Pattern {
+    /// Checks `source` and prepares it for every engine.
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        if source.len() > MAX_LEN {
+            return Err(format!("the pattern is longer than {MAX_LEN} bytes"));
+        }
+        if source.contains('\0') {
+            return Err("the pattern contains NUL".into());
+        }
+        let mut parsed = ast::parse::ParserBuilder::new()
+            .nest_limit(32)
+            .build()
+            .parse(source)
+            .map_err(|e| format!("invalid regular expression: {}", e.kind()))?;
+        check(&parsed)?;
+        let rust = format!("(?s){source}");
+        end_text(&mut parsed);
+        let pcre = format!("(?s){}", print(&parsed));
+        let compiled = regex::RegexBuilder::new(&rust)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("invalid regular expression: {e}"))?;
+        Ok(Pattern {
+            source: source.to_owned(),
+            rust,
+            pcre,
+            compiled: Arc::new(compiled),
+        })
+    }
+
+    /// Whether `text` contains a match.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.compiled.is_match(text)
+    }
+}
+
+fn print(ast: &Ast) -> String {
+    let mut out = String::new();
+    ast::print::Printer::new()
+        .print(ast, &mut out)
+        .expect("printing to a String cannot fail");
+    out
+}
+
+/// `$` becomes `\z` (PCRE's `$` also matches before a final newline).
+fn end_text(ast: &mut Ast) {
+    match ast {
+        Ast::Assertion(a) if a.kind == ast::AssertionKind::EndLine => {
+            a.kind = ast::AssertionKind::EndText
+        }
+        Ast::Repetition(r) => end_text(&mut r.ast),
+        Ast::Group(g) => end_text(&mut g.ast),
+        Ast::Alternation(a) => a.asts.iter_mut().for_each(end_text),
+        Ast::Concat(c) => c.asts.iter_mut().for_each(end_text),
+        _ => {}
+    }
+}
+
+fn check(node: &Ast) -> Result<(), String> {
+    match node {
+        Ast::Empty(_) | Ast::Dot(_) => Ok(()),
+        Ast::Literal(l) => literal(l),
+        Ast::Assertion(a) => match a.kind {
+            ast::AssertionKind::StartLine | ast::AssertionKind::EndLine => Ok(()),
+            _ => Err("only ^ and $ are supported as assertions (no \\b, \\A, \\z)".into()),
+        },
+        Ast::ClassUnicode(_) => Err("Unicode classes (\\p{…}) are not supported".into()),
+        Ast::ClassPerl(_) => {
+            Err("\\d, \\w and \\s are not supported; use [0-9], [a-zA-Z0-9_] or [ \\t\\n]".into())
+        }
+        Ast::ClassBracketed(c) => class_set(&c.kind),
+        Ast::Repetition(r) => check(&r.ast),
+        Ast::Group(g) => match &g.kind {
+            ast::GroupKind::CaptureIndex(_) => check(&g.ast),
+            ast::GroupKind::NonCapturing(flags) if flags.items.is_empty() => check(&g.ast),
+            _ => Err("named groups and flags are not supported".into()),
+        },
+        Ast::Flags(_) => Err("flags are not supported".into()),
+        Ast::Alternation(a) => a.asts.iter().try_for_each(check),
+        Ast::Concat(c) => c.asts.iter().try_for_each(check),
+    }
+}
+
+fn literal(l: &ast::Literal) -> Result<(), String> {
+    match l.kind {
+        ast::LiteralKind::Verbatim | ast::LiteralKind::Meta => Ok(()),
+        _ => Err(format!(
+            "the escape for {:?} is not supported; write the character itself",
+            l.c
+        )),
+    }
+}
+
+fn class_set(set: &ast::ClassSet) -> Result<(), String> {
+    match set {
+        ast::ClassSet::Item(item) => class_item(item),
+        ast::ClassSet::BinaryOp(_) => {
+            Err("class set operations (&&, --, ~~) are not supported".into())
+        }
+    }
+}
+
+fn class_item(item: &ast::ClassSetItem) -> Result<(), String> {
+    match item {
+        ast::ClassSetItem::Empty(_) => Ok(()),
+        ast::ClassSetItem::Literal(l) => literal(l),
+        ast::ClassSetItem::Range(r) => literal(&r.start).and(literal(&r.end)),
+        ast::ClassSetItem::Union(u) => u.items.iter().try_for_each(class_item),
+        ast::ClassSetItem::Ascii(_) => {
+            Err("POSIX classes ([:alpha:]) are not supported; list the characters".into())
+        }
+        ast::ClassSetItem::Unicode(_) | ast::ClassSetItem::Perl(_) => {
+            Err("classes like \\d or \\p{…} are not supported inside [...]".into())
+        }
+        ast::ClassSetItem::Bracketed(_) => Err("nested classes are not supported".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_common_subset() {
+        for ok in [
+            "^build-[0-9]+$",
+            "a.c",
+            "(foo|bar)+",
+            "(?:x)?y{2,3}",
+            "[^a-z_]",
+            "\\.\\*",
+            "ünï.ode",
+            "[]a]",
+        ] {
+            assert!(
+                Pattern::new(ok).is_ok(),
+                "{ok}: {:?}",
+                Pattern::new(ok).err()
+            );
+        }
+        let p = Pattern::new("a$").unwrap();
+        assert_eq!(p.pcre, "(?s)a\\z");
+        assert!(p.is_match("xa") && !p.is_match("a\n"));
+        assert!(
+            Pattern::new("a.b").unwrap().is_match("a\nb"),
+            "dot matches newline everywhere"
+        );
+    }
+
+    #[test]
+    fn rejects_what_engines_read_differently() {
+        for (bad, needle) in [
+            ("\\d+", "\\d, \\w"),
+            ("\\bword", "assertions"),
+            ("[[:alpha:]]", "POSIX"),
+            ("(?i)x", "flags"),
+            ("(?P<n>x)", "named groups"),
+            ("\\x41", "escape"),
+            ("\\p{L}", "Unicode"),
+            ("(", "invalid regular expression"),
+            ("a\0", "NUL"),
+        ] {
+            let err = Pattern::new(bad).unwrap_err();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+}
