@@ -21,7 +21,66 @@ integration::backend_tests!(
     result_filters_agree_with_memory,
     hostile_strings_match_exactly,
     filtered_paging_is_exact,
+    rejected_filters_answer_invalid_argument,
 );
+
+/// Bad filters get INVALID_ARGUMENT with a message naming the problem, over gRPC and REST.
+async fn rejected_filters_answer_invalid_argument(backend: TestBackend) {
+    let server = TestServer::start(backend);
+    let mut client = server.grpc().await;
+    let rest = server.rest();
+    for (filter, needle) in [
+        ("data.kind ==", "not valid CEL"),
+        ("nope == 1", "unknown identifier `nope`"),
+        ("data_type", "must be a boolean"),
+        ("name == 1", "cannot compare"),
+        ("data.x.matches('\\\\d')", "\\d, \\w"),
+        ("data.x + 1 == 2", "only supported between constants"),
+        ("data.items.map(i, i)", "only exists() and all()"),
+        ("create_time > 'yesterday'", "use timestamp"),
+        ("data['a\"b'] == 1", "cannot be filtered on"),
+    ] {
+        assert_code(
+            client
+                .list_records(pb::ListRecordsRequest {
+                    parent: "-/results/-".into(),
+                    filter: filter.into(),
+                    ..Default::default()
+                })
+                .await,
+            Code::InvalidArgument,
+            needle,
+        );
+        let query: String = filter.bytes().map(|b| format!("%{b:02X}")).collect();
+        let (status, body) = rest
+            .api(
+                "GET",
+                &format!("/parents/-/results/-/records?filter={query}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_i64()),
+            (400, Some(3)),
+            "{filter}: {body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{filter}: {body}"
+        );
+    }
+    assert_code(
+        client
+            .list_results(pb::ListResultsRequest {
+                parent: "-".into(),
+                filter: "data.x == 1".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "unknown identifier `data`",
+    );
+}
 
 /// A small deterministic generator (xorshift), so every run and backend sees the same data.
 struct Gen(u64);
@@ -220,6 +279,19 @@ fn record_filters() -> Vec<String> {
         "size(data.score) > 0",
         "size(name) == 3",
         "size(data) >= 5",
+        "data.status.conditions.exists(c, c.reason == 'Failed')",
+        "data.status.conditions.all(c, c.reason == 'Succeeded')",
+        "!data.status.conditions.exists(c, c.reason == 'Failed')",
+        "!data.status.conditions.all(c, has(c.reason))",
+        "data.spec.params.exists(p, p.value.startsWith('p') || p.name == 'p1')",
+        "data.spec.params.all(p, p.name.matches('^p[0-9]$'))",
+        "data.spec.params.exists(p, p.value == 'it\\'s' || parent == 'a')",
+        "data.spec.params.exists(p, p.value == 'plain' && data_type == TASK_RUN)",
+        "data.spec.params.all(p, size(p.value) > 3)",
+        "data.metadata.exists(m, m == 'x')",
+        "data.spec.params.exists(p, p == 'x')",
+        "data.spec.params.exists(p, !(p.value == 'plain'))",
+        "data.spec.params.all(p, p.missing == 1)",
         "data.metadata.name.matches('^run-1[0-9]$')",
         "data.metadata.labels.app.matches('[A-Z]')",
         "data.metadata.labels.app.matches('^$')",

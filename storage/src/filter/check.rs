@@ -64,7 +64,12 @@ fn parse_and_check(source: &str, env: Environment) -> Result<Pred> {
         .max_recursion_depth(MAX_PARSE_DEPTH)
         .parse_with_source_info(source)
         .map_err(|e| invalid(format!("filter is not valid CEL: {e}")))?;
-    Checker { env, info }.pred(&ast, 0)
+    Checker {
+        env,
+        info: &info,
+        element: None,
+    }
+    .pred(&ast, 0)
 }
 
 fn invalid(message: String) -> Error {
@@ -79,12 +84,14 @@ enum Term {
     Summary,
 }
 
-struct Checker {
+struct Checker<'i> {
     env: Environment,
-    info: SourceInfo,
+    info: &'i SourceInfo,
+    /// The variable of the enclosing `exists`/`all`, bound to the current element.
+    element: Option<String>,
 }
 
-impl Checker {
+impl Checker<'_> {
     /// An InvalidArgument naming where in the filter the problem is.
     fn err(&self, at: &IdedExpr, message: impl std::fmt::Display) -> Error {
         match self.info.offset_for(at.id) {
@@ -159,9 +166,7 @@ impl Checker {
                     "has() is supported on paths into data, annotations and summary.annotations",
                 )),
             },
-            Expr::Comprehension(_) => {
-                Err(self.err(e, "exists(), all() and other macros are not supported yet"))
-            }
+            Expr::Comprehension(c) => self.comprehension(e, c, depth),
             _ => match self.term(e, depth)? {
                 // A bare JSON path is a boolean test: `data.spec.enabled`.
                 Term::Operand(Operand::Json(path)) => {
@@ -361,6 +366,9 @@ impl Checker {
                 steps: Vec::new(),
             })))
         };
+        if self.element.as_deref() == Some(name) {
+            return json(JsonRoot::Element);
+        }
         match (self.env, name) {
             (_, "parent") => text(TextField::Parent),
             (_, "create_time") => time(TimeField::CreateTime),
@@ -492,6 +500,58 @@ impl Checker {
         }
     }
 
+    /// `list.exists(x, p)` and `list.all(x, p)` over a JSON array.
+    fn comprehension(
+        &self,
+        e: &IdedExpr,
+        c: &cel::common::ast::ComprehensionExpr,
+        depth: usize,
+    ) -> Result<Pred> {
+        let unsupported = || self.err(e, "only exists() and all() are supported among the macros");
+        let all = match (&c.accu_init.expr, &c.loop_step.expr) {
+            (Expr::Literal(LiteralValue::Boolean(b)), Expr::Call(step))
+                if c.iter_var2.is_none() =>
+            {
+                let expected = if *b.inner() {
+                    op::LOGICAL_AND
+                } else {
+                    op::LOGICAL_OR
+                };
+                if step.func_name != expected || step.args.len() != 2 {
+                    return Err(unsupported());
+                }
+                *b.inner()
+            }
+            _ => return Err(unsupported()),
+        };
+        let Expr::Call(step) = &c.loop_step.expr else {
+            return Err(unsupported());
+        };
+        if self.element.is_some() {
+            return Err(self.err(e, "nested exists()/all() are not supported"));
+        }
+        let Term::Operand(Operand::Json(array)) = self.term(&c.iter_range, depth)? else {
+            return Err(self.err(&c.iter_range, "exists() and all() apply to JSON lists"));
+        };
+        if array.root != JsonRoot::Data {
+            return Err(self.err(
+                &c.iter_range,
+                "exists() and all() apply to lists inside data",
+            ));
+        }
+        let body = Checker {
+            env: self.env,
+            info: self.info,
+            element: Some(c.iter_var.clone()),
+        };
+        let pred = body.pred(&step.args[1], depth + 1)?;
+        Ok(Pred::Each {
+            array,
+            all,
+            pred: Box::new(pred),
+        })
+    }
+
     fn string_test(
         &self,
         target: &IdedExpr,
@@ -516,7 +576,7 @@ impl Checker {
 }
 
 /// JSON keys are bound as parameters; SQLite's JSON paths cannot quote `"` or `\`.
-fn check_keys(checker: &Checker, at: &IdedExpr, path: &JsonPath) -> Result<()> {
+fn check_keys(checker: &Checker<'_>, at: &IdedExpr, path: &JsonPath) -> Result<()> {
     for step in &path.steps {
         if let Step::Key(key) = step {
             if key.is_empty() || key.contains(['"', '\\', '\0']) {
@@ -654,7 +714,14 @@ mod tests {
             ("create_time.matches('a')", r, "matches() applies"),
             ("size(data.x) > 'a'", r, "cannot compare size()"),
             ("size(create_time) > 1", r, "size() applies to"),
-            ("data.items.exists(i, i == 1)", r, "not supported yet"),
+            (
+                "data.items.exists_one(i, i == 1)",
+                r,
+                "only exists() and all()",
+            ),
+            ("data.items.map(i, i)", r, "only exists() and all()"),
+            ("data.a.exists(i, i.b.exists(j, j == 1))", r, "nested"),
+            ("parent.exists(i, i == 1)", r, "apply to JSON lists"),
             ("data.x + 1 == 2", r, "only supported between constants"),
             ("foo(parent)", r, "unsupported function or operator `foo`"),
             (

@@ -101,7 +101,34 @@ impl Row for ResultRow<'_> {
                 .summary
                 .as_ref()
                 .map(|s| Cow::Owned(string_map(&s.annotations))),
-            JsonRoot::Data => None,
+            JsonRoot::Data | JsonRoot::Element => None,
+        }
+    }
+}
+
+/// A row seen from inside `exists()`/`all()`: the current element is `JsonRoot::Element`.
+struct ElementRow<'a> {
+    row: &'a dyn Row,
+    element: &'a Value,
+}
+
+impl Row for ElementRow<'_> {
+    fn text(&self, field: TextField) -> Option<&str> {
+        self.row.text(field)
+    }
+
+    fn time(&self, field: TimeField) -> Option<i64> {
+        self.row.time(field)
+    }
+
+    fn status(&self) -> Option<i64> {
+        self.row.status()
+    }
+
+    fn json(&self, root: JsonRoot) -> Option<Cow<'_, Value>> {
+        match root {
+            JsonRoot::Element => Some(Cow::Borrowed(self.element)),
+            other => self.row.json(other),
         }
     }
 }
@@ -178,6 +205,18 @@ fn eval(pred: &Pred, row: &dyn Row) -> Tri {
                 _ => return None,
             };
             Some(pattern.is_match(&text))
+        }
+        Pred::Each { array, all, pred } => {
+            let root = row.json(array.root)?;
+            let Value::Array(items) = lookup(&root, &array.steps)? else {
+                return None;
+            };
+            let holds = |element: &Value| eval(pred, &ElementRow { row, element }) == Some(true);
+            Some(if *all {
+                items.iter().all(holds)
+            } else {
+                items.iter().any(holds)
+            })
         }
         Pred::Has(path) => {
             let root = row.json(path.root);

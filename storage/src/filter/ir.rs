@@ -17,6 +17,14 @@ pub(crate) enum Pred {
     Str(Operand, StrFn, String),
     /// `operand.matches(pattern)`: unknown unless the operand is a string.
     Matches(Operand, super::regex::Pattern),
+    /// `array.exists(x, pred)` (any element) or `array.all(x, pred)` (every element),
+    /// with `pred` reading the element through [`JsonRoot::Element`]. An element counts
+    /// only if `pred` is true; unknown unless `array` is a JSON list.
+    Each {
+        array: JsonPath,
+        all: bool,
+        pred: Box<Pred>,
+    },
     /// `has(path)`: the JSON path exists.
     Has(JsonPath),
     /// A JSON string holding a Kubernetes timestamp (`2024-01-02T03:04:05Z`) compared
@@ -117,6 +125,8 @@ pub(crate) enum JsonRoot {
     Annotations,
     /// `results.summary_annotations`.
     SummaryAnnotations,
+    /// The current element inside `exists()`/`all()`.
+    Element,
 }
 
 /// One step into a JSON value.

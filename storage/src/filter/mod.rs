@@ -89,6 +89,10 @@ impl Filter {
 
     /// The SQL condition for `backend`.
     pub(crate) fn to_sql(&self, backend: crate::Backend) -> crate::fragment::Fragment {
-        sql::lower(&self.pred, backend)
+        let table = match self.environment {
+            Environment::Results => "results",
+            Environment::Records => "records",
+        };
+        sql::lower(&self.pred, backend, table)
     }
 }

@@ -10,11 +10,12 @@ use super::ir::*;
 use crate::connection::Backend;
 use crate::fragment::Fragment;
 
-/// The condition for `pred` on `backend`.
-pub(super) fn lower(pred: &Pred, backend: Backend) -> Fragment {
+/// The condition for `pred` on `backend`, over the columns of `table`.
+pub(super) fn lower(pred: &Pred, backend: Backend, table: &'static str) -> Fragment {
     let mut f = Fragment::new();
     Lower {
         backend,
+        table,
         f: &mut f,
         positive: true,
     }
@@ -27,6 +28,7 @@ pub(super) fn json_text(path: &JsonPath, backend: Backend) -> Fragment {
     let mut f = Fragment::new();
     Lower {
         backend,
+        table: "records",
         f: &mut f,
         positive: true,
     }
@@ -36,6 +38,9 @@ pub(super) fn json_text(path: &JsonPath, backend: Backend) -> Fragment {
 
 struct Lower<'a> {
     backend: Backend,
+    /// Columns are qualified with it: inside `exists()` SQLite's `json_each` has columns
+    /// of its own (`parent`, `id`, …) that would otherwise shadow ours.
+    table: &'static str,
     f: &'a mut Fragment,
     /// No `NOT` above this point: unknown and false mean the same (no match), so an extra
     /// necessary condition may be added to let an index narrow the rows.
@@ -66,11 +71,16 @@ fn time_column(field: TimeField) -> &'static str {
     }
 }
 
-fn json_column(root: JsonRoot) -> &'static str {
-    match root {
-        JsonRoot::Data => "data",
-        JsonRoot::Annotations => "annotations",
-        JsonRoot::SummaryAnnotations => "summary_annotations",
+/// The SQL holding a JSON root. Inside `exists()`/`all()` the element is `el.value` on
+/// PostgreSQL (`jsonb_array_elements`) and `jt.e` on MySQL (`JSON_TABLE`); on SQLite it
+/// is addressed through `data` and the element's full path (see `path_call`).
+fn json_column(root: JsonRoot, backend: Backend) -> &'static str {
+    match (root, backend) {
+        (JsonRoot::Data, _) | (JsonRoot::Element, Backend::Sqlite) => "data",
+        (JsonRoot::Annotations, _) => "annotations",
+        (JsonRoot::SummaryAnnotations, _) => "summary_annotations",
+        (JsonRoot::Element, Backend::Postgres) => "el.value",
+        (JsonRoot::Element, Backend::Mysql) => "jt.e",
     }
 }
 
@@ -114,6 +124,15 @@ impl Lower<'_> {
         self
     }
 
+    /// A column of the listed table (or an element alias, already qualified).
+    fn col(&mut self, name: &'static str) -> &mut Self {
+        if !name.contains('.') {
+            self.f.sql(self.table).sql(".");
+        }
+        self.f.sql(name);
+        self
+    }
+
     fn pred(&mut self, pred: &Pred) {
         match pred {
             Pred::Const(true) => {
@@ -144,24 +163,25 @@ impl Lower<'_> {
                 self.text_cmp(TextSource::Column(text_column(*field)), *op, s)
             }
             Pred::Cmp(Operand::Time(field), op, Lit::Time(t)) => {
-                self.sql("(").sql(time_column(*field)).sql(op_sql(*op));
+                self.sql("(").col(time_column(*field)).sql(op_sql(*op));
                 self.f.bigint(*t);
                 self.sql(")");
             }
             Pred::Cmp(Operand::Status, op, Lit::Int(i)) => {
-                self.sql("(summary_status").sql(op_sql(*op));
+                self.sql("(").col("summary_status").sql(op_sql(*op));
                 self.f.bigint(*i);
                 self.sql(")");
             }
             Pred::Cmp(Operand::Json(path), CmpOp::Eq, lit)
                 if self.positive
                     && self.backend == Backend::Postgres
-                    && path.root != JsonRoot::SummaryAnnotations
+                    && matches!(path.root, JsonRoot::Data | JsonRoot::Annotations)
                     // PostgreSQL text cannot carry NUL; the exact test alone answers that.
                     && !matches!(lit, Lit::Str(s) if s.contains('\0')) =>
             {
                 // `data @> {…}` holds whenever the equality does, and a GIN index answers it.
-                self.sql("(").sql(json_column(path.root)).sql(" @> ");
+                let column = json_column(path.root, self.backend);
+                self.sql("(").col(column).sql(" @> ");
                 self.pg_containment(&path.steps, lit);
                 self.sql(" AND ");
                 self.json_cmp(path, CmpOp::Eq, lit);
@@ -189,6 +209,38 @@ impl Lower<'_> {
                 }
                 _ => unreachable!("the checker only applies string tests to text"),
             },
+            Pred::Each { array, all, pred } => {
+                self.sql("(CASE WHEN ");
+                self.kind(array);
+                self.sql(" = 'array' THEN ").sql(if *all {
+                    "(NOT EXISTS (SELECT 1 FROM "
+                } else {
+                    "(EXISTS (SELECT 1 FROM "
+                });
+                match self.backend {
+                    Backend::Postgres => {
+                        self.sql("jsonb_array_elements(");
+                        self.pg_value(array);
+                        self.sql(") AS el(value)");
+                    }
+                    Backend::Sqlite => self.path_call("json_each(", array, ") AS el"),
+                    Backend::Mysql => self.path_call(
+                        "JSON_TABLE(JSON_EXTRACT(",
+                        array,
+                        "), '$[*]' COLUMNS (e JSON PATH '$')) AS jt",
+                    ),
+                }
+                self.sql(" WHERE (");
+                // Only true elements count, so unknown and false are alike in here.
+                let positive = std::mem::replace(&mut self.positive, true);
+                self.pred(pred);
+                self.positive = positive;
+                self.sql(if *all {
+                    ") IS NOT TRUE)) END)"
+                } else {
+                    ") IS TRUE)) END)"
+                });
+            }
             Pred::Has(path) => {
                 self.sql("(");
                 self.kind(path);
@@ -250,7 +302,8 @@ impl Lower<'_> {
 
     /// `jsonb` value at `path` (PostgreSQL only): `data -> 'a' -> 0`.
     fn pg_value(&mut self, path: &JsonPath) {
-        self.sql("(").sql(json_column(path.root));
+        let column = json_column(path.root, self.backend);
+        self.sql("(").col(column);
         for step in &path.steps {
             match step {
                 Step::Key(k) => {
@@ -321,8 +374,15 @@ impl Lower<'_> {
 
     /// `json_fn(column, path)` for SQLite and MySQL.
     fn path_call(&mut self, open: &'static str, path: &JsonPath, close: &'static str) {
-        self.sql(open).sql(json_column(path.root)).sql(", ");
-        self.f.text(path_text(&path.steps));
+        let column = json_column(path.root, self.backend);
+        self.sql(open).col(column).sql(", ");
+        if path.root == JsonRoot::Element && self.backend == Backend::Sqlite {
+            // The element's own path in `data`, then the steps below it.
+            self.sql("el.fullkey || ");
+            self.f.text(path_text(&path.steps)[1..].to_owned());
+        } else {
+            self.f.text(path_text(&path.steps));
+        }
         self.sql(close);
     }
 
@@ -379,7 +439,7 @@ impl Lower<'_> {
         };
         let path = match operand {
             Operand::Text(field) => {
-                self.sql(length).sql(text_column(*field)).sql(")");
+                self.sql(length).col(text_column(*field)).sql(")");
                 return;
             }
             Operand::Json(path) => path,
@@ -449,7 +509,7 @@ impl Lower<'_> {
     fn text(&mut self, source: &TextSource<'_>) {
         match source {
             TextSource::Column(c) => {
-                self.sql(c);
+                self.col(c);
             }
             TextSource::Json(path) => self.json_text(path),
         }
