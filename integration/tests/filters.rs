@@ -167,6 +167,12 @@ fn record_doc(g: &mut Gen, i: usize) -> Value {
                 g.below(10),
                 g.below(10)
             ));
+            if g.chance(70) {
+                let start = status["startTime"].as_str().unwrap().to_owned();
+                let minutes = g.pick(&[0, 15, 45, 60, 61, 180]);
+                let end = chrono_like_add_minutes(&start, minutes);
+                status["completionTime"] = json!(end);
+            }
         } else if g.chance(30) {
             // Not the Kubernetes form: timestamp comparisons treat these as unknown.
             status["startTime"] = g.pick(&[
@@ -203,6 +209,13 @@ fn record_doc(g: &mut Gen, i: usize) -> Value {
         doc["weird"] = json!({"a.b": g.below(3), "sp ace": g.pick(HOSTILE), "ünï": "ü", "it's": g.pick(&["x", "y"]), "%_": 1});
     }
     doc
+}
+
+/// `YYYY-MM-DDTHH:MM:00Z` plus whole minutes (hours stay below 24 in the generated data).
+fn chrono_like_add_minutes(start: &str, minutes: u32) -> String {
+    let hour: u32 = start[11..13].parse().unwrap();
+    let total = hour * 60 + minutes;
+    format!("{}T{:02}:{:02}:00Z", &start[..10], total / 60, total % 60)
 }
 
 fn record_filters() -> Vec<String> {
@@ -279,6 +292,23 @@ fn record_filters() -> Vec<String> {
         "size(data.score) > 0",
         "size(name) == 3",
         "size(data) >= 5",
+        "data.status.startTime.getFullYear() == 2026",
+        "data.status.startTime.getMonth() == 3",
+        "data.status.startTime.getDate() > 14",
+        "data.status.startTime.getDayOfMonth() < 12",
+        "data.status.startTime.getDayOfWeek() == 0",
+        "data.status.startTime.getHours() >= 5",
+        "data.status.startTime.getMinutes() == 0",
+        "data.status.startTime.getSeconds('UTC') == 0",
+        "create_time.getFullYear() >= 2026",
+        "create_time.getHours() < 24 && create_time.getMilliseconds() >= 0",
+        "create_time.getDayOfWeek() != 9",
+        "data.status.completionTime - data.status.startTime > duration('30m')",
+        "data.status.completionTime - data.status.startTime <= duration('1h')",
+        "data.status.completionTime - data.status.startTime == duration('45m')",
+        "data.status.completionTime - data.status.startTime != duration('45m30.5s')",
+        "duration('2h') < data.status.completionTime - data.status.startTime",
+        "!(data.status.completionTime - data.status.startTime >= duration('59m59.5s'))",
         "data.status.conditions.exists(c, c.reason == 'Failed')",
         "data.status.conditions.all(c, c.reason == 'Succeeded')",
         "!data.status.conditions.exists(c, c.reason == 'Failed')",

@@ -4,6 +4,7 @@
 
 use cel::common::ast::{operators as op, Expr, IdedExpr, LiteralValue, SourceInfo};
 
+use super::int::{self, Getter};
 use super::ir::*;
 use crate::{Error, Result};
 
@@ -250,6 +251,32 @@ impl Checker<'_> {
         depth: usize,
     ) -> Result<Term> {
         let args = &call.args;
+        if let (Some(getter), Some(target)) =
+            (Getter::from_name(&call.func_name), call.target.as_deref())
+        {
+            match args.first().map(|a| self.term(a, depth)).transpose()? {
+                None => {}
+                Some(Term::Lit(Lit::Str(tz))) if tz == "UTC" || tz == "Z" => {}
+                Some(_) => {
+                    return Err(self.err(e, "timestamp getters support only the time zone \"UTC\""))
+                }
+            }
+            return match self.term(target, depth)? {
+                Term::Operand(Operand::Time(field)) => Ok(Term::Operand(Operand::Int(
+                    int::column_getter(field, getter),
+                ))),
+                Term::Operand(Operand::Json(path)) => {
+                    Ok(Term::Operand(Operand::Int(int::json_getter(&path, getter))))
+                }
+                _ => Err(self.err(
+                    e,
+                    format!(
+                        "{}() applies to time fields and JSON timestamps",
+                        call.func_name
+                    ),
+                )),
+            };
+        }
         match (call.func_name.as_str(), call.target.is_some(), args.len()) {
             ("size", false, 1) | ("size", true, 0) => {
                 let arg = call.target.as_deref().unwrap_or_else(|| &args[0]);
@@ -311,9 +338,20 @@ impl Checker<'_> {
                 _ => Err(self.err(e, "duration() takes a string constant")),
             },
             (op::ADD | op::SUBSTRACT, false, 2) => {
-                let (Term::Lit(a), Term::Lit(b)) =
-                    (self.term(&args[0], depth)?, self.term(&args[1], depth)?)
-                else {
+                let (a, b) = (self.term(&args[0], depth)?, self.term(&args[1], depth)?);
+                if let (Term::Operand(Operand::Json(end)), Term::Operand(Operand::Json(start))) =
+                    (&a, &b)
+                {
+                    if call.func_name == op::SUBSTRACT {
+                        // Seconds between two Kubernetes timestamps, compared with a duration.
+                        let seconds = int::IntExpr::Sub(
+                            Box::new(int::json_epoch_seconds(end)),
+                            Box::new(int::json_epoch_seconds(start)),
+                        );
+                        return Ok(Term::Operand(Operand::Seconds(seconds)));
+                    }
+                }
+                let (Term::Lit(a), Term::Lit(b)) = (a, b) else {
                     return Err(self.unsupported_call(e, &call.func_name));
                 };
                 let add = call.func_name == op::ADD;
@@ -441,7 +479,23 @@ impl Checker<'_> {
         let ok = match (&operand, &lit) {
             (Operand::Text(_), Lit::Str(_)) => true,
             (Operand::Time(_), Lit::Time(_)) => true,
-            (Operand::Status | Operand::Size(_), Lit::Int(_)) => true,
+            (Operand::Status | Operand::Size(_) | Operand::Int(_), Lit::Int(_)) => true,
+            (Operand::Seconds(seconds), Lit::Duration(d)) => {
+                // Whole seconds against nanoseconds: compare with the whole second that
+                // gives the same answer; an impossible equality still needs both times.
+                let (s, whole) = (
+                    d.div_euclid(1_000_000_000),
+                    d.rem_euclid(1_000_000_000) == 0,
+                );
+                let (op, s) = match (op, whole) {
+                    (CmpOp::Eq, false) => (CmpOp::Lt, i64::MIN),
+                    (CmpOp::Ne, false) => (CmpOp::Ge, i64::MIN),
+                    (CmpOp::Ge, false) => (CmpOp::Gt, s),
+                    (CmpOp::Lt, false) => (CmpOp::Le, s),
+                    (op, _) => (op, s),
+                };
+                return Ok(Pred::Cmp(Operand::Int(seconds.clone()), op, Lit::Int(s)));
+            }
             (Operand::Json(_), Lit::Str(_) | Lit::Int(_) | Lit::Double(_)) => true,
             (Operand::Json(_), Lit::Bool(_) | Lit::Null) => !ordering,
             (Operand::Json(path), Lit::Time(t)) => return Ok(Pred::JsonTime(path.clone(), op, *t)),
@@ -594,6 +648,8 @@ fn describe(operand: &Operand) -> &'static str {
         Operand::Status => "summary.status (use SUCCESS, FAILURE, … or an integer)",
         Operand::Json(_) => "a JSON value",
         Operand::Size(_) => "size() (compare with an integer)",
+        Operand::Int(_) => "a timestamp part (compare with an integer)",
+        Operand::Seconds(_) => "a difference of timestamps (compare with duration(\"…\"))",
     }
 }
 

@@ -245,6 +245,20 @@ fn compare(row: &dyn Row, operand: &Operand, op: CmpOp, lit: &Lit) -> Tri {
         }
         (Operand::Time(f), Lit::Time(t)) => Some(op.holds(row.time(*f)?.cmp(t))),
         (Operand::Status, Lit::Int(i)) => Some(op.holds(row.status()?.cmp(i))),
+        (Operand::Int(expr), Lit::Int(i)) => {
+            let digits = |path: &JsonPath, start: u8, len: u8| {
+                let root = row.json(path.root)?;
+                let Value::String(text) = lookup(&root, &path.steps)? else {
+                    return None;
+                };
+                if !is_k8s_time(text) {
+                    return None;
+                }
+                let start = usize::from(start) - 1;
+                text.get(start..start + usize::from(len))?.parse().ok()
+            };
+            Some(op.holds(expr.eval(&|f| row.time(f), &digits)?.cmp(i)))
+        }
         (Operand::Size(inner), Lit::Int(i)) => {
             let size = match inner.as_ref() {
                 Operand::Text(field) => row.text(*field)?.chars().count(),

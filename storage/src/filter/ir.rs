@@ -92,6 +92,12 @@ pub(crate) enum Operand {
     /// `size(x)`: characters of a string, elements of a list, keys of a map (a text field
     /// or a JSON value; unknown for other JSON kinds).
     Size(Box<Operand>),
+    /// An integer computed from times: a getter (`create_time.getHours()`) or the seconds
+    /// between two JSON timestamps. Unknown when a time is absent or malformed.
+    Int(super::int::IntExpr),
+    /// Seconds between two JSON timestamps; only compared with a duration, which the
+    /// checker turns into an [`Operand::Int`] comparison.
+    Seconds(super::int::IntExpr),
 }
 
 /// Text columns.

@@ -6,6 +6,7 @@
 //! its text, and its number. Comparisons test the kind first, so that the SQL answer is
 //! exactly the in-memory one (see `eval.rs`).
 
+use super::int::IntExpr;
 use super::ir::*;
 use crate::connection::Backend;
 use crate::fragment::Fragment;
@@ -188,6 +189,29 @@ impl Lower<'_> {
                 self.sql(")");
             }
             Pred::Cmp(Operand::Json(path), op, lit) => self.json_cmp(path, *op, lit),
+            Pred::Cmp(Operand::Int(expr), op, Lit::Int(i)) => {
+                // Every JSON timestamp read must be a string of the Kubernetes form.
+                let mut paths = Vec::new();
+                expr.json_paths(&mut paths);
+                if !paths.is_empty() {
+                    self.sql("(CASE WHEN ");
+                    for (n, path) in paths.iter().enumerate() {
+                        self.sql(if n > 0 { " AND " } else { "" });
+                        self.kind(path);
+                        self.sql(" = 'string' AND ");
+                        self.k8s_time_shape(path);
+                    }
+                    self.sql(" THEN ");
+                }
+                self.sql("(");
+                self.int(expr);
+                self.sql(op_sql(*op));
+                self.f.bigint(*i);
+                self.sql(")");
+                if !paths.is_empty() {
+                    self.sql(" END)");
+                }
+            }
             Pred::Cmp(Operand::Size(inner), op, Lit::Int(i)) => {
                 self.sql("(");
                 self.size(inner);
@@ -427,6 +451,82 @@ impl Lower<'_> {
         match self.backend {
             Backend::Sqlite => self.path_call("json_type(", path, ")"),
             _ => self.json_text(path),
+        }
+    }
+
+    /// Integer arithmetic (truncating division, as in Rust).
+    fn int(&mut self, expr: &IntExpr) {
+        let binary = |me: &mut Self, a: &IntExpr, op: &'static str, b: &IntExpr| {
+            me.sql("(");
+            me.int(a);
+            me.sql(op);
+            me.int(b);
+            me.sql(")");
+        };
+        match expr {
+            IntExpr::Nanos(field) => {
+                self.col(time_column(*field));
+            }
+            IntExpr::Digits(path, start, len) => {
+                let (open, cast) = match self.backend {
+                    Backend::Postgres => ("CAST(substr(", " AS bigint)"),
+                    Backend::Sqlite => ("CAST(substr(", " AS INTEGER)"),
+                    Backend::Mysql => ("CAST(SUBSTRING(", " AS SIGNED)"),
+                };
+                // Positions are code constants; PostgreSQL's substr takes integers.
+                let (start, len): (&'static str, &'static str) = match (start, len) {
+                    (1, 4) => ("1", "4"),
+                    (6, 2) => ("6", "2"),
+                    (9, 2) => ("9", "2"),
+                    (12, 2) => ("12", "2"),
+                    (15, 2) => ("15", "2"),
+                    (18, 2) => ("18", "2"),
+                    _ => unreachable!("only the fields of YYYY-MM-DDTHH:MM:SSZ are read"),
+                };
+                self.sql(open);
+                self.json_text(path);
+                self.sql(", ")
+                    .sql(start)
+                    .sql(", ")
+                    .sql(len)
+                    .sql(")")
+                    .sql(cast);
+            }
+            IntExpr::Lit(v) => {
+                // Typed, so that PostgreSQL does integer (not numeric) arithmetic.
+                self.sql("CAST(");
+                self.f.bigint(*v);
+                self.sql(if self.backend == Backend::Mysql {
+                    " AS SIGNED)"
+                } else {
+                    " AS bigint)"
+                });
+            }
+            IntExpr::Add(a, b) => binary(self, a, " + ", b),
+            IntExpr::Sub(a, b) => binary(self, a, " - ", b),
+            IntExpr::Mul(a, b) => binary(self, a, " * ", b),
+            IntExpr::Div(a, b) => binary(
+                self,
+                a,
+                if self.backend == Backend::Mysql {
+                    " DIV "
+                } else {
+                    " / "
+                },
+                b,
+            ),
+            IntExpr::Rem(a, b) => binary(self, a, " % ", b),
+            IntExpr::IfLe(a, b, then, otherwise) => {
+                self.sql("(CASE WHEN ");
+                self.int(a);
+                self.sql(" <= ");
+                self.int(b);
+                self.sql(" THEN ");
+                self.int(then);
+                self.sql(" ELSE ");
+                self.int(otherwise);
+                self.sql(" END)");
+            }
         }
     }
 
