@@ -159,6 +159,21 @@ fn lookup<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     Some(value)
 }
 
+/// The string an operand holds: a text field, or a JSON value that is a string.
+fn string_of<'r>(row: &'r dyn Row, operand: &Operand) -> Option<Cow<'r, str>> {
+    match operand {
+        Operand::Text(field) => Some(Cow::Borrowed(row.text(*field)?)),
+        Operand::Json(path) => {
+            let root = row.json(path.root)?;
+            match lookup(&root, &path.steps)? {
+                Value::String(s) => Some(Cow::Owned(s.clone())),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 fn eval(pred: &Pred, row: &dyn Row) -> Tri {
     match pred {
         Pred::Const(b) => Some(*b),
@@ -175,17 +190,7 @@ fn eval(pred: &Pred, row: &dyn Row) -> Tri {
         },
         Pred::Cmp(operand, op, lit) => compare(row, operand, *op, lit),
         Pred::Str(operand, f, needle) => {
-            let text: Cow<'_, str> = match operand {
-                Operand::Text(field) => Cow::Borrowed(row.text(*field)?),
-                Operand::Json(path) => {
-                    let root = row.json(path.root)?;
-                    match lookup(&root, &path.steps)? {
-                        Value::String(s) => Cow::Owned(s.clone()),
-                        _ => return None,
-                    }
-                }
-                _ => return None,
-            };
+            let text = string_of(row, operand)?;
             Some(match f {
                 StrFn::Contains => text.contains(needle.as_str()),
                 StrFn::StartsWith => text.starts_with(needle.as_str()),
@@ -193,17 +198,7 @@ fn eval(pred: &Pred, row: &dyn Row) -> Tri {
             })
         }
         Pred::Matches(operand, pattern) => {
-            let text: Cow<'_, str> = match operand {
-                Operand::Text(field) => Cow::Borrowed(row.text(*field)?),
-                Operand::Json(path) => {
-                    let root = row.json(path.root)?;
-                    match lookup(&root, &path.steps)? {
-                        Value::String(s) => Cow::Owned(s.clone()),
-                        _ => return None,
-                    }
-                }
-                _ => return None,
-            };
+            let text = string_of(row, operand)?;
             Some(pattern.is_match(&text))
         }
         Pred::Each { array, all, pred } => {
