@@ -29,6 +29,14 @@ pub enum Error {
         /// The configured timeout.
         timeout: Duration,
     },
+    /// The transaction of a whole batch failed; nothing of it was stored.
+    #[error("{message}")]
+    Batch {
+        /// The code of the failure.
+        code: ErrorCode,
+        /// What failed.
+        message: String,
+    },
     /// The pool has stopped (the server is shutting down).
     #[error("the {pool} has stopped")]
     Stopped {
@@ -38,6 +46,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// As a storage error, to pass through the storage layer's transactions.
+    pub(crate) fn into_storage(self) -> results_storage::Error {
+        match self {
+            Error::Storage(e) => e,
+            other => results_storage::Error::Pool(other.to_string()),
+        }
+    }
+
     /// The transport-neutral code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -45,6 +61,7 @@ impl Error {
             Error::Overloaded { .. } => ErrorCode::ResourceExhausted,
             Error::Timeout { .. } => ErrorCode::DeadlineExceeded,
             Error::Stopped { .. } => ErrorCode::Unavailable,
+            Error::Batch { code, .. } => *code,
         }
     }
 }

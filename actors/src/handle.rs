@@ -16,6 +16,7 @@ use results_storage::summary::SummaryRow;
 use results_storage::{Backend, Database};
 use tokio::sync::Semaphore;
 
+use crate::batch::{BatchLimits, Submit, WriteBatcher, WriteOp, Written};
 use crate::messages::*;
 use crate::query::QueryExecutor;
 use crate::writer::StorageWriter;
@@ -34,6 +35,10 @@ pub struct ActorSettings {
     pub reader_queue: usize,
     /// How long a request may wait for a queue slot, and then for its answer.
     pub timeout: Duration,
+    /// Most Create/Update requests committed in one transaction (group commit).
+    pub batch_max: usize,
+    /// How long a batch may stay open for more requests once a writer is free.
+    pub batch_wait: Duration,
 }
 
 impl Default for ActorSettings {
@@ -44,6 +49,8 @@ impl Default for ActorSettings {
             writer_queue: 1024,
             reader_queue: 1024,
             timeout: Duration::from_secs(30),
+            batch_max: 64,
+            batch_wait: Duration::ZERO,
         }
     }
 }
@@ -85,6 +92,7 @@ impl<A: Actor> Clone for Pool<A> {
 #[derive(Clone)]
 pub struct Actors {
     writer: Pool<StorageWriter>,
+    batcher: Addr<WriteBatcher>,
     query: Pool<QueryExecutor>,
     timeout: Duration,
 }
@@ -138,10 +146,44 @@ impl Actors {
             slots,
             capacity,
         };
+        let limits = BatchLimits {
+            max: settings.batch_max.max(1),
+            wait: settings.batch_wait,
+            in_flight: writers,
+        };
+        let batcher = WriteBatcher::new(writer.addr.clone(), limits).start();
         Actors {
             writer,
+            batcher,
             query,
             timeout: settings.timeout,
+        }
+    }
+
+    /// Submits a write for group commit and waits for its own answer.
+    async fn write(&self, op: WriteOp) -> Result<Written> {
+        let pool = &self.writer;
+        let slot = tokio::time::timeout(self.timeout, pool.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Overloaded {
+                pool: pool.name,
+                queued: pool.capacity,
+            })?
+            .map_err(|_| Error::Stopped { pool: pool.name })?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.batcher
+            .send(Submit { op, reply })
+            .await
+            .map_err(|_| Error::Stopped { pool: pool.name })?;
+        let answer = tokio::time::timeout(self.timeout, answer).await;
+        drop(slot);
+        match answer {
+            Ok(Ok(written)) => written,
+            Ok(Err(_)) => Err(Error::Stopped { pool: pool.name }),
+            Err(_) => Err(Error::Timeout {
+                pool: pool.name,
+                timeout: self.timeout,
+            }),
         }
     }
 
@@ -173,12 +215,12 @@ impl Actors {
 
     /// CreateResult.
     pub async fn create_result(&self, new: NewResult) -> Result<StoredResult> {
-        self.call(&self.writer, CreateResult(new)).await
+        stored_result(self.write(WriteOp::CreateResult(new)).await?)
     }
 
     /// UpdateResult.
     pub async fn update_result(&self, replacement: ResultReplacement) -> Result<StoredResult> {
-        self.call(&self.writer, UpdateResult(replacement)).await
+        stored_result(self.write(WriteOp::UpdateResult(replacement)).await?)
     }
 
     /// DeleteResult.
@@ -201,12 +243,12 @@ impl Actors {
 
     /// CreateRecord.
     pub async fn create_record(&self, new: NewRecord) -> Result<StoredRecord> {
-        self.call(&self.writer, CreateRecord(new)).await
+        stored_record(self.write(WriteOp::CreateRecord(new)).await?)
     }
 
     /// UpdateRecord.
     pub async fn update_record(&self, patch: RecordPatch) -> Result<StoredRecord> {
-        self.call(&self.writer, UpdateRecord(patch)).await
+        stored_record(self.write(WriteOp::UpdateRecord(patch)).await?)
     }
 
     /// DeleteRecord.
@@ -230,5 +272,19 @@ impl Actors {
     /// GetRecordListSummary.
     pub async fn summarize_records(&self, request: SummarizeRecords) -> Result<Vec<SummaryRow>> {
         self.call(&self.query, request).await
+    }
+}
+
+fn stored_result(written: Written) -> Result<StoredResult> {
+    match written {
+        Written::Result(r) => Ok(r),
+        Written::Record(_) => unreachable!("a Result write stores a Result"),
+    }
+}
+
+fn stored_record(written: Written) -> Result<StoredRecord> {
+    match written {
+        Written::Record(r) => Ok(r),
+        Written::Result(_) => unreachable!("a Record write stores a Record"),
     }
 }

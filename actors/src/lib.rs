@@ -10,6 +10,7 @@
 //!
 //! Diesel's blocking calls run only on the pools' own threads, never on async executors.
 
+mod batch;
 pub mod clock;
 pub mod error;
 pub mod handle;

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use actix::{Actor, Handler, SyncContext};
-use results_storage::{model, store, Database};
+use results_storage::{store, Database};
 
-use crate::messages::{
-    CreateRecord, CreateResult, DeleteRecord, DeleteResult, UpdateRecord, UpdateResult,
-};
-use crate::{Clock, IdGen, Result};
+use crate::batch::{ApplyBatch, WriteOp, Written};
+use crate::messages::{DeleteRecord, DeleteResult};
+use crate::{Clock, Error, IdGen, Result};
+use tracing::warn;
 
 /// Owns writes; one instance per pool thread, sharing the connection pool.
 pub(crate) struct StorageWriter {
@@ -21,29 +21,6 @@ impl Actor for StorageWriter {
     type Context = SyncContext<Self>;
 }
 
-impl Handler<CreateResult> for StorageWriter {
-    type Result = Result<model::StoredResult>;
-
-    fn handle(&mut self, msg: CreateResult, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.db.get()?;
-        Ok(store::create_result(
-            &mut conn,
-            msg.0,
-            self.ids.next_id(),
-            self.clock.now(),
-        )?)
-    }
-}
-
-impl Handler<UpdateResult> for StorageWriter {
-    type Result = Result<model::StoredResult>;
-
-    fn handle(&mut self, msg: UpdateResult, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.db.get()?;
-        Ok(store::update_result(&mut conn, msg.0, self.clock.now())?)
-    }
-}
-
 impl Handler<DeleteResult> for StorageWriter {
     type Result = Result<()>;
 
@@ -52,33 +29,117 @@ impl Handler<DeleteResult> for StorageWriter {
     }
 }
 
-impl Handler<CreateRecord> for StorageWriter {
-    type Result = Result<model::StoredRecord>;
-
-    fn handle(&mut self, msg: CreateRecord, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.db.get()?;
-        Ok(store::create_record(
-            &mut conn,
-            msg.0,
-            self.ids.next_id(),
-            self.clock.now(),
-        )?)
-    }
-}
-
-impl Handler<UpdateRecord> for StorageWriter {
-    type Result = Result<model::StoredRecord>;
-
-    fn handle(&mut self, msg: UpdateRecord, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.db.get()?;
-        Ok(store::update_record(&mut conn, msg.0, self.clock.now())?)
-    }
-}
-
 impl Handler<DeleteRecord> for StorageWriter {
     type Result = Result<()>;
 
     fn handle(&mut self, msg: DeleteRecord, _: &mut Self::Context) -> Self::Result {
         Ok(store::delete_record(&mut self.db.get()?, &msg.0)?)
+    }
+}
+
+impl StorageWriter {
+    fn apply(&self, conn: &mut results_storage::connection::Conn, op: &WriteOp) -> Result<Written> {
+        let now = self.clock.now();
+        Ok(match op {
+            WriteOp::CreateResult(new) => Written::Result(store::create_result(
+                conn,
+                new.clone(),
+                self.ids.next_id(),
+                now,
+            )?),
+            WriteOp::UpdateResult(r) => {
+                Written::Result(store::update_result(conn, r.clone(), now)?)
+            }
+            WriteOp::CreateRecord(new) => Written::Record(store::create_record(
+                conn,
+                new.clone(),
+                self.ids.next_id(),
+                now,
+            )?),
+            WriteOp::UpdateRecord(p) => {
+                Written::Record(store::update_record(conn, p.clone(), now)?)
+            }
+        })
+    }
+}
+
+/// Attempts at a write that keeps losing deadlocks to concurrent batches.
+const ATTEMPTS: usize = 4;
+
+impl StorageWriter {
+    /// One op in its own statement(s), retried when it loses a deadlock.
+    fn apply_alone(
+        &self,
+        conn: &mut results_storage::connection::Conn,
+        op: &WriteOp,
+    ) -> Result<Written> {
+        let mut attempt = 1;
+        loop {
+            match self.apply(conn, op) {
+                Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => attempt += 1,
+                answer => return answer,
+            }
+        }
+    }
+}
+
+impl Handler<ApplyBatch> for StorageWriter {
+    type Result = Vec<Result<Written>>;
+
+    fn handle(&mut self, msg: ApplyBatch, _: &mut Self::Context) -> Self::Result {
+        let ops = msg.0;
+        let mut conn = match self.db.get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                return ops
+                    .iter()
+                    .map(|_| {
+                        Err(Error::Batch {
+                            code: e.code(),
+                            message: e.to_string(),
+                        })
+                    })
+                    .collect()
+            }
+        };
+        if let [op] = &ops[..] {
+            return vec![self.apply_alone(&mut conn, op)];
+        }
+        // One transaction, one savepoint per op: a failing op is rolled back alone. A
+        // deadlock or serialization failure aborts the whole batch instead (MySQL rolls
+        // back the entire transaction then), and its ops are applied one by one.
+        let batch = conn.transaction(|conn| {
+            let mut answers = Vec::with_capacity(ops.len());
+            for op in &ops {
+                match conn.transaction(|conn| self.apply(conn, op).map_err(Error::into_storage)) {
+                    Err(e) if e.is_retryable() => return Err(e),
+                    answer => answers.push(answer),
+                }
+            }
+            Ok(answers)
+        });
+        match batch {
+            Ok(answers) => answers
+                .into_iter()
+                .map(|a| a.map_err(Error::from))
+                .collect(),
+            Err(e) if e.is_retryable() => {
+                warn!(error = %e, ops = ops.len(), "batch aborted; applying its writes one by one");
+                ops.iter()
+                    .map(|op| self.apply_alone(&mut conn, op))
+                    .collect()
+            }
+            Err(e) => {
+                let (code, message) = (e.code(), e.to_string());
+                ops.iter()
+                    .map(|_| {
+                        Err(Error::Batch {
+                            code,
+                            message: message.clone(),
+                        })
+                    })
+                    .collect()
+            }
+        }
     }
 }

@@ -107,6 +107,10 @@ pub struct ActorPoolSettings {
     pub reader_queue: usize,
     /// Seconds a request may wait for a queue slot, and then for its answer.
     pub timeout_secs: u64,
+    /// Most Create/Update requests committed in one transaction (group commit).
+    pub batch_max: usize,
+    /// Microseconds a batch may stay open for more requests once a writer is free.
+    pub batch_wait_us: u64,
 }
 
 /// `[paging]`.
@@ -155,6 +159,8 @@ impl Default for ActorPoolSettings {
             writer_queue: d.writer_queue,
             reader_queue: d.reader_queue,
             timeout_secs: d.timeout.as_secs(),
+            batch_max: d.batch_max,
+            batch_wait_us: d.batch_wait.as_micros() as u64,
         }
     }
 }
@@ -231,6 +237,7 @@ impl Settings {
             ("actors.writer_queue", self.actors.writer_queue),
             ("actors.reader_queue", self.actors.reader_queue),
             ("actors.timeout_secs", self.actors.timeout_secs as usize),
+            ("actors.batch_max", self.actors.batch_max),
             (
                 "database.connect_timeout_secs",
                 self.database.connect_timeout_secs as usize,
@@ -260,6 +267,8 @@ impl Settings {
             writer_queue: self.actors.writer_queue,
             reader_queue: self.actors.reader_queue,
             timeout: Duration::from_secs(self.actors.timeout_secs),
+            batch_max: self.actors.batch_max,
+            batch_wait: Duration::from_micros(self.actors.batch_wait_us),
         }
     }
 }

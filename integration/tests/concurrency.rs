@@ -14,7 +14,68 @@ integration::backend_tests!(
     concurrent_result_updates_with_one_etag,
     concurrent_updates_without_etag_all_land,
     concurrent_creates_all_land,
+    group_commit_keeps_each_callers_outcome,
 );
+
+/// 500 concurrent creates, 10 of them duplicates of others: group commit gives each
+/// caller its own answer, and exactly the acknowledged writes are stored.
+async fn group_commit_keeps_each_callers_outcome(backend: TestBackend) {
+    let server = TestServer::start(backend);
+    let mut client = server.grpc().await;
+    for r in ["r0", "r1", "r2", "r3", "r4"] {
+        create_result(&mut client, "ns", r).await;
+    }
+    let calls = (0..500).map(|i| {
+        let mut client = client.clone();
+        // Requests 490..500 reuse the names of requests 0..10.
+        let n = if i >= 490 { i - 490 } else { i };
+        let result = format!("ns/results/r{}", n % 5);
+        let request = pb::CreateRecordRequest {
+            parent: result.clone(),
+            record: Some(record(
+                &result,
+                &format!("x{n}"),
+                "t",
+                &format!("{{\"i\":{i}}}"),
+            )),
+        };
+        async move { client.create_record(request).await.map(|r| r.into_inner()) }
+    });
+    let outcomes = join_all(calls).await;
+    let acked: Vec<&pb::Record> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(s) if s.code() == Code::AlreadyExists))
+        .count();
+    let other: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err())
+        .filter(|s| s.code() != Code::AlreadyExists)
+        .collect();
+    assert!(other.is_empty(), "unexpected errors: {other:?}");
+    assert_eq!((acked.len(), duplicates), (490, 10));
+    for record in &acked {
+        let stored = client
+            .get_record(pb::GetRecordRequest {
+                name: record.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_same_record(&stored, record);
+    }
+    let listed = client
+        .list_records(pb::ListRecordsRequest {
+            parent: "ns/results/-".into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert_eq!(listed.len(), 490);
+}
 
 const WRITERS: usize = 20;
 
@@ -166,6 +227,12 @@ async fn concurrent_creates_all_land(backend: TestBackend) {
         .iter()
         .filter(|o| matches!(o, Err(s) if s.code() == Code::AlreadyExists))
         .count();
+    let other: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err())
+        .filter(|s| s.code() != Code::AlreadyExists)
+        .collect();
+    assert!(other.is_empty(), "unexpected errors: {other:?}");
     assert_eq!(created.len(), WRITERS * 2 - WRITERS * 2 / 5);
     assert_eq!(duplicates, WRITERS * 2 / 5);
     let listed = client

@@ -93,6 +93,21 @@ impl CustomizeConnection<SqliteConnection, r2d2::Error> for SqliteSetup {
     }
 }
 
+/// Per-connection MySQL/MariaDB settings: READ COMMITTED, as on PostgreSQL. InnoDB's
+/// default (REPEATABLE READ) would let a read inside a group-commit transaction see a
+/// snapshot older than the row its conditional UPDATE then finds.
+#[cfg(feature = "mysql")]
+#[derive(Debug)]
+struct MysqlSetup;
+
+#[cfg(feature = "mysql")]
+impl CustomizeConnection<MysqlConnection, r2d2::Error> for MysqlSetup {
+    fn on_acquire(&self, conn: &mut MysqlConnection) -> std::result::Result<(), r2d2::Error> {
+        conn.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .map_err(r2d2::Error::QueryError)
+    }
+}
+
 #[diesel::declare_sql_function]
 extern "SQL" {
     /// `X REGEXP Y` in SQLite calls `regexp(Y, X)`.
@@ -148,6 +163,25 @@ pub enum Conn {
 }
 
 impl Conn {
+    /// Runs `f` in a transaction (a savepoint when one is already open): committed when
+    /// `f` succeeds, rolled back when it fails.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        with_conn!(self, |c| AnsiTransactionManager::begin_transaction(c))
+            .map_err(Error::db("beginning a transaction"))?;
+        match f(self) {
+            Ok(value) => {
+                with_conn!(self, |c| AnsiTransactionManager::commit_transaction(c))
+                    .map_err(Error::db("committing"))?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = with_conn!(self, |c| AnsiTransactionManager::rollback_transaction(c));
+                Err(e)
+            }
+        }
+    }
+
     /// The backend of this connection.
     pub fn backend(&self) -> Backend {
         match self {
@@ -210,6 +244,7 @@ impl Database {
             #[cfg(feature = "mysql")]
             Backend::Mysql => AnyPool::Mysql(
                 builder(settings)
+                    .connection_customizer(Box::new(MysqlSetup))
                     .build(ConnectionManager::new(url))
                     .map_err(connect_err)?,
             ),

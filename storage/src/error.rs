@@ -103,6 +103,25 @@ impl Error {
         }
     }
 
+    /// Whether the database aborted the transaction over a race with another one
+    /// (deadlock or serialization failure), so that running it again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error as DieselError};
+        match self {
+            Error::Database {
+                source: DieselError::DatabaseError(kind, info),
+                ..
+            } => {
+                let message = info.message().to_ascii_lowercase();
+                matches!(kind, DatabaseErrorKind::SerializationFailure)
+                    || message.contains("deadlock")
+                    || message.contains("lock wait timeout")
+                    || message.contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+
     /// Wraps a diesel error with the step that failed.
     pub(crate) fn db(step: &'static str) -> impl FnOnce(diesel::result::Error) -> Error {
         move |source| Error::Database { step, source }

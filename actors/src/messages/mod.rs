@@ -3,7 +3,5 @@
 mod records;
 mod results;
 
-pub use records::{
-    CreateRecord, DeleteRecord, GetRecord, ListRecords, SummarizeRecords, UpdateRecord,
-};
-pub use results::{CreateResult, DeleteResult, GetResult, ListResults, UpdateResult};
+pub use records::{DeleteRecord, GetRecord, ListRecords, SummarizeRecords};
+pub use results::{DeleteResult, GetResult, ListResults};

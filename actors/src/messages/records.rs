@@ -1,21 +1,11 @@
 //! Messages about Records.
 
 use actix::Message;
-use results_storage::model::{NewRecord, RecordName, RecordPatch, RecordScope, StoredRecord};
+use results_storage::model::{RecordName, RecordScope, StoredRecord};
 use results_storage::store::{ListRequest, Page};
 use results_storage::summary::{SummaryRow, SummarySpec};
 
 use crate::Result;
-
-/// Store a new Record in an existing Result.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<StoredRecord>")]
-pub struct CreateRecord(pub NewRecord);
-
-/// Merge changes into a Record.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<StoredRecord>")]
-pub struct UpdateRecord(pub RecordPatch);
 
 /// Delete a Record.
 #[derive(Debug, Message)]
