@@ -337,19 +337,47 @@ impl Checker<'_> {
                     }),
                 _ => Err(self.err(e, "duration() takes a string constant")),
             },
-            (op::ADD | op::SUBSTRACT, false, 2) => {
+            (op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE, false, 2) => {
                 let (a, b) = (self.term(&args[0], depth)?, self.term(&args[1], depth)?);
-                if let (Term::Operand(Operand::Json(end)), Term::Operand(Operand::Json(start))) =
-                    (&a, &b)
-                {
-                    if call.func_name == op::SUBSTRACT {
-                        // Seconds between two Kubernetes timestamps, compared with a duration.
-                        let seconds = int::IntExpr::Sub(
-                            Box::new(int::json_epoch_seconds(end)),
-                            Box::new(int::json_epoch_seconds(start)),
-                        );
-                        return Ok(Term::Operand(Operand::Seconds(seconds)));
+                let name = call.func_name.as_str();
+                match (&a, &b) {
+                    // Which of timestamps or numbers depends on what it is compared with.
+                    (Term::Operand(Operand::Json(end)), Term::Operand(Operand::Json(start)))
+                        if name == op::SUBSTRACT =>
+                    {
+                        return Ok(Term::Operand(Operand::Difference(
+                            end.clone(),
+                            start.clone(),
+                        )));
                     }
+                    (Term::Operand(Operand::Time(f)), Term::Lit(Lit::Duration(d)))
+                        if name != op::MULTIPLY && name != op::DIVIDE =>
+                    {
+                        let d = if name == op::ADD {
+                            *d
+                        } else {
+                            d.checked_neg()
+                                .ok_or_else(|| self.err(e, "arithmetic overflow"))?
+                        };
+                        return Ok(Term::Operand(Operand::ShiftedTime(*f, d)));
+                    }
+                    (Term::Operand(_), _) | (_, Term::Operand(_)) => {
+                        let (x, y) = (self.number(e, a)?, self.number(e, b)?);
+                        let (x, y) = (Box::new(x), Box::new(y));
+                        return Ok(Term::Operand(Operand::Num(match name {
+                            op::ADD => NumExpr::Add(x, y),
+                            op::SUBSTRACT => NumExpr::Sub(x, y),
+                            op::MULTIPLY => NumExpr::Mul(x, y),
+                            _ => NumExpr::Div(x, y),
+                        })));
+                    }
+                    _ => {}
+                }
+                if name == op::MULTIPLY || name == op::DIVIDE {
+                    return Err(self.err(
+                        e,
+                        "* and / between constants are not supported; write the value",
+                    ));
                 }
                 let (Term::Lit(a), Term::Lit(b)) = (a, b) else {
                     return Err(self.unsupported_call(e, &call.func_name));
@@ -389,9 +417,30 @@ impl Checker<'_> {
                     .ok_or_else(|| self.err(e, "arithmetic overflow")),
                 Term::Lit(Lit::Double(d)) => Ok(Term::Lit(Lit::Double(-d))),
                 Term::Lit(Lit::Duration(d)) => Ok(Term::Lit(Lit::Duration(-d))),
+                t @ Term::Operand(_) => Ok(Term::Operand(Operand::Num(NumExpr::Neg(Box::new(
+                    self.number(e, t)?,
+                ))))),
                 _ => Err(self.unsupported_call(e, &call.func_name)),
             },
             _ => Err(self.unsupported_call(e, &call.func_name)),
+        }
+    }
+
+    /// A term as a number for arithmetic: JSON values, numeric constants, arithmetic.
+    fn number(&self, e: &IdedExpr, term: Term) -> Result<NumExpr> {
+        match term {
+            Term::Operand(Operand::Json(path)) => Ok(NumExpr::Json(path)),
+            Term::Operand(Operand::Num(n)) => Ok(n),
+            Term::Operand(Operand::Difference(a, b)) => Ok(NumExpr::Sub(
+                Box::new(NumExpr::Json(a)),
+                Box::new(NumExpr::Json(b)),
+            )),
+            Term::Lit(Lit::Int(i)) => Ok(NumExpr::Lit(i as f64)),
+            Term::Lit(Lit::Double(d)) => Ok(NumExpr::Lit(d)),
+            _ => Err(self.err(
+                e,
+                "arithmetic applies to JSON numbers and numeric constants (and time ± duration)",
+            )),
         }
     }
 
@@ -480,6 +529,27 @@ impl Checker<'_> {
             (Operand::Text(_), Lit::Str(_)) => true,
             (Operand::Time(_), Lit::Time(_)) => true,
             (Operand::Status | Operand::Size(_) | Operand::Int(_), Lit::Int(_)) => true,
+            (Operand::Num(_), Lit::Int(_) | Lit::Double(_)) => true,
+            (Operand::Difference(a, b), Lit::Int(_) | Lit::Double(_)) => {
+                let n = NumExpr::Sub(
+                    Box::new(NumExpr::Json(a.clone())),
+                    Box::new(NumExpr::Json(b.clone())),
+                );
+                return Ok(Pred::Cmp(Operand::Num(n), op, lit));
+            }
+            (Operand::ShiftedTime(f, d), Lit::Time(t)) => {
+                let t = t
+                    .checked_sub(*d)
+                    .ok_or_else(|| self.err(at, "arithmetic overflow"))?;
+                return Ok(Pred::Cmp(Operand::Time(*f), op, Lit::Time(t)));
+            }
+            (Operand::Difference(end, start), Lit::Duration(_)) => {
+                let seconds = int::IntExpr::Sub(
+                    Box::new(int::json_epoch_seconds(end)),
+                    Box::new(int::json_epoch_seconds(start)),
+                );
+                return self.comparison(at, Operand::Seconds(seconds), op, lit);
+            }
             (Operand::Seconds(seconds), Lit::Duration(d)) => {
                 // Whole seconds against nanoseconds: compare with the whole second that
                 // gives the same answer; an impossible equality still needs both times.
@@ -650,6 +720,11 @@ fn describe(operand: &Operand) -> &'static str {
         Operand::Size(_) => "size() (compare with an integer)",
         Operand::Int(_) => "a timestamp part (compare with an integer)",
         Operand::Seconds(_) => "a difference of timestamps (compare with duration(\"…\"))",
+        Operand::Difference(..) => {
+            "a difference of JSON values (compare with a number or a duration)"
+        }
+        Operand::Num(_) => "arithmetic on numbers (compare with a number)",
+        Operand::ShiftedTime(..) => "a time ± duration (compare with timestamp(\"…\"))",
     }
 }
 
@@ -778,7 +853,9 @@ mod tests {
             ("data.items.map(i, i)", r, "only exists() and all()"),
             ("data.a.exists(i, i.b.exists(j, j == 1))", r, "nested"),
             ("parent.exists(i, i == 1)", r, "apply to JSON lists"),
-            ("data.x + 1 == 2", r, "only supported between constants"),
+            ("data.x + 1 == 'a'", r, "cannot compare arithmetic"),
+            ("name + 1 == 2", r, "arithmetic applies to JSON numbers"),
+            ("data.x % 2 == 1", r, "only supported between constants"),
             ("foo(parent)", r, "unsupported function or operator `foo`"),
             (
                 "timestamp('yesterday') < create_time",

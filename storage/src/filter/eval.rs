@@ -159,6 +159,32 @@ fn lookup<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     Some(value)
 }
 
+/// The value of arithmetic on JSON numbers; `None` when a value is not a number or a
+/// divisor is zero.
+fn number(row: &dyn Row, n: &NumExpr) -> Option<f64> {
+    Some(match n {
+        NumExpr::Json(path) => {
+            let root = row.json(path.root)?;
+            match lookup(&root, &path.steps)? {
+                Value::Number(x) => x.as_f64()?,
+                _ => return None,
+            }
+        }
+        NumExpr::Lit(x) => *x,
+        NumExpr::Add(a, b) => number(row, a)? + number(row, b)?,
+        NumExpr::Sub(a, b) => number(row, a)? - number(row, b)?,
+        NumExpr::Mul(a, b) => number(row, a)? * number(row, b)?,
+        NumExpr::Div(a, b) => {
+            let (a, b) = (number(row, a)?, number(row, b)?);
+            if b == 0.0 {
+                return None;
+            }
+            a / b
+        }
+        NumExpr::Neg(a) => -number(row, a)?,
+    })
+}
+
 /// The string an operand holds: a text field, or a JSON value that is a string.
 fn string_of<'r>(row: &'r dyn Row, operand: &Operand) -> Option<Cow<'r, str>> {
     match operand {
@@ -253,6 +279,14 @@ fn compare(row: &dyn Row, operand: &Operand, op: CmpOp, lit: &Lit) -> Tri {
                 text.get(start..start + usize::from(len))?.parse().ok()
             };
             Some(op.holds(expr.eval(&|f| row.time(f), &digits)?.cmp(i)))
+        }
+        (Operand::Num(n), Lit::Int(_) | Lit::Double(_)) => {
+            let lit = match lit {
+                Lit::Int(i) => *i as f64,
+                Lit::Double(d) => *d,
+                _ => unreachable!(),
+            };
+            Some(op.holds(number(row, n)?.partial_cmp(&lit)?))
         }
         (Operand::Size(inner), Lit::Int(i)) => {
             let size = match inner.as_ref() {

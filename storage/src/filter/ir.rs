@@ -98,6 +98,45 @@ pub(crate) enum Operand {
     /// Seconds between two JSON timestamps; only compared with a duration, which the
     /// checker turns into an [`Operand::Int`] comparison.
     Seconds(super::int::IntExpr),
+    /// `a - b` of two JSON values: seconds between timestamps when compared with a
+    /// duration, else a number.
+    Difference(JsonPath, JsonPath),
+    /// Arithmetic on JSON numbers (as doubles); unknown unless every value read is a
+    /// number, or when dividing by zero.
+    Num(NumExpr),
+    /// A time field shifted by a duration (nanoseconds): `create_time + duration("1h")`.
+    ShiftedTime(TimeField, i64),
+}
+
+/// Arithmetic over JSON numbers and constants.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NumExpr {
+    Json(JsonPath),
+    Lit(f64),
+    Add(Box<NumExpr>, Box<NumExpr>),
+    Sub(Box<NumExpr>, Box<NumExpr>),
+    Mul(Box<NumExpr>, Box<NumExpr>),
+    Div(Box<NumExpr>, Box<NumExpr>),
+    Neg(Box<NumExpr>),
+}
+
+impl NumExpr {
+    /// The JSON values read.
+    pub fn paths<'a>(&'a self, out: &mut Vec<&'a JsonPath>) {
+        match self {
+            NumExpr::Json(p) => {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            NumExpr::Lit(_) => {}
+            NumExpr::Add(a, b) | NumExpr::Sub(a, b) | NumExpr::Mul(a, b) | NumExpr::Div(a, b) => {
+                a.paths(out);
+                b.paths(out);
+            }
+            NumExpr::Neg(a) => a.paths(out),
+        }
+    }
 }
 
 /// Text columns.

@@ -212,6 +212,30 @@ impl Lower<'_> {
                     self.sql(" END)");
                 }
             }
+            Pred::Cmp(Operand::Num(n), op, lit @ (Lit::Int(_) | Lit::Double(_))) => {
+                let value = match lit {
+                    Lit::Int(i) => *i as f64,
+                    Lit::Double(d) => *d,
+                    _ => unreachable!(),
+                };
+                // Unknown unless every JSON value read is a number.
+                let mut paths = Vec::new();
+                n.paths(&mut paths);
+                self.sql("(CASE WHEN ");
+                for (i, path) in paths.iter().enumerate() {
+                    self.sql(if i > 0 { " AND " } else { "" });
+                    self.kind(path);
+                    self.sql(" = 'number'");
+                }
+                if paths.is_empty() {
+                    self.sql(TRUE);
+                }
+                self.sql(" THEN (");
+                self.num(n);
+                self.sql(op_sql(*op));
+                self.f.double(value);
+                self.sql(") END)");
+            }
             Pred::Cmp(Operand::Size(inner), op, Lit::Int(i)) => {
                 self.sql("(");
                 self.size(inner);
@@ -451,6 +475,57 @@ impl Lower<'_> {
         match self.backend {
             Backend::Sqlite => self.path_call("json_type(", path, ")"),
             _ => self.json_text(path),
+        }
+    }
+
+    /// Floating-point arithmetic over JSON numbers; division by zero is NULL.
+    fn num(&mut self, n: &NumExpr) {
+        let binary = |me: &mut Self, a: &NumExpr, op: &'static str, b: &NumExpr| {
+            me.sql("(");
+            me.num(a);
+            me.sql(op);
+            me.num(b);
+            me.sql(")");
+        };
+        match n {
+            NumExpr::Json(path) => {
+                if self.backend == Backend::Sqlite {
+                    // SQLite would divide integers as integers.
+                    self.sql("CAST(");
+                    self.json_number(path);
+                    self.sql(" AS REAL)");
+                } else {
+                    self.json_number(path);
+                }
+            }
+            NumExpr::Lit(x) => {
+                self.sql(match self.backend {
+                    Backend::Postgres => "CAST(",
+                    Backend::Sqlite => "CAST(",
+                    Backend::Mysql => "(",
+                });
+                self.f.double(*x);
+                self.sql(match self.backend {
+                    Backend::Postgres => " AS double precision)",
+                    Backend::Sqlite => " AS REAL)",
+                    Backend::Mysql => " + 0e0)",
+                });
+            }
+            NumExpr::Add(a, b) => binary(self, a, " + ", b),
+            NumExpr::Sub(a, b) => binary(self, a, " - ", b),
+            NumExpr::Mul(a, b) => binary(self, a, " * ", b),
+            NumExpr::Div(a, b) => {
+                self.sql("(");
+                self.num(a);
+                self.sql(" / NULLIF(");
+                self.num(b);
+                self.sql(", 0))");
+            }
+            NumExpr::Neg(a) => {
+                self.sql("(- ");
+                self.num(a);
+                self.sql(")");
+            }
         }
     }
 
