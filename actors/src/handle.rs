@@ -77,6 +77,19 @@ struct Pool<A: Actor> {
     capacity: usize,
 }
 
+impl<A: Actor> Pool<A> {
+    /// Waits up to `timeout` for a queue slot; the slot is held until the answer arrives.
+    async fn admit(&self, timeout: Duration) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(timeout, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Overloaded {
+                pool: self.name,
+                queued: self.capacity,
+            })?
+            .map_err(|_| Error::Stopped { pool: self.name })
+    }
+}
+
 impl<A: Actor> Clone for Pool<A> {
     fn clone(&self) -> Self {
         Pool {
@@ -163,13 +176,7 @@ impl Actors {
     /// Submits a write for group commit and waits for its own answer.
     async fn write(&self, op: WriteOp) -> Result<Written> {
         let pool = &self.writer;
-        let slot = tokio::time::timeout(self.timeout, pool.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| Error::Overloaded {
-                pool: pool.name,
-                queued: pool.capacity,
-            })?
-            .map_err(|_| Error::Stopped { pool: pool.name })?;
+        let slot = pool.admit(self.timeout).await?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.batcher
             .send(Submit { op, reply })
@@ -194,13 +201,7 @@ impl Actors {
         M: Message<Result = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let slot = tokio::time::timeout(self.timeout, pool.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| Error::Overloaded {
-                pool: pool.name,
-                queued: pool.capacity,
-            })?
-            .map_err(|_| Error::Stopped { pool: pool.name })?;
+        let slot = pool.admit(self.timeout).await?;
         let answer = pool.addr.send(msg).timeout(self.timeout).await;
         drop(slot);
         match answer {
