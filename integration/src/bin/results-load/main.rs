@@ -1,0 +1,459 @@
+//! `results-load`: starts the real `results-api` in-process on loopback ports and drives it
+//! over gRPC with a realistic Tekton workload, then prints a plain-text report: create,
+//! get and update rates, latencies of typical listings, memory, and the yardstick of the
+//! same records inserted with a plain autocommit INSERT loop.
+//!
+//! ```sh
+//! cargo run --release -p integration --bin results-load -- \
+//!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
+//!     [--max-seconds S] [--seed S] [--reuse] [--keep]
+//! ```
+
+mod drive;
+mod raw;
+mod report;
+mod stats;
+mod workload;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use results_grpc::pb::v1alpha2 as pb;
+use results_grpc::server::{open_database, serve, Listeners};
+use results_grpc::settings::Settings;
+
+use crate::drive::Client;
+use crate::raw::Backend;
+use crate::report::{print_report, Report, PHASE_CREATE_1, PHASE_CREATE_C};
+use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
+
+const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
+[--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep]
+
+  --database-url URL  sqlite://PATH, postgres://… or mysql://… (the database must exist);
+                      default: a SQLite file in a new temporary directory
+  --records N         records to create (default 100000; one Result per 5 records)
+  --concurrency C     concurrent clients (default 8)
+  --record-kb K       size of each record's JSON document in KiB (default 15)
+  --max-seconds S     stop every phase after S seconds in all (default 1800)
+  --seed S            workload seed (default 42; with --reuse, derived from the clock)
+  --reuse             run even if the database already holds results
+  --keep              keep the default temporary SQLite database";
+
+#[derive(Debug)]
+struct Args {
+    database_url: Option<String>,
+    records: u64,
+    concurrency: usize,
+    record_kb: usize,
+    max_seconds: u64,
+    seed: Option<u64>,
+    reuse: bool,
+    keep: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        database_url: None,
+        records: 100_000,
+        concurrency: 8,
+        record_kb: 15,
+        max_seconds: 1800,
+        seed: None,
+        reuse: false,
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        fn num<T: std::str::FromStr>(flag: &str, v: String) -> anyhow::Result<T> {
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{flag}: {v:?} is not a number"))
+        }
+        match flag.as_str() {
+            "--database-url" => args.database_url = Some(value(&flag)?),
+            "--records" => args.records = num(&flag, value(&flag)?)?,
+            "--concurrency" => args.concurrency = num(&flag, value(&flag)?)?,
+            "--record-kb" => args.record_kb = num(&flag, value(&flag)?)?,
+            "--max-seconds" => args.max_seconds = num(&flag, value(&flag)?)?,
+            "--seed" => args.seed = Some(num(&flag, value(&flag)?)?),
+            "--reuse" => args.reuse = true,
+            "--keep" => args.keep = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => bail!("unknown argument {arg:?}\n{USAGE}"),
+        }
+    }
+    if !(1..=10_000_000).contains(&args.records) {
+        bail!("--records must be 1…10000000");
+    }
+    if !(1..=256).contains(&args.concurrency) {
+        bail!("--concurrency must be 1…256");
+    }
+    if !(1..=4096).contains(&args.record_kb) {
+        bail!("--record-kb must be 1…4096");
+    }
+    if args.max_seconds == 0 {
+        bail!("--max-seconds must be positive");
+    }
+    Ok(args)
+}
+
+/// The real server, as `results-api` composes it, in its own thread.
+struct Server {
+    grpc: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Server {
+    fn start(url: &str) -> anyhow::Result<Server> {
+        let mut settings = Settings::default();
+        settings.database.url = url.to_owned();
+        settings.server.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.server.shutdown_grace_secs = 5;
+        settings.paging.token_key = "results-load-key".into();
+        settings.log.filter = "warn".into();
+        let database = open_database(&settings).context("opening and migrating the database")?;
+        let listeners = Listeners::bind(&settings)?;
+        let grpc = listeners.grpc.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::with_tokio_rt(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime")
+            })
+            .block_on(serve(settings, database, listeners, async move {
+                let _ = stopped.await;
+            }))
+        });
+        Ok(Server {
+            grpc,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(outcome)) => outcome.context("the server ended with an error"),
+            Some(Err(_)) => bail!("the server thread panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// `VmRSS` and `VmHWM` of this process (server and load generator) in MB.
+fn memory_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("results-load: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.max_seconds);
+    let (url, temp_dir) = match &args.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let dir = std::env::temp_dir()
+                .join(format!("results-load-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            (
+                format!("sqlite://{}", dir.join("results.db").display()),
+                Some(dir),
+            )
+        }
+    };
+    let backend = Backend::of(&url)?;
+    let seed = args.seed.unwrap_or_else(|| {
+        if args.reuse {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(7, |d| d.as_nanos() as u64)
+        } else {
+            42
+        }
+    });
+    let workload = Workload {
+        seed,
+        record_bytes: args.record_kb * 1024,
+    };
+    let n = args.records;
+    let c = args.concurrency;
+    eprintln!(
+        "results-load: {} {url}, {n} records, concurrency {c}, ~{} KiB per record, seed {seed}, at most {} s",
+        backend.name(), args.record_kb, args.max_seconds
+    );
+    if temp_dir.is_none() {
+        eprintln!("note: results-load leaves the records it creates in {url}; drop that database when done");
+    }
+
+    if !raw::check_empty(&url)? && !args.reuse {
+        bail!(
+            "{url} already holds results; pass --reuse to add to them (figures are then not \
+             comparable) or point --database-url at an empty database"
+        );
+    }
+
+    let server = Server::start(&url)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut report = rt.block_on(drive_server(server.grpc, &workload, &args, deadline))?;
+    report.rss_mb = memory_mb();
+    drop(rt);
+    if let Err(e) = server.stop() {
+        report.notes.push(format!("server shutdown: {e:#}"));
+    }
+
+    // The yardstick, on the same records, after the server has stopped.
+    let ops = |k: usize| report.phases.get(k).map_or(0, |(_, s)| s.ops());
+    let (c1, cn) = (ops(PHASE_CREATE_1), ops(PHASE_CREATE_C));
+    let scratch = raw::scratch_url(&url);
+    eprintln!(
+        "raw INSERT yardstick into load_raw ({})",
+        if backend == Backend::Sqlite {
+            raw::sqlite_path(&scratch)
+        } else {
+            "same database"
+        }
+    );
+    raw::create_scratch(&scratch)?;
+    let outcome = (|| -> anyhow::Result<()> {
+        let s = raw::insert_loop(&scratch, &workload, 0..c1, 1, deadline)?;
+        report.raw.push(("raw INSERT c=1".into(), s));
+        let s = raw::insert_loop(&scratch, &workload, c1..c1 + cn, c, deadline)?;
+        report.raw.push((format!("raw INSERT c={c}"), s));
+        Ok(())
+    })();
+    let dropped = raw::drop_scratch(&scratch);
+    outcome?;
+    dropped?;
+
+    print_report(&report, &args, backend, &url, seed, started.elapsed());
+    match temp_dir {
+        Some(dir) if !args.keep => {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            println!(
+                "\n(the temporary database {} was removed; --keep keeps it)",
+                dir.display()
+            );
+        }
+        _ => println!(
+            "\nreminder: the {n} records are left in {url}; drop the database (or file) when done"
+        ),
+    }
+    Ok(())
+}
+
+async fn drive_server(
+    addr: SocketAddr,
+    workload: &Workload,
+    args: &Args,
+    deadline: Instant,
+) -> anyhow::Result<Report> {
+    let (n, c) = (args.records, args.concurrency);
+    let w = *workload;
+    let mut clients = Vec::new();
+    for _ in 0..c {
+        clients.push(drive::connect(addr).await?);
+    }
+    let mut report = Report::default();
+    let sample = (0..50)
+        .map(|i| w.document(&w.record(i * 7), false).len())
+        .sum::<usize>();
+    report.mean_doc_kb = sample as f64 / 50.0 / 1024.0;
+
+    let results = n.div_ceil(RECORDS_PER_RESULT);
+    eprintln!("creating {results} results…");
+    let s = drive::run(
+        &clients,
+        c,
+        0..results,
+        deadline,
+        move |mut client, j| async move {
+            let r = w.result(j);
+            let result = pb::Result {
+                name: r.name.clone(),
+                ..Default::default()
+            };
+            let request = pb::CreateResultRequest {
+                parent: r.namespace.into(),
+                result: Some(result),
+            };
+            client.create_result(request).await.map(|_| ())
+        },
+    )
+    .await;
+    report.phases.push((format!("CreateResult c={c}"), s));
+
+    let create = move |mut client: Client, i: u64| async move {
+        let r = w.record(i);
+        let record = pb::Record {
+            name: r.name.clone(),
+            data: Some(pb::Any {
+                r#type: r.type_().into(),
+                value: w.document(&r, false),
+            }),
+            ..Default::default()
+        };
+        let request = pb::CreateRecordRequest {
+            parent: r.result.name.clone(),
+            record: Some(record),
+        };
+        client.create_record(request).await.map(|_| ())
+    };
+    let n1 = (n * 2 / 100).max(200).min(n);
+    eprintln!("creating records 0..{n1} with 1 client…");
+    let s1 = drive::run(&clients, 1, 0..n1, deadline, create).await;
+    let done1 = s1.ops();
+    report.phases.push(("CreateRecord c=1".into(), s1));
+    eprintln!("creating records {n1}..{n} with {c} clients…");
+    let s2 = drive::run(&clients, c, n1..n, deadline, create).await;
+    // Indices below `reached` were all attempted (bar a few at a deadline).
+    let reached = if done1 < n1 { done1 } else { n1 + s2.ops() };
+    report.phases.push((format!("CreateRecord c={c}"), s2));
+    if reached == 0 {
+        report
+            .notes
+            .push("no record was created; later phases skipped".into());
+        return Ok(report);
+    }
+
+    let gets = 5000;
+    eprintln!("{gets} random GetRecord…");
+    let s = drive::run(
+        &clients,
+        c,
+        0..gets,
+        deadline,
+        move |mut client, i| async move {
+            let r = w.record(workload::Rng::item(w.seed, 10, i).below(reached));
+            let got = client
+                .get_record(pb::GetRecordRequest {
+                    name: r.name.clone(),
+                })
+                .await?
+                .into_inner();
+            if got.data.is_none_or(|d| d.value.is_empty()) {
+                return Err(tonic::Status::data_loss(format!(
+                    "{} came back without data",
+                    r.name
+                )));
+            }
+            Ok(())
+        },
+    )
+    .await;
+    report.phases.push((format!("GetRecord c={c}"), s));
+
+    let updates = 2000;
+    eprintln!("{updates} random UpdateRecord…");
+    let s = drive::run(
+        &clients,
+        c,
+        0..updates,
+        deadline,
+        move |mut client, i| async move {
+            let r = w.record(workload::Rng::item(w.seed, 11, i).below(reached));
+            let record = pb::Record {
+                name: r.name.clone(),
+                // An empty type leaves the stored one; the value replaces the document.
+                data: Some(pb::Any {
+                    r#type: String::new(),
+                    value: w.document(&r, true),
+                }),
+                ..Default::default()
+            };
+            let request = pb::UpdateRecordRequest {
+                record: Some(record),
+                update_mask: None,
+                etag: String::new(),
+            };
+            client.update_record(request).await.map(|_| ())
+        },
+    )
+    .await;
+    report.phases.push((format!("UpdateRecord c={c}"), s));
+
+    // Expected row counts of the listings, from the workload itself.
+    let (mut task_runs, mut failed, mut pipeline) = (0, 0, 0);
+    for i in 0..reached {
+        let r = w.record(i);
+        task_runs += u64::from(r.kind == Kind::TaskRun);
+        failed += u64::from(r.reason == "Failed");
+        pipeline += u64::from(r.result.pipeline() == FILTER_PIPELINE);
+    }
+    let listings = [
+        ("data_type == TASK_RUN".to_owned(), task_runs),
+        (
+            "data.status.conditions[0].reason == 'Failed'".to_owned(),
+            failed,
+        ),
+        (
+            format!("data.metadata.labels['tekton.dev/pipeline'] == '{FILTER_PIPELINE}'"),
+            pipeline,
+        ),
+        (String::new(), reached),
+    ];
+    let max_pages = (reached as usize / drive::PAGE_SIZE as usize) + 10;
+    for (filter, expected) in listings {
+        let label = if filter.is_empty() {
+            "(no filter)".to_owned()
+        } else {
+            filter.clone()
+        };
+        eprintln!("listing {label}…");
+        let l = drive::listing(&mut clients[0], &label, &filter, 20, max_pages, deadline).await;
+        report.listings.push((l, expected));
+    }
+    Ok(report)
+}

@@ -1,0 +1,179 @@
+//! The plain-text report.
+
+use std::time::Duration;
+
+use crate::drive::{self, Listing};
+use crate::raw::Backend;
+use crate::stats::{percentile_ms, Stats};
+use crate::workload::RECORDS_PER_RESULT;
+use crate::Args;
+
+/// Index in `Report::phases` of the creates at concurrency 1.
+pub const PHASE_CREATE_1: usize = 1;
+/// Index in `Report::phases` of the creates at concurrency C.
+pub const PHASE_CREATE_C: usize = 2;
+
+/// Everything measured.
+#[derive(Default)]
+pub struct Report {
+    /// Operation phases, in order (see the `PHASE_*` indices).
+    pub phases: Vec<(String, Stats)>,
+    /// Listings and their expected row counts.
+    pub listings: Vec<(Listing, u64)>,
+    /// `VmRSS` and `VmHWM` in MB at the end.
+    pub rss_mb: (f64, f64),
+    /// The raw INSERT yardstick at concurrency 1 and C.
+    pub raw: Vec<(String, Stats)>,
+    /// Mean document size of a sample, in KiB.
+    pub mean_doc_kb: f64,
+    /// Anything else worth saying.
+    pub notes: Vec<String>,
+}
+
+/// Prints everything measured as plain-text tables.
+pub fn print_report(
+    r: &Report,
+    args: &Args,
+    backend: Backend,
+    url: &str,
+    seed: u64,
+    total: Duration,
+) {
+    println!();
+    println!("results-load report");
+    println!(
+        "  backend {} ({url}), {} records requested in {} results, concurrency {}, \
+         record ~{:.1} KiB (--record-kb {}), seed {seed}, run {:.0} s",
+        backend.name(),
+        args.records,
+        args.records.div_ceil(RECORDS_PER_RESULT),
+        args.concurrency,
+        r.mean_doc_kb,
+        args.record_kb,
+        total.as_secs_f64()
+    );
+    println!();
+    println!(
+        "{:<20} {:>8} {:>7} {:>9} {:>10} {:>9} {:>9}",
+        "operation", "ok", "errors", "secs", "ops/s", "p50 ms", "p95 ms"
+    );
+    for (label, s) in r.phases.iter().chain(r.raw.iter()) {
+        println!(
+            "{:<20} {:>8} {:>7} {:>9.2} {:>10.1} {:>9.2} {:>9.2}{}",
+            label,
+            s.ok,
+            s.errors,
+            s.elapsed.as_secs_f64(),
+            s.rate(),
+            s.pct_ms(50),
+            s.pct_ms(95),
+            if s.truncated {
+                "  (stopped at --max-seconds)"
+            } else {
+                ""
+            }
+        );
+    }
+    for (ours, raw) in [(PHASE_CREATE_1, 0), (PHASE_CREATE_C, 1)] {
+        match (r.phases.get(ours), r.raw.get(raw)) {
+            (Some((o, os)), Some((w, ws))) if ws.rate() > 0.0 => {
+                println!("ratio {o} / {w}: {:.2}", os.rate() / ws.rate());
+            }
+            _ => println!("ratio ours / raw: n/a (phase missing)"),
+        }
+    }
+    println!();
+    println!(
+        "listings: parent {}, order_by {}, page_size {}; first page repeated 20 times, then paged to the end",
+        drive::ANY_PARENT, drive::ORDER, drive::PAGE_SIZE
+    );
+    println!(
+        "{:<64} {:>7} {:>7} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "filter",
+        "p50 ms",
+        "p95 ms",
+        "pages",
+        "rows",
+        "expected",
+        "secs",
+        "page1 ms",
+        "med ms",
+        "max ms",
+        "last ms",
+        "10%/10%"
+    );
+    for (l, expected) in &r.listings {
+        let times: Vec<Duration> = l.pages.iter().map(|p| p.0).collect();
+        let tenth = (times.len() / 10).max(1).min(times.len());
+        let head = percentile_ms(&times[..tenth], 50);
+        let tail = percentile_ms(&times[times.len() - tenth..], 50);
+        let median = percentile_ms(&times, 50);
+        let max = percentile_ms(&times, 100);
+        println!(
+            "{:<64} {:>7.2} {:>7.2} {:>6} {:>7} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8}",
+            l.label,
+            percentile_ms(&l.first_page, 50),
+            percentile_ms(&l.first_page, 95),
+            l.pages.len(),
+            l.rows,
+            expected,
+            l.elapsed.as_secs_f64(),
+            times.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            median,
+            max,
+            times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            if head > 0.0 {
+                format!("{:.2}x", tail / head)
+            } else {
+                "n/a".into()
+            },
+        );
+        let mut problems = Vec::new();
+        if l.rows != *expected && !l.truncated && l.errors.is_empty() {
+            problems.push(format!("{} rows, {expected} expected", l.rows));
+        }
+        if l.duplicates > 0 {
+            problems.push(format!("{} duplicate rows", l.duplicates));
+        }
+        if l.order_violations > 0 {
+            problems.push(format!(
+                "{} rows out of create_time desc order",
+                l.order_violations
+            ));
+        }
+        if head > 0.0 && tail / head > 2.0 {
+            problems.push(format!("page latency grows: median of the last 10% of pages {tail:.2} ms vs first 10% {head:.2} ms"));
+        }
+        let slow = times
+            .iter()
+            .filter(|t| t.as_secs_f64() * 1000.0 > 5.0 * median)
+            .count();
+        if slow > 0 && max > 50.0 {
+            problems.push(format!(
+                "{slow} of {} pages took over 5x the median page ({median:.2} ms), up to {max:.2} ms",
+                times.len()
+            ));
+        }
+        if l.truncated {
+            problems.push("stopped at --max-seconds or the page bound".into());
+        }
+        problems.extend(l.errors.iter().map(|e| format!("error: {e}")));
+        for p in problems {
+            println!("    ! {p}");
+        }
+    }
+    println!("  (10%/10% = median latency of the last tenth of the pages over the first tenth; ~1x means flat page cost)");
+    println!();
+    println!(
+        "process RSS at the end (server and load generator share the process): {:.1} MB (peak {:.1} MB)",
+        r.rss_mb.0, r.rss_mb.1
+    );
+    for (label, s) in r.phases.iter().chain(r.raw.iter()) {
+        for e in &s.first_errors {
+            println!("  error in {label}: {e}");
+        }
+    }
+    for note in &r.notes {
+        println!("  note: {note}");
+    }
+}
