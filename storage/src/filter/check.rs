@@ -350,6 +350,11 @@ impl Checker<'_> {
                             start.clone(),
                         )));
                     }
+                    _ if name == op::ADD && (stringy(&a) || stringy(&b)) => {
+                        let mut pieces = self.pieces(e, a)?;
+                        pieces.extend(self.pieces(e, b)?);
+                        return Ok(Term::Operand(Operand::Concat(pieces)));
+                    }
                     (Term::Operand(Operand::Time(f)), Term::Lit(Lit::Duration(d)))
                         if name != op::MULTIPLY && name != op::DIVIDE =>
                     {
@@ -423,6 +428,23 @@ impl Checker<'_> {
                 _ => Err(self.unsupported_call(e, &call.func_name)),
             },
             _ => Err(self.unsupported_call(e, &call.func_name)),
+        }
+    }
+
+    /// A term as pieces of a string concatenation.
+    fn pieces(&self, e: &IdedExpr, term: Term) -> Result<Vec<Piece>> {
+        match term {
+            Term::Operand(Operand::Text(f)) => Ok(vec![Piece::Text(f)]),
+            Term::Operand(Operand::Json(path)) => Ok(vec![Piece::Json(path)]),
+            Term::Operand(Operand::Concat(pieces)) => Ok(pieces),
+            Term::Lit(Lit::Str(s)) if s.contains('\0') => {
+                Err(self.err(e, "strings joined with + cannot contain NUL"))
+            }
+            Term::Lit(Lit::Str(s)) => Ok(vec![Piece::Lit(s)]),
+            _ => Err(self.err(
+                e,
+                "+ joins strings: text fields, JSON strings and string constants",
+            )),
         }
     }
 
@@ -526,7 +548,7 @@ impl Checker<'_> {
     fn comparison(&self, at: &IdedExpr, operand: Operand, op: CmpOp, lit: Lit) -> Result<Pred> {
         let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
         let ok = match (&operand, &lit) {
-            (Operand::Text(_), Lit::Str(_)) => true,
+            (Operand::Text(_) | Operand::Concat(_), Lit::Str(_)) => true,
             (Operand::Time(_), Lit::Time(_)) => true,
             (Operand::Status | Operand::Size(_) | Operand::Int(_), Lit::Int(_)) => true,
             (Operand::Num(_), Lit::Int(_) | Lit::Double(_)) => true,
@@ -684,7 +706,7 @@ impl Checker<'_> {
         depth: usize,
     ) -> Result<Pred> {
         let operand = match self.term(target, depth)? {
-            Term::Operand(o @ (Operand::Text(_) | Operand::Json(_))) => o,
+            Term::Operand(o @ (Operand::Text(_) | Operand::Json(_) | Operand::Concat(_))) => o,
             _ => {
                 return Err(self.err(
                     target,
@@ -697,6 +719,14 @@ impl Checker<'_> {
             _ => Err(self.err(arg, "the argument must be a string constant")),
         }
     }
+}
+
+/// Whether a term is certainly a string (so that `+` joins rather than adds).
+fn stringy(term: &Term) -> bool {
+    matches!(
+        term,
+        Term::Lit(Lit::Str(_)) | Term::Operand(Operand::Text(_) | Operand::Concat(_))
+    )
 }
 
 /// JSON keys are bound as parameters; SQLite's JSON paths cannot quote `"` or `\`.
@@ -725,6 +755,7 @@ fn describe(operand: &Operand) -> &'static str {
         }
         Operand::Num(_) => "arithmetic on numbers (compare with a number)",
         Operand::ShiftedTime(..) => "a time ± duration (compare with timestamp(\"…\"))",
+        Operand::Concat(_) => "a string",
     }
 }
 
@@ -854,7 +885,12 @@ mod tests {
             ("data.a.exists(i, i.b.exists(j, j == 1))", r, "nested"),
             ("parent.exists(i, i == 1)", r, "apply to JSON lists"),
             ("data.x + 1 == 'a'", r, "cannot compare arithmetic"),
-            ("name + 1 == 2", r, "arithmetic applies to JSON numbers"),
+            ("name + 1 == 2", r, "+ joins strings"),
+            (
+                "create_time * 2 == 2",
+                r,
+                "arithmetic applies to JSON numbers",
+            ),
             ("data.x % 2 == 1", r, "only supported between constants"),
             ("foo(parent)", r, "unsupported function or operator `foo`"),
             (

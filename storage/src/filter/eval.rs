@@ -196,6 +196,19 @@ fn string_of<'r>(row: &'r dyn Row, operand: &Operand) -> Option<Cow<'r, str>> {
                 _ => None,
             }
         }
+        Operand::Concat(pieces) => {
+            let mut joined = String::new();
+            for piece in pieces {
+                match piece {
+                    Piece::Text(field) => joined.push_str(row.text(*field)?),
+                    Piece::Json(path) => {
+                        joined.push_str(&string_of(row, &Operand::Json(path.clone()))?)
+                    }
+                    Piece::Lit(s) => joined.push_str(s),
+                }
+            }
+            Some(Cow::Owned(joined))
+        }
         _ => None,
     }
 }
@@ -263,6 +276,9 @@ fn compare(row: &dyn Row, operand: &Operand, op: CmpOp, lit: &Lit) -> Tri {
     match (operand, lit) {
         (Operand::Text(f), Lit::Str(s)) => {
             Some(op.holds(row.text(*f)?.as_bytes().cmp(s.as_bytes())))
+        }
+        (Operand::Concat(_), Lit::Str(s)) => {
+            Some(op.holds(string_of(row, operand)?.as_bytes().cmp(s.as_bytes())))
         }
         (Operand::Time(f), Lit::Time(t)) => Some(op.holds(row.time(*f)?.cmp(t))),
         (Operand::Status, Lit::Int(i)) => Some(op.holds(row.status()?.cmp(i))),

@@ -106,6 +106,16 @@ pub(crate) enum Operand {
     Num(NumExpr),
     /// A time field shifted by a duration (nanoseconds): `create_time + duration("1h")`.
     ShiftedTime(TimeField, i64),
+    /// Strings joined with `+`; unknown unless every JSON piece is a string.
+    Concat(Vec<Piece>),
+}
+
+/// One piece of a string concatenation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Piece {
+    Text(TextField),
+    Json(JsonPath),
+    Lit(String),
 }
 
 /// Arithmetic over JSON numbers and constants.

@@ -117,6 +117,7 @@ fn path_text(steps: &[Step]) -> String {
 enum TextSource<'p> {
     Column(&'static str),
     Json(&'p JsonPath),
+    Concat(&'p [Piece]),
 }
 
 impl Lower<'_> {
@@ -243,7 +244,21 @@ impl Lower<'_> {
                 self.f.bigint(*i);
                 self.sql(")");
             }
+            Pred::Cmp(Operand::Concat(pieces), op, Lit::Str(s)) => {
+                let guarded = self.string_guards(pieces);
+                self.text_compare(&TextSource::Concat(pieces), *op, s);
+                if guarded {
+                    self.sql(" END)");
+                }
+            }
             Pred::Cmp(..) => unreachable!("the checker only builds well-typed comparisons"),
+            Pred::Str(Operand::Concat(pieces), func, needle) => {
+                let guarded = self.string_guards(pieces);
+                self.string_test(&TextSource::Concat(pieces), *func, needle);
+                if guarded {
+                    self.sql(" END)");
+                }
+            }
             Pred::Str(operand, func, needle) => match operand {
                 Operand::Text(field) => {
                     self.string_test(&TextSource::Column(text_column(*field)), *func, needle)
@@ -687,7 +702,62 @@ impl Lower<'_> {
                 self.col(c);
             }
             TextSource::Json(path) => self.json_text(path),
+            TextSource::Concat(pieces) => {
+                self.sql(if self.backend == Backend::Mysql {
+                    "CONCAT("
+                } else {
+                    "("
+                });
+                for (i, piece) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        self.sql(if self.backend == Backend::Mysql {
+                            ", "
+                        } else {
+                            " || "
+                        });
+                    }
+                    match piece {
+                        Piece::Text(field) => {
+                            self.col(text_column(*field));
+                        }
+                        Piece::Json(path) => self.json_text(path),
+                        Piece::Lit(s) => {
+                            self.sql("CAST(");
+                            self.f.text(s.clone());
+                            self.sql(if self.backend == Backend::Mysql {
+                                " AS CHAR)"
+                            } else {
+                                " AS text)"
+                            });
+                        }
+                    }
+                }
+                self.sql(")");
+            }
         }
+    }
+
+    /// `CASE WHEN` every JSON piece is a string `THEN …`: opens the guard, returns whether
+    /// one was opened (close it with `END)`).
+    fn string_guards(&mut self, pieces: &[Piece]) -> bool {
+        let paths: Vec<&JsonPath> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Json(path) => Some(path),
+                _ => None,
+            })
+            .collect();
+        if paths.is_empty() {
+            return false;
+        }
+        self.sql("(CASE WHEN ");
+        for (i, path) in paths.into_iter().enumerate() {
+            self.sql(if i > 0 { " AND " } else { "" });
+            self.kind(path);
+            self.sql(" = 'string'");
+        }
+        self.sql(" THEN ");
+        true
     }
 
     /// `text <op> s`, comparing code points on every backend.
