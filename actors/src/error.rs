@@ -37,6 +37,9 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A handler panicked (a bug); the pool thread survives and the caller is told.
+    #[error("internal error while handling {0}")]
+    Panicked(&'static str),
     /// The pool has stopped (the server is shutting down).
     #[error("the {pool} has stopped")]
     Stopped {
@@ -61,7 +64,18 @@ impl Error {
             Error::Overloaded { .. } => ErrorCode::ResourceExhausted,
             Error::Timeout { .. } => ErrorCode::DeadlineExceeded,
             Error::Stopped { .. } => ErrorCode::Unavailable,
+            Error::Panicked(_) => ErrorCode::Internal,
             Error::Batch { code, .. } => *code,
         }
     }
+}
+
+/// Runs a handler body, turning a panic into [`Error::Panicked`]: a bug in one request must
+/// not take a pool thread (and every later request) down with it. A connection in use
+/// during the panic is discarded by the pool, which checks `std::thread::panicking()`.
+pub(crate) fn guard<T>(what: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        tracing::error!(request = what, "handler panicked");
+        Err(Error::Panicked(what))
+    })
 }

@@ -6,6 +6,7 @@ use results_storage::page::TokenSigner;
 use results_storage::store::{self, Page};
 use results_storage::Database;
 
+use crate::error::guard;
 use crate::messages::{GetRecord, GetResult, ListRecords, ListResults, SummarizeRecords};
 use crate::Result;
 
@@ -23,7 +24,9 @@ impl Handler<GetResult> for QueryExecutor {
     type Result = Result<StoredResult>;
 
     fn handle(&mut self, msg: GetResult, _: &mut Self::Context) -> Self::Result {
-        Ok(store::get_result(&mut self.db.get()?, &msg.0)?)
+        guard("GetResult", || {
+            Ok(store::get_result(&mut self.db.get()?, &msg.0)?)
+        })
     }
 }
 
@@ -31,11 +34,13 @@ impl Handler<ListResults> for QueryExecutor {
     type Result = Result<Page<StoredResult>>;
 
     fn handle(&mut self, msg: ListResults, _: &mut Self::Context) -> Self::Result {
-        Ok(store::list_results(
-            &mut self.db.get()?,
-            &self.signer,
-            &msg.0,
-        )?)
+        guard("ListResults", || {
+            Ok(store::list_results(
+                &mut self.db.get()?,
+                &self.signer,
+                &msg.0,
+            )?)
+        })
     }
 }
 
@@ -43,7 +48,9 @@ impl Handler<GetRecord> for QueryExecutor {
     type Result = Result<StoredRecord>;
 
     fn handle(&mut self, msg: GetRecord, _: &mut Self::Context) -> Self::Result {
-        Ok(store::get_record(&mut self.db.get()?, &msg.0)?)
+        guard("GetRecord", || {
+            Ok(store::get_record(&mut self.db.get()?, &msg.0)?)
+        })
     }
 }
 
@@ -51,11 +58,13 @@ impl Handler<ListRecords> for QueryExecutor {
     type Result = Result<Page<StoredRecord>>;
 
     fn handle(&mut self, msg: ListRecords, _: &mut Self::Context) -> Self::Result {
-        Ok(store::list_records(
-            &mut self.db.get()?,
-            &self.signer,
-            &msg.0,
-        )?)
+        guard("ListRecords", || {
+            Ok(store::list_records(
+                &mut self.db.get()?,
+                &self.signer,
+                &msg.0,
+            )?)
+        })
     }
 }
 
@@ -63,12 +72,14 @@ impl Handler<SummarizeRecords> for QueryExecutor {
     type Result = Result<Vec<results_storage::summary::SummaryRow>>;
 
     fn handle(&mut self, msg: SummarizeRecords, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.db.get()?;
-        Ok(store::record_list_summary(
-            &mut conn,
-            &msg.scope,
-            &msg.filter,
-            msg.spec,
-        )?)
+        guard("SummarizeRecords", || {
+            let mut conn = self.db.get()?;
+            Ok(store::record_list_summary(
+                &mut conn,
+                &msg.scope,
+                &msg.filter,
+                msg.spec,
+            )?)
+        })
     }
 }

@@ -6,6 +6,7 @@ use actix::{Actor, Handler, SyncContext};
 use results_storage::{store, Database};
 
 use crate::batch::{ApplyBatch, WriteOp, Written};
+use crate::error::guard;
 use crate::messages::{DeleteRecord, DeleteResult};
 use crate::{Clock, Error, IdGen, Result};
 use tracing::warn;
@@ -25,7 +26,9 @@ impl Handler<DeleteResult> for StorageWriter {
     type Result = Result<()>;
 
     fn handle(&mut self, msg: DeleteResult, _: &mut Self::Context) -> Self::Result {
-        Ok(store::delete_result(&mut self.db.get()?, &msg.0)?)
+        guard("DeleteResult", || {
+            Ok(store::delete_result(&mut self.db.get()?, &msg.0)?)
+        })
     }
 }
 
@@ -33,7 +36,9 @@ impl Handler<DeleteRecord> for StorageWriter {
     type Result = Result<()>;
 
     fn handle(&mut self, msg: DeleteRecord, _: &mut Self::Context) -> Self::Result {
-        Ok(store::delete_record(&mut self.db.get()?, &msg.0)?)
+        guard("DeleteRecord", || {
+            Ok(store::delete_record(&mut self.db.get()?, &msg.0)?)
+        })
     }
 }
 
@@ -87,7 +92,18 @@ impl Handler<ApplyBatch> for StorageWriter {
     type Result = Vec<Result<Written>>;
 
     fn handle(&mut self, msg: ApplyBatch, _: &mut Self::Context) -> Self::Result {
-        let ops = msg.0;
+        let count = msg.0.len();
+        guard("ApplyBatch", || Ok(self.apply_batch(msg.0))).unwrap_or_else(|_| {
+            (0..count)
+                .map(|_| Err(Error::Panicked("ApplyBatch")))
+                .collect()
+        })
+    }
+}
+
+impl StorageWriter {
+    /// Runs a batch: one transaction with a savepoint per op (see the module docs).
+    fn apply_batch(&self, ops: Vec<WriteOp>) -> Vec<Result<Written>> {
         let mut conn = match self.db.get() {
             Ok(conn) => conn,
             Err(e) => {
