@@ -1,6 +1,9 @@
 //! Record CRUD.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use crate::json::Json;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::connection::{with_conn, Conn};
@@ -20,14 +23,6 @@ pub fn create_record(
     check_storable_json(conn.backend(), &new.data.value)?;
     let result_name = new.name.result_name();
     let missing_result = || Error::NotFound(format!("result {result_name}"));
-    let result_id: Option<String> = with_conn!(conn, |c| results::table
-        .filter(results::parent.eq(&result_name.parent))
-        .filter(results::name.eq(&result_name.result))
-        .select(results::id)
-        .first(c)
-        .optional())
-    .map_err(Error::db("reading a record's result"))?;
-    let result_id = result_id.ok_or_else(missing_result)?;
     let record = StoredRecord {
         name: new.name,
         uid,
@@ -35,16 +30,47 @@ pub fn create_record(
         create_time: now,
         update_time: now,
     };
-    let row = RecordRow::from_model(&record, result_id);
+    // The row's result_id is filled in from the Result itself: one round trip, and no
+    // row at all when the Result does not exist.
+    let row = RecordRow::from_model(&record, String::new());
     let full_name = record.name.to_string();
-    with_conn!(conn, |c| diesel::insert_into(records::table)
-        .values(&row)
+    let inserted = with_conn!(conn, |c| diesel::insert_into(records::table)
+        .values(
+            results::table
+                .filter(results::parent.eq(&result_name.parent))
+                .filter(results::name.eq(&result_name.result))
+                .select((
+                    row.id.as_str().into_sql::<Text>(),
+                    results::id,
+                    row.parent.as_str().into_sql::<Text>(),
+                    row.result_name.as_str().into_sql::<Text>(),
+                    row.name.as_str().into_sql::<Text>(),
+                    row.data_type.as_str().into_sql::<Text>(),
+                    row.data.clone().into_sql::<Nullable<Json>>(),
+                    row.create_time.into_sql::<BigInt>(),
+                    row.update_time.into_sql::<BigInt>(),
+                )),
+        )
+        .into_columns((
+            records::id,
+            records::result_id,
+            records::parent,
+            records::result_name,
+            records::name,
+            records::data_type,
+            records::data,
+            records::create_time,
+            records::update_time,
+        ))
         .execute(c))
     .map_err(|e| match e {
-        // The Result was deleted between the lookup and the insert.
+        // The Result was deleted while the insert ran.
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => missing_result(),
         other => insert_error(&full_name, "creating a record")(other),
     })?;
+    if inserted == 0 {
+        return Err(missing_result());
+    }
     Ok(record)
 }
 
