@@ -797,6 +797,26 @@ async fn filtered_paging_is_exact(backend: TestBackend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     seed_records(&mut client, 90).await;
+    // Touch every fourth record, newest first, so update order differs from create order.
+    let seeded = all_records(&mut client, "-/results/-", "").await.unwrap();
+    for r in seeded.iter().rev().step_by(4) {
+        let patch = pb::Record {
+            name: r.name.clone(),
+            data: Some(pb::Any {
+                r#type: "touched".into(),
+                value: vec![],
+            }),
+            ..Default::default()
+        };
+        client
+            .update_record(pb::UpdateRecordRequest {
+                record: Some(patch),
+                update_mask: None,
+                etag: String::new(),
+            })
+            .await
+            .unwrap();
+    }
     let everything: Vec<StoredRecord> = all_records(&mut client, "-/results/-", "")
         .await
         .unwrap()
@@ -806,31 +826,50 @@ async fn filtered_paging_is_exact(backend: TestBackend) {
     let filter = "data.kind == 'TaskRun' || data.score > 0";
     let compiled = Filter::compile(filter, FilterEnvironment::Records).unwrap();
     for order_by in [
+        "",
+        "create_time asc",
         "create_time desc",
         "update_time asc",
+        "update_time desc",
         "update_time desc, create_time asc",
+        "update_time asc, create_time desc",
     ] {
         let mut expected: Vec<&StoredRecord> = everything
             .iter()
             .filter(|r| compiled.matches_record(r))
             .collect();
+        // The order computed here from order_by, independently of the server.
+        let keys: Vec<(&str, bool)> = order_by
+            .split(',')
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| {
+                let mut words = c.split_whitespace();
+                (words.next().unwrap(), words.next() == Some("desc"))
+            })
+            .collect();
+        let keys = if keys.is_empty() {
+            vec![("create_time", false)]
+        } else {
+            keys
+        };
+        let tie_desc = keys.last().unwrap().1;
         expected.sort_by(|a, b| {
-            let o = match order_by {
-                "create_time desc" => b
-                    .create_time
-                    .cmp(&a.create_time)
-                    .then_with(|| b.uid.as_bytes().cmp(a.uid.as_bytes())),
-                "update_time asc" => a
-                    .update_time
-                    .cmp(&b.update_time)
-                    .then_with(|| a.uid.as_bytes().cmp(b.uid.as_bytes())),
-                _ => b
-                    .update_time
-                    .cmp(&a.update_time)
-                    .then_with(|| a.create_time.cmp(&b.create_time))
-                    .then_with(|| a.uid.as_bytes().cmp(b.uid.as_bytes())),
-            };
-            o
+            for (field, desc) in &keys {
+                let o = match *field {
+                    "create_time" => a.create_time.cmp(&b.create_time),
+                    _ => a.update_time.cmp(&b.update_time),
+                };
+                let o = if *desc { o.reverse() } else { o };
+                if o.is_ne() {
+                    return o;
+                }
+            }
+            let o = a.uid.as_bytes().cmp(b.uid.as_bytes());
+            if tie_desc {
+                o.reverse()
+            } else {
+                o
+            }
         });
         let expected: Vec<String> = expected.into_iter().map(|r| r.name.to_string()).collect();
         let (mut got, mut token) = (Vec::new(), String::new());
