@@ -10,7 +10,7 @@ pub mod db;
 pub mod server;
 
 pub use db::{TestBackend, TestDb};
-pub use server::{Rest, TestServer};
+pub use server::{loopback_settings, Rest, ServerThread, TestServer};
 
 /// Generates one `#[tokio::test]` per backend (multi-threaded, so that clients' connection
 /// tasks keep running while a dropped [`TestServer`] waits for its server to stop) for each listed async test function:

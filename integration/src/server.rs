@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
+use anyhow::Context as _;
 use results_grpc::pb::v1alpha2::results_client::ResultsClient;
 use results_grpc::server::{open_database, serve, Listeners};
 use results_grpc::settings::Settings;
@@ -12,36 +13,22 @@ use tonic::transport::Channel;
 
 use crate::db::{TestBackend, TestDb};
 
-/// A running server over a throwaway database; stopped and cleaned up on drop.
-pub struct TestServer {
+/// The composition root of `results-api` serving on its own thread, with its own actix
+/// system, until stopped (or dropped).
+pub struct ServerThread {
     grpc_addr: SocketAddr,
     rest_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<anyhow::Result<()>>>,
-    // Declared last: dropped after the server has stopped.
-    db: TestDb,
 }
 
-impl TestServer {
-    /// Starts a server on a fresh database of `backend`.
-    pub fn start(backend: TestBackend) -> TestServer {
-        Self::start_with(backend, |_| {})
-    }
-
-    /// Starts a server after `adjust` has changed the default test settings.
-    pub fn start_with(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> TestServer {
-        let db = TestDb::create(backend);
-        let mut settings = Settings::default();
-        settings.database.url = db.url().to_owned();
-        settings.server.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.paging.token_key = "integration-test-key".into();
-        settings.log.filter = "warn".into();
-        adjust(&mut settings);
-        let database = open_database(&settings).expect("open and migrate the test database");
-        let listeners = Listeners::bind(&settings).expect("bind loopback ports");
-        let grpc_addr = listeners.grpc.local_addr().expect("grpc addr");
-        let rest_addr = listeners.rest.local_addr().expect("rest addr");
+impl ServerThread {
+    /// Opens (and migrates) the database of `settings`, binds its addresses and serves.
+    pub fn start(settings: Settings) -> anyhow::Result<ServerThread> {
+        let database = open_database(&settings).context("opening and migrating the database")?;
+        let listeners = Listeners::bind(&settings)?;
+        let grpc_addr = listeners.grpc.local_addr()?;
+        let rest_addr = listeners.rest.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             actix_rt::System::with_tokio_rt(|| {
@@ -55,13 +42,76 @@ impl TestServer {
                 let _ = stopped.await;
             }))
         });
-        TestServer {
+        Ok(ServerThread {
             grpc_addr,
             rest_addr,
             stop: Some(stop),
             thread: Some(thread),
-            db,
+        })
+    }
+
+    /// The gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The REST address.
+    pub fn rest_addr(&self) -> SocketAddr {
+        self.rest_addr
+    }
+
+    /// Stops the server and waits for it; says how it ended.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(outcome)) => outcome.context("the server ended with an error"),
+            Some(Err(_)) => anyhow::bail!("the server thread panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("{e:#}");
+        }
+    }
+}
+
+/// Settings for a server on loopback ports chosen by the OS over `url`.
+pub fn loopback_settings(url: &str, token_key: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = url.to_owned();
+    settings.server.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.paging.token_key = token_key.into();
+    settings.log.filter = "warn".into();
+    settings
+}
+
+/// A running server over a throwaway database; stopped and cleaned up on drop.
+pub struct TestServer {
+    server: ServerThread,
+    // Declared last: dropped after the server has stopped.
+    db: TestDb,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `backend`.
+    pub fn start(backend: TestBackend) -> TestServer {
+        Self::start_with(backend, |_| {})
+    }
+
+    /// Starts a server after `adjust` has changed the default test settings.
+    pub fn start_with(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        let db = TestDb::create(backend);
+        let mut settings = loopback_settings(db.url(), "integration-test-key");
+        adjust(&mut settings);
+        let server = ServerThread::start(settings).expect("start the test server");
+        TestServer { server, db }
     }
 
     /// The backend under test.
@@ -71,7 +121,7 @@ impl TestServer {
 
     /// A gRPC client of the Results service.
     pub async fn grpc(&self) -> ResultsClient<Channel> {
-        ResultsClient::connect(format!("http://{}", self.grpc_addr))
+        ResultsClient::connect(format!("http://{}", self.server.grpc_addr()))
             .await
             .expect("connect to gRPC")
             .max_decoding_message_size(64 << 20)
@@ -79,29 +129,14 @@ impl TestServer {
 
     /// The gRPC address.
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
+        self.server.grpc_addr()
     }
 
     /// A REST client.
     pub fn rest(&self) -> Rest {
         Rest {
-            base: format!("http://{}", self.rest_addr),
+            base: format!("http://{}", self.server.rest_addr()),
             http: reqwest::Client::new(),
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            match thread.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("server ended with an error: {e:#}"),
-                Err(_) => eprintln!("server thread panicked"),
-            }
         }
     }
 }

@@ -17,13 +17,10 @@ mod workload;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use results_grpc::pb::v1alpha2 as pb;
-use results_grpc::server::{open_database, serve, Listeners};
-use results_grpc::settings::Settings;
 
 use crate::drive::Client;
 use crate::raw::Backend;
@@ -113,65 +110,6 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// The real server, as `results-api` composes it, in its own thread.
-struct Server {
-    grpc: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Server {
-    fn start(url: &str) -> anyhow::Result<Server> {
-        let mut settings = Settings::default();
-        settings.database.url = url.to_owned();
-        settings.server.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.server.shutdown_grace_secs = 5;
-        settings.paging.token_key = "results-load-key".into();
-        settings.log.filter = "warn".into();
-        let database = open_database(&settings).context("opening and migrating the database")?;
-        let listeners = Listeners::bind(&settings)?;
-        let grpc = listeners.grpc.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            actix_rt::System::with_tokio_rt(|| {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime")
-            })
-            .block_on(serve(settings, database, listeners, async move {
-                let _ = stopped.await;
-            }))
-        });
-        Ok(Server {
-            grpc,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-
-    fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(outcome)) => outcome.context("the server ended with an error"),
-            Some(Err(_)) => bail!("the server thread panicked"),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 /// `VmRSS` and `VmHWM` of this process (server and load generator) in MB.
 fn memory_mb() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -242,12 +180,14 @@ fn run() -> anyhow::Result<()> {
         );
     }
 
-    let server = Server::start(&url)?;
+    let mut settings = integration::loopback_settings(&url, "results-load-key");
+    settings.server.shutdown_grace_secs = 5;
+    let mut server = integration::ServerThread::start(settings)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mut report = rt.block_on(drive_server(server.grpc, &workload, &args, deadline))?;
+    let mut report = rt.block_on(drive_server(server.grpc_addr(), &workload, &args, deadline))?;
     report.rss_mb = memory_mb();
     drop(rt);
     if let Err(e) = server.stop() {
