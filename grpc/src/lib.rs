@@ -9,7 +9,8 @@
 //!   services over it.
 //! - `rest`: the actix-web gateway at the upstream REST paths.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
-//! - `settings`: the config file and environment overrides.
+//! - `layered`: TOML file + environment overrides, shared with the watcher (feature `config`).
+//! - `settings`: the settings of `results-api`.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
 
 pub mod pb;
@@ -18,6 +19,8 @@ pub mod pb;
 pub mod convert;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "config")]
+pub mod layered;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]

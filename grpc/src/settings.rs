@@ -9,47 +9,13 @@ use std::time::Duration;
 use results_actors::{ActorSettings, Backend};
 use serde::{Deserialize, Serialize};
 
+pub use crate::layered::SettingsError;
+use crate::layered::{self, invalid};
+
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "RESULTS_";
 /// Environment variable naming the config file (the `--config` flag wins over it).
 pub const CONFIG_ENV: &str = "RESULTS_CONFIG";
-
-/// A setting could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The path given.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not TOML.
-    #[error("config file {path} is not valid TOML: {message}")]
-    Syntax {
-        /// The path given.
-        path: String,
-        /// The parser's message.
-        message: String,
-    },
-    /// A key has a bad value or is unknown.
-    #[error("invalid setting `{key}`: {message}")]
-    Invalid {
-        /// `section.key`, or the environment variable.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid {
-        key: key.into(),
-        message: message.into(),
-    }
-}
 
 /// All settings of `results-api`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -180,13 +146,7 @@ impl Settings {
         path: Option<&str>,
         env: &BTreeMap<String, String>,
     ) -> Result<Settings, SettingsError> {
-        let text = match path {
-            Some(path) => std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-                path: path.into(),
-                source,
-            })?,
-            None => String::new(),
-        };
+        let text = layered::read_file(path)?;
         Self::from_toml(&text, path.unwrap_or("(none)"), env)
     }
 
@@ -196,28 +156,15 @@ impl Settings {
         path: &str,
         env: &BTreeMap<String, String>,
     ) -> Result<Settings, SettingsError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| SettingsError::Syntax {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        let defaults = toml::Table::try_from(Settings::default()).expect("defaults serialise");
-        for (var, value) in env {
-            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            if var == CONFIG_ENV {
-                continue;
-            }
-            apply_env(
-                &mut table,
-                &defaults,
-                var,
-                &rest.to_ascii_lowercase(),
-                value,
-            )?;
-        }
-        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+        let settings: Settings = layered::load(
+            text,
+            path,
+            env,
+            &layered::EnvOverrides {
+                prefix: ENV_PREFIX,
+                skip: &[CONFIG_ENV, "RESULTS_WATCHER_"],
+            },
+        )?;
         settings.validate()?;
         Ok(settings)
     }
@@ -273,49 +220,6 @@ impl Settings {
     }
 }
 
-/// Applies one `RESULTS_<SECTION>_<KEY>` override, typed like the default it replaces.
-fn apply_env(
-    table: &mut toml::Table,
-    defaults: &toml::Table,
-    var: &str,
-    name: &str,
-    value: &str,
-) -> Result<(), SettingsError> {
-    let found = defaults.iter().find_map(|(section, keys)| {
-        let key = name.strip_prefix(section.as_str())?.strip_prefix('_')?;
-        let default = keys.as_table()?.get(key)?;
-        Some((section.clone(), key.to_owned(), default))
-    });
-    let Some((section, key, default)) = found else {
-        return Err(invalid(
-            var,
-            "unknown setting (see the README for the keys)",
-        ));
-    };
-    let typed = match default {
-        toml::Value::Integer(_) => toml::Value::Integer(
-            value
-                .trim()
-                .parse()
-                .map_err(|_| invalid(var, format!("{value:?} is not an integer")))?,
-        ),
-        toml::Value::Boolean(_) => toml::Value::Boolean(
-            value
-                .trim()
-                .parse()
-                .map_err(|_| invalid(var, format!("{value:?} is not true or false")))?,
-        ),
-        _ => toml::Value::String(value.to_owned()),
-    };
-    let section = table
-        .entry(section.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        .as_table_mut()
-        .ok_or_else(|| invalid(section, "must be a table"))?;
-    section.insert(key, typed);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +249,8 @@ mod tests {
                 ("RESULTS_ACTORS_WRITERS", "6"),
                 ("RESULTS_DATABASE_URL", "postgres://u@h/db"),
                 ("RESULTS_CONFIG", "/ignored"),
+                // The watcher's variables may share the environment.
+                ("RESULTS_WATCHER_API_URL", "http://ignored"),
                 ("PATH", "/bin"),
             ]),
         )

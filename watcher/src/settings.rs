@@ -1,0 +1,328 @@
+//! `results-watcher` settings: a TOML file, then `RESULTS_WATCHER_<SECTION>_<KEY>`
+//! environment variables on top (env wins). Every problem names the key at fault.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use results_grpc::layered::SettingsError;
+use results_grpc::layered::{self, invalid, EnvOverrides};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "RESULTS_WATCHER_";
+/// Environment variable naming the config file (the `--config` flag wins over it).
+pub const CONFIG_ENV: &str = "RESULTS_WATCHER_CONFIG";
+
+/// All settings of `results-watcher`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// How to reach `results-api`.
+    pub api: ApiSettings,
+    /// What to watch.
+    pub kubernetes: KubernetesSettings,
+    /// Reconciling, finalizers and cleanup.
+    pub watcher: WatcherSettings,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// gRPC endpoint of `results-api`: `http://host:port` (plaintext) or `https://…` (TLS).
+    pub url: String,
+    /// PEM file of the CA that signed the API's certificate; empty = the system roots.
+    pub ca_file: String,
+    /// File holding a bearer token sent with every call (re-read as it rotates); empty = none.
+    pub token_file: String,
+    /// Seconds one call may take.
+    pub timeout_secs: u64,
+}
+
+/// `[kubernetes]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubernetesSettings {
+    /// Namespace to watch; empty = all namespaces.
+    pub namespace: String,
+    /// Tekton API version to watch: `v1` or `v1beta1`.
+    pub tekton_version: String,
+    /// Objects per page of the initial list.
+    pub list_page_size: u32,
+}
+
+/// `[watcher]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatcherSettings {
+    /// Runs reconciled at the same time.
+    pub workers: usize,
+    /// First retry delay after a failed upload, in milliseconds (doubles each time).
+    pub retry_initial_ms: u64,
+    /// Longest retry delay, in seconds.
+    pub retry_max_secs: u64,
+    /// Seconds after a run's deletion is requested that its finalizer is released even if
+    /// its final state could not be stored.
+    pub store_deadline_secs: u64,
+    /// Seconds after completion that a stored run is deleted from the cluster; 0 = never.
+    pub cleanup_grace_secs: u64,
+    /// Label selector limiting which runs cleanup deletes (e.g. `app=ci,env!=prod`);
+    /// empty = every run.
+    pub cleanup_selector: String,
+    /// Bytes of the latest run objects kept between the watch and the workers; beyond it
+    /// a worker fetches the object again.
+    pub cache_bytes: usize,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Listen address of the Prometheus endpoint (`/metrics`); empty = disabled.
+    pub addr: String,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `results_watcher=debug,info`.
+    pub filter: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            url: "http://127.0.0.1:8080".into(),
+            ca_file: String::new(),
+            token_file: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        KubernetesSettings {
+            namespace: String::new(),
+            tekton_version: "v1".into(),
+            list_page_size: 500,
+        }
+    }
+}
+
+impl Default for WatcherSettings {
+    fn default() -> Self {
+        WatcherSettings {
+            workers: 4,
+            retry_initial_ms: 500,
+            retry_max_secs: 60,
+            store_deadline_secs: 600,
+            cleanup_grace_secs: 0,
+            cleanup_selector: String::new(),
+            cache_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            addr: "127.0.0.1:9090".into(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the file at `path` (if any), applies `RESULTS_WATCHER_*` overrides from `env`,
+    /// and validates the result.
+    pub fn load(
+        path: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let text = layered::read_file(path)?;
+        Self::from_toml(&text, path.unwrap_or("(none)"), env)
+    }
+
+    /// Parses TOML text, applies overrides from `env`, validates.
+    pub fn from_toml(
+        text: &str,
+        path: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let settings: Settings = layered::load(
+            text,
+            path,
+            env,
+            &EnvOverrides {
+                prefix: ENV_PREFIX,
+                skip: &[CONFIG_ENV],
+            },
+        )?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let url = self
+            .api
+            .url
+            .parse::<http::Uri>()
+            .map_err(|e| invalid("api.url", e.to_string()))?;
+        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+            return Err(invalid(
+                "api.url",
+                "must be http://host:port (plaintext) or https://host:port (TLS)",
+            ));
+        }
+        if !self.api.ca_file.is_empty() && url.scheme_str() != Some("https") {
+            return Err(invalid("api.ca_file", "needs an https:// api.url"));
+        }
+        if !matches!(self.kubernetes.tekton_version.as_str(), "v1" | "v1beta1") {
+            return Err(invalid(
+                "kubernetes.tekton_version",
+                "must be \"v1\" or \"v1beta1\"",
+            ));
+        }
+        for (key, value) in [
+            ("api.timeout_secs", self.api.timeout_secs),
+            (
+                "kubernetes.list_page_size",
+                self.kubernetes.list_page_size.into(),
+            ),
+            ("watcher.workers", self.watcher.workers as u64),
+            ("watcher.retry_initial_ms", self.watcher.retry_initial_ms),
+            ("watcher.retry_max_secs", self.watcher.retry_max_secs),
+            (
+                "watcher.store_deadline_secs",
+                self.watcher.store_deadline_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        crate::selector::Selector::parse(&self.watcher.cleanup_selector)
+            .map_err(|e| invalid("watcher.cleanup_selector", e.to_string()))?;
+        if !self.metrics.addr.is_empty() {
+            self.metrics
+                .addr
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| invalid("metrics.addr", e.to_string()))?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
+            .map_err(|e| invalid("log.filter", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The namespace to watch, if only one.
+    pub fn namespace(&self) -> Option<&str> {
+        Some(self.kubernetes.namespace.as_str()).filter(|ns| !ns.is_empty())
+    }
+
+    /// Retry delay after `attempt` failures (1-based): doubling, capped.
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let initial = Duration::from_millis(self.watcher.retry_initial_ms);
+        let cap = Duration::from_secs(self.watcher.retry_max_secs);
+        initial
+            .checked_mul(1u32 << attempt.saturating_sub(1).min(20))
+            .unwrap_or(cap)
+            .min(cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_example_file_holds_the_defaults() {
+        let text = include_str!("../../config/results-watcher.toml");
+        assert_eq!(
+            Settings::from_toml(text, "config/results-watcher.toml", &env(&[])).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let s = Settings::from_toml(
+            "[kubernetes]\nnamespace = \"ci\"\n[watcher]\nworkers = 2\n",
+            "-",
+            &env(&[
+                ("RESULTS_WATCHER_WATCHER_WORKERS", "8"),
+                ("RESULTS_WATCHER_API_URL", "https://results:8080"),
+                ("RESULTS_WATCHER_CONFIG", "/ignored"),
+                ("RESULTS_DATABASE_URL", "not ours"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.namespace(), Some("ci"));
+        assert_eq!(s.watcher.workers, 8);
+        assert_eq!(s.api.url, "https://results:8080");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("[api]\nurl = \"ftp://x\"", &[][..], "api.url"),
+            (
+                "[api]\nurl = \"http://x:1\"\nca_file = \"ca.pem\"",
+                &[],
+                "api.ca_file",
+            ),
+            (
+                "[kubernetes]\ntekton_version = \"v2\"",
+                &[],
+                "kubernetes.tekton_version",
+            ),
+            ("[watcher]\nworkers = 0", &[], "watcher.workers"),
+            (
+                "[watcher]\ncleanup_selector = \"a in (\"",
+                &[],
+                "watcher.cleanup_selector",
+            ),
+            ("[metrics]\naddr = \"nope\"", &[], "metrics.addr"),
+            ("[watcher]\nworkerz = 1", &[], "workerz"),
+            (
+                "",
+                &[("RESULTS_WATCHER_WATCHER_WORKERS", "x")],
+                "RESULTS_WATCHER_WATCHER_WORKERS",
+            ),
+        ];
+        for (toml, vars, key) in cases {
+            let err = Settings::from_toml(toml, "-", &env(vars))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn retry_delay_doubles_up_to_the_cap() {
+        let s = Settings::default();
+        assert_eq!(s.retry_delay(1), Duration::from_millis(500));
+        assert_eq!(s.retry_delay(2), Duration::from_secs(1));
+        assert_eq!(s.retry_delay(4), Duration::from_secs(4));
+        assert_eq!(s.retry_delay(40), Duration::from_secs(60));
+    }
+}
