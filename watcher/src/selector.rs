@@ -98,7 +98,7 @@ fn parse_one(text: &str) -> Result<(Expression, &str), SelectorError> {
         let mut values = BTreeSet::new();
         for value in after[..close].split(',') {
             let value = value.trim();
-            if word(value).1 != "" {
+            if !word(value).1.is_empty() {
                 return Err(error(value, "bad value in set"));
             }
             values.insert(value.to_owned());

@@ -1,0 +1,159 @@
+//! The watcher's side of the results API: a lazily connected gRPC channel (the watcher
+//! starts and keeps reconciling while the API is down), a per-call timeout, and an
+//! optional bearer token read from a file (re-read as it rotates).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Code, Request, Status};
+
+use crate::pb::results_client::ResultsClient;
+use crate::pb::{self};
+use crate::settings::ApiSettings;
+
+/// How long a token read from the file is used before reading it again.
+const TOKEN_REFRESH: Duration = Duration::from_secs(60);
+
+/// A results API client.
+#[derive(Debug)]
+pub struct ApiClient {
+    results: ResultsClient<Channel>,
+    token_file: Option<String>,
+    token: Mutex<Option<(Instant, String)>>,
+}
+
+/// A failed call.
+pub type CallResult<T> = Result<T, Status>;
+
+impl ApiClient {
+    /// A client of the API at `settings.url`; nothing is connected until the first call.
+    pub fn new(settings: &ApiSettings) -> anyhow::Result<ApiClient> {
+        let mut endpoint = Endpoint::from_shared(settings.url.clone())?
+            .timeout(Duration::from_secs(settings.timeout_secs))
+            .connect_timeout(Duration::from_secs(settings.timeout_secs))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        if settings.url.starts_with("https://") {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if !settings.ca_file.is_empty() {
+                let pem = std::fs::read(&settings.ca_file).map_err(|e| {
+                    anyhow::anyhow!("cannot read api.ca_file {}: {e}", settings.ca_file)
+                })?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        Ok(ApiClient {
+            results: ResultsClient::new(endpoint.connect_lazy())
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20),
+            token_file: Some(settings.token_file.clone()).filter(|f| !f.is_empty()),
+            token: Mutex::new(None),
+        })
+    }
+
+    fn request<T>(&self, message: T) -> CallResult<Request<T>> {
+        let mut request = Request::new(message);
+        if let Some(token) = self.token()? {
+            let value = MetadataValue::try_from(format!("Bearer {token}"))
+                .map_err(|_| Status::unauthenticated("the API token is not valid header text"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+
+    fn token(&self) -> CallResult<Option<String>> {
+        let Some(path) = &self.token_file else {
+            return Ok(None);
+        };
+        let mut cached = self.token.lock().expect("token lock");
+        if let Some((read_at, token)) = cached.as_ref() {
+            if read_at.elapsed() < TOKEN_REFRESH {
+                return Ok(Some(token.clone()));
+            }
+        }
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| {
+                Status::unauthenticated(format!("cannot read api.token_file {path}: {e}"))
+            })?
+            .trim()
+            .to_owned();
+        *cached = Some((Instant::now(), token.clone()));
+        Ok(Some(token))
+    }
+
+    /// `CreateResult`.
+    pub async fn create_result(&self, parent: &str, result: pb::Result) -> CallResult<pb::Result> {
+        let message = pb::CreateResultRequest {
+            parent: parent.to_owned(),
+            result: Some(result),
+        };
+        let request = self.request(message)?;
+        Ok(self
+            .results
+            .clone()
+            .create_result(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `UpdateResult` without an etag (the watcher's view is the latest).
+    pub async fn update_result(&self, result: pb::Result) -> CallResult<pb::Result> {
+        let message = pb::UpdateResultRequest {
+            name: result.name.clone(),
+            result: Some(result),
+            etag: String::new(),
+        };
+        let request = self.request(message)?;
+        Ok(self
+            .results
+            .clone()
+            .update_result(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `CreateRecord`.
+    pub async fn create_record(&self, parent: &str, record: pb::Record) -> CallResult<pb::Record> {
+        let message = pb::CreateRecordRequest {
+            parent: parent.to_owned(),
+            record: Some(record),
+        };
+        let request = self.request(message)?;
+        Ok(self
+            .results
+            .clone()
+            .create_record(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `UpdateRecord` without an etag.
+    pub async fn update_record(&self, record: pb::Record) -> CallResult<pb::Record> {
+        let message = pb::UpdateRecordRequest {
+            record: Some(record),
+            update_mask: None,
+            etag: String::new(),
+        };
+        let request = self.request(message)?;
+        Ok(self
+            .results
+            .clone()
+            .update_record(request)
+            .await?
+            .into_inner())
+    }
+}
+
+/// Whether `status` says the thing already exists.
+pub fn already_exists(status: &Status) -> bool {
+    status.code() == Code::AlreadyExists
+}
+
+/// Whether `status` says the thing does not exist.
+pub fn not_found(status: &Status) -> bool {
+    status.code() == Code::NotFound
+}
