@@ -5,12 +5,15 @@
 //! - [`db`]: [`TestDb`], one fresh database per test, dropped afterwards.
 //! - [`server`]: [`TestServer`], the composition root of `results-api` on ports chosen by
 //!   the OS, with gRPC and REST clients.
+//! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
 
 pub mod db;
 pub mod server;
+pub mod watcher;
 
 pub use db::{TestBackend, TestDb};
 pub use server::{loopback_settings, Rest, ServerThread, TestServer};
+pub use watcher::{watcher_settings, WatcherThread};
 
 /// Generates one `#[tokio::test]` per backend (multi-threaded, so that clients' connection
 /// tasks keep running while a dropped [`TestServer`] waits for its server to stop) for each listed async test function:

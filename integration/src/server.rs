@@ -95,6 +95,7 @@ pub fn loopback_settings(url: &str, token_key: &str) -> Settings {
 /// A running server over a throwaway database; stopped and cleaned up on drop.
 pub struct TestServer {
     server: ServerThread,
+    settings: Settings,
     // Declared last: dropped after the server has stopped.
     db: TestDb,
 }
@@ -110,8 +111,24 @@ impl TestServer {
         let db = TestDb::create(backend);
         let mut settings = loopback_settings(db.url(), "integration-test-key");
         adjust(&mut settings);
-        let server = ServerThread::start(settings).expect("start the test server");
-        TestServer { server, db }
+        let server = ServerThread::start(settings.clone()).expect("start the test server");
+        settings.server.grpc_addr = server.grpc_addr();
+        settings.server.rest_addr = server.rest_addr();
+        TestServer {
+            server,
+            settings,
+            db,
+        }
+    }
+
+    /// Stops the server (clients see it unavailable) and keeps the database.
+    pub fn stop(&mut self) {
+        self.server.stop().expect("the test server stops cleanly");
+    }
+
+    /// Starts the server again on the same addresses and database.
+    pub fn restart(&mut self) {
+        self.server = ServerThread::start(self.settings.clone()).expect("restart the test server");
     }
 
     /// The backend under test.

@@ -348,18 +348,29 @@ impl Controller {
         let names = run.names();
         let complete = run.is_complete();
         let content = fingerprint(&object);
+        let result = self.result_of(&run, &names);
+        let summary = result
+            .as_ref()
+            .map_or(0, |r| hash_bytes(&r.encode_to_vec()));
         let seen = self.seen.lock().expect("seen lock").get(&uid).copied();
-        // After a restart nothing is remembered: a finished run marked stored is current.
+        // After a restart nothing is remembered: a finished run marked stored is current,
+        // and what it is now is what later changes are compared with.
         let current = match seen {
             Some(seen) => seen.content == content,
             None => complete && run.is_marked_stored(),
         };
         if current {
             self.metrics.skipped.inc(key.kind);
+            if seen.is_none() && !gone {
+                self.seen
+                    .lock()
+                    .expect("seen lock")
+                    .insert(uid.clone(), Seen { content, summary });
+            }
         } else {
             let started = std::time::Instant::now();
-            match self.store(&run, &names, seen).await {
-                Ok(summary) => {
+            match self.store(&run, &names, seen, result, summary).await {
+                Ok(()) => {
                     self.metrics.observe_store(started.elapsed());
                     self.metrics.stored.inc(key.kind);
                     self.seen
@@ -376,6 +387,16 @@ impl Controller {
                         "cannot store run, will retry: {e}"
                     );
                     let retry = self.backoff(key);
+                    if !gone && !run.is_deleting() && !run.has_finalizer() {
+                        // Hold the run while the API is away, so that deleting it waits.
+                        if let Err(e) = self.write_back(&run, &names, false, true).await {
+                            tracing::warn!(
+                                namespace = key.namespace,
+                                name = key.name,
+                                "cannot add the finalizer: {e}"
+                            );
+                        }
+                    }
                     if gone {
                         // Its final state exists nowhere else: keep it for the retry.
                         self.remember(key.clone(), object.clone(), true, false);
@@ -533,9 +554,27 @@ impl Controller {
         Ok(run.has_finalizer() && !hold)
     }
 
-    /// Writes the run's Record (and, for a top-level run, its Result) with as few calls as
-    /// it can; returns the fingerprint of the Result it set.
-    async fn store(&self, run: &Run<'_>, names: &Names, seen: Option<Seen>) -> CallResult<u64> {
+    /// The Result a top-level run sets (summary and annotations); none for a TaskRun of a
+    /// PipelineRun.
+    fn result_of(&self, run: &Run<'_>, names: &Names) -> Option<pb::Result> {
+        run.is_top_level().then(|| pb::Result {
+            name: names.result.clone(),
+            annotations: run.annotation_map(RESULT_ANNOTATIONS_ANNOTATION),
+            summary: Some(run.summary(&names.record, self.version())),
+            ..pb::Result::default()
+        })
+    }
+
+    /// Writes the run's Record (and `result`, whose fingerprint is `summary`) with as few
+    /// calls as it can.
+    async fn store(
+        &self,
+        run: &Run<'_>,
+        names: &Names,
+        seen: Option<Seen>,
+        result: Option<pb::Result>,
+        summary: u64,
+    ) -> CallResult<()> {
         let record = pb::Record {
             name: names.record.clone(),
             data: Some(pb::Any {
@@ -544,15 +583,6 @@ impl Controller {
             }),
             ..pb::Record::default()
         };
-        let result = run.is_top_level().then(|| pb::Result {
-            name: names.result.clone(),
-            annotations: run.annotation_map(RESULT_ANNOTATIONS_ANNOTATION),
-            summary: Some(run.summary(&names.record, self.version())),
-            ..pb::Result::default()
-        });
-        let summary = result
-            .as_ref()
-            .map_or(0, |r| hash_bytes(&r.encode_to_vec()));
         // Never stored by a watcher yet: create rather than try an update first.
         let fresh = seen.is_none() && run.annotation(RECORD_ANNOTATION) != Some(&names.record);
         let mut result_written = false;
@@ -578,7 +608,7 @@ impl Controller {
                 self.api.update_result(result).await?;
             }
         }
-        Ok(summary)
+        Ok(())
     }
 
     fn writing(&self) {
