@@ -25,7 +25,7 @@ impl Handler<GetResult> for QueryExecutor {
 
     fn handle(&mut self, msg: GetResult, _: &mut Self::Context) -> Self::Result {
         guard("GetResult", || {
-            Ok(store::get_result(&mut self.db.get()?, &msg.0)?)
+            Ok(self.db.read(|c| store::get_result(c, &msg.0))?)
         })
     }
 }
@@ -35,11 +35,9 @@ impl Handler<ListResults> for QueryExecutor {
 
     fn handle(&mut self, msg: ListResults, _: &mut Self::Context) -> Self::Result {
         guard("ListResults", || {
-            Ok(store::list_results(
-                &mut self.db.get()?,
-                &self.signer,
-                &msg.0,
-            )?)
+            Ok(self
+                .db
+                .read(|c| store::list_results(c, &self.signer, &msg.0))?)
         })
     }
 }
@@ -49,7 +47,7 @@ impl Handler<GetRecord> for QueryExecutor {
 
     fn handle(&mut self, msg: GetRecord, _: &mut Self::Context) -> Self::Result {
         guard("GetRecord", || {
-            Ok(store::get_record(&mut self.db.get()?, &msg.0)?)
+            Ok(self.db.read(|c| store::get_record(c, &msg.0))?)
         })
     }
 }
@@ -59,11 +57,9 @@ impl Handler<ListRecords> for QueryExecutor {
 
     fn handle(&mut self, msg: ListRecords, _: &mut Self::Context) -> Self::Result {
         guard("ListRecords", || {
-            Ok(store::list_records(
-                &mut self.db.get()?,
-                &self.signer,
-                &msg.0,
-            )?)
+            Ok(self
+                .db
+                .read(|c| store::list_records(c, &self.signer, &msg.0))?)
         })
     }
 }
@@ -73,13 +69,9 @@ impl Handler<SummarizeRecords> for QueryExecutor {
 
     fn handle(&mut self, msg: SummarizeRecords, _: &mut Self::Context) -> Self::Result {
         guard("SummarizeRecords", || {
-            let mut conn = self.db.get()?;
-            Ok(store::record_list_summary(
-                &mut conn,
-                &msg.scope,
-                &msg.filter,
-                msg.spec,
-            )?)
+            Ok(self.db.read(|c| {
+                store::record_list_summary(c, &msg.scope, &msg.filter, msg.spec.clone())
+            })?)
         })
     }
 }

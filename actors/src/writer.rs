@@ -9,6 +9,7 @@ use crate::batch::{ApplyBatch, WriteOp, Written};
 use crate::error::guard;
 use crate::messages::{DeleteRecord, DeleteResult};
 use crate::{Clock, Error, IdGen, Result};
+use results_storage::ErrorCode;
 use tracing::warn;
 
 /// Owns writes; one instance per pool thread, sharing the connection pool.
@@ -27,7 +28,7 @@ impl Handler<DeleteResult> for StorageWriter {
 
     fn handle(&mut self, msg: DeleteResult, _: &mut Self::Context) -> Self::Result {
         guard("DeleteResult", || {
-            Ok(store::delete_result(&mut self.db.get()?, &msg.0)?)
+            Ok(self.db.run(|c| store::delete_result(c, &msg.0))?)
         })
     }
 }
@@ -37,19 +38,42 @@ impl Handler<DeleteRecord> for StorageWriter {
 
     fn handle(&mut self, msg: DeleteRecord, _: &mut Self::Context) -> Self::Result {
         guard("DeleteRecord", || {
-            Ok(store::delete_record(&mut self.db.get()?, &msg.0)?)
+            Ok(self.db.run(|c| store::delete_record(c, &msg.0))?)
         })
     }
 }
 
+/// The server-chosen parts of one write, fixed before it is attempted so that its outcome
+/// can be recognised in the database if the connection breaks before the answer arrives.
+struct Stamp {
+    /// The uid a create assigns.
+    id: String,
+    /// The update time the write sets.
+    now: results_storage::model::Timestamp,
+}
+
 impl StorageWriter {
-    fn apply(&self, conn: &mut results_storage::connection::Conn, op: &WriteOp) -> Result<Written> {
-        let now = self.clock.now();
+    fn stamps(&self, ops: &[WriteOp]) -> Vec<Stamp> {
+        ops.iter()
+            .map(|_| Stamp {
+                id: self.ids.next_id(),
+                now: self.clock.now(),
+            })
+            .collect()
+    }
+
+    fn apply(
+        &self,
+        conn: &mut results_storage::connection::Conn,
+        op: &WriteOp,
+        stamp: &Stamp,
+    ) -> Result<Written> {
+        let now = stamp.now;
         Ok(match op {
             WriteOp::CreateResult(new) => Written::Result(store::create_result(
                 conn,
                 new.clone(),
-                self.ids.next_id(),
+                stamp.id.clone(),
                 now,
             )?),
             WriteOp::UpdateResult(r) => {
@@ -58,7 +82,7 @@ impl StorageWriter {
             WriteOp::CreateRecord(new) => Written::Record(store::create_record(
                 conn,
                 new.clone(),
-                self.ids.next_id(),
+                stamp.id.clone(),
                 now,
             )?),
             WriteOp::UpdateRecord(p) => {
@@ -77,10 +101,11 @@ impl StorageWriter {
         &self,
         conn: &mut results_storage::connection::Conn,
         op: &WriteOp,
+        stamp: &Stamp,
     ) -> Result<Written> {
         let mut attempt = 1;
         loop {
-            match self.apply(conn, op) {
+            match self.apply(conn, op, stamp) {
                 Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => attempt += 1,
                 answer => return answer,
             }
@@ -118,8 +143,16 @@ impl StorageWriter {
                     .collect()
             }
         };
+        let stamps = self.stamps(&ops);
         if let [op] = &ops[..] {
-            return vec![self.apply_alone(&mut conn, op)];
+            return match self.apply_alone(&mut conn, op, &stamps[0]) {
+                Err(Error::Storage(e)) if e.is_connection_lost() => {
+                    conn.discard_if_lost(&e);
+                    drop(conn);
+                    self.settle(&ops, &stamps, &e)
+                }
+                answer => vec![answer],
+            };
         }
         // Fast path: the whole batch in one transaction without savepoints (two round trips
         // less per write). If a write fails, the attempt is rolled back and the batch
@@ -127,8 +160,8 @@ impl StorageWriter {
         let mut failed_write = false;
         let fast = conn.transaction(|conn| {
             let mut written = Vec::with_capacity(ops.len());
-            for op in &ops {
-                match self.apply(conn, op) {
+            for (op, stamp) in ops.iter().zip(&stamps) {
+                match self.apply(conn, op, stamp) {
                     Ok(w) => written.push(w),
                     Err(e) => {
                         failed_write = true;
@@ -140,6 +173,11 @@ impl StorageWriter {
         });
         match fast {
             Ok(written) => return written.into_iter().map(Ok).collect(),
+            Err(e) if !failed_write && e.is_connection_lost() => {
+                conn.discard_if_lost(&e);
+                drop(conn);
+                return self.settle(&ops, &stamps, &e);
+            }
             Err(e) if !failed_write && !e.is_retryable() => {
                 let (code, message) = (e.code(), e.to_string());
                 return ops
@@ -159,8 +197,10 @@ impl StorageWriter {
         // back the entire transaction then), and its ops are applied one by one.
         let batch = conn.transaction(|conn| {
             let mut answers = Vec::with_capacity(ops.len());
-            for op in &ops {
-                match conn.transaction(|conn| self.apply(conn, op).map_err(Error::into_storage)) {
+            for (op, stamp) in ops.iter().zip(&stamps) {
+                match conn
+                    .transaction(|conn| self.apply(conn, op, stamp).map_err(Error::into_storage))
+                {
                     Err(e) if e.is_retryable() => return Err(e),
                     answer => answers.push(answer),
                 }
@@ -175,8 +215,14 @@ impl StorageWriter {
             Err(e) if e.is_retryable() => {
                 warn!(error = %e, ops = ops.len(), "batch aborted; applying its writes one by one");
                 ops.iter()
-                    .map(|op| self.apply_alone(&mut conn, op))
+                    .zip(&stamps)
+                    .map(|(op, stamp)| self.apply_alone(&mut conn, op, stamp))
                     .collect()
+            }
+            Err(e) if e.is_connection_lost() => {
+                conn.discard_if_lost(&e);
+                drop(conn);
+                self.settle(&ops, &stamps, &e)
             }
             Err(e) => {
                 let (code, message) = (e.code(), e.to_string());
@@ -190,5 +236,82 @@ impl StorageWriter {
                     .collect()
             }
         }
+    }
+}
+
+/// Attempts at reading back a write whose commit outcome is unknown, about 2.5 s in all.
+const READ_BACK_ATTEMPTS: u32 = 8;
+
+impl StorageWriter {
+    /// Reads with `f`, retrying (with growing pauses) while the database is unreachable,
+    /// as it is for a moment while it restarts.
+    fn read_back<T>(
+        &self,
+        mut f: impl FnMut(&mut results_storage::connection::Conn) -> results_storage::Result<T>,
+    ) -> results_storage::Result<T> {
+        let mut attempt = 0;
+        loop {
+            match self.db.read(&mut f) {
+                Err(e)
+                    if (e.is_connection_lost() || e.code() == ErrorCode::Unavailable)
+                        && attempt + 1 < READ_BACK_ATTEMPTS =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// The connection broke while `ops` were being committed: looks on a fresh connection
+    /// whether each write landed (its stamp is in the database), so that every caller is
+    /// told what is stored. When even that fails, the answer says the outcome is unknown.
+    fn settle(
+        &self,
+        ops: &[WriteOp],
+        stamps: &[Stamp],
+        lost: &results_storage::Error,
+    ) -> Vec<Result<Written>> {
+        let unknown = || Error::Batch {
+            code: ErrorCode::Unavailable,
+            message: format!(
+                "the database connection broke during the write and its outcome could not be \
+                 checked; read before retrying ({lost})"
+            ),
+        };
+        let not_applied = || Error::Batch {
+            code: ErrorCode::Unavailable,
+            message: format!("the database connection broke; the write was not applied ({lost})"),
+        };
+        ops.iter()
+            .zip(stamps)
+            .map(|(op, stamp)| {
+                let found = self.read_back(|c| match op {
+                    WriteOp::CreateResult(r) => store::get_result(c, &r.name).map(|s| {
+                        (
+                            s.uid == stamp.id && s.update_time == stamp.now,
+                            Written::Result(s),
+                        )
+                    }),
+                    WriteOp::UpdateResult(r) => store::get_result(c, &r.name)
+                        .map(|s| (s.update_time == stamp.now, Written::Result(s))),
+                    WriteOp::CreateRecord(r) => store::get_record(c, &r.name).map(|s| {
+                        (
+                            s.uid == stamp.id && s.update_time == stamp.now,
+                            Written::Record(s),
+                        )
+                    }),
+                    WriteOp::UpdateRecord(r) => store::get_record(c, &r.name)
+                        .map(|s| (s.update_time == stamp.now, Written::Record(s))),
+                });
+                match found {
+                    Ok((true, written)) => Ok(written),
+                    Ok((false, _)) => Err(not_applied()),
+                    Err(e) if e.code() == ErrorCode::NotFound => Err(not_applied()),
+                    Err(_) => Err(unknown()),
+                }
+            })
+            .collect()
     }
 }

@@ -131,6 +131,11 @@ impl TestServer {
         self.server = ServerThread::start(self.settings.clone()).expect("restart the test server");
     }
 
+    /// The test database.
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
     /// The backend under test.
     pub fn backend(&self) -> TestBackend {
         self.db.backend()

@@ -197,6 +197,17 @@ impl Conn {
         }
     }
 
+    /// Marks this connection for the pool to discard (instead of reusing it) when `error`
+    /// says it broke. PostgreSQL connections notice by themselves; MySQL ones do not.
+    pub fn discard_if_lost(&mut self, error: &Error) {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        if error.is_connection_lost() {
+            with_conn!(self, |c| {
+                AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error()
+            });
+        }
+    }
+
     /// The backend of this connection.
     pub fn backend(&self) -> Backend {
         match self {
@@ -297,6 +308,26 @@ impl Database {
             AnyPool::Mysql(p) => Conn::Mysql(p.get().map_err(err)?),
             AnyPool::Sqlite(p) => Conn::Sqlite(p.get().map_err(err)?),
         })
+    }
+
+    /// Runs `f` on a pooled connection. A connection that broke under it is discarded by
+    /// the pool instead of being handed out again.
+    pub fn run<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        let mut conn = self.get()?;
+        let outcome = f(&mut conn);
+        if let Err(e) = &outcome {
+            conn.discard_if_lost(e);
+        }
+        outcome
+    }
+
+    /// Runs the read-only `f` like [`Database::run`], once more on a fresh connection if
+    /// the first one broke (a database restart costs a retry, not a failed request).
+    pub fn read<T>(&self, mut f: impl FnMut(&mut Conn) -> Result<T>) -> Result<T> {
+        match self.run(&mut f) {
+            Err(e) if e.is_connection_lost() => self.run(f),
+            outcome => outcome,
+        }
     }
 
     /// Applies every pending migration; returns the versions applied.

@@ -92,13 +92,8 @@ impl Error {
             Error::EtagMismatch { .. } => ErrorCode::FailedPrecondition,
             Error::Unimplemented(_) => ErrorCode::Unimplemented,
             Error::Pool(_) | Error::Connect(_) => ErrorCode::Unavailable,
-            Error::Database { source, .. } => match source {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ClosedConnection,
-                    _,
-                ) => ErrorCode::Unavailable,
-                _ => ErrorCode::Internal,
-            },
+            Error::Database { .. } if self.is_connection_lost() => ErrorCode::Unavailable,
+            Error::Database { .. } => ErrorCode::Internal,
             Error::Corrupt(_) | Error::Migration(_) => ErrorCode::Internal,
         }
     }
@@ -122,8 +117,81 @@ impl Error {
         }
     }
 
+    /// Whether the connection to the database broke (server restarted, connection killed,
+    /// network gone): a write in flight may or may not have been committed.
+    pub fn is_connection_lost(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error as DieselError};
+        let Error::Database { source, .. } = self else {
+            return false;
+        };
+        let message = match source {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => return true,
+            DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => return true,
+            DieselError::BrokenTransactionManager => return true,
+            DieselError::DatabaseError(_, info) => info.message().to_ascii_lowercase(),
+            other => other.to_string().to_ascii_lowercase(),
+        };
+        [
+            "terminating connection",
+            "server closed the connection",
+            "connection to server",
+            "lost connection",
+            "server has gone away",
+            "connection was killed",
+            "broken pipe",
+            "connection reset",
+        ]
+        .iter()
+        .any(|sign| message.contains(sign))
+    }
+
     /// Wraps a diesel error with the step that failed.
     pub(crate) fn db(step: &'static str) -> impl FnOnce(diesel::result::Error) -> Error {
         move |source| Error::Database { step, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    fn database(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::Database {
+            step: "testing",
+            source: DieselError::DatabaseError(kind, Box::new(message.to_owned())),
+        }
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable_not_internal() {
+        for (kind, message) in [
+            (DatabaseErrorKind::Unknown, "Server has gone away"),
+            (
+                DatabaseErrorKind::Unknown,
+                "Lost connection to server during query",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "server closed the connection unexpectedly",
+            ),
+            (DatabaseErrorKind::ClosedConnection, "whatever"),
+        ] {
+            let error = database(kind, message);
+            assert!(error.is_connection_lost(), "{message}");
+            assert_eq!(error.code(), ErrorCode::Unavailable, "{message}");
+        }
+        let broken = Error::Database {
+            step: "testing",
+            source: DieselError::BrokenTransactionManager,
+        };
+        assert_eq!(broken.code(), ErrorCode::Unavailable);
+        let unique = database(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(!unique.is_connection_lost());
+        assert_eq!(unique.code(), ErrorCode::Internal);
     }
 }
