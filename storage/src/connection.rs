@@ -3,10 +3,15 @@
 //! Queries are written once with diesel's DSL and compiled for each backend by
 //! [`with_conn!`], which expands its body for every concrete connection type.
 
+use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{self, ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{
+    self, ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
+    R2D2Connection,
+};
 use diesel::{PgConnection, SqliteConnection};
 
 use crate::{Error, Result};
@@ -82,8 +87,11 @@ impl Default for PoolSettings {
 #[derive(Debug)]
 struct SqliteSetup;
 
-impl CustomizeConnection<SqliteConnection, r2d2::Error> for SqliteSetup {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> std::result::Result<(), r2d2::Error> {
+impl CustomizeConnection<Tracked<SqliteConnection>, r2d2::Error> for SqliteSetup {
+    fn on_acquire(
+        &self,
+        conn: &mut Tracked<SqliteConnection>,
+    ) -> std::result::Result<(), r2d2::Error> {
         conn.batch_execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
@@ -101,8 +109,8 @@ impl CustomizeConnection<SqliteConnection, r2d2::Error> for SqliteSetup {
 #[derive(Debug)]
 struct PostgresSetup;
 
-impl CustomizeConnection<PgConnection, r2d2::Error> for PostgresSetup {
-    fn on_acquire(&self, conn: &mut PgConnection) -> std::result::Result<(), r2d2::Error> {
+impl CustomizeConnection<Tracked<PgConnection>, r2d2::Error> for PostgresSetup {
+    fn on_acquire(&self, conn: &mut Tracked<PgConnection>) -> std::result::Result<(), r2d2::Error> {
         conn.batch_execute("SET plan_cache_mode = force_generic_plan")
             .map_err(r2d2::Error::QueryError)
     }
@@ -116,8 +124,11 @@ impl CustomizeConnection<PgConnection, r2d2::Error> for PostgresSetup {
 struct MysqlSetup;
 
 #[cfg(feature = "mysql")]
-impl CustomizeConnection<MysqlConnection, r2d2::Error> for MysqlSetup {
-    fn on_acquire(&self, conn: &mut MysqlConnection) -> std::result::Result<(), r2d2::Error> {
+impl CustomizeConnection<Tracked<MysqlConnection>, r2d2::Error> for MysqlSetup {
+    fn on_acquire(
+        &self,
+        conn: &mut Tracked<MysqlConnection>,
+    ) -> std::result::Result<(), r2d2::Error> {
         conn.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .map_err(r2d2::Error::QueryError)
     }
@@ -158,23 +169,81 @@ fn register_regexp(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     )
 }
 
+/// Distinct user-shaped statements (filtered listings) a connection may have prepared
+/// before the pool replaces it. diesel keeps every prepared statement for the life of the
+/// connection (and PostgreSQL keeps them server-side), while filter shapes are chosen by
+/// clients: this bounds that memory per connection.
+pub const MAX_STATEMENT_SHAPES: usize = 256;
+
+/// A diesel connection with what the pool needs to know beyond diesel's own view: the
+/// user-shaped statements it has cached, and whether it broke.
+pub struct Tracked<C> {
+    conn: C,
+    usage: Usage,
+}
+
+/// See [`Tracked`].
+#[derive(Default)]
+struct Usage {
+    shapes: HashSet<u64>,
+    retired: bool,
+}
+
+impl<C> Deref for Tracked<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.conn
+    }
+}
+
+impl<C> DerefMut for Tracked<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+}
+
+/// diesel's connection manager, plus retirement of broken and over-full connections.
+pub struct Manager<C: R2D2Connection + 'static>(ConnectionManager<C>);
+
+impl<C: R2D2Connection + 'static> ManageConnection for Manager<C> {
+    type Connection = Tracked<C>;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<Tracked<C>, r2d2::Error> {
+        Ok(Tracked {
+            conn: self.0.connect()?,
+            usage: Usage::default(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Tracked<C>) -> std::result::Result<(), r2d2::Error> {
+        self.0.is_valid(&mut conn.conn)
+    }
+
+    fn has_broken(&self, conn: &mut Tracked<C>) -> bool {
+        conn.usage.retired
+            || conn.usage.shapes.len() > MAX_STATEMENT_SHAPES
+            || self.0.has_broken(&mut conn.conn)
+    }
+}
+
 #[derive(Clone)]
 enum AnyPool {
-    Postgres(Pool<ConnectionManager<PgConnection>>),
+    Postgres(Pool<Manager<PgConnection>>),
     #[cfg(feature = "mysql")]
-    Mysql(Pool<ConnectionManager<MysqlConnection>>),
-    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Mysql(Pool<Manager<MysqlConnection>>),
+    Sqlite(Pool<Manager<SqliteConnection>>),
 }
 
 /// A pooled connection to whichever backend the [`Database`] uses.
 pub enum Conn {
     /// PostgreSQL.
-    Postgres(PooledConnection<ConnectionManager<PgConnection>>),
+    Postgres(PooledConnection<Manager<PgConnection>>),
     /// MySQL/MariaDB.
     #[cfg(feature = "mysql")]
-    Mysql(PooledConnection<ConnectionManager<MysqlConnection>>),
+    Mysql(PooledConnection<Manager<MysqlConnection>>),
     /// SQLite.
-    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Sqlite(PooledConnection<Manager<SqliteConnection>>),
 }
 
 impl Conn {
@@ -198,13 +267,25 @@ impl Conn {
     }
 
     /// Marks this connection for the pool to discard (instead of reusing it) when `error`
-    /// says it broke. PostgreSQL connections notice by themselves; MySQL ones do not.
+    /// says it broke. diesel notices broken PostgreSQL connections by itself, not MySQL ones.
     pub fn discard_if_lost(&mut self, error: &Error) {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
         if error.is_connection_lost() {
-            with_conn!(self, |c| {
-                AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error()
-            });
+            self.usage().retired = true;
+        }
+    }
+
+    /// Notes that a statement of a user-chosen shape (identified by `shape`) is now
+    /// prepared on this connection; past [`MAX_STATEMENT_SHAPES`] the pool replaces it.
+    pub(crate) fn note_statement_shape(&mut self, shape: u64) {
+        self.usage().shapes.insert(shape);
+    }
+
+    fn usage(&mut self) -> &mut Usage {
+        match self {
+            Conn::Postgres(c) => &mut c.usage,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => &mut c.usage,
+            Conn::Sqlite(c) => &mut c.usage,
         }
     }
 
@@ -265,14 +346,14 @@ impl Database {
             Backend::Postgres => AnyPool::Postgres(
                 builder(settings)
                     .connection_customizer(Box::new(PostgresSetup))
-                    .build(ConnectionManager::new(url))
+                    .build(Manager(ConnectionManager::new(url)))
                     .map_err(connect_err)?,
             ),
             #[cfg(feature = "mysql")]
             Backend::Mysql => AnyPool::Mysql(
                 builder(settings)
                     .connection_customizer(Box::new(MysqlSetup))
-                    .build(ConnectionManager::new(url))
+                    .build(Manager(ConnectionManager::new(url)))
                     .map_err(connect_err)?,
             ),
             #[cfg(not(feature = "mysql"))]
@@ -286,7 +367,7 @@ impl Database {
                 AnyPool::Sqlite(
                     builder(settings)
                         .connection_customizer(Box::new(SqliteSetup))
-                        .build(ConnectionManager::new(path))
+                        .build(Manager(ConnectionManager::new(path)))
                         .map_err(connect_err)?,
                 )
             }
@@ -336,7 +417,7 @@ impl Database {
     }
 }
 
-fn builder<C>(settings: PoolSettings) -> r2d2::Builder<ConnectionManager<C>>
+fn builder<C>(settings: PoolSettings) -> r2d2::Builder<Manager<C>>
 where
     C: diesel::r2d2::R2D2Connection + 'static,
 {

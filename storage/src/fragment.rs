@@ -87,6 +87,22 @@ impl<ST> Fragment<ST> {
     pub(crate) fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }
+
+    /// Identifies the SQL text this fragment renders (its bind values left out): equal
+    /// shapes prepare the same statement.
+    pub(crate) fn shape(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        for part in &self.parts {
+            match part {
+                Part::Sql(sql) => sql.hash(&mut hasher),
+                Part::Text(_) => 1u8.hash(&mut hasher),
+                Part::BigInt(_) => 2u8.hash(&mut hasher),
+                Part::Double(_) => 3u8.hash(&mut hasher),
+            }
+        }
+        hasher.finish()
+    }
 }
 
 impl Fragment<Bool> {

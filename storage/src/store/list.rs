@@ -53,6 +53,7 @@ pub fn list_results(
         plan.order_by(),
     );
     let limit = plan.fetch_limit();
+    conn.note_statement_shape(filter.shape());
     let rows: Vec<ResultRow> = with_conn!(conn, |c| results::table
         .into_boxed()
         .filter(filter)
@@ -94,6 +95,7 @@ pub fn list_records(
         plan.order_by(),
     );
     let limit = plan.fetch_limit();
+    conn.note_statement_shape(filter.shape());
     let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
         .into_boxed()
         .filter(filter)

@@ -56,6 +56,7 @@ pub fn record_list_summary(
             .and(plan.keyset())
             .or_true();
         let order = plan.order_by();
+        conn.note_statement_shape(condition.shape());
         let rows: Vec<Scanned> = with_conn!(conn, |c| records::table
             .into_boxed()
             .filter(condition)

@@ -1,0 +1,88 @@
+//! Filter shapes are chosen by clients and every shape is a prepared statement that diesel
+//! (and PostgreSQL, server-side) keeps for the connection's life: the pool replaces a
+//! connection once it has prepared `MAX_STATEMENT_SHAPES` of them, so that memory stays
+//! bounded however many shapes clients send — and only then.
+
+use diesel::{PgConnection, QueryableByName, RunQueryDsl};
+use integration::{TestBackend, TestDb};
+use results_storage::connection::{Conn, MAX_STATEMENT_SHAPES};
+use results_storage::model::RecordScope;
+use results_storage::page::TokenSigner;
+use results_storage::store::{list_records, ListRequest};
+use results_storage::{Database, PoolSettings};
+
+#[derive(QueryableByName)]
+struct Backend {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+fn backend_pid(database: &Database) -> i32 {
+    let mut conn = database.get().unwrap();
+    let Conn::Postgres(c) = &mut conn else {
+        panic!("a PostgreSQL connection")
+    };
+    let c: &mut PgConnection = c;
+    diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Backend>(c)
+        .unwrap()
+        .pid
+}
+
+/// A filter whose SQL differs for each `i` in 0..1024 (`=` or `<>` per term).
+fn filter_shape(i: usize) -> String {
+    (0..10)
+        .map(|bit| {
+            let op = if i >> bit & 1 == 1 { "!=" } else { "==" };
+            format!("data_type {op} \"t{bit}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+#[test]
+fn connections_are_replaced_once_they_hold_too_many_statement_shapes() {
+    let db = TestDb::create(TestBackend::Postgres);
+    let settings = PoolSettings {
+        max_size: 1,
+        ..PoolSettings::default()
+    };
+    let database = Database::connect(db.url(), settings).unwrap();
+    database.migrate().unwrap();
+    let signer = TokenSigner::new(b"k".to_vec());
+    let list = |filter: String| {
+        let request = ListRequest {
+            scope: RecordScope::parse("ns/results/-").unwrap(),
+            filter,
+            page_size: 10,
+            page_token: String::new(),
+            order_by: String::new(),
+        };
+        list_records(&mut database.get().unwrap(), &signer, &request).unwrap();
+    };
+
+    let first = backend_pid(&database);
+    // The same shape again and again (other values) is one statement: no replacement.
+    for i in 0..2 * MAX_STATEMENT_SHAPES {
+        list(format!("data_type == \"v{i}\""));
+    }
+    assert_eq!(
+        backend_pid(&database),
+        first,
+        "one shape never replaces the connection"
+    );
+    // Up to the limit of distinct shapes, the connection stays.
+    for i in 0..MAX_STATEMENT_SHAPES - 1 {
+        list(filter_shape(i));
+    }
+    assert_eq!(backend_pid(&database), first);
+    // Past it, the pool replaces the connection (and PostgreSQL frees its statements).
+    for i in MAX_STATEMENT_SHAPES - 1..MAX_STATEMENT_SHAPES + 2 {
+        list(filter_shape(i));
+    }
+    let second = backend_pid(&database);
+    assert_ne!(
+        second, first,
+        "replaced after {MAX_STATEMENT_SHAPES} shapes"
+    );
+}
