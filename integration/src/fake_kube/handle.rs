@@ -170,7 +170,8 @@ impl FakeKube {
         self.shared.write(|s| s.compact());
     }
 
-    /// How often watches that allow bookmarks get one (default 1 s).
+    /// How often watches that allow bookmarks get one (default 1 s); other watches get a
+    /// blank line as often, so that clients that went away are noticed.
     pub fn set_bookmark_interval(&self, interval: Duration) {
         self.shared.set_bookmark_interval(interval);
     }

@@ -1,6 +1,10 @@
 //! Watch streams: newline-delimited JSON events replayed from the history after the requested
 //! resourceVersion (or synthetic ADDED events for every current object), then live events,
-//! BOOKMARKs now and then, until `timeoutSeconds`, the client leaves or the server stops.
+//! until `timeoutSeconds`, the client leaves or the server stops.
+//!
+//! A heartbeat goes out every bookmark interval: a BOOKMARK if the client allows them, else a
+//! blank line (which kube-rs and JSON stream decoders skip). actix-web only notices a client
+//! that went away when it writes, and the heartbeat makes sure it does.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -74,7 +78,7 @@ struct WatchState {
     queue: VecDeque<Bytes>,
     done: bool,
     deadline: Option<Instant>,
-    next_bookmark: Instant,
+    next_heartbeat: Instant,
     open: OpenWatch,
 }
 
@@ -93,7 +97,7 @@ impl WatchState {
             queue: VecDeque::new(),
             done: false,
             deadline: request.timeout.map(|t| now + t),
-            next_bookmark: now + shared.bookmark_interval(),
+            next_heartbeat: now + shared.bookmark_interval(),
             open: OpenWatch::new(shared.clone()),
             request,
         };
@@ -213,9 +217,14 @@ impl WatchState {
                 () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     self.done = true;
                 }
-                () = tokio::time::sleep_until(self.next_bookmark), if self.request.bookmarks => {
-                    self.queue.push_back(self.bookmark(Value::Null));
-                    self.next_bookmark = Instant::now() + self.open.0.bookmark_interval();
+                () = tokio::time::sleep_until(self.next_heartbeat) => {
+                    let heartbeat = if self.request.bookmarks {
+                        self.bookmark(Value::Null)
+                    } else {
+                        Bytes::from_static(b"\n")
+                    };
+                    self.queue.push_back(heartbeat);
+                    self.next_heartbeat = Instant::now() + self.open.0.bookmark_interval();
                 }
             }
         }

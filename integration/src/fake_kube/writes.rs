@@ -117,7 +117,7 @@ impl Store {
             Patch::Merge(_) => {
                 return Err(ApiError::bad_request("a merge patch must be a JSON object"))
             }
-            Patch::Json(patch) => json_patch::patch(&mut new, patch)
+            Patch::Json(patch) => apply_json_patch(&mut new, patch)
                 .map_err(|e| ApiError::invalid(resource, name, &e.to_string()))?,
         }
         self.update_from(resource, old, new, manager, false)
@@ -269,6 +269,24 @@ impl Store {
             self.kinds.insert(resource.clone(), kind.to_owned());
         }
     }
+}
+
+/// RFC 6902, except that testing a missing path for null passes, as with the apiserver's
+/// evanphx/json-patch: kube-runtime's finalizer helper tests `/metadata/finalizers` for null
+/// before it adds the first finalizer.
+fn apply_json_patch(
+    doc: &mut Value,
+    patch: &json_patch::Patch,
+) -> Result<(), json_patch::PatchError> {
+    for operation in &patch.0 {
+        if let json_patch::PatchOperation::Test(test) = operation {
+            if test.value.is_null() && doc.pointer(test.path.as_str()).is_none() {
+                continue;
+            }
+        }
+        json_patch::patch(doc, std::slice::from_ref(operation))?;
+    }
+    Ok(())
 }
 
 /// A resourceVersion or uid in a written body must match the stored object.
