@@ -7,8 +7,8 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use integration::tekton::{self, API_VERSION, PIPELINE_RUNS, TASK_RUNS};
 use integration::FakeKube;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
-    PatchParams, Preconditions, WatchEvent, WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PartialObjectMeta,
+    Patch, PatchParams, PostParams, Preconditions, WatchEvent, WatchParams,
 };
 use kube::runtime::watcher;
 use kube::{Client, Config};
@@ -123,6 +123,63 @@ async fn list_pages_with_limit_and_continue_see_every_object_once() {
         .expect("list all namespaces");
     assert_eq!(all.items.len(), 6);
     assert_eq!(all.types.kind, "TaskRunList");
+}
+
+#[tokio::test]
+async fn create_and_replace_fill_server_fields_and_check_the_resource_version() {
+    let fake = FakeKube::start();
+    let api = task_runs(&fake);
+    let run: DynamicObject = serde_json::from_value(tekton::task_run(NS, "run", None)).unwrap();
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    api.create(&dry, &run).await.expect("dry run");
+    assert!(fake.get(API_VERSION, TASK_RUNS, NS, "run").is_none());
+
+    let created = api
+        .create(&PostParams::default(), &run)
+        .await
+        .expect("create");
+    assert!(created.metadata.uid.is_some());
+    assert!(created.metadata.creation_timestamp.is_some());
+    assert_eq!(created.metadata.generation, Some(1));
+    let error = api.create(&PostParams::default(), &run).await.unwrap_err();
+    assert_eq!(api_error(error), (409, "AlreadyExists".into()));
+
+    let mut changed = created.clone();
+    changed.data["spec"]["timeout"] = "2h0m0s".into();
+    let replaced = api
+        .replace("run", &PostParams::default(), &changed)
+        .await
+        .expect("replace");
+    assert_eq!(replaced.metadata.generation, Some(2));
+    let error = api
+        .replace("run", &PostParams::default(), &changed)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_error(error),
+        (409, "Conflict".into()),
+        "the resourceVersion is stale"
+    );
+}
+
+#[tokio::test]
+async fn metadata_only_watcher_works_on_full_objects() {
+    let fake = FakeKube::start();
+    fake.create(tekton::task_run(NS, "a", None));
+    let resource = resource("TaskRun", TASK_RUNS);
+    let api: Api<PartialObjectMeta<DynamicObject>> =
+        Api::namespaced_with(client(&fake), NS, &resource);
+    let events: Vec<_> = watcher(api, watcher::Config::default())
+        .take(3)
+        .try_collect()
+        .await
+        .expect("watch metadata");
+    assert!(
+        matches!(&events[1], watcher::Event::InitApply(o) if o.metadata.name.as_deref() == Some("a"))
+    );
 }
 
 #[tokio::test]
