@@ -27,8 +27,15 @@ pub const UPDATE_MANAGER: &str = "tekton-pipelines-controller";
 /// merge/JSON patch, server-side apply, delete with finalizers and garbage collection.
 ///
 /// Point a client at it with `kube::Client::try_from(kube::Config::new(fake.url().parse()?))`.
-/// Objects are JSON values stored per (group, version, plural, namespace, name); there is no
-/// schema, no version conversion and no status subresource.
+/// Objects are JSON values stored per (group, version, plural, namespace, name).
+///
+/// Not modelled: schemas and validation beyond names, version conversion, subresources
+/// (`/status` is a 404; status written through the main resource is kept), field ownership
+/// of anything but label/annotation keys and finalizers (other applied fields are merged in
+/// and only shown in `managedFields`), YAML apply bodies, strategic merge patch (415, as for
+/// custom resources), consistent snapshots across list pages and `Exact` list
+/// resourceVersions (pages show current objects), foreground deletion (treated as
+/// background), and authentication or authorization.
 pub struct FakeKube {
     shared: Arc<Shared>,
     url: String,
