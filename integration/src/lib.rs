@@ -1,17 +1,25 @@
-//! Test support for end-to-end tests: throwaway databases on every backend and a real
-//! `results-api` server (gRPC and REST front-ends, actors, storage) on loopback ports.
+//! Test support for end-to-end tests: throwaway databases on every backend, a real
+//! `results-api` server (gRPC and REST front-ends, actors, storage) on loopback ports, and a
+//! fake Kubernetes API server with Tekton fixtures for the watcher.
 //!
 //! # Layout
 //! - [`db`]: [`TestDb`], one fresh database per test, dropped afterwards.
 //! - [`server`]: [`TestServer`], the composition root of `results-api` on ports chosen by
 //!   the OS, with gRPC and REST clients.
+//! - [`fake_kube`]: [`FakeKube`], a fake Kubernetes API server (list, watch, server-side
+//!   apply, finalizers, garbage collection) that kube-rs clients talk to unchanged.
+//! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
+//!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
 
 pub mod db;
+pub mod fake_kube;
 pub mod server;
+pub mod tekton;
 pub mod watcher;
 
 pub use db::{TestBackend, TestDb};
+pub use fake_kube::FakeKube;
 pub use server::{loopback_settings, Rest, ServerThread, TestServer};
 pub use watcher::{watcher_settings, WatcherThread};
 
