@@ -561,3 +561,69 @@ async fn an_unchanged_run_causes_no_writes() {
     let stored = data(&cluster.record(&record_name).await.unwrap());
     assert_eq!(stored["metadata"]["labels"]["reviewed"], "yes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_one_trigger_event_share_a_result_even_without_a_cache() {
+    // No cache between watch and workers: every change is fetched again.
+    let cluster = Cluster::start(TestBackend::Sqlite, |s| s.watcher.cache_bytes = 0);
+    for name in ["push-build", "push-lint"] {
+        let mut pr = tekton::pipeline_run(NS, name);
+        pr["metadata"]["labels"]["triggers.tekton.dev/triggers-eventid"] = json!("event-7");
+        tekton::set_running(&mut pr, &now());
+        tekton::set_finished(&mut pr, "True", "Succeeded", &now());
+        cluster.kube.create(pr);
+    }
+    let mut uids = Vec::new();
+    for name in ["push-build", "push-lint"] {
+        let pr = cluster.wait_stored("pipelineruns", name).await;
+        assert_eq!(
+            annotation(&pr, RESULT_ANNOTATION),
+            Some("ci/results/event-7")
+        );
+        uids.push(uid(&pr));
+    }
+    let records = cluster.records("ci/results/event-7").await;
+    let mut names: Vec<_> = records.iter().map(|r| r.name.clone()).collect();
+    names.sort();
+    let mut expected: Vec<_> = uids
+        .iter()
+        .map(|u| format!("ci/results/event-7/records/{u}"))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1beta1_runs_are_recorded_with_their_version() {
+    const V1BETA1: &str = "tekton.dev/v1beta1";
+    let cluster = Cluster::start(TestBackend::Sqlite, |s| {
+        s.kubernetes.tekton_version = "v1beta1".into()
+    });
+    let mut tr = tekton::task_run(NS, "old-style", None);
+    tr["apiVersion"] = json!(V1BETA1);
+    tekton::set_running(&mut tr, &now());
+    tekton::set_finished(&mut tr, "False", "Failed", &now());
+    cluster.kube.create(tr);
+    let stored = cluster
+        .kube
+        .wait_for(V1BETA1, "taskruns", NS, "old-style", WAIT, |o| {
+            o.is_some_and(|o| annotation(o, STORED_ANNOTATION) == Some("true"))
+        })
+        .await
+        .expect("stored");
+    let record = cluster
+        .record(annotation(&stored, RECORD_ANNOTATION).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        record.data.as_ref().unwrap().r#type,
+        "tekton.dev/v1beta1.TaskRun"
+    );
+    let result = cluster
+        .result(annotation(&stored, RESULT_ANNOTATION).unwrap())
+        .await
+        .unwrap();
+    let summary = result.summary.unwrap();
+    assert_eq!(summary.r#type, "tekton.dev/v1beta1.TaskRun");
+    assert_eq!(summary.status, Status::Failure as i32);
+}
