@@ -25,7 +25,7 @@ async fn the_binary_records_a_run_and_stops_on_sigterm() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_results-watcher"))
+    let child = Command::new(env!("CARGO_BIN_EXE_results-watcher"))
         .env("KUBECONFIG", &kubeconfig)
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env(
