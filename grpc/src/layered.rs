@@ -1,6 +1,7 @@
-//! Layered settings shared by the binaries: a TOML file, then `<PREFIX><SECTION>_<KEY>`
-//! environment variables on top (the environment wins), deserialised into a typed struct.
-//! Every problem names the key or variable at fault.
+//! What both binaries share: layered settings — a TOML file, then
+//! `<PREFIX><SECTION>_<KEY>` environment variables on top (the environment wins),
+//! deserialised into a typed struct, every problem naming the key or variable at fault —
+//! and the shutdown signal.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,33 @@ pub struct EnvOverrides<'a> {
     pub prefix: &'a str,
     /// Variables starting with one of these belong to something else and are ignored.
     pub skip: &'a [&'a str],
+}
+
+/// Settings of a binary: a TOML file, then environment overrides, then validation.
+pub trait Layered: Serialize + DeserializeOwned + Default {
+    /// Which environment variables override these settings.
+    const OVERRIDES: EnvOverrides<'static>;
+
+    /// Checks what deserialising cannot (ranges, addresses, combinations).
+    fn validate(&self) -> Result<(), SettingsError>;
+
+    /// Loads the file at `path` (if any), applies overrides from `env`, validates.
+    fn load(path: Option<&str>, env: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        let text = read_file(path)?;
+        Self::from_toml(&text, path.unwrap_or("(none)"), env)
+    }
+
+    /// Parses TOML text (from `path`, for messages), applies overrides from `env`,
+    /// validates.
+    fn from_toml(
+        text: &str,
+        path: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, SettingsError> {
+        let settings: Self = load(text, path, env, &Self::OVERRIDES)?;
+        settings.validate()?;
+        Ok(settings)
+    }
 }
 
 /// Reads the file at `path`, or nothing when there is no path.
@@ -141,4 +169,20 @@ fn apply_env(
         .ok_or_else(|| invalid(section, "must be a table"))?;
     section.insert(key, typed);
     Ok(())
+}
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

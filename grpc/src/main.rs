@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
+use results_grpc::layered::shutdown_signal;
 use results_grpc::server::{open_database, serve, Listeners};
-use results_grpc::settings::{Settings, CONFIG_ENV};
+use results_grpc::settings::{Layered as _, Settings, CONFIG_ENV};
 
 const USAGE: &str = "usage: results-api [--config FILE] [serve|migrate]";
 
@@ -58,19 +59,4 @@ fn main() -> anyhow::Result<()> {
         let db = open_database(&settings)?;
         serve(settings, db, listeners, shutdown_signal()).await
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

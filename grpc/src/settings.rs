@@ -2,15 +2,14 @@
 //! variables on top (env wins). Defaults need nothing: loopback ports and a SQLite file in
 //! the working directory. Every problem names the key at fault.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use results_actors::{ActorSettings, Backend};
 use serde::{Deserialize, Serialize};
 
-pub use crate::layered::SettingsError;
-use crate::layered::{self, invalid};
+use crate::layered::{invalid, EnvOverrides};
+pub use crate::layered::{Layered, SettingsError};
 
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "RESULTS_";
@@ -139,35 +138,11 @@ impl Default for LogSettings {
     }
 }
 
-impl Settings {
-    /// Loads the file at `path` (if any), applies `RESULTS_*` overrides from `env`, and
-    /// validates the result.
-    pub fn load(
-        path: Option<&str>,
-        env: &BTreeMap<String, String>,
-    ) -> Result<Settings, SettingsError> {
-        let text = layered::read_file(path)?;
-        Self::from_toml(&text, path.unwrap_or("(none)"), env)
-    }
-
-    /// Parses TOML text, applies overrides from `env`, validates.
-    pub fn from_toml(
-        text: &str,
-        path: &str,
-        env: &BTreeMap<String, String>,
-    ) -> Result<Settings, SettingsError> {
-        let settings: Settings = layered::load(
-            text,
-            path,
-            env,
-            &layered::EnvOverrides {
-                prefix: ENV_PREFIX,
-                skip: &[CONFIG_ENV, "RESULTS_WATCHER_"],
-            },
-        )?;
-        settings.validate()?;
-        Ok(settings)
-    }
+impl Layered for Settings {
+    const OVERRIDES: EnvOverrides<'static> = EnvOverrides {
+        prefix: ENV_PREFIX,
+        skip: &[CONFIG_ENV, "RESULTS_WATCHER_"],
+    };
 
     fn validate(&self) -> Result<(), SettingsError> {
         let backend = Backend::from_url(&self.database.url)
@@ -205,7 +180,9 @@ impl Settings {
             .map_err(|e| invalid("log.filter", e.to_string()))?;
         Ok(())
     }
+}
 
+impl Settings {
     /// The actor pool settings.
     pub fn actor_settings(&self) -> ActorSettings {
         ActorSettings {
@@ -223,6 +200,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

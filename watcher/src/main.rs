@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use results_watcher::settings::{Settings, CONFIG_ENV};
+use results_grpc::layered::shutdown_signal;
+use results_watcher::settings::{Layered as _, Settings, CONFIG_ENV};
 use results_watcher::Watcher;
 
 const USAGE: &str = "usage: results-watcher [--config FILE]
@@ -72,19 +73,4 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     watcher.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

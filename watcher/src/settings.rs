@@ -1,11 +1,10 @@
 //! `results-watcher` settings: a TOML file, then `RESULTS_WATCHER_<SECTION>_<KEY>`
 //! environment variables on top (env wins). Every problem names the key at fault.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use results_grpc::layered::SettingsError;
-use results_grpc::layered::{self, invalid, EnvOverrides};
+use results_grpc::layered::{invalid, EnvOverrides};
+pub use results_grpc::layered::{Layered, SettingsError};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of environment overrides.
@@ -145,35 +144,11 @@ impl Default for LogSettings {
     }
 }
 
-impl Settings {
-    /// Loads the file at `path` (if any), applies `RESULTS_WATCHER_*` overrides from `env`,
-    /// and validates the result.
-    pub fn load(
-        path: Option<&str>,
-        env: &BTreeMap<String, String>,
-    ) -> Result<Settings, SettingsError> {
-        let text = layered::read_file(path)?;
-        Self::from_toml(&text, path.unwrap_or("(none)"), env)
-    }
-
-    /// Parses TOML text, applies overrides from `env`, validates.
-    pub fn from_toml(
-        text: &str,
-        path: &str,
-        env: &BTreeMap<String, String>,
-    ) -> Result<Settings, SettingsError> {
-        let settings: Settings = layered::load(
-            text,
-            path,
-            env,
-            &EnvOverrides {
-                prefix: ENV_PREFIX,
-                skip: &[CONFIG_ENV],
-            },
-        )?;
-        settings.validate()?;
-        Ok(settings)
-    }
+impl Layered for Settings {
+    const OVERRIDES: EnvOverrides<'static> = EnvOverrides {
+        prefix: ENV_PREFIX,
+        skip: &[CONFIG_ENV],
+    };
 
     fn validate(&self) -> Result<(), SettingsError> {
         let url = self
@@ -226,7 +201,9 @@ impl Settings {
             .map_err(|e| invalid("log.filter", e.to_string()))?;
         Ok(())
     }
+}
 
+impl Settings {
     /// The namespace to watch, if only one.
     pub fn namespace(&self) -> Option<&str> {
         Some(self.kubernetes.namespace.as_str()).filter(|ns| !ns.is_empty())
@@ -246,6 +223,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
