@@ -82,6 +82,31 @@ pub trait Layered: Serialize + DeserializeOwned + Default {
     }
 }
 
+/// `[log]`, the same for both binaries.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `results_grpc=debug,info`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "info".into(),
+        }
+    }
+}
+
+impl LogSettings {
+    /// Checks that the filter parses.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        tracing_subscriber::EnvFilter::try_new(&self.filter)
+            .map(drop)
+            .map_err(|e| invalid("log.filter", e.to_string()))
+    }
+}
+
 /// Reads the file at `path`, or nothing when there is no path.
 pub fn read_file(path: Option<&str>) -> Result<String, SettingsError> {
     match path {

@@ -9,7 +9,7 @@ use results_actors::{ActorSettings, Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::layered::{invalid, EnvOverrides};
-pub use crate::layered::{Layered, SettingsError};
+pub use crate::layered::{Layered, LogSettings, SettingsError};
 
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "RESULTS_";
@@ -86,14 +86,6 @@ pub struct PagingSettings {
     pub token_key: String,
 }
 
-/// `[log]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogSettings {
-    /// A tracing filter, e.g. `info` or `results_grpc=debug,info`.
-    pub filter: String,
-}
-
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
@@ -126,14 +118,6 @@ impl Default for ActorPoolSettings {
             timeout_secs: d.timeout.as_secs(),
             batch_max: d.batch_max,
             batch_wait_us: d.batch_wait.as_micros() as u64,
-        }
-    }
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings {
-            filter: "info".into(),
         }
     }
 }
@@ -176,8 +160,7 @@ impl Layered for Settings {
                 "must differ from server.grpc_addr",
             ));
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
-            .map_err(|e| invalid("log.filter", e.to_string()))?;
+        self.log.validate()?;
         Ok(())
     }
 }

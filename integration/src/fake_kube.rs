@@ -16,5 +16,23 @@ mod store;
 mod watch;
 mod writes;
 
+/// Fixtures of the unit tests of these modules.
+#[cfg(test)]
+mod test_support {
+    use serde_json::{json, Value};
+
+    use super::meta::Resource;
+
+    /// The TaskRun resource.
+    pub(super) fn tekton() -> Resource {
+        Resource::new("tekton.dev/v1", "taskruns")
+    }
+
+    /// A minimal TaskRun named `name` in namespace `ns`.
+    pub(super) fn task_run(name: &str) -> Value {
+        json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": name, "namespace": "ns"}, "spec": {}})
+    }
+}
+
 pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
 pub use http::WriteRequest;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use results_grpc::layered::{invalid, EnvOverrides};
-pub use results_grpc::layered::{Layered, SettingsError};
+pub use results_grpc::layered::{Layered, LogSettings, SettingsError};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of environment overrides.
@@ -85,14 +85,6 @@ pub struct MetricsSettings {
     pub addr: String,
 }
 
-/// `[log]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogSettings {
-    /// A tracing filter, e.g. `info` or `results_watcher=debug,info`.
-    pub filter: String,
-}
-
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
@@ -132,14 +124,6 @@ impl Default for MetricsSettings {
     fn default() -> Self {
         MetricsSettings {
             addr: "127.0.0.1:9090".into(),
-        }
-    }
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings {
-            filter: "info".into(),
         }
     }
 }
@@ -197,8 +181,7 @@ impl Layered for Settings {
                 .parse::<std::net::SocketAddr>()
                 .map_err(|e| invalid("metrics.addr", e.to_string()))?;
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
-            .map_err(|e| invalid("log.filter", e.to_string()))?;
+        self.log.validate()?;
         Ok(())
     }
 }

@@ -135,13 +135,7 @@ mod tests {
 
     use super::*;
 
-    fn tekton() -> Resource {
-        Resource::new("tekton.dev/v1", "taskruns")
-    }
-
-    fn task_run(name: &str) -> Value {
-        json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": name, "namespace": "ns"}, "spec": {}})
-    }
+    use crate::fake_kube::test_support::{task_run, tekton};
 
     #[test]
     fn finalizers_hold_deletion_and_no_new_ones_are_accepted_meanwhile() {
