@@ -16,6 +16,10 @@ mod store;
 mod watch;
 mod writes;
 
+
+pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
+pub use http::WriteRequest;
+
 /// Fixtures of the unit tests of these modules.
 #[cfg(test)]
 mod test_support {
@@ -33,6 +37,3 @@ mod test_support {
         json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": name, "namespace": "ns"}, "spec": {}})
     }
 }
-
-pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
-pub use http::WriteRequest;
