@@ -16,7 +16,6 @@ mod store;
 mod watch;
 mod writes;
 
-
 pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
 pub use http::WriteRequest;
 

@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo run --release -p integration --bin results-load -- \
 //!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
-//!     [--max-seconds S] [--seed S] [--reuse] [--keep]
+//!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
 //! ```
 
 mod drive;
@@ -28,7 +28,7 @@ use crate::report::{print_report, Report, PHASE_CREATE_1, PHASE_CREATE_C};
 use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
 
 const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
-[--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep]
+[--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
 
   --database-url URL  sqlite://PATH, postgres://… or mysql://… (the database must exist);
                       default: a SQLite file in a new temporary directory
@@ -38,7 +38,9 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
   --max-seconds S     stop every phase after S seconds in all (default 1800)
   --seed S            workload seed (default 42; with --reuse, derived from the clock)
   --reuse             run even if the database already holds results
-  --keep              keep the default temporary SQLite database";
+  --keep              keep the default temporary SQLite database
+  --server-binary P   run this results-api binary (default settings) as a child process
+                      instead of in-process: the reported RSS is then the server's alone";
 
 #[derive(Debug)]
 struct Args {
@@ -50,6 +52,7 @@ struct Args {
     seed: Option<u64>,
     reuse: bool,
     keep: bool,
+    server_binary: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -62,6 +65,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seed: None,
         reuse: false,
         keep: false,
+        server_binary: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -88,6 +92,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seed" => args.seed = Some(num(&flag, value(&flag)?)?),
             "--reuse" => args.reuse = true,
             "--keep" => args.keep = true,
+            "--server-binary" => args.server_binary = Some(value(&flag)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -110,9 +115,9 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// `VmRSS` and `VmHWM` of this process (server and load generator) in MB.
-fn memory_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// `VmRSS` and `VmHWM` of process `pid` (`self` = this one) in MB.
+fn memory_mb(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |key: &str| {
         status
             .lines()
@@ -180,15 +185,14 @@ fn run() -> anyhow::Result<()> {
         );
     }
 
-    let mut settings = integration::loopback_settings(&url, "results-load-key");
-    settings.server.shutdown_grace_secs = 5;
-    let mut server = integration::ServerThread::start(settings)?;
+    let mut server = Server::start(&url, args.server_binary.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let mut report = rt.block_on(drive_server(server.grpc_addr(), &workload, &args, deadline))?;
-    report.rss_mb = memory_mb();
+    report.rss_mb = server.memory_mb();
+    report.server_alone = matches!(server, Server::Child { .. });
     drop(rt);
     if let Err(e) = server.stop() {
         report.notes.push(format!("server shutdown: {e:#}"));
@@ -232,6 +236,77 @@ fn run() -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// The server under load: in this process, or the real binary as a child.
+enum Server {
+    InProcess(integration::ServerThread),
+    Child {
+        child: std::process::Child,
+        grpc_addr: SocketAddr,
+    },
+}
+
+impl Server {
+    fn start(url: &str, binary: Option<&str>) -> anyhow::Result<Server> {
+        let Some(binary) = binary else {
+            let mut settings = integration::loopback_settings(url, "results-load-key");
+            settings.server.shutdown_grace_secs = 5;
+            return Ok(Server::InProcess(integration::ServerThread::start(
+                settings,
+            )?));
+        };
+        let free = || -> anyhow::Result<SocketAddr> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+        };
+        let (grpc_addr, rest_addr) = (free()?, free()?);
+        let child = std::process::Command::new(binary)
+            .env("RESULTS_DATABASE_URL", url)
+            .env("RESULTS_SERVER_GRPC_ADDR", grpc_addr.to_string())
+            .env("RESULTS_SERVER_REST_ADDR", rest_addr.to_string())
+            .env("RESULTS_PAGING_TOKEN_KEY", "results-load-key")
+            .env("RESULTS_LOG_FILTER", "warn")
+            .spawn()
+            .with_context(|| format!("starting {binary}"))?;
+        // Ready once it accepts connections (after its migrations).
+        let until = Instant::now() + Duration::from_secs(120);
+        while std::net::TcpStream::connect(grpc_addr).is_err() {
+            if Instant::now() > until {
+                bail!("{binary} did not listen on {grpc_addr} within 120 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Server::Child { child, grpc_addr })
+    }
+
+    fn grpc_addr(&self) -> SocketAddr {
+        match self {
+            Server::InProcess(server) => server.grpc_addr(),
+            Server::Child { grpc_addr, .. } => *grpc_addr,
+        }
+    }
+
+    fn memory_mb(&self) -> (f64, f64) {
+        match self {
+            Server::InProcess(_) => memory_mb("self"),
+            Server::Child { child, .. } => memory_mb(&child.id().to_string()),
+        }
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        match self {
+            Server::InProcess(server) => server.stop(),
+            Server::Child { child, .. } => {
+                let pid = child.id().to_string();
+                std::process::Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()?;
+                let status = child.wait()?;
+                anyhow::ensure!(status.success(), "results-api exited with {status}");
+                Ok(())
+            }
+        }
+    }
 }
 
 async fn drive_server(

@@ -22,6 +22,8 @@ pub struct Report {
     pub listings: Vec<(Listing, u64)>,
     /// `VmRSS` and `VmHWM` in MB at the end.
     pub rss_mb: (f64, f64),
+    /// Whether `rss_mb` is the server's alone (a child process) rather than this process's.
+    pub server_alone: bool,
     /// The raw INSERT yardstick at concurrency 1 and C.
     pub raw: Vec<(String, Stats)>,
     /// Mean document size of a sample, in KiB.
@@ -164,8 +166,13 @@ pub fn print_report(
     }
     println!("  (10%/10% = median latency of the last tenth of the pages over the first tenth; ~1x means flat page cost)");
     println!();
+    let whose = if r.server_alone {
+        "results-api process (its own)"
+    } else {
+        "process (server and load generator share it)"
+    };
     println!(
-        "process RSS at the end (server and load generator share the process): {:.1} MB (peak {:.1} MB)",
+        "{whose} RSS at the end: {:.1} MB (peak {:.1} MB)",
         r.rss_mb.0, r.rss_mb.1
     );
     for (label, s) in r.phases.iter().chain(r.raw.iter()) {
