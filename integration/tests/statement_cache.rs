@@ -17,6 +17,25 @@ struct Backend {
     pid: i32,
 }
 
+#[derive(QueryableByName)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Statements prepared by the (only) pooled connection's session.
+fn prepared_statements(database: &Database) -> i64 {
+    let mut conn = database.get().unwrap();
+    let Conn::Postgres(c) = &mut conn else {
+        panic!("a PostgreSQL connection")
+    };
+    let c: &mut PgConnection = c;
+    diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements")
+        .get_result::<Prepared>(c)
+        .unwrap()
+        .n
+}
+
 fn backend_pid(database: &Database) -> i32 {
     let mut conn = database.get().unwrap();
     let Conn::Postgres(c) = &mut conn else {
@@ -62,10 +81,19 @@ fn connections_are_replaced_once_they_hold_too_many_statement_shapes() {
     };
 
     let first = backend_pid(&database);
-    // The same shape again and again (other values) is one statement: no replacement.
+    // The same shape again and again (other values) is one prepared statement, reused: no
+    // new statements, no replacement.
+    list("data_type == \"v\"".into());
+    let prepared = prepared_statements(&database);
+    assert!(prepared >= 1, "listings run as prepared statements");
     for i in 0..2 * MAX_STATEMENT_SHAPES {
         list(format!("data_type == \"v{i}\""));
     }
+    assert_eq!(
+        prepared_statements(&database),
+        prepared,
+        "reused, not prepared again"
+    );
     assert_eq!(
         backend_pid(&database),
         first,
