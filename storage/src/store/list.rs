@@ -1,6 +1,8 @@
 //! ListResults and ListRecords: keyset pagination over an index-friendly order.
 
 use diesel::prelude::*;
+use diesel::query_dsl::methods as dsl;
+use diesel::sql_types::BigInt;
 
 use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
@@ -43,24 +45,9 @@ pub fn list_results(
     signer: &TokenSigner,
     request: &ListRequest<ListScope>,
 ) -> Result<Page<StoredResult>> {
-    let plan = Plan::new(Collection::Results, conn.backend(), signer, request)?;
-    let mut scope = Fragment::new();
-    if let Some(parent) = request.scope.literal() {
-        scope.sql("parent = ").text(parent);
-    }
-    let (filter, order) = (
-        scope.and(plan.condition()).and(plan.keyset()).or_true(),
-        plan.order_by(),
-    );
-    let limit = plan.fetch_limit();
-    let rows: Vec<ResultRow> = with_conn!(conn, |c| results::table
-        .into_boxed()
-        .filter(filter)
-        .order_by(order)
-        .limit(limit)
-        .select(ResultRow::as_select())
-        .load(c))
-    .map_err(Error::db("listing results"))?;
+    let (plan, page) = results_listing(conn.backend(), signer, request)?;
+    let rows: Vec<ResultRow> =
+        with_conn!(conn, |c| results_query(page).load(c)).map_err(Error::db("listing results"))?;
     let items = rows
         .into_iter()
         .map(ResultRow::into_model)
@@ -85,23 +72,9 @@ pub fn list_records(
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<Page<StoredRecord>> {
-    let plan = Plan::new(Collection::Records, conn.backend(), signer, request)?;
-    let (filter, order) = (
-        record_scope(&request.scope)
-            .and(plan.condition())
-            .and(plan.keyset())
-            .or_true(),
-        plan.order_by(),
-    );
-    let limit = plan.fetch_limit();
-    let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
-        .into_boxed()
-        .filter(filter)
-        .order_by(order)
-        .limit(limit)
-        .select(RecordRow::as_select())
-        .load(c))
-    .map_err(Error::db("listing records"))?;
+    let (plan, page) = records_listing(conn.backend(), signer, request)?;
+    let rows: Vec<RecordRow> =
+        with_conn!(conn, |c| records_query(page).load(c)).map_err(Error::db("listing records"))?;
     let items: Vec<StoredRecord> = rows.into_iter().map(RecordRow::into_model).collect();
     Ok(plan.page(items, |r| Cursor {
         keys: plan
@@ -115,6 +88,84 @@ pub fn list_records(
             .collect(),
         uid: r.uid.clone(),
     }))
+}
+
+/// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
+pub(super) struct PageQuery {
+    condition: Fragment,
+    order: Fragment<BigInt>,
+    limit: i64,
+}
+
+/// Validates a ListResults request: its plan, and the query of the page it asks for.
+pub(super) fn results_listing(
+    backend: Backend,
+    signer: &TokenSigner,
+    request: &ListRequest<ListScope>,
+) -> Result<(Plan, PageQuery)> {
+    let plan = Plan::new(Collection::Results, backend, signer, request)?;
+    let mut scope = Fragment::new();
+    if let Some(parent) = request.scope.literal() {
+        scope.sql("parent = ").text(parent);
+    }
+    let page = plan.page_query(scope);
+    Ok((plan, page))
+}
+
+/// Validates a ListRecords request: its plan, and the query of the page it asks for.
+pub(super) fn records_listing(
+    backend: Backend,
+    signer: &TokenSigner,
+    request: &ListRequest<RecordScope>,
+) -> Result<(Plan, PageQuery)> {
+    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let page = plan.page_query(record_scope(&request.scope));
+    Ok((plan, page))
+}
+
+/// The query a page of ListResults runs; `explain_list_results` explains this same query.
+pub(super) type ResultsQuery<'a, DB> =
+    results::BoxedQuery<'a, DB, diesel::dsl::AsSelect<ResultRow, DB>>;
+
+/// The query a page of ListRecords runs; `explain_list_records` explains this same query.
+pub(super) type RecordsQuery<'a, DB> =
+    records::BoxedQuery<'a, DB, diesel::dsl::AsSelect<RecordRow, DB>>;
+
+/// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
+/// does not let code name what a backend must support for them.
+pub(super) fn results_query<'a, DB>(page: PageQuery) -> ResultsQuery<'a, DB>
+where
+    DB: diesel::backend::Backend,
+    diesel::dsl::Select<results::table, diesel::dsl::AsSelect<ResultRow, DB>>:
+        dsl::BoxedDsl<'a, DB, Output = ResultsQuery<'a, DB>>,
+    ResultsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = ResultsQuery<'a, DB>>
+        + dsl::OrderDsl<Fragment<BigInt>, Output = ResultsQuery<'a, DB>>
+        + dsl::LimitDsl<Output = ResultsQuery<'a, DB>>,
+{
+    results::table
+        .select(ResultRow::as_select())
+        .into_boxed()
+        .filter(page.condition)
+        .order_by(page.order)
+        .limit(page.limit)
+}
+
+/// Builds [`RecordsQuery`] for any backend.
+pub(super) fn records_query<'a, DB>(page: PageQuery) -> RecordsQuery<'a, DB>
+where
+    DB: diesel::backend::Backend,
+    diesel::dsl::Select<records::table, diesel::dsl::AsSelect<RecordRow, DB>>:
+        dsl::BoxedDsl<'a, DB, Output = RecordsQuery<'a, DB>>,
+    RecordsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = RecordsQuery<'a, DB>>
+        + dsl::OrderDsl<Fragment<BigInt>, Output = RecordsQuery<'a, DB>>
+        + dsl::LimitDsl<Output = RecordsQuery<'a, DB>>,
+{
+    records::table
+        .select(RecordRow::as_select())
+        .into_boxed()
+        .filter(page.condition)
+        .order_by(page.order)
+        .limit(page.limit)
 }
 
 /// The rows of a Record listing's parent (`-` segments add no condition).
@@ -216,6 +267,15 @@ impl Plan {
             return Fragment::new();
         }
         self.filter.to_sql(self.backend)
+    }
+
+    /// The query of the page this plan asks for, among the rows `scope` selects.
+    fn page_query(&self, scope: Fragment) -> PageQuery {
+        PageQuery {
+            condition: scope.and(self.condition()).and(self.keyset()).or_true(),
+            order: self.order_by(),
+            limit: self.fetch_limit(),
+        }
     }
 
     /// One more row than a page, to learn whether another page follows.
