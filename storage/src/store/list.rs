@@ -272,7 +272,9 @@ impl Plan {
     /// The query of the page this plan asks for, among the rows `scope` selects.
     fn page_query(&self, scope: Fragment) -> PageQuery {
         PageQuery {
-            condition: scope.and(self.condition()).and(self.keyset()).or_true(),
+            // The keyset before the filter: SQLite seeks with the first of two bounds on
+            // the same column, and the keyset's is the tighter one.
+            condition: scope.and(self.keyset()).and(self.condition()).or_true(),
             order: self.order_by(),
             limit: self.fetch_limit(),
         }
