@@ -190,16 +190,25 @@ fn nullable(time: Option<crate::model::Timestamp>) -> Vec<i64> {
 }
 
 /// The SQL sort expressions of a field: nullable fields sort by presence, then value,
-/// so every key is a non-NULL integer and keyset comparisons stay exact.
-fn expressions(field: OrderField) -> &'static [&'static str] {
-    match field {
-        OrderField::CreateTime => &["create_time"],
-        OrderField::UpdateTime => &["update_time"],
-        OrderField::SummaryStartTime => &[
+/// so every key is a non-NULL integer and keyset comparisons stay exact. PostgreSQL
+/// indexes these expressions (migration `000003_listing_indexes`); MySQL/MariaDB cannot
+/// index expressions and SQLite cannot seek a row value of them, so there generated
+/// columns of the same definitions hold the keys and the listing names those.
+fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
+    match (field, backend) {
+        (OrderField::CreateTime, _) => &["create_time"],
+        (OrderField::UpdateTime, _) => &["update_time"],
+        (OrderField::SummaryStartTime, Backend::Mysql | Backend::Sqlite) => {
+            &["summary_start_set", "summary_start_key"]
+        }
+        (OrderField::SummaryStartTime, Backend::Postgres) => &[
             "CASE WHEN summary_start_time IS NULL THEN 0 ELSE 1 END",
             "COALESCE(summary_start_time, 0)",
         ],
-        OrderField::SummaryEndTime => &[
+        (OrderField::SummaryEndTime, Backend::Mysql | Backend::Sqlite) => {
+            &["summary_end_set", "summary_end_key"]
+        }
+        (OrderField::SummaryEndTime, Backend::Postgres) => &[
             "CASE WHEN summary_end_time IS NULL THEN 0 ELSE 1 END",
             "COALESCE(summary_end_time, 0)",
         ],
@@ -241,7 +250,11 @@ impl Plan {
             "" => None,
             token => {
                 let cursor = signer.verify(token, &scope)?;
-                let expected: usize = order.keys.iter().map(|(f, _)| expressions(*f).len()).sum();
+                let expected: usize = order
+                    .keys
+                    .iter()
+                    .map(|(f, _)| expressions(*f, backend).len())
+                    .sum();
                 if cursor.keys.len() != expected {
                     return Err(Error::InvalidArgument(
                         "page_token is invalid: wrong shape".into(),
@@ -296,7 +309,7 @@ impl Plan {
             .order
             .keys
             .iter()
-            .flat_map(|(f, d)| expressions(*f).iter().map(move |e| (*e, *d)))
+            .flat_map(|(f, d)| expressions(*f, self.backend).iter().map(move |e| (*e, *d)))
             .collect();
         keys.push((id, self.order.tie_break()));
         keys
