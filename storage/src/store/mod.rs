@@ -3,6 +3,8 @@
 
 mod explain;
 mod list;
+#[cfg(test)]
+mod plan_shapes;
 mod query_plan;
 mod records;
 mod results;
