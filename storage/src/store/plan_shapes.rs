@@ -7,7 +7,7 @@
 //! plan shape only, never on timing.
 //!
 //! Where a backend does not manage that today, the test pins the current shape, so a
-//! change in either direction shows (a [`Page`] other than `Walk`):
+//! change in either direction shows (a [`PagePlan`] other than `Walk`):
 //!
 //! - **MariaDB, continued pages of one namespace** (`WalkNoSeek`): the plan walks the
 //!   right index, but as `ref` on its namespace key part, not as a `range` that includes
@@ -56,7 +56,8 @@ use crate::page::TokenSigner;
 use crate::rows::{RecordRow, ResultRow};
 use crate::schema::{records, results};
 use crate::store::{
-    explain_list_records, explain_list_results, list_records, list_results, ListRequest, QueryPlan,
+    explain_list_records, explain_list_results, list_records, list_results, ListRequest, Page,
+    QueryPlan,
 };
 use crate::test_db::TestDb;
 use crate::Error;
@@ -255,12 +256,12 @@ impl Listing {
 
 /// What the plan of one page must look like.
 #[derive(Debug, Clone, Copy)]
-enum Page {
+enum PagePlan {
     /// The rows come out of one of these indexes in the requested order: no sort, no
     /// full scan. On a second page the index read starts at the keyset: the uid
     /// tie-breaker `id`, which only the keyset bounds, is part of the seek.
     Walk(&'static [&'static str]),
-    /// As [`Page::Walk`], except that the second page does not seek: MariaDB reads the
+    /// As [`PagePlan::Walk`], except that the second page does not seek: MariaDB reads the
     /// scope's rows from the start of the order and filters out earlier pages (see the
     /// module documentation).
     WalkNoSeek(&'static [&'static str]),
@@ -274,13 +275,13 @@ struct Shape {
     listing: Listing,
     filter: &'static str,
     order_by: &'static str,
-    sqlite: [Page; 2],
-    postgres: [Page; 2],
-    mariadb: [Page; 2],
+    sqlite: [PagePlan; 2],
+    postgres: [PagePlan; 2],
+    mariadb: [PagePlan; 2],
 }
 
 impl Shape {
-    fn expected(&self, backend: Backend) -> [Page; 2] {
+    fn expected(&self, backend: Backend) -> [PagePlan; 2] {
         match backend {
             Backend::Sqlite => self.sqlite,
             Backend::Postgres => self.postgres,
@@ -290,13 +291,13 @@ impl Shape {
 }
 
 /// Both pages walk one of `indexes`.
-const fn walk(indexes: &'static [&'static str]) -> [Page; 2] {
-    [Page::Walk(indexes), Page::Walk(indexes)]
+const fn walk(indexes: &'static [&'static str]) -> [PagePlan; 2] {
+    [PagePlan::Walk(indexes), PagePlan::Walk(indexes)]
 }
 
 /// Both pages walk one of `indexes`; the second does not seek (MariaDB's `ref`).
-const fn walk_no_seek(indexes: &'static [&'static str]) -> [Page; 2] {
-    [Page::Walk(indexes), Page::WalkNoSeek(indexes)]
+const fn walk_no_seek(indexes: &'static [&'static str]) -> [PagePlan; 2] {
+    [PagePlan::Walk(indexes), PagePlan::WalkNoSeek(indexes)]
 }
 
 /// The same expectation on every backend.
@@ -304,7 +305,7 @@ const fn everywhere(
     listing: Listing,
     filter: &'static str,
     order_by: &'static str,
-    pages: [Page; 2],
+    pages: [PagePlan; 2],
 ) -> Shape {
     Shape {
         listing,
@@ -403,7 +404,10 @@ const SHAPES: &[Shape] = &[
         filter: r#"data_type == "tekton.dev/v1.TaskRun""#,
         order_by: "",
         sqlite: walk(BY_RESULT_CREATE),
-        postgres: [Page::Sorts(BY_RESULT_ANY), Page::Walk(BY_RESULT_CREATE)],
+        postgres: [
+            PagePlan::Sorts(BY_RESULT_ANY),
+            PagePlan::Walk(BY_RESULT_CREATE),
+        ],
         mariadb: walk(BY_RESULT_CREATE),
     },
     // A JSON path: the scope's order + filter (PostgreSQL adds `@>`, answered by the
@@ -427,7 +431,10 @@ const SHAPES: &[Shape] = &[
         filter: FAILED,
         order_by: "",
         sqlite: walk(BY_RESULT_CREATE),
-        postgres: [Page::Sorts(BY_RESULT_ANY), Page::Walk(BY_RESULT_CREATE)],
+        postgres: [
+            PagePlan::Sorts(BY_RESULT_ANY),
+            PagePlan::Walk(BY_RESULT_CREATE),
+        ],
         mariadb: walk(BY_RESULT_CREATE),
     },
     // A name prefix: not sargable in the requested order; the Result's order + filter.
@@ -436,7 +443,10 @@ const SHAPES: &[Shape] = &[
         filter: r#"name.startsWith("rec-1")"#,
         order_by: "",
         sqlite: walk(BY_RESULT_CREATE),
-        postgres: [Page::Sorts(BY_RESULT_ANY), Page::Walk(BY_RESULT_CREATE)],
+        postgres: [
+            PagePlan::Sorts(BY_RESULT_ANY),
+            PagePlan::Walk(BY_RESULT_CREATE),
+        ],
         mariadb: walk(BY_RESULT_CREATE),
     },
     // A time range on the order's own column bounds the same index.
@@ -510,8 +520,8 @@ const SHAPES: &[Shape] = &[
         order_by: "create_time desc",
         sqlite: walk(RESULTS_BY_PARENT_CREATE),
         postgres: [
-            Page::Sorts(&["results_annotations_gin"]),
-            Page::Sorts(&["results_annotations_gin"]),
+            PagePlan::Sorts(&["results_annotations_gin"]),
+            PagePlan::Sorts(&["results_annotations_gin"]),
         ],
         mariadb: walk_no_seek(RESULTS_BY_PARENT_CREATE),
     },
@@ -544,19 +554,28 @@ const SHAPES: &[Shape] = &[
         filter: "",
         order_by: "update_time desc, create_time desc",
         sqlite: [
-            Page::Sorts(&["records_by_name", "records_by_result_update_time"]),
-            Page::Sorts(BY_RESULT_UPDATE),
+            PagePlan::Sorts(&["records_by_name", "records_by_result_update_time"]),
+            PagePlan::Sorts(BY_RESULT_UPDATE),
         ],
-        postgres: [Page::Sorts(BY_RESULT_UPDATE), Page::Sorts(BY_RESULT_UPDATE)],
-        mariadb: [Page::Sorts(BY_RESULT_ANY), Page::Sorts(BY_RESULT_ANY)],
+        postgres: [
+            PagePlan::Sorts(BY_RESULT_UPDATE),
+            PagePlan::Sorts(BY_RESULT_UPDATE),
+        ],
+        mariadb: [
+            PagePlan::Sorts(BY_RESULT_ANY),
+            PagePlan::Sorts(BY_RESULT_ANY),
+        ],
     },
 ];
 
-fn request<S>(scope: S, filter: &str, order_by: &str, token: String) -> ListRequest<S> {
+/// Rows per page; the continued page is the second.
+const PAGE_SIZE: i32 = 20;
+
+fn request<S>(scope: S, filter: &str, order_by: &str, size: i32, token: String) -> ListRequest<S> {
     ListRequest {
         scope,
         filter: filter.to_owned(),
-        page_size: 20,
+        page_size: size,
         page_token: token,
         order_by: order_by.to_owned(),
     }
@@ -564,41 +583,68 @@ fn request<S>(scope: S, filter: &str, order_by: &str, token: String) -> ListRequ
 
 /// The plans of the first page and of the second (continued with the first's token).
 fn plans(conn: &mut Conn, shape: &Shape) -> [QueryPlan; 2] {
-    let signer = TokenSigner::new(b"plan-shapes".to_vec());
-    let (filter, order_by) = (shape.filter, shape.order_by);
     match shape.listing {
-        Listing::Results(parent) => {
-            let scope = ListScope::parse(parent, "parent", parent).expect("scope");
-            let first = request(scope.clone(), filter, order_by, String::new());
-            let token = list_results(conn, &signer, &first)
-                .expect("list")
-                .next_page_token;
-            assert!(!token.is_empty(), "{parent} {filter:?}: a second page");
-            let second = request(scope, filter, order_by, token);
-            [&first, &second].map(|r| explain_list_results(conn, &signer, r).expect("explain"))
-        }
-        Listing::Records(parent) => {
-            let scope = RecordScope::parse(parent).expect("scope");
-            let first = request(scope.clone(), filter, order_by, String::new());
-            let token = list_records(conn, &signer, &first)
-                .expect("list")
-                .next_page_token;
-            assert!(!token.is_empty(), "{parent} {filter:?}: a second page");
-            let second = request(scope, filter, order_by, token);
-            [&first, &second].map(|r| explain_list_records(conn, &signer, r).expect("explain"))
-        }
+        Listing::Results(parent) => two_pages(
+            conn,
+            shape,
+            ListScope::parse(parent, "parent", parent).expect("scope"),
+            list_results,
+            explain_list_results,
+            |r| r.uid.clone(),
+        ),
+        Listing::Records(parent) => two_pages(
+            conn,
+            shape,
+            RecordScope::parse(parent).expect("scope"),
+            list_records,
+            explain_list_records,
+            |r| r.uid.clone(),
+        ),
     }
 }
 
+/// Lists the first two pages and explains them. The two pages must also be one page
+/// twice their size: the keyset the SQL compares agrees with the cursor the rows give.
+fn two_pages<S: Clone, T>(
+    conn: &mut Conn,
+    shape: &Shape,
+    scope: S,
+    list: impl Fn(&mut Conn, &TokenSigner, &ListRequest<S>) -> crate::Result<Page<T>>,
+    explain: impl Fn(&mut Conn, &TokenSigner, &ListRequest<S>) -> crate::Result<QueryPlan>,
+    uid: impl Fn(&T) -> String,
+) -> [QueryPlan; 2] {
+    let signer = TokenSigner::new(b"plan-shapes".to_vec());
+    let what = format!(
+        "{:?} {:?} {:?}",
+        shape.listing, shape.filter, shape.order_by
+    );
+    let page = |conn: &mut Conn, size, token| {
+        let request = request(scope.clone(), shape.filter, shape.order_by, size, token);
+        let page = list(conn, &signer, &request).expect("list");
+        let uids: Vec<String> = page.items.iter().map(&uid).collect();
+        (request, page.next_page_token, uids)
+    };
+    let (first, token, mut uids) = page(conn, PAGE_SIZE, String::new());
+    assert!(!token.is_empty(), "{what}: one page only");
+    let (second, _, more) = page(conn, PAGE_SIZE, token);
+    uids.extend(more);
+    let (_, _, both) = page(conn, 2 * PAGE_SIZE, String::new());
+    assert_eq!(
+        uids, both,
+        "{what}: two pages differ from one twice their size"
+    );
+    [&first, &second].map(|r| explain(conn, &signer, r).expect("explain"))
+}
+
 /// Why `plan` (of page `number`, 1 or 2) does not match `expected`, if it does not.
-fn mismatch(plan: &QueryPlan, table: &str, expected: Page, number: usize) -> Option<String> {
+fn mismatch(plan: &QueryPlan, table: &str, expected: PagePlan, number: usize) -> Option<String> {
     if plan.scans_table_fully(table) {
         return Some(format!("reads all of {table}"));
     }
     let (indexes, seek) = match expected {
-        Page::Walk(indexes) => (indexes, number == 2),
-        Page::WalkNoSeek(indexes) => (indexes, false),
-        Page::Sorts(indexes) => {
+        PagePlan::Walk(indexes) => (indexes, number == 2),
+        PagePlan::WalkNoSeek(indexes) => (indexes, false),
+        PagePlan::Sorts(indexes) => {
             return match (plan.sorts(), indexes.iter().find(|i| plan.uses_index(i))) {
                 (true, Some(_)) => None,
                 (false, _) => Some("no sort (better than documented: update the test)".into()),
@@ -616,7 +662,7 @@ fn mismatch(plan: &QueryPlan, table: &str, expected: Page, number: usize) -> Opt
     }
     match (seek, plan.seeks_by(table, "id")) {
         (true, false) => Some("does not seek to the keyset".into()),
-        (false, true) if matches!(expected, Page::WalkNoSeek(_)) => {
+        (false, true) if matches!(expected, PagePlan::WalkNoSeek(_)) => {
             Some("seeks to the keyset (better than documented: update the test)".into())
         }
         _ => None,
