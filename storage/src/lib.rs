@@ -22,6 +22,8 @@ mod rows;
 mod schema;
 pub mod store;
 pub mod summary;
+#[cfg(test)]
+mod test_db;
 
 pub use connection::{Backend, Database, PoolSettings};
 pub use error::{Error, ErrorCode, Result};

@@ -1,6 +1,8 @@
 //! ListResults and ListRecords: keyset pagination over an index-friendly order.
 
 use diesel::prelude::*;
+use diesel::query_dsl::methods as dsl;
+use diesel::sql_types::BigInt;
 
 use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
@@ -43,25 +45,10 @@ pub fn list_results(
     signer: &TokenSigner,
     request: &ListRequest<ListScope>,
 ) -> Result<Page<StoredResult>> {
-    let plan = Plan::new(Collection::Results, conn.backend(), signer, request)?;
-    let mut scope = Fragment::new();
-    if let Some(parent) = request.scope.literal() {
-        scope.sql("parent = ").text(parent);
-    }
-    let (filter, order) = (
-        scope.and(plan.condition()).and(plan.keyset()).or_true(),
-        plan.order_by(),
-    );
-    let limit = plan.fetch_limit();
-    conn.note_statement_shape(filter.shape());
-    let rows: Vec<ResultRow> = with_conn!(conn, |c| results::table
-        .into_boxed()
-        .filter(filter)
-        .order_by(order)
-        .limit(limit)
-        .select(ResultRow::as_select())
-        .load(c))
-    .map_err(Error::db("listing results"))?;
+    let (plan, page) = results_listing(conn.backend(), signer, request)?;
+    conn.note_statement_shape(page.shape());
+    let rows: Vec<ResultRow> =
+        with_conn!(conn, |c| results_query(page).load(c)).map_err(Error::db("listing results"))?;
     let items = rows
         .into_iter()
         .map(ResultRow::into_model)
@@ -86,24 +73,10 @@ pub fn list_records(
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<Page<StoredRecord>> {
-    let plan = Plan::new(Collection::Records, conn.backend(), signer, request)?;
-    let (filter, order) = (
-        record_scope(&request.scope)
-            .and(plan.condition())
-            .and(plan.keyset())
-            .or_true(),
-        plan.order_by(),
-    );
-    let limit = plan.fetch_limit();
-    conn.note_statement_shape(filter.shape());
-    let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
-        .into_boxed()
-        .filter(filter)
-        .order_by(order)
-        .limit(limit)
-        .select(RecordRow::as_select())
-        .load(c))
-    .map_err(Error::db("listing records"))?;
+    let (plan, page) = records_listing(conn.backend(), signer, request)?;
+    conn.note_statement_shape(page.shape());
+    let rows: Vec<RecordRow> =
+        with_conn!(conn, |c| records_query(page).load(c)).map_err(Error::db("listing records"))?;
     let items: Vec<StoredRecord> = rows.into_iter().map(RecordRow::into_model).collect();
     Ok(plan.page(items, |r| Cursor {
         keys: plan
@@ -117,6 +90,91 @@ pub fn list_records(
             .collect(),
         uid: r.uid.clone(),
     }))
+}
+
+/// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
+pub(super) struct PageQuery {
+    condition: Fragment,
+    order: Fragment<BigInt>,
+    limit: i64,
+}
+
+impl PageQuery {
+    /// Identifies the statement this page prepares (see `Conn::note_statement_shape`).
+    pub(super) fn shape(&self) -> u64 {
+        self.condition.shape() ^ self.order.shape().rotate_left(1)
+    }
+}
+
+/// Validates a ListResults request: its plan, and the query of the page it asks for.
+pub(super) fn results_listing(
+    backend: Backend,
+    signer: &TokenSigner,
+    request: &ListRequest<ListScope>,
+) -> Result<(Plan, PageQuery)> {
+    let plan = Plan::new(Collection::Results, backend, signer, request)?;
+    let mut scope = Fragment::new();
+    if let Some(parent) = request.scope.literal() {
+        scope.sql("parent = ").text(parent);
+    }
+    let page = plan.page_query(scope);
+    Ok((plan, page))
+}
+
+/// Validates a ListRecords request: its plan, and the query of the page it asks for.
+pub(super) fn records_listing(
+    backend: Backend,
+    signer: &TokenSigner,
+    request: &ListRequest<RecordScope>,
+) -> Result<(Plan, PageQuery)> {
+    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let page = plan.page_query(record_scope(&request.scope));
+    Ok((plan, page))
+}
+
+/// The query a page of ListResults runs; `explain_list_results` explains this same query.
+pub(super) type ResultsQuery<'a, DB> =
+    results::BoxedQuery<'a, DB, diesel::dsl::AsSelect<ResultRow, DB>>;
+
+/// The query a page of ListRecords runs; `explain_list_records` explains this same query.
+pub(super) type RecordsQuery<'a, DB> =
+    records::BoxedQuery<'a, DB, diesel::dsl::AsSelect<RecordRow, DB>>;
+
+/// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
+/// does not let code name what a backend must support for them.
+pub(super) fn results_query<'a, DB>(page: PageQuery) -> ResultsQuery<'a, DB>
+where
+    DB: diesel::backend::Backend,
+    diesel::dsl::Select<results::table, diesel::dsl::AsSelect<ResultRow, DB>>:
+        dsl::BoxedDsl<'a, DB, Output = ResultsQuery<'a, DB>>,
+    ResultsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = ResultsQuery<'a, DB>>
+        + dsl::OrderDsl<Fragment<BigInt>, Output = ResultsQuery<'a, DB>>
+        + dsl::LimitDsl<Output = ResultsQuery<'a, DB>>,
+{
+    results::table
+        .select(ResultRow::as_select())
+        .into_boxed()
+        .filter(page.condition)
+        .order_by(page.order)
+        .limit(page.limit)
+}
+
+/// Builds [`RecordsQuery`] for any backend.
+pub(super) fn records_query<'a, DB>(page: PageQuery) -> RecordsQuery<'a, DB>
+where
+    DB: diesel::backend::Backend,
+    diesel::dsl::Select<records::table, diesel::dsl::AsSelect<RecordRow, DB>>:
+        dsl::BoxedDsl<'a, DB, Output = RecordsQuery<'a, DB>>,
+    RecordsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = RecordsQuery<'a, DB>>
+        + dsl::OrderDsl<Fragment<BigInt>, Output = RecordsQuery<'a, DB>>
+        + dsl::LimitDsl<Output = RecordsQuery<'a, DB>>,
+{
+    records::table
+        .select(RecordRow::as_select())
+        .into_boxed()
+        .filter(page.condition)
+        .order_by(page.order)
+        .limit(page.limit)
 }
 
 /// The rows of a Record listing's parent (`-` segments add no condition).
@@ -141,16 +199,25 @@ fn nullable(time: Option<crate::model::Timestamp>) -> Vec<i64> {
 }
 
 /// The SQL sort expressions of a field: nullable fields sort by presence, then value,
-/// so every key is a non-NULL integer and keyset comparisons stay exact.
-fn expressions(field: OrderField) -> &'static [&'static str] {
-    match field {
-        OrderField::CreateTime => &["create_time"],
-        OrderField::UpdateTime => &["update_time"],
-        OrderField::SummaryStartTime => &[
+/// so every key is a non-NULL integer and keyset comparisons stay exact. PostgreSQL
+/// indexes these expressions (migration `000003_listing_indexes`); MySQL/MariaDB cannot
+/// index expressions and SQLite cannot seek a row value of them, so there generated
+/// columns of the same definitions hold the keys and the listing names those.
+fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
+    match (field, backend) {
+        (OrderField::CreateTime, _) => &["create_time"],
+        (OrderField::UpdateTime, _) => &["update_time"],
+        (OrderField::SummaryStartTime, Backend::Mysql | Backend::Sqlite) => {
+            &["summary_start_set", "summary_start_key"]
+        }
+        (OrderField::SummaryStartTime, Backend::Postgres) => &[
             "CASE WHEN summary_start_time IS NULL THEN 0 ELSE 1 END",
             "COALESCE(summary_start_time, 0)",
         ],
-        OrderField::SummaryEndTime => &[
+        (OrderField::SummaryEndTime, Backend::Mysql | Backend::Sqlite) => {
+            &["summary_end_set", "summary_end_key"]
+        }
+        (OrderField::SummaryEndTime, Backend::Postgres) => &[
             "CASE WHEN summary_end_time IS NULL THEN 0 ELSE 1 END",
             "COALESCE(summary_end_time, 0)",
         ],
@@ -192,7 +259,11 @@ impl Plan {
             "" => None,
             token => {
                 let cursor = signer.verify(token, &scope)?;
-                let expected: usize = order.keys.iter().map(|(f, _)| expressions(*f).len()).sum();
+                let expected: usize = order
+                    .keys
+                    .iter()
+                    .map(|(f, _)| expressions(*f, backend).len())
+                    .sum();
                 if cursor.keys.len() != expected {
                     return Err(Error::InvalidArgument(
                         "page_token is invalid: wrong shape".into(),
@@ -220,6 +291,17 @@ impl Plan {
         self.filter.to_sql(self.backend)
     }
 
+    /// The query of the page this plan asks for, among the rows `scope` selects.
+    fn page_query(&self, scope: Fragment) -> PageQuery {
+        PageQuery {
+            // The keyset before the filter: SQLite seeks with the first of two bounds on
+            // the same column, and the keyset's is the tighter one.
+            condition: scope.and(self.keyset()).and(self.condition()).or_true(),
+            order: self.order_by(),
+            limit: self.fetch_limit(),
+        }
+    }
+
     /// One more row than a page, to learn whether another page follows.
     pub(super) fn fetch_limit(&self) -> i64 {
         self.page_size as i64 + 1
@@ -236,7 +318,7 @@ impl Plan {
             .order
             .keys
             .iter()
-            .flat_map(|(f, d)| expressions(*f).iter().map(move |e| (*e, *d)))
+            .flat_map(|(f, d)| expressions(*f, self.backend).iter().map(move |e| (*e, *d)))
             .collect();
         keys.push((id, self.order.tie_break()));
         keys

@@ -51,9 +51,10 @@ pub fn record_list_summary(
     )?;
     let mut summarizer = Summarizer::new(spec);
     loop {
+        // The keyset before the filter, as in listings (SQLite seeks with the first bound).
         let condition = record_scope(scope)
-            .and(plan.condition())
             .and(plan.keyset())
+            .and(plan.condition())
             .or_true();
         let order = plan.order_by();
         conn.note_statement_shape(condition.shape());

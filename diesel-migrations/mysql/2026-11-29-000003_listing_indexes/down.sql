@@ -1,0 +1,13 @@
+ALTER TABLE results
+    DROP INDEX results_by_end_time,
+    DROP INDEX results_by_start_time,
+    DROP INDEX results_by_parent_end_time,
+    DROP INDEX results_by_parent_start_time,
+    DROP INDEX results_by_parent_status,
+    DROP COLUMN summary_end_key,
+    DROP COLUMN summary_end_set,
+    DROP COLUMN summary_start_key,
+    DROP COLUMN summary_start_set;
+ALTER TABLE records
+    DROP INDEX records_by_parent_type,
+    DROP INDEX records_by_parent_update_time;

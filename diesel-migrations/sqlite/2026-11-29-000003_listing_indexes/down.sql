@@ -1,0 +1,11 @@
+DROP INDEX results_by_end_time;
+DROP INDEX results_by_start_time;
+DROP INDEX results_by_parent_end_time;
+DROP INDEX results_by_parent_start_time;
+ALTER TABLE results DROP COLUMN summary_end_key;
+ALTER TABLE results DROP COLUMN summary_end_set;
+ALTER TABLE results DROP COLUMN summary_start_key;
+ALTER TABLE results DROP COLUMN summary_start_set;
+DROP INDEX results_by_parent_status;
+DROP INDEX records_by_parent_type;
+DROP INDEX records_by_parent_update_time;
