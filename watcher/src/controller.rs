@@ -12,7 +12,7 @@ use std::hash::Hasher as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions,
@@ -62,6 +62,8 @@ struct Cache {
 /// What was last stored of a live run.
 #[derive(Debug, Clone, Copy)]
 struct Seen {
+    /// Its kind.
+    kind: RunKind,
     /// Fingerprint of the object, without what the watcher itself writes.
     content: u64,
     /// Fingerprint of the Result (summary and annotations) a top-level run set.
@@ -227,13 +229,28 @@ impl Controller {
         };
         let config = watcher::Config::default().page_size(self.settings.kubernetes.list_page_size);
         let mut events = watcher(api, config).default_backoff().boxed();
+        // UIDs of a (re-)list in progress: afterwards, what is remembered of runs that are
+        // no longer listed (deleted while the watch was down) is forgotten.
+        let mut listed: Option<std::collections::HashSet<String>> = None;
         while let Some(event) = events.next().await {
             match event {
-                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                Ok(watcher::Event::Apply(object)) => self.observe(kind, object, false),
+                Ok(watcher::Event::InitApply(object)) => {
+                    if let (Some(listed), Some(uid)) = (listed.as_mut(), &object.metadata.uid) {
+                        listed.insert(uid.clone());
+                    }
                     self.observe(kind, object, false)
                 }
                 Ok(watcher::Event::Delete(object)) => self.observe(kind, object, true),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+                Ok(watcher::Event::Init) => listed = Some(Default::default()),
+                Ok(watcher::Event::InitDone) => {
+                    if let Some(listed) = listed.take() {
+                        self.seen
+                            .lock()
+                            .expect("seen lock")
+                            .retain(|uid, seen| seen.kind != kind || listed.contains(uid));
+                    }
+                }
                 Err(e) => {
                     self.metrics
                         .watch_errors
@@ -306,7 +323,22 @@ impl Controller {
     /// Reconciles queued runs until the queue is closed.
     pub async fn work(self: Arc<Self>) {
         while let Some(key) = self.queue.next().await {
-            let again = self.reconcile(&key).await;
+            // A bug in one run's reconcile must not take the worker (and the key) with it.
+            let again = match std::panic::AssertUnwindSafe(self.reconcile(&key))
+                .catch_unwind()
+                .await
+            {
+                Ok(again) => again,
+                Err(_) => {
+                    tracing::error!(
+                        namespace = key.namespace,
+                        name = key.name,
+                        "reconcile panicked; retrying later"
+                    );
+                    self.metrics.failures.inc(key.kind);
+                    Some(self.backoff(&key))
+                }
+            };
             self.queue.done(&key);
             if let Some(at) = again {
                 self.queue.schedule(key, at);
@@ -367,10 +399,14 @@ impl Controller {
         if current {
             self.metrics.skipped.inc(key.kind);
             if seen.is_none() && !gone {
-                self.seen
-                    .lock()
-                    .expect("seen lock")
-                    .insert(uid.clone(), Seen { content, summary });
+                self.seen.lock().expect("seen lock").insert(
+                    uid.clone(),
+                    Seen {
+                        kind: key.kind,
+                        content,
+                        summary,
+                    },
+                );
             }
         } else {
             let started = std::time::Instant::now();
@@ -378,10 +414,14 @@ impl Controller {
                 Ok(()) => {
                     self.metrics.observe_store(started.elapsed());
                     self.metrics.stored.inc(key.kind);
-                    self.seen
-                        .lock()
-                        .expect("seen lock")
-                        .insert(uid.clone(), Seen { content, summary });
+                    self.seen.lock().expect("seen lock").insert(
+                        uid.clone(),
+                        Seen {
+                            kind: key.kind,
+                            content,
+                            summary,
+                        },
+                    );
                 }
                 Err(e) => {
                     self.metrics.failures.inc(key.kind);
