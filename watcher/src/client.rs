@@ -157,3 +157,58 @@ pub fn already_exists(status: &Status) -> bool {
 pub fn not_found(status: &Status) -> bool {
     status.code() == Code::NotFound
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, ca_file: &str, token_file: &str) -> ApiSettings {
+        ApiSettings {
+            url: url.into(),
+            ca_file: ca_file.into(),
+            token_file: token_file.into(),
+            timeout_secs: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_clients_build_and_a_missing_ca_file_is_named() {
+        assert!(ApiClient::new(&settings("https://results.example:8080", "", "")).is_ok());
+        let err = ApiClient::new(&settings(
+            "https://results.example:8080",
+            "/nonexistent/ca.pem",
+            "",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("api.ca_file"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_token_file_is_sent_as_a_bearer_token_and_its_absence_is_unauthenticated() {
+        let dir = std::env::temp_dir().join(format!("watcher-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let client =
+            ApiClient::new(&settings("http://127.0.0.1:1", "", path.to_str().unwrap())).unwrap();
+        let request = client.request(()).unwrap();
+        assert_eq!(
+            request.metadata().get("authorization").unwrap(),
+            "Bearer s3cret"
+        );
+        let missing =
+            ApiClient::new(&settings("http://127.0.0.1:1", "", "/nonexistent/token")).unwrap();
+        let status = missing.request(()).unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert!(status.message().contains("api.token_file"));
+        let plain = ApiClient::new(&settings("http://127.0.0.1:1", "", "")).unwrap();
+        assert!(plain
+            .request(())
+            .unwrap()
+            .metadata()
+            .get("authorization")
+            .is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
