@@ -728,6 +728,21 @@ fn watcher_settings_reach_the_api_and_expose_metrics() {
             .flat_map(|s| service_ports(s))
             .any(|p| container_port(app.pod, &target(p)) == metrics);
         assert!(exposed, "{at}: no Service exposes the watcher's metrics");
+
+        // The liveness probe asks the metrics endpoint's /healthz.
+        let probe = app
+            .container
+            .liveness_probe
+            .as_ref()
+            .expect("a liveness probe");
+        let get = probe.http_get.as_ref().expect("an HTTP probe");
+        assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+        let port = container_port(app.pod, &get.port).map(|(_, number)| number);
+        assert_eq!(
+            port,
+            Some(addr.port()),
+            "{at}: the probe goes to the metrics port"
+        );
     }
 }
 
