@@ -53,10 +53,58 @@ struct Cached {
     bytes: usize,
 }
 
-#[derive(Default)]
+/// The latest objects of pending runs, within a byte budget.
 struct Cache {
     entries: HashMap<Key, Cached>,
     bytes: usize,
+    budget: usize,
+}
+
+impl Cache {
+    fn new(budget: usize) -> Cache {
+        Cache {
+            entries: HashMap::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    /// Keeps `object` (of serialised size `bytes`) for `key` if it fits. `replace` = a
+    /// newer object; otherwise only fills an empty slot. What does not fit is not kept
+    /// (the worker fetches the run again).
+    fn keep(
+        &mut self,
+        key: Key,
+        object: Arc<DynamicObject>,
+        bytes: usize,
+        gone: bool,
+        replace: bool,
+    ) {
+        if let Some(old) = self.entries.get(&key) {
+            if !replace {
+                return;
+            }
+            self.bytes -= old.bytes;
+            self.entries.remove(&key);
+        }
+        if self.bytes + bytes <= self.budget {
+            self.bytes += bytes;
+            self.entries.insert(
+                key,
+                Cached {
+                    object,
+                    gone,
+                    bytes,
+                },
+            );
+        }
+    }
+
+    fn take(&mut self, key: &Key) -> Option<Cached> {
+        let cached = self.entries.remove(key)?;
+        self.bytes -= cached.bytes;
+        Some(cached)
+    }
 }
 
 /// What was last stored of a live run.
@@ -194,13 +242,14 @@ impl Controller {
     ) -> anyhow::Result<Controller> {
         let api = ApiClient::new(&settings.api)?;
         let cleanup_selector = Selector::parse(&settings.watcher.cleanup_selector)?;
+        let cache = Cache::new(settings.watcher.cache_bytes);
         Ok(Controller {
             settings,
             kube,
             api,
             metrics,
             queue: WorkQueue::default(),
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(cache),
             seen: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
             cleanup_selector,
@@ -284,33 +333,14 @@ impl Controller {
     fn remember(&self, key: Key, object: Arc<DynamicObject>, gone: bool, replace: bool) {
         let mut count = ByteCount(0);
         let _ = serde_json::to_writer(&mut count, &*object);
-        let bytes = count.0;
-        let mut cache = self.cache.lock().expect("cache lock");
-        if let Some(old) = cache.entries.get(&key) {
-            if !replace {
-                return;
-            }
-            cache.bytes -= old.bytes;
-            cache.entries.remove(&key);
-        }
-        if cache.bytes + bytes <= self.settings.watcher.cache_bytes {
-            cache.bytes += bytes;
-            cache.entries.insert(
-                key,
-                Cached {
-                    object,
-                    gone,
-                    bytes,
-                },
-            );
-        }
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .keep(key, object, count.0, gone, replace);
     }
 
     fn take_cached(&self, key: &Key) -> Option<Cached> {
-        let mut cache = self.cache.lock().expect("cache lock");
-        let cached = cache.entries.remove(key)?;
-        cache.bytes -= cached.bytes;
-        Some(cached)
+        self.cache.lock().expect("cache lock").take(key)
     }
 
     fn publish_depth(&self) {
@@ -748,6 +778,29 @@ mod tests {
             change(&mut changed);
             assert_ne!(fingerprint(&object(changed.clone())), base, "{changed}");
         }
+    }
+
+    #[test]
+    fn the_cache_keeps_latest_objects_within_its_budget() {
+        let key = |name: &str| Key {
+            kind: RunKind::TaskRun,
+            namespace: "ci".into(),
+            name: name.into(),
+        };
+        let o = Arc::new(object(run()));
+        let mut cache = Cache::new(100);
+        cache.keep(key("a"), o.clone(), 60, false, true);
+        cache.keep(key("b"), o.clone(), 60, false, true); // over budget: not kept
+        assert!(cache.take(&key("b")).is_none());
+        cache.keep(key("a"), o.clone(), 90, false, true); // a newer object replaces
+        assert_eq!(cache.bytes, 90);
+        cache.keep(key("a"), o.clone(), 10, true, false); // a tombstone only fills a gap
+        let a = cache.take(&key("a")).unwrap();
+        assert_eq!((a.bytes, a.gone), (90, false));
+        assert_eq!(cache.bytes, 0);
+        cache.keep(key("a"), o, 10, true, false);
+        assert!(cache.take(&key("a")).unwrap().gone);
+        assert!(cache.entries.is_empty());
     }
 
     #[test]
