@@ -1,0 +1,254 @@
+//! One pass over one run: store it, write back, hold or release the finalizer, clean up.
+
+use std::sync::Arc;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions, PropagationPolicy};
+use prost::Message as _;
+use tokio::time::Instant;
+
+use super::fingerprint::{fingerprint, hash_bytes};
+use super::state::{instant_at, plus, Controller, Key, Seen, FIELD_MANAGER};
+use crate::run::{Names, Run, FINALIZER, RECORD_ANNOTATION, RESULT_ANNOTATION, STORED_ANNOTATION};
+
+impl Controller {
+    /// One pass over one run; returns when to look at it again, if ever.
+    pub(super) async fn reconcile(&self, key: &Key) -> Option<Instant> {
+        let (object, gone) = match self.take_cached(key) {
+            Some(cached) => (cached.object, cached.gone),
+            None => match self
+                .namespaced(key.kind, &key.namespace)
+                .get_opt(&key.name)
+                .await
+            {
+                Ok(Some(object)) => (Arc::new(object), false),
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(
+                        namespace = key.namespace,
+                        name = key.name,
+                        "cannot read run: {e}"
+                    );
+                    return Some(self.backoff(key));
+                }
+            },
+        };
+        let run = Run::new(key.kind, &object);
+        let uid = run.uid().to_owned();
+        let names = run.names();
+        let complete = run.is_complete();
+        let content = fingerprint(&object);
+        let result = self.result_of(&run, &names);
+        let summary = result
+            .as_ref()
+            .map_or(0, |r| hash_bytes(&r.encode_to_vec()));
+        let seen = self.seen.lock().expect("seen lock").get(&uid).copied();
+        // After a restart nothing is remembered: a finished run marked stored is current,
+        // and what it is now is what later changes are compared with.
+        let current = match seen {
+            Some(seen) => seen.content == content,
+            None => complete && run.is_marked_stored(),
+        };
+        if current {
+            self.metrics.skipped.inc(key.kind);
+            if seen.is_none() && !gone {
+                self.seen.lock().expect("seen lock").insert(
+                    uid.clone(),
+                    Seen {
+                        kind: key.kind,
+                        content,
+                        summary,
+                    },
+                );
+            }
+        } else {
+            let started = std::time::Instant::now();
+            match self.store(&run, &names, seen, result, summary).await {
+                Ok(()) => {
+                    self.metrics.observe_store(started.elapsed());
+                    self.metrics.stored.inc(key.kind);
+                    self.seen.lock().expect("seen lock").insert(
+                        uid.clone(),
+                        Seen {
+                            kind: key.kind,
+                            content,
+                            summary,
+                        },
+                    );
+                }
+                Err(e) => {
+                    self.metrics.failures.inc(key.kind);
+                    tracing::warn!(
+                        namespace = key.namespace,
+                        name = key.name,
+                        record = names.record,
+                        "cannot store run, will retry: {e}"
+                    );
+                    let retry = self.backoff(key);
+                    if !gone && !run.is_deleting() && !run.has_finalizer() {
+                        // Hold the run while the API is away, so that deleting it waits.
+                        if let Err(e) = self.write_back(&run, &names, false, true).await {
+                            tracing::warn!(
+                                namespace = key.namespace,
+                                name = key.name,
+                                "cannot add the finalizer: {e}"
+                            );
+                        }
+                    }
+                    if gone {
+                        // Its final state exists nowhere else: keep it for the retry.
+                        self.remember(key.clone(), object.clone(), true, false);
+                        return Some(retry);
+                    }
+                    if let (Some(deleted_at), true) =
+                        (&object.metadata.deletion_timestamp, run.has_finalizer())
+                    {
+                        let deadline =
+                            plus(deleted_at.0, self.settings.watcher.store_deadline_secs);
+                        if Timestamp::now() >= deadline {
+                            tracing::error!(
+                                namespace = key.namespace,
+                                name = key.name,
+                                "store deadline passed: releasing the finalizer without the final state stored"
+                            );
+                            if self.write_back(&run, &names, false, false).await.is_ok() {
+                                self.metrics.released_deadline.inc(key.kind);
+                                self.attempts.lock().expect("attempts lock").remove(key);
+                                return None;
+                            }
+                            return Some(retry);
+                        }
+                        return Some(retry.min(instant_at(deadline)));
+                    }
+                    return Some(retry);
+                }
+            }
+        }
+        self.attempts.lock().expect("attempts lock").remove(key);
+        if gone {
+            self.seen.lock().expect("seen lock").remove(&uid);
+            return None;
+        }
+        if run.is_deleting() && !run.has_finalizer() {
+            // Leaving, and not held by us: nothing to write.
+            return None;
+        }
+        // Stored: write back where, hold the finalizer while the run may still change.
+        let hold = !run.is_deleting() && !complete;
+        match self.write_back(&run, &names, complete, hold).await {
+            Ok(true) => self.metrics.released_stored.inc(key.kind),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(
+                    namespace = key.namespace,
+                    name = key.name,
+                    "cannot annotate run: {e}"
+                );
+                return Some(self.backoff(key));
+            }
+        }
+        if run.is_deleting() {
+            return None;
+        }
+        self.cleanup(key, &run).await
+    }
+
+    /// Deletes a finished, stored top-level run once its grace period is over; else says
+    /// when to look again.
+    pub(super) async fn cleanup(&self, key: &Key, run: &Run<'_>) -> Option<Instant> {
+        let grace = self.settings.watcher.cleanup_grace_secs;
+        if grace == 0
+            || !run.is_complete()
+            || !run.is_top_level()
+            || !self.cleanup_selector.matches(&run.labels())
+        {
+            return None;
+        }
+        let finished = run
+            .completion_time()
+            .or_else(|| run.object.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
+        let due = plus(finished, grace);
+        if Timestamp::now() < due {
+            return Some(instant_at(due));
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: Some(run.uid().to_owned()),
+                resource_version: None,
+            }),
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        match self
+            .namespaced(key.kind, &key.namespace)
+            .delete(&key.name, &params)
+            .await
+        {
+            Ok(_) => {
+                self.metrics.deleted.inc(key.kind);
+                tracing::info!(
+                    namespace = key.namespace,
+                    name = key.name,
+                    "deleted a stored, finished run"
+                );
+                None
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => None,
+            Err(e) => {
+                tracing::warn!(
+                    namespace = key.namespace,
+                    name = key.name,
+                    "cannot delete run: {e}"
+                );
+                Some(self.backoff(key))
+            }
+        }
+    }
+
+    /// Server-side applies the watcher's annotations (`stored` when `stored`) and its
+    /// finalizer (when `hold`), unless the run already has exactly those. Says whether
+    /// this released the finalizer.
+    pub(super) async fn write_back(
+        &self,
+        run: &Run<'_>,
+        names: &Names,
+        stored: bool,
+        hold: bool,
+    ) -> Result<bool, kube::Error> {
+        let up_to_date = run.annotation(RESULT_ANNOTATION) == Some(names.result.as_str())
+            && run.annotation(RECORD_ANNOTATION) == Some(names.record.as_str())
+            && run.is_marked_stored() == stored
+            && run.has_finalizer() == hold;
+        if up_to_date {
+            return Ok(false);
+        }
+        let mut annotations = serde_json::Map::new();
+        annotations.insert(RESULT_ANNOTATION.into(), names.result.clone().into());
+        annotations.insert(RECORD_ANNOTATION.into(), names.record.clone().into());
+        if stored {
+            annotations.insert(STORED_ANNOTATION.into(), "true".into());
+        }
+        let mut metadata = serde_json::json!({
+            "name": run.name(),
+            "namespace": run.namespace(),
+            "annotations": annotations,
+        });
+        if hold {
+            metadata["finalizers"] = serde_json::json!([FINALIZER]);
+        }
+        let resource = self.resource(run.kind);
+        let patch = serde_json::json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.kind,
+            "metadata": metadata,
+        });
+        self.namespaced(run.kind, run.namespace())
+            .patch(
+                run.name(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        Ok(run.has_finalizer() && !hold)
+    }
+}
