@@ -260,6 +260,12 @@ fn record_filters() -> Vec<String> {
         "has(data.metadata.labels.app)",
         "!has(data.metadata.labels.app)",
         "data.status.conditions[0].reason == 'Succeeded'",
+        // Equalities on parts PostgreSQL's document index leaves out (spec) and above them.
+        "data.spec.enabled == true",
+        "data.spec.enabled == 'true'",
+        "data.spec.params[0].name == 'p0'",
+        "data.spec.params[1].value == 'plain'",
+        "data.weird['sp ace'] == 'plain'",
         "data.status.conditions[0].reason != 'Succeeded'",
         "data.status.conditions[0].reason in ['Failed', 'TaskRunImagePullFailed']",
         "data.status.conditions[0].reason.startsWith('Cancel')",
