@@ -3,18 +3,21 @@
 //! Queries are written once with diesel's DSL and compiled for each backend by
 //! [`with_conn!`], which expands its body for every concrete connection type.
 
-use std::collections::HashSet;
-use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
-use diesel::r2d2::{
-    self, ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
-    R2D2Connection,
-};
+use diesel::r2d2::{self, Pool, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 
 use crate::{Error, Result};
+
+mod setup;
+mod tracked;
+
+#[cfg(feature = "mysql")]
+use setup::MysqlSetup;
+use setup::{PostgresSetup, SqliteSetup};
+use tracked::Usage;
+pub use tracked::{Manager, Tracked, MAX_STATEMENT_SHAPES};
 
 #[cfg(feature = "mysql")]
 use diesel::MysqlConnection;
@@ -80,150 +83,6 @@ impl Default for PoolSettings {
             max_size: 8,
             connect_timeout: Duration::from_secs(10),
         }
-    }
-}
-
-/// Per-connection SQLite settings: WAL, one writer, enforced foreign keys.
-#[derive(Debug)]
-struct SqliteSetup;
-
-impl CustomizeConnection<Tracked<SqliteConnection>, r2d2::Error> for SqliteSetup {
-    fn on_acquire(
-        &self,
-        conn: &mut Tracked<SqliteConnection>,
-    ) -> std::result::Result<(), r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(r2d2::Error::QueryError)?;
-        register_regexp(conn).map_err(r2d2::Error::QueryError)
-    }
-}
-
-/// Per-connection PostgreSQL settings: generic plans for prepared statements. With the
-/// values at hand (custom plans) the planner trusts the fixed 1% estimate of `@>` and
-/// reads and sorts every matching document for each page, which grows with the table;
-/// the generic plan walks the ordering index and stops after a page, so every page of a
-/// listing costs the same.
-#[derive(Debug)]
-struct PostgresSetup;
-
-impl CustomizeConnection<Tracked<PgConnection>, r2d2::Error> for PostgresSetup {
-    fn on_acquire(&self, conn: &mut Tracked<PgConnection>) -> std::result::Result<(), r2d2::Error> {
-        conn.batch_execute("SET plan_cache_mode = force_generic_plan")
-            .map_err(r2d2::Error::QueryError)
-    }
-}
-
-/// Per-connection MySQL/MariaDB settings: READ COMMITTED, as on PostgreSQL. InnoDB's
-/// default (REPEATABLE READ) would let a read inside a group-commit transaction see a
-/// snapshot older than the row its conditional UPDATE then finds.
-#[cfg(feature = "mysql")]
-#[derive(Debug)]
-struct MysqlSetup;
-
-#[cfg(feature = "mysql")]
-impl CustomizeConnection<Tracked<MysqlConnection>, r2d2::Error> for MysqlSetup {
-    fn on_acquire(
-        &self,
-        conn: &mut Tracked<MysqlConnection>,
-    ) -> std::result::Result<(), r2d2::Error> {
-        conn.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .map_err(r2d2::Error::QueryError)
-    }
-}
-
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// `X REGEXP Y` in SQLite calls `regexp(Y, X)`.
-    fn regexp(
-        pattern: diesel::sql_types::Nullable<diesel::sql_types::Text>,
-        text: diesel::sql_types::Nullable<diesel::sql_types::Text>,
-    ) -> diesel::sql_types::Nullable<diesel::sql_types::Bool>;
-}
-
-/// Patterns compiled per connection, at most this many at once.
-const REGEX_CACHE: usize = 64;
-
-/// SQLite has no regular expressions of its own: `regexp()` uses Rust's `regex`, which
-/// the filter checker has already validated the pattern for.
-fn register_regexp(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
-    let cache =
-        std::sync::Mutex::new(std::collections::HashMap::<String, Option<regex::Regex>>::new());
-    regexp_utils::register_impl(
-        conn,
-        move |pattern: Option<String>, text: Option<String>| {
-            let (pattern, text) = (pattern?, text?);
-            let mut cache = cache
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if cache.len() >= REGEX_CACHE && !cache.contains_key(&pattern) {
-                cache.clear();
-            }
-            let compiled = cache.entry(pattern).or_insert_with_key(|p| {
-                regex::RegexBuilder::new(p).size_limit(1 << 20).build().ok()
-            });
-            compiled.as_ref().map(|re| re.is_match(&text))
-        },
-    )
-}
-
-/// Distinct user-shaped statements (filtered listings) a connection may have prepared
-/// before the pool replaces it. diesel keeps every prepared statement for the life of the
-/// connection (and PostgreSQL keeps them server-side), while filter shapes are chosen by
-/// clients: this bounds that memory per connection.
-pub const MAX_STATEMENT_SHAPES: usize = 256;
-
-/// A diesel connection with what the pool needs to know beyond diesel's own view: the
-/// user-shaped statements it has cached, and whether it broke.
-pub struct Tracked<C> {
-    conn: C,
-    usage: Usage,
-}
-
-/// See [`Tracked`].
-#[derive(Default)]
-struct Usage {
-    shapes: HashSet<u64>,
-    retired: bool,
-}
-
-impl<C> Deref for Tracked<C> {
-    type Target = C;
-    fn deref(&self) -> &C {
-        &self.conn
-    }
-}
-
-impl<C> DerefMut for Tracked<C> {
-    fn deref_mut(&mut self) -> &mut C {
-        &mut self.conn
-    }
-}
-
-/// diesel's connection manager, plus retirement of broken and over-full connections.
-pub struct Manager<C: R2D2Connection + 'static>(ConnectionManager<C>);
-
-impl<C: R2D2Connection + 'static> ManageConnection for Manager<C> {
-    type Connection = Tracked<C>;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> std::result::Result<Tracked<C>, r2d2::Error> {
-        Ok(Tracked {
-            conn: self.0.connect()?,
-            usage: Usage::default(),
-        })
-    }
-
-    fn is_valid(&self, conn: &mut Tracked<C>) -> std::result::Result<(), r2d2::Error> {
-        self.0.is_valid(&mut conn.conn)
-    }
-
-    fn has_broken(&self, conn: &mut Tracked<C>) -> bool {
-        conn.usage.retired
-            || conn.usage.shapes.len() > MAX_STATEMENT_SHAPES
-            || self.0.has_broken(&mut conn.conn)
     }
 }
 
@@ -346,14 +205,14 @@ impl Database {
             Backend::Postgres => AnyPool::Postgres(
                 builder(settings)
                     .connection_customizer(Box::new(PostgresSetup))
-                    .build(Manager(ConnectionManager::new(url)))
+                    .build(Manager::new(url))
                     .map_err(connect_err)?,
             ),
             #[cfg(feature = "mysql")]
             Backend::Mysql => AnyPool::Mysql(
                 builder(settings)
                     .connection_customizer(Box::new(MysqlSetup))
-                    .build(Manager(ConnectionManager::new(url)))
+                    .build(Manager::new(url))
                     .map_err(connect_err)?,
             ),
             #[cfg(not(feature = "mysql"))]
@@ -367,7 +226,7 @@ impl Database {
                 AnyPool::Sqlite(
                     builder(settings)
                         .connection_customizer(Box::new(SqliteSetup))
-                        .build(Manager(ConnectionManager::new(path)))
+                        .build(Manager::new(path))
                         .map_err(connect_err)?,
                 )
             }
