@@ -93,7 +93,7 @@ impl StorageWriter {
 }
 
 /// Attempts at a write that keeps losing deadlocks to concurrent batches.
-const ATTEMPTS: usize = 4;
+const ATTEMPTS: usize = 8;
 
 impl StorageWriter {
     /// One op in its own statement(s), retried when it loses a deadlock.
@@ -106,7 +106,12 @@ impl StorageWriter {
         let mut attempt = 1;
         loop {
             match self.apply(conn, op, stamp) {
-                Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => attempt += 1,
+                Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => {
+                    // Step aside a little longer each time, so that the same transactions
+                    // do not collide again at once.
+                    std::thread::sleep(std::time::Duration::from_millis(attempt as u64));
+                    attempt += 1;
+                }
                 answer => return answer,
             }
         }

@@ -92,7 +92,10 @@ impl Error {
             Error::EtagMismatch { .. } => ErrorCode::FailedPrecondition,
             Error::Unimplemented(_) => ErrorCode::Unimplemented,
             Error::Pool(_) | Error::Connect(_) => ErrorCode::Unavailable,
-            Error::Database { .. } if self.is_connection_lost() => ErrorCode::Unavailable,
+            // Transient: a retry may succeed (the writer already retried a deadlock).
+            Error::Database { .. } if self.is_connection_lost() || self.is_retryable() => {
+                ErrorCode::Unavailable
+            }
             Error::Database { .. } => ErrorCode::Internal,
             Error::Corrupt(_) | Error::Migration(_) => ErrorCode::Internal,
         }
@@ -190,6 +193,12 @@ mod tests {
             source: DieselError::BrokenTransactionManager,
         };
         assert_eq!(broken.code(), ErrorCode::Unavailable);
+        let deadlock = database(
+            DatabaseErrorKind::Unknown,
+            "Deadlock found when trying to get lock; try restarting transaction",
+        );
+        assert!(deadlock.is_retryable());
+        assert_eq!(deadlock.code(), ErrorCode::Unavailable);
         let unique = database(DatabaseErrorKind::UniqueViolation, "duplicate key");
         assert!(!unique.is_connection_lost());
         assert_eq!(unique.code(), ErrorCode::Internal);
