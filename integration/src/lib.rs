@@ -20,7 +20,7 @@ pub mod watcher;
 
 pub use db::{TestBackend, TestDb};
 pub use fake_kube::FakeKube;
-pub use server::{loopback_settings, Rest, ServerThread, TestServer};
+pub use server::{log_to_test_output, loopback_settings, Rest, ServerThread, TestServer};
 pub use watcher::{watcher_settings, WatcherThread};
 
 /// Generates one `#[tokio::test]` per backend (multi-threaded, so that clients' connection

@@ -81,6 +81,18 @@ impl Drop for ServerThread {
     }
 }
 
+/// Sends warnings and errors of the servers (and watchers) a test starts to the test's
+/// captured output, shown when the test fails (`RUST_LOG` changes the level).
+pub fn log_to_test_output() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
+}
+
 /// Settings for a server on loopback ports chosen by the OS over `url`.
 pub fn loopback_settings(url: &str, token_key: &str) -> Settings {
     let mut settings = Settings::default();
@@ -108,6 +120,7 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed the default test settings.
     pub fn start_with(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        log_to_test_output();
         let db = TestDb::create(backend);
         let mut settings = loopback_settings(db.url(), "integration-test-key");
         adjust(&mut settings);
