@@ -83,11 +83,24 @@ fn check_storable_json(backend: Backend, value: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `value` holds an unescaped `\u0000` (looking only at runs of backslashes: in a
+/// run of n, pairs are escaped backslashes and an odd one escapes what follows).
 fn contains_nul_escape(value: &[u8]) -> bool {
-    value.windows(6).enumerate().any(|(i, w)| {
-        w.eq_ignore_ascii_case(b"\\u0000")
-            && value[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
-    })
+    let mut at = 0;
+    while let Some(offset) = value[at..].iter().position(|&b| b == b'\\') {
+        let start = at + offset;
+        let run = value[start..].iter().take_while(|&&b| b == b'\\').count();
+        let after = start + run;
+        if run % 2 == 1
+            && value
+                .get(after..after + 5)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"u0000"))
+        {
+            return true;
+        }
+        at = after;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -98,5 +111,10 @@ mod tests {
         assert!(super::contains_nul_escape(br#"{"a":"x\U0000"}"#));
         assert!(!super::contains_nul_escape(br#"{"a":"\\u0000"}"#));
         assert!(!super::contains_nul_escape(br#"{"a":"u0000"}"#));
+        assert!(super::contains_nul_escape(br#"{"a":"\\\u0000"}"#));
+        assert!(!super::contains_nul_escape(br#"{"a":"\\\\u0000"}"#));
+        assert!(!super::contains_nul_escape(br#"{"a":"\u000"}"#));
+        assert!(!super::contains_nul_escape(br#"\"#));
+        assert!(!super::contains_nul_escape(b""));
     }
 }
