@@ -522,6 +522,10 @@ async fn an_unchanged_run_causes_no_writes() {
     let metrics = cluster.watcher.metrics();
     let writes = metrics.api_writes.load(Relaxed);
     let skipped = metrics.skipped.get(TaskRun);
+    // A run first seen finished: CreateResult + CreateRecord, and one apply that says
+    // where it is stored (no finalizer needed).
+    assert_eq!(writes, 2, "API writes for a new run");
+    assert_eq!(patches_before, 1, "Kubernetes writes for a new run");
 
     // Events that change nothing stored: a new resource version only.
     for _ in 0..3 {
