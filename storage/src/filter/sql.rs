@@ -161,21 +161,6 @@ impl Lower<'_> {
                 self.pred(b);
                 self.sql(")");
             }
-            Pred::Cmp(
-                Operand::Text(field @ (TextField::DataType | TextField::SummaryType)),
-                CmpOp::Eq,
-                Lit::Str(s),
-            ) if self.positive && self.backend == Backend::Mysql => {
-                // The byte comparison below is exact but no index can answer it. The plain
-                // `=` holds whenever it does (these utf8mb4_bin columns only add matches
-                // with trailing spaces), and an index can: `records_by_type`, …
-                let column = text_column(*field);
-                self.sql("(").col(column).sql(" = ");
-                self.f.text(s.clone());
-                self.sql(" AND ");
-                self.text_cmp(TextSource::Column(column), CmpOp::Eq, s);
-                self.sql(")");
-            }
             Pred::Cmp(Operand::Text(field), op, Lit::Str(s)) => {
                 self.text_cmp(TextSource::Column(text_column(*field)), *op, s)
             }

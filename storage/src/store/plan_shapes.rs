@@ -391,14 +391,19 @@ const SHAPES: &[Shape] = &[
         order_by: "create_time desc",
         sqlite: walk(&["records_by_type"]),
         postgres: walk(&["records_by_type", "records_by_create_time"]),
-        mariadb: walk_no_seek(&["records_by_type"]),
+        // MariaDB compares data_type by bytes (no index can answer that): it walks the
+        // time index and checks each row, seeking to the page token. Given a plain `=`
+        // it would read `records_by_type` as `ref` and re-read every earlier page.
+        mariadb: walk(&["records_by_create_time"]),
     },
-    everywhere(
-        NAMESPACE_RECORDS,
-        r#"data_type == "tekton.dev/v1.PipelineRun""#,
-        "create_time desc",
-        walk(&["records_by_parent_type"]),
-    ),
+    Shape {
+        listing: NAMESPACE_RECORDS,
+        filter: r#"data_type == "tekton.dev/v1.PipelineRun""#,
+        order_by: "create_time desc",
+        sqlite: walk(&["records_by_parent_type"]),
+        postgres: walk(&["records_by_parent_type"]),
+        mariadb: walk_no_seek(RECORDS_BY_PARENT_CREATE),
+    },
     Shape {
         listing: BIG,
         filter: r#"data_type == "tekton.dev/v1.TaskRun""#,
