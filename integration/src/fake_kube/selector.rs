@@ -5,21 +5,12 @@ use serde_json::Value;
 
 use super::meta::{meta_str, string_map};
 
-/// One requirement of a label selector.
-#[derive(Debug, Clone, PartialEq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
-}
-
 /// A parsed `labelSelector` plus `fieldSelector`; the empty selector matches everything.
+/// Label selectors are the watcher's own parser (kubectl syntax), so the fake and the
+/// code under test read selectors alike.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Selector {
-    labels: Vec<Requirement>,
+    labels: results_watcher::selector::Selector,
     /// (field, wanted equal?, value)
     fields: Vec<(String, bool, String)>,
 }
@@ -27,103 +18,30 @@ pub(crate) struct Selector {
 impl Selector {
     /// Parses both selectors; the error text suits a 400 answer.
     pub fn parse(labels: Option<&str>, fields: Option<&str>) -> Result<Selector, String> {
-        let labels = match labels {
-            Some(text) => split_top_level(text)
-                .into_iter()
-                .map(parse_requirement)
-                .collect::<Result<_, _>>()?,
-            None => Vec::new(),
-        };
-        let fields = match fields {
-            Some(text) => split_top_level(text)
-                .into_iter()
-                .map(parse_field)
-                .collect::<Result<_, _>>()?,
-            None => Vec::new(),
-        };
+        let labels = results_watcher::selector::Selector::parse(labels.unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        let fields = fields
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(parse_field)
+            .collect::<Result<_, _>>()?;
         Ok(Selector { labels, fields })
     }
 
     /// Whether `object` is selected.
     pub fn matches(&self, object: &Value) -> bool {
-        let labels = string_map(object, "labels");
-        let label = |key: &str| labels.get(key).and_then(Value::as_str);
-        let labels_match = self.labels.iter().all(|requirement| match requirement {
-            Requirement::Equals(k, v) => label(k) == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => label(k) != Some(v.as_str()),
-            Requirement::In(k, vs) => label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-            Requirement::NotIn(k, vs) => !label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-            Requirement::Exists(k) => label(k).is_some(),
-            Requirement::DoesNotExist(k) => label(k).is_none(),
-        });
-        labels_match
+        let labels = string_map(object, "labels")
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+            .collect();
+        self.labels.matches(&labels)
             && self.fields.iter().all(|(field, equal, value)| {
                 let actual = meta_str(object, field.trim_start_matches("metadata."));
                 (actual == value) == *equal
             })
     }
-}
-
-/// Splits on commas that are not inside parentheses.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0_i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-fn parse_requirement(text: &str) -> Result<Requirement, String> {
-    let invalid = || format!("unable to parse requirement: {text:?}");
-    if let Some((key, value)) = text.split_once("!=") {
-        return Ok(Requirement::NotEquals(
-            key.trim().into(),
-            value.trim().into(),
-        ));
-    }
-    if let Some((key, value)) = text.split_once("==").or_else(|| text.split_once('=')) {
-        return Ok(Requirement::Equals(key.trim().into(), value.trim().into()));
-    }
-    if let Some(key) = text.strip_prefix('!') {
-        return Ok(Requirement::DoesNotExist(key.trim().into()));
-    }
-    let mut words = text.splitn(2, char::is_whitespace);
-    let key = words.next().unwrap_or_default().to_owned();
-    let Some(rest) = words.next().map(str::trim) else {
-        return Ok(Requirement::Exists(key));
-    };
-    let (negated, set) = if let Some(set) = rest.strip_prefix("notin") {
-        (true, set)
-    } else if let Some(set) = rest.strip_prefix("in") {
-        (false, set)
-    } else {
-        return Err(invalid());
-    };
-    let set = set
-        .trim()
-        .strip_prefix('(')
-        .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(invalid)?;
-    let values = set.split(',').map(|v| v.trim().to_owned()).collect();
-    Ok(if negated {
-        Requirement::NotIn(key, values)
-    } else {
-        Requirement::In(key, values)
-    })
 }
 
 fn parse_field(text: &str) -> Result<(String, bool, String), String> {
