@@ -20,6 +20,8 @@ pub mod model;
 pub mod page;
 mod rows;
 mod schema;
+#[cfg(any(test, feature = "test-support"))]
+pub mod scratch;
 pub mod store;
 pub mod summary;
 #[cfg(test)]
