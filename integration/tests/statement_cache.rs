@@ -12,40 +12,29 @@ use results_storage::store::{list_records, ListRequest};
 use results_storage::{Database, PoolSettings};
 
 #[derive(QueryableByName)]
-struct Backend {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pid: i32,
-}
-
-#[derive(QueryableByName)]
-struct Prepared {
+struct Value {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+    v: i64,
 }
 
-/// Statements prepared by the (only) pooled connection's session.
+/// `sql` (one BIGINT column `v`) on the pool's (only) connection's session.
+fn session_value(database: &Database, sql: &str) -> i64 {
+    let mut conn = database.get().unwrap();
+    let Conn::Postgres(c) = &mut conn else {
+        panic!("a PostgreSQL connection")
+    };
+    let c: &mut PgConnection = c;
+    diesel::sql_query(sql).get_result::<Value>(c).unwrap().v
+}
+
+/// Statements prepared by the session.
 fn prepared_statements(database: &Database) -> i64 {
-    let mut conn = database.get().unwrap();
-    let Conn::Postgres(c) = &mut conn else {
-        panic!("a PostgreSQL connection")
-    };
-    let c: &mut PgConnection = c;
-    diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements")
-        .get_result::<Prepared>(c)
-        .unwrap()
-        .n
+    session_value(database, "SELECT count(*) AS v FROM pg_prepared_statements")
 }
 
-fn backend_pid(database: &Database) -> i32 {
-    let mut conn = database.get().unwrap();
-    let Conn::Postgres(c) = &mut conn else {
-        panic!("a PostgreSQL connection")
-    };
-    let c: &mut PgConnection = c;
-    diesel::sql_query("SELECT pg_backend_pid() AS pid")
-        .get_result::<Backend>(c)
-        .unwrap()
-        .pid
+/// The session's server process.
+fn backend_pid(database: &Database) -> i64 {
+    session_value(database, "SELECT pg_backend_pid()::bigint AS v")
 }
 
 /// A filter whose SQL differs for each `i` in 0..1024 (`=` or `<>` per term).
