@@ -55,13 +55,7 @@ async fn group_commit_keeps_each_callers_outcome(backend: TestBackend) {
     assert!(other.is_empty(), "unexpected errors: {other:?}");
     assert_eq!((acked.len(), duplicates), (490, 10));
     for record in &acked {
-        let stored = client
-            .get_record(pb::GetRecordRequest {
-                name: record.name.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let stored = get_record(&mut client, &record.name).await.unwrap();
         assert_same_record(&stored, record);
     }
     let listed = client
@@ -118,13 +112,7 @@ async fn concurrent_record_updates_with_one_etag(backend: TestBackend) {
             assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
         }
     }
-    let stored = client
-        .get_record(pb::GetRecordRequest {
-            name: original.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stored = get_record(&mut client, &original.name).await.unwrap();
     assert_same_record(&stored, &winners[0]);
 }
 
@@ -155,13 +143,7 @@ async fn concurrent_result_updates_with_one_etag(backend: TestBackend) {
             .count(),
         WRITERS - 1
     );
-    let stored = client
-        .get_result(pb::GetResultRequest {
-            name: original.name,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stored = get_result(&mut client, &original.name).await.unwrap();
     assert_eq!(stored, winners[0]);
 }
 
@@ -193,13 +175,7 @@ async fn concurrent_updates_without_etag_all_land(backend: TestBackend) {
         .iter()
         .max_by_key(|r| nanos(&r.update_time))
         .unwrap();
-    let stored = client
-        .get_result(pb::GetResultRequest {
-            name: original.name,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stored = get_result(&mut client, &original.name).await.unwrap();
     assert_eq!(&stored, last);
 }
 

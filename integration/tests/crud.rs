@@ -59,13 +59,7 @@ async fn result_lifecycle(backend: TestBackend) {
     );
     assert_eq!(s.start_time.unwrap().seconds, 1_700_000_000);
 
-    let got = client
-        .get_result(pb::GetResultRequest {
-            name: "ns/results/run-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_result(&mut client, "ns/results/run-1").await.unwrap();
     assert_eq!(
         got, created,
         "a read returns exactly what the create returned"
@@ -78,11 +72,7 @@ async fn result_lifecycle(backend: TestBackend) {
         .await
         .unwrap();
     assert_code(
-        client
-            .get_result(pb::GetResultRequest {
-                name: "ns/results/run-1".into(),
-            })
-            .await,
+        get_result(&mut client, "ns/results/run-1").await,
         Code::NotFound,
         "ns/results/run-1",
     );
@@ -111,13 +101,7 @@ async fn record_lifecycle(backend: TestBackend) {
     let data = created.data.clone().unwrap();
     assert_eq!(data.r#type, "tekton.dev/v1.TaskRun");
 
-    let got = client
-        .get_record(pb::GetRecordRequest {
-            name: created.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_record(&mut client, &created.name).await.unwrap();
     assert_eq!(got.etag, created.etag);
     let stored: serde_json::Value = serde_json::from_slice(&got.data.unwrap().value).unwrap();
     assert_eq!(
@@ -143,11 +127,7 @@ async fn record_lifecycle(backend: TestBackend) {
         .await
         .unwrap();
     assert_code(
-        client
-            .get_record(pb::GetRecordRequest {
-                name: created.name.clone(),
-            })
-            .await,
+        get_record(&mut client, &created.name).await,
         Code::NotFound,
         "ns/results/r/records/tr-1",
     );
@@ -159,12 +139,7 @@ async fn record_lifecycle(backend: TestBackend) {
         "not found",
     );
     // The Result itself is untouched by deleting its Record.
-    client
-        .get_result(pb::GetResultRequest {
-            name: "ns/results/r".into(),
-        })
-        .await
-        .unwrap();
+    get_result(&mut client, "ns/results/r").await.unwrap();
 }
 
 async fn update_result_replaces_annotations_and_summary(backend: TestBackend) {
@@ -207,13 +182,8 @@ async fn update_result_replaces_annotations_and_summary(backend: TestBackend) {
         format!("{}-{}", updated.uid, nanos(&updated.update_time))
     );
 
-    let got = client
-        .get_result(pb::GetResultRequest {
-            name: "ns/results/r".into(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(got.into_inner(), updated);
+    let got = get_result(&mut client, "ns/results/r").await.unwrap();
+    assert_eq!(got, updated);
 
     // An empty etag skips the check; a different name in the body is refused.
     client
@@ -299,13 +269,7 @@ async fn update_record_merges_and_never_renames(backend: TestBackend) {
         })
         .await
         .unwrap();
-    let got = client
-        .get_record(pb::GetRecordRequest {
-            name: created.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_record(&mut client, &created.name).await.unwrap();
     let data = got.data.unwrap();
     assert_eq!(data.r#type, "tekton.dev/v1.PipelineRun");
     assert_eq!(
@@ -367,11 +331,7 @@ async fn duplicates_and_missing_objects(backend: TestBackend) {
         "ns/results/missing",
     );
     assert_code(
-        client
-            .get_result(pb::GetResultRequest {
-                name: "ns/results/nope".into(),
-            })
-            .await,
+        get_result(&mut client, "ns/results/nope").await,
         Code::NotFound,
         "ns/results/nope",
     );
@@ -424,13 +384,7 @@ async fn stale_etag_is_rejected_and_changes_nothing(backend: TestBackend) {
         Code::FailedPrecondition,
         "etag mismatch",
     );
-    let got = client
-        .get_result(pb::GetResultRequest {
-            name: r.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_result(&mut client, &r.name).await.unwrap();
     assert_eq!(got, first);
 
     let mut patch = record("ns/results/r", "x", "", r#"{"v":2}"#);
@@ -446,13 +400,7 @@ async fn stale_etag_is_rejected_and_changes_nothing(backend: TestBackend) {
         Code::FailedPrecondition,
         "etag mismatch",
     );
-    let got = client
-        .get_record(pb::GetRecordRequest {
-            name: rec.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_record(&mut client, &rec.name).await.unwrap();
     assert_same_record(&got, &rec);
 }
 
@@ -473,11 +421,7 @@ async fn deleting_a_result_deletes_its_records(backend: TestBackend) {
         .await
         .unwrap();
     assert_code(
-        client
-            .get_record(pb::GetRecordRequest {
-                name: "ns/results/r/records/a".into(),
-            })
-            .await,
+        get_record(&mut client, "ns/results/r/records/a").await,
         Code::NotFound,
         "not found",
     );
@@ -557,11 +501,7 @@ async fn wildcards_in_list_parents(backend: TestBackend) {
     }
     // In Get, '-' is a literal name.
     assert_code(
-        client
-            .get_result(pb::GetResultRequest {
-                name: "a/results/-".into(),
-            })
-            .await,
+        get_result(&mut client, "a/results/-").await,
         Code::NotFound,
         "a/results/-",
     );

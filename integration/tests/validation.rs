@@ -189,11 +189,7 @@ async fn bad_result_requests_are_rejected(backend: TestBackend) {
         "summary.record is required",
     );
     assert_code(
-        client
-            .get_result(pb::GetResultRequest {
-                name: "ns/results/A".into(),
-            })
-            .await,
+        get_result(&mut client, "ns/results/A").await,
         Code::InvalidArgument,
         "'A'",
     );
@@ -334,21 +330,11 @@ async fn bad_record_requests_are_rejected(backend: TestBackend) {
         "record is required",
     );
     assert_code(
-        client
-            .get_record(pb::GetRecordRequest {
-                name: "ns/results/r/x".into(),
-            })
-            .await,
+        get_record(&mut client, "ns/results/r/x").await,
         Code::InvalidArgument,
         "form",
     );
-    let got = client
-        .get_record(pb::GetRecordRequest {
-            name: good.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get_record(&mut client, &good.name).await.unwrap();
     assert_same_record(&got, &good);
     let all = client
         .list_records(pb::ListRecordsRequest {
@@ -451,10 +437,7 @@ async fn same_errors_from_grpc_and_rest(backend: TestBackend) {
             })
             .await
             .unwrap_err(),
-        client
-            .get_result(pb::GetResultRequest {
-                name: "ns/results/nope".into(),
-            })
+        get_result(&mut client, "ns/results/nope")
             .await
             .unwrap_err(),
         client

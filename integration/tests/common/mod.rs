@@ -76,6 +76,18 @@ pub async fn create_record(
         .into_inner()
 }
 
+/// GetResult.
+pub async fn get_result(client: &mut Client, name: &str) -> Result<pb::Result, tonic::Status> {
+    let request = pb::GetResultRequest { name: name.into() };
+    Ok(client.get_result(request).await?.into_inner())
+}
+
+/// GetRecord.
+pub async fn get_record(client: &mut Client, name: &str) -> Result<pb::Record, tonic::Status> {
+    let request = pb::GetRecordRequest { name: name.into() };
+    Ok(client.get_record(request).await?.into_inner())
+}
+
 /// Asserts that `outcome` failed with `code` and a message containing `needle`.
 #[track_caller]
 pub fn assert_code<T: std::fmt::Debug>(
