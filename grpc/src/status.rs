@@ -28,9 +28,13 @@ pub fn http_status(code: tonic::Code) -> u16 {
         Unauthenticated => 401,
         PermissionDenied => 403,
         NotFound => 404,
-        AlreadyExists => 409,
+        AlreadyExists | Aborted => 409,
         ResourceExhausted => 429,
+        // grpc-gateway's "client closed request".
+        Cancelled => 499,
+        Unimplemented => 501,
         Unavailable => 503,
+        DeadlineExceeded => 504,
         _ => 500,
     }
 }
@@ -66,9 +70,15 @@ mod tests {
             (tonic::Code::PermissionDenied, 403),
             (tonic::Code::NotFound, 404),
             (tonic::Code::AlreadyExists, 409),
+            (tonic::Code::Aborted, 409),
             (tonic::Code::ResourceExhausted, 429),
+            (tonic::Code::Cancelled, 499),
+            (tonic::Code::Unimplemented, 501),
             (tonic::Code::Unavailable, 503),
+            (tonic::Code::DeadlineExceeded, 504),
             (tonic::Code::Internal, 500),
+            (tonic::Code::Unknown, 500),
+            (tonic::Code::DataLoss, 500),
         ] {
             assert_eq!(http_status(code), status, "{code:?}");
         }

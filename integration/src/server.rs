@@ -208,6 +208,19 @@ impl Rest {
         self.call(method, &format!("{API}{path}"), body).await
     }
 
+    /// `GET` under the API prefix; returns the status and the body as text, exactly as sent
+    /// (for checks of the JSON's rendering).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{API}{path}", self.base))
+            .send()
+            .await
+            .expect("REST request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("REST body"))
+    }
+
     /// Sends raw bytes as the body (for malformed-input tests).
     pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
         let url = format!("{}{API}{path}", self.base);

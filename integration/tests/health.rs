@@ -72,4 +72,17 @@ async fn health_reflection_and_logs() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(status.message().contains("not supported"));
+
+    // Over REST, Unimplemented is 501 as grpc-gateway maps it (what `tkn-results taskrun
+    // logs` reports), with the gRPC code in the body.
+    let rest = server.rest();
+    for (method, path) in [
+        ("GET", "/parents/a/results/b/logs/c"),
+        ("GET", "/parents/a/results/b/logs"),
+        ("DELETE", "/parents/a/results/b/logs/c"),
+    ] {
+        let (status, body) = rest.api(method, path, None).await;
+        assert_eq!(status, 501, "{method} {path}: {body}");
+        assert_eq!(body["code"], tonic::Code::Unimplemented as i32, "{body}");
+    }
 }

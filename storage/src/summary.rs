@@ -107,9 +107,10 @@ pub enum Group {
     },
     /// The namespace.
     Namespace,
-    /// Label `tekton.dev/pipeline`.
+    /// `<namespace>/<label tekton.dev/pipeline>`, as upstream: pipelines of one name in
+    /// two namespaces are two groups.
     Pipeline,
-    /// Label `pipelinesascode.tekton.dev/repository`.
+    /// `<namespace>/<annotation pipelinesascode.tekton.dev/repository>`, as upstream.
     Repository,
 }
 
@@ -227,7 +228,7 @@ pub struct SummaryInput {
     pub completion_time: Option<String>,
     /// Label `tekton.dev/pipeline`.
     pub pipeline: Option<String>,
-    /// Label `pipelinesascode.tekton.dev/repository`.
+    /// Annotation `pipelinesascode.tekton.dev/repository`.
     pub repository: Option<String>,
 }
 
@@ -317,8 +318,10 @@ impl Summarizer {
         let key = match self.spec.group {
             None => Key::None,
             Some(Group::Namespace) => Key::Text(row.parent.clone()),
-            Some(Group::Pipeline) => row.pipeline.clone().map_or(Key::None, Key::Text),
-            Some(Group::Repository) => row.repository.clone().map_or(Key::None, Key::Text),
+            // Upstream concatenates in SQL (`CONCAT` skips NULL), so a run without the
+            // label or annotation falls into `<namespace>/`.
+            Some(Group::Pipeline) => namespaced(&row.parent, row.pipeline.as_deref()),
+            Some(Group::Repository) => namespaced(&row.parent, row.repository.as_deref()),
             Some(Group::Time {
                 unit,
                 completion: by_completion,
@@ -387,6 +390,11 @@ impl Summarizer {
             })
             .collect()
     }
+}
+
+/// The group `<namespace>/<name>` of a pipeline or repository.
+fn namespaced(namespace: &str, name: Option<&str>) -> Key {
+    Key::Text(format!("{namespace}/{}", name.unwrap_or_default()))
 }
 
 /// An aggregate as a sortable number (absent values first).

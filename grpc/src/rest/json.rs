@@ -286,13 +286,28 @@ fn value_to_json(v: prost_types::Value) -> serde_json::Value {
     use prost_types::value::Kind;
     match v.kind {
         None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into)
-        }
+        Some(Kind::NumberValue(n)) => number_to_json(n),
         Some(Kind::StringValue(s)) => s.into(),
         Some(Kind::BoolValue(b)) => b.into(),
         Some(Kind::StructValue(s)) => struct_to_json(s),
         Some(Kind::ListValue(l)) => l.values.into_iter().map(value_to_json).collect(),
+    }
+}
+
+/// A double as protojson writes it: integral values without a fraction (`10000`, not
+/// `10000.0`), so clients decoding into integers accept them; NaN and infinities, which
+/// JSON cannot hold, as protojson's strings.
+fn number_to_json(n: f64) -> serde_json::Value {
+    // Every integral double below 2^63 in magnitude is an exact i64.
+    const EXACT_I64: f64 = 9_223_372_036_854_775_808.0;
+    if n.fract() == 0.0 && n.abs() < EXACT_I64 {
+        return (n as i64).into();
+    }
+    match serde_json::Number::from_f64(n) {
+        Some(number) => number.into(),
+        None if n.is_nan() => "NaN".into(),
+        None if n > 0.0 => "Infinity".into(),
+        None => "-Infinity".into(),
     }
 }
 
@@ -341,5 +356,33 @@ mod tests {
         })
         .unwrap();
         assert_eq!(out["status"], "SUCCESS");
+    }
+
+    #[test]
+    fn struct_numbers_render_as_protojson_does() {
+        use prost_types::value::Kind;
+        let s = prost_types::Struct {
+            fields: [
+                ("total", 10000.0),
+                ("avg", 12.5),
+                ("neg", -3.0),
+                ("zero", -0.0),
+                ("nan", f64::NAN),
+                ("inf", f64::INFINITY),
+            ]
+            .into_iter()
+            .map(|(k, n)| {
+                let v = prost_types::Value {
+                    kind: Some(Kind::NumberValue(n)),
+                };
+                (k.to_owned(), v)
+            })
+            .collect(),
+        };
+        let text = serde_json::to_string(&struct_to_json(s)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"avg":12.5,"inf":"Infinity","nan":"NaN","neg":-3,"total":10000,"zero":0}"#
+        );
     }
 }

@@ -74,7 +74,7 @@ pub fn record_list_summary(
                 data_text(
                     &[
                         "metadata",
-                        "labels",
+                        "annotations",
                         "pipelinesascode.tekton.dev/repository"
                     ],
                     backend
