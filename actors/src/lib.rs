@@ -22,6 +22,8 @@ pub use clock::{Clock, IdGen, SystemClock, UuidGen};
 pub use error::{Error, Result};
 pub use handle::{ActorSettings, Actors};
 pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
+/// The limits on what clients may send (checked by the front-ends and the model).
+pub use results_storage::limits;
 /// The domain model, re-exported so that front-ends never name the storage crate.
 pub use results_storage::model;
 pub use results_storage::page::{TokenSigner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};

@@ -39,6 +39,10 @@ pub fn http_status(code: tonic::Code) -> u16 {
     }
 }
 
+/// Longest message answered to a client. Messages may quote what the client sent; every
+/// request field has a limit, and this keeps any quote within a gRPC trailer anyway.
+const MAX_MESSAGE_BYTES: usize = 1024;
+
 /// The client-facing message: internal faults are logged in full but answered briefly.
 pub fn message(error: &ApiError) -> String {
     match error.code() {
@@ -46,8 +50,21 @@ pub fn message(error: &ApiError) -> String {
             tracing::error!(error = %error, "internal error");
             "internal error; see the server log".to_owned()
         }
-        _ => error.to_string(),
+        _ => truncate(error.to_string()),
     }
+}
+
+/// Cuts `message` to [`MAX_MESSAGE_BYTES`] at a character boundary, marking the cut.
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES - '…'.len_utf8();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 impl From<ApiError> for tonic::Status {
@@ -59,6 +76,18 @@ impl From<ApiError> for tonic::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("short".into()), "short");
+        let cut = truncate("é".repeat(MAX_MESSAGE_BYTES));
+        assert!(
+            cut.len() <= MAX_MESSAGE_BYTES && cut.ends_with('…'),
+            "{cut}"
+        );
+        let exact = "x".repeat(MAX_MESSAGE_BYTES);
+        assert_eq!(truncate(exact.clone()), exact);
+    }
 
     #[test]
     fn http_statuses_follow_the_contract() {

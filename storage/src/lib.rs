@@ -8,6 +8,7 @@
 //! - [`connection`]: the backend chosen by URL, connection pools, migrations.
 //! - [`store`]: synchronous queries on one connection; callers run them off the async
 //!   executors (the actors crate does).
+//! - [`limits`]: every limit on what a client may send, checked before the database.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
 
 pub mod connection;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod filter;
 mod fragment;
 mod json;
+pub mod limits;
 mod migrate;
 pub mod model;
 pub mod page;

@@ -11,6 +11,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::limits::{check_len, MAX_PARAMETER_BYTES};
 use crate::{Error, Result};
 
 /// Page size used when the request asks for 0.
@@ -18,7 +19,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// Largest page a request may ask for.
 pub const MAX_PAGE_SIZE: usize = 10_000;
 /// Longest page token accepted (a real one is far shorter).
-const MAX_TOKEN_LEN: usize = 4096;
+pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// Validates a requested page size: 0 → default, 1…10000, else InvalidArgument.
 pub fn page_size(requested: i32) -> Result<usize> {
@@ -99,6 +100,7 @@ pub struct Order {
 impl Order {
     /// Parses `order_by`: comma-separated `<field> [asc|desc]`; empty = `create_time asc`.
     pub fn parse(order_by: &str, collection: Collection) -> Result<Order> {
+        check_len("order_by", order_by, MAX_PARAMETER_BYTES)?;
         let allowed = || {
             collection
                 .fields()
@@ -242,7 +244,10 @@ impl TokenSigner {
     pub fn verify(&self, token: &str, scope: &TokenScope) -> Result<Cursor> {
         let invalid = |why: &str| Error::InvalidArgument(format!("page_token is invalid: {why}"));
         if token.len() > MAX_TOKEN_LEN {
-            return Err(invalid("too long"));
+            return Err(invalid(&format!(
+                "{} bytes long; the limit is {MAX_TOKEN_LEN} bytes",
+                token.len()
+            )));
         }
         let (body, tag) = token.split_once('.').ok_or_else(|| invalid("malformed"))?;
         let body = URL_SAFE_NO_PAD

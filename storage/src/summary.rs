@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 
+use crate::limits::{check_len, MAX_PARAMETER_BYTES};
 use crate::page::Direction;
 use crate::{Error, Result};
 
@@ -128,6 +129,9 @@ pub struct SummarySpec {
 impl SummarySpec {
     /// Parses `summary`, `group_by` and `order_by`.
     pub fn parse(summary: &str, group_by: &str, order_by: &str) -> Result<SummarySpec> {
+        check_len("summary", summary, MAX_PARAMETER_BYTES)?;
+        check_len("group_by", group_by, MAX_PARAMETER_BYTES)?;
+        check_len("order_by", order_by, MAX_PARAMETER_BYTES)?;
         let mut aggregates = Vec::new();
         for name in summary.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let aggregate = Aggregate::parse(name)?;

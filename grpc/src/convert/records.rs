@@ -1,5 +1,6 @@
 //! Records on the wire.
 
+use results_actors::limits::{check_len, MAX_ETAG_BYTES};
 use results_actors::model::{
     NewRecord, RecordData, RecordName, RecordPatch, RecordScope, StoredRecord,
 };
@@ -59,6 +60,7 @@ pub fn update_record(req: pb::UpdateRecordRequest) -> Result<RecordPatch, ApiErr
         .record
         .ok_or_else(|| ApiError::InvalidArgument("record is required".into()))?;
     let name = RecordName::parse(&record.name)?;
+    check_len("etag", &req.etag, MAX_ETAG_BYTES)?;
     Ok(RecordPatch::new(name, req.etag, data_from_pb(record.data)?))
 }
 

@@ -1,5 +1,6 @@
 //! Results on the wire.
 
+use results_actors::limits::{check_annotations, check_len, MAX_ETAG_BYTES, MAX_NAME_BYTES};
 use results_actors::model::{
     ListScope, NewResult, RecordSummary, ResultName, ResultReplacement, Status, StoredResult,
 };
@@ -66,6 +67,7 @@ pub fn create_result(req: pb::CreateResultRequest) -> Result<NewResult, ApiError
         .result
         .ok_or_else(|| ApiError::InvalidArgument("result is required".into()))?;
     let name = ResultName::parse(&result.name)?;
+    check_annotations("annotations", result.annotations.iter())?;
     if name.parent != req.parent {
         return Err(ApiError::InvalidArgument(format!(
             "result name {:?} is not under parent {:?}",
@@ -82,7 +84,10 @@ pub fn create_result(req: pb::CreateResultRequest) -> Result<NewResult, ApiError
 /// UpdateResult: `name` identifies the Result; a differing `result.name` is an error.
 pub fn update_result(req: pb::UpdateResultRequest) -> Result<ResultReplacement, ApiError> {
     let name = ResultName::parse(&req.name)?;
+    check_len("etag", &req.etag, MAX_ETAG_BYTES)?;
     let result = req.result.unwrap_or_default();
+    check_len("result.name", &result.name, MAX_NAME_BYTES)?;
+    check_annotations("annotations", result.annotations.iter())?;
     if !result.name.is_empty() && result.name != req.name {
         return Err(ApiError::InvalidArgument(format!(
             "result.name {:?} differs from name {:?}; results cannot be renamed",

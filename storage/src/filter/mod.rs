@@ -54,6 +54,7 @@ pub(crate) fn data_text(
 impl Filter {
     /// Parses and checks `source` against `environment`; an empty source matches all.
     pub fn compile(source: &str, environment: Environment) -> Result<Filter> {
+        crate::limits::check_filter_text(source)?;
         let pred = if source.trim().is_empty() {
             ir::Pred::Const(true)
         } else {

@@ -1,5 +1,6 @@
 //! The domain model: what a Result and a Record are, independent of wire and rows.
 
+mod document;
 mod name;
 mod record;
 mod result;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::limits::{check_len, MAX_NAME_BYTES};
 use crate::{Error, Result};
 
 const MAX_SEGMENT: usize = 63;
@@ -17,7 +18,7 @@ fn segment(value: &str, what: &str, full: &str) -> Result<()> {
     }
     if value.len() > MAX_SEGMENT {
         return Err(Error::InvalidArgument(format!(
-            "{what} {value:?} is {} characters long; at most {MAX_SEGMENT} are allowed",
+            "{what} is {} characters long; at most {MAX_SEGMENT} are allowed",
             value.len()
         )));
     }
@@ -44,6 +45,7 @@ pub struct ResultName {
 impl ResultName {
     /// Parses and validates a full Result name.
     pub fn parse(full: &str) -> Result<Self> {
+        check_len("result name", full, MAX_NAME_BYTES)?;
         let parts: Vec<&str> = full.split('/').collect();
         let [parent, "results", result] = parts[..] else {
             return Err(Error::InvalidArgument(format!(
@@ -84,6 +86,7 @@ impl RecordName {
 
     /// Parses a name whose last collection is `kind` (`records` or `logs`).
     pub fn parse_kind(full: &str, kind: &str) -> Result<Self> {
+        check_len("name", full, MAX_NAME_BYTES)?;
         let parts: Vec<&str> = full.split('/').collect();
         match parts[..] {
             [parent, "results", result, k, record] if k == kind => {
@@ -133,6 +136,7 @@ pub enum ListScope {
 impl ListScope {
     /// Parses a List parent segment: `-` or a valid segment.
     pub fn parse(value: &str, what: &str, full: &str) -> Result<Self> {
+        check_len(what, full, MAX_NAME_BYTES)?;
         if value == ANY {
             return Ok(ListScope::Any);
         }
@@ -167,6 +171,7 @@ pub struct RecordScope {
 impl RecordScope {
     /// Parses a ListRecords parent.
     pub fn parse(full: &str) -> Result<Self> {
+        check_len("parent", full, MAX_NAME_BYTES)?;
         let parts: Vec<&str> = full.split('/').collect();
         let [parent, "results", result] = parts[..] else {
             return Err(Error::InvalidArgument(format!(
@@ -219,6 +224,20 @@ mod tests {
         assert!(RecordName::parse("a/results/b/records/c d").is_err());
         assert!(RecordName::parse("a/results/b/logs/c").is_err());
         assert!(RecordName::parse_kind("a/results/b/logs/c", "logs").is_ok());
+        // A huge name is refused by its length, without echoing it or splitting it.
+        let huge = "/".repeat(1 << 20);
+        for err in [
+            ResultName::parse(&huge).unwrap_err(),
+            RecordName::parse(&huge).unwrap_err(),
+            RecordScope::parse(&huge).unwrap_err(),
+            ListScope::parse(&huge, "parent", &huge).unwrap_err(),
+        ] {
+            let err = err.to_string();
+            assert!(
+                err.ends_with("is 1048576 bytes long; the limit is 207 bytes"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

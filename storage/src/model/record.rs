@@ -1,5 +1,6 @@
 //! Records: one stored object (a TaskRun, a PipelineRun, …) inside a Result.
 
+use crate::model::document::check_document;
 use crate::model::{etag, RecordName, Timestamp};
 use crate::{Error, Result};
 
@@ -27,21 +28,15 @@ pub struct RecordData {
 }
 
 impl RecordData {
-    /// Validates the type length and that a non-empty value is one JSON document.
+    /// Validates the type length and that a non-empty value is one JSON document every
+    /// backend can store (see [`crate::limits`]).
     pub fn new(type_: String, value: Vec<u8>) -> Result<Self> {
         check_type(&type_, "data.type")?;
         if !value.is_empty() {
-            check_json(&value)?;
+            check_document(&value)?;
         }
         Ok(RecordData { type_, value })
     }
-}
-
-/// Rejects anything that is not exactly one JSON document.
-fn check_json(value: &[u8]) -> Result<()> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(value)
-        .map(|_| ())
-        .map_err(|e| Error::InvalidArgument(format!("data.value is not a JSON document: {e}")))
 }
 
 /// A Record as stored.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::limits::check_annotations;
 use crate::model::record::check_type;
 use crate::model::{etag, RecordName, ResultName, Timestamp};
 use crate::{Error, Result};
@@ -53,8 +54,10 @@ pub struct RecordSummary {
 }
 
 impl RecordSummary {
-    /// A summary needs a valid record name and a type of at most 768 characters.
+    /// A summary needs a valid record name, a type of at most 768 characters and
+    /// annotations within [`crate::limits`].
     pub fn validate(&self) -> Result<()> {
+        check_annotations("summary.annotations", self.annotations.iter())?;
         if self.record.is_empty() {
             return Err(Error::InvalidArgument("summary.record is required".into()));
         }

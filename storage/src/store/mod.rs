@@ -19,7 +19,7 @@ pub use summary::record_list_summary;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::connection::{Backend, Conn};
+use crate::connection::Conn;
 use crate::Error;
 
 /// How often an update without etag is retried after losing a race to another writer.
@@ -70,51 +70,5 @@ fn insert_error<'a>(name: &'a str, step: &'static str) -> impl FnOnce(DieselErro
             Error::AlreadyExists(name.to_owned())
         }
         other => Error::db(step)(other),
-    }
-}
-
-/// PostgreSQL's `jsonb` cannot hold the NUL character; say so instead of failing late.
-fn check_storable_json(backend: Backend, value: &[u8]) -> Result<(), Error> {
-    if backend == Backend::Postgres && contains_nul_escape(value) {
-        return Err(Error::InvalidArgument(
-            "data.value contains the escape \\u0000, which PostgreSQL cannot store in jsonb".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Whether `value` holds an unescaped `\u0000` (looking only at runs of backslashes: in a
-/// run of n, pairs are escaped backslashes and an odd one escapes what follows).
-fn contains_nul_escape(value: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(offset) = value[at..].iter().position(|&b| b == b'\\') {
-        let start = at + offset;
-        let run = value[start..].iter().take_while(|&&b| b == b'\\').count();
-        let after = start + run;
-        if run % 2 == 1
-            && value
-                .get(after..after + 5)
-                .is_some_and(|s| s.eq_ignore_ascii_case(b"u0000"))
-        {
-            return true;
-        }
-        at = after;
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn finds_nul_escapes_only_when_not_escaped() {
-        assert!(super::contains_nul_escape(br#"{"a":"\u0000"}"#));
-        assert!(super::contains_nul_escape(br#"{"a":"x\U0000"}"#));
-        assert!(!super::contains_nul_escape(br#"{"a":"\\u0000"}"#));
-        assert!(!super::contains_nul_escape(br#"{"a":"u0000"}"#));
-        assert!(super::contains_nul_escape(br#"{"a":"\\\u0000"}"#));
-        assert!(!super::contains_nul_escape(br#"{"a":"\\\\u0000"}"#));
-        assert!(!super::contains_nul_escape(br#"{"a":"\u000"}"#));
-        assert!(!super::contains_nul_escape(br#"\"#));
-        assert!(!super::contains_nul_escape(b""));
     }
 }

@@ -10,7 +10,7 @@ use crate::connection::{with_conn, Conn};
 use crate::model::{NewRecord, RecordName, RecordPatch, StoredRecord, Timestamp};
 use crate::rows::{json_value, RecordRow};
 use crate::schema::{records, results};
-use crate::store::{check_storable_json, insert_error, update_optimistically};
+use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
 /// CreateRecord: stores a new Record; its Result must exist.
@@ -20,7 +20,6 @@ pub fn create_record(
     uid: String,
     now: Timestamp,
 ) -> Result<StoredRecord> {
-    check_storable_json(conn.backend(), &new.data.value)?;
     let result_name = new.name.result_name();
     let missing_result = || Error::NotFound(format!("result {result_name}"));
     let record = StoredRecord {
@@ -91,9 +90,6 @@ pub fn get_record(conn: &mut Conn, name: &RecordName) -> Result<StoredRecord> {
 /// UpdateRecord: merges non-empty fields. With an etag, fails unless it matches; of
 /// concurrent updates carrying the same etag exactly one succeeds.
 pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Result<StoredRecord> {
-    if let Some(value) = &patch.value {
-        check_storable_json(conn.backend(), value)?;
-    }
     let name = &patch.name;
     update_optimistically(
         conn,
