@@ -9,42 +9,15 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use results_storage::model::{
-    NewRecord, NewResult, RecordPatch, ResultReplacement, StoredRecord, StoredResult,
-};
-use tokio::sync::oneshot;
 
+use crate::write::{Pending, Queued, Write};
 use crate::writer::StorageWriter;
 use crate::{Error, Result};
 
-/// One write that may share a transaction with others.
-#[derive(Debug)]
-pub(crate) enum WriteOp {
-    CreateResult(NewResult),
-    UpdateResult(ResultReplacement),
-    CreateRecord(NewRecord),
-    UpdateRecord(RecordPatch),
-}
-
-/// What a write stored.
-#[derive(Debug)]
-pub(crate) enum Written {
-    Result(StoredResult),
-    Record(StoredRecord),
-}
-
-/// A batch for the writer pool: one answer per op, in order.
-#[derive(Message)]
-#[rtype(result = "Vec<Result<Written>>")]
-pub(crate) struct ApplyBatch(pub Vec<WriteOp>);
-
-/// A write waiting for its batch.
+/// A batch for the writer pool, which answers each write's caller itself.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Submit {
-    pub op: WriteOp,
-    pub reply: oneshot::Sender<Result<Written>>,
-}
+pub(crate) struct ApplyBatch(pub Vec<Box<dyn Pending>>);
 
 /// Limits of group commit.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +34,7 @@ pub(crate) struct BatchLimits {
 pub(crate) struct WriteBatcher {
     writer: Addr<StorageWriter>,
     limits: BatchLimits,
-    pending: Vec<Submit>,
+    pending: Vec<Box<dyn Pending>>,
     in_flight: usize,
     timer: Option<SpawnHandle>,
 }
@@ -96,27 +69,14 @@ impl WriteBatcher {
             ctx.cancel_future(timer);
         }
         let take = self.pending.len().min(self.limits.max);
-        let batch: Vec<Submit> = self.pending.drain(..take).collect();
-        let (ops, replies): (Vec<WriteOp>, Vec<_>) =
-            batch.into_iter().map(|s| (s.op, s.reply)).unzip();
+        let batch: Vec<Box<dyn Pending>> = self.pending.drain(..take).collect();
         self.in_flight += 1;
-        let sent = self.writer.send(ApplyBatch(ops));
+        // If the pool has stopped, the batch is dropped with its reply channels, and each
+        // caller is told so.
+        let sent = self.writer.send(ApplyBatch(batch));
         ctx.spawn(
             async move {
-                match sent.await {
-                    Ok(answers) => {
-                        for (reply, answer) in replies.into_iter().zip(answers) {
-                            let _ = reply.send(answer);
-                        }
-                    }
-                    Err(_) => {
-                        for reply in replies {
-                            let _ = reply.send(Err(Error::Stopped {
-                                pool: "storage writer",
-                            }));
-                        }
-                    }
-                }
+                let _ = sent.await;
             }
             .into_actor(self)
             .map(|_, act, ctx| {
@@ -139,11 +99,17 @@ impl Actor for WriteBatcher {
     }
 }
 
-impl Handler<Submit> for WriteBatcher {
-    type Result = ();
+impl<W: Write> Handler<W> for WriteBatcher {
+    type Result = ResponseFuture<Result<W::Stored>>;
 
-    fn handle(&mut self, msg: Submit, ctx: &mut Self::Context) {
-        self.pending.push(msg);
+    fn handle(&mut self, write: W, ctx: &mut Self::Context) -> Self::Result {
+        let (pending, mut answer) = Queued::new(write);
+        self.pending.push(Box::new(pending));
         self.maybe_flush(ctx, false);
+        Box::pin(async move {
+            answer.recv().await.unwrap_or(Err(Error::Stopped {
+                pool: "storage writer",
+            }))
+        })
     }
 }

@@ -16,9 +16,10 @@ use results_storage::summary::SummaryRow;
 use results_storage::{Backend, Database};
 use tokio::sync::Semaphore;
 
-use crate::batch::{BatchLimits, Submit, WriteBatcher, WriteOp, Written};
+use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
+use crate::write::Write;
 use crate::writer::StorageWriter;
 use crate::{Clock, Error, IdGen, Result};
 
@@ -173,25 +174,10 @@ impl Actors {
         }
     }
 
-    /// Submits a write for group commit and waits for its own answer.
-    async fn write(&self, op: WriteOp) -> Result<Written> {
-        let pool = &self.writer;
-        let slot = pool.admit(self.timeout).await?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.batcher
-            .send(Submit { op, reply })
-            .await
-            .map_err(|_| Error::Stopped { pool: pool.name })?;
-        let answer = tokio::time::timeout(self.timeout, answer).await;
-        drop(slot);
-        match answer {
-            Ok(Ok(written)) => written,
-            Ok(Err(_)) => Err(Error::Stopped { pool: pool.name }),
-            Err(_) => Err(Error::Timeout {
-                pool: pool.name,
-                timeout: self.timeout,
-            }),
-        }
+    /// Submits a write for group commit (admitted like any other write) and waits for its
+    /// own answer.
+    async fn write<W: Write>(&self, write: W) -> Result<W::Stored> {
+        self.send(&self.writer, &self.batcher, write).await
     }
 
     async fn call<A, M, T>(&self, pool: &Pool<A>, msg: M) -> Result<T>
@@ -201,8 +187,20 @@ impl Actors {
         M: Message<Result = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
+        self.send(pool, &pool.addr, msg).await
+    }
+
+    /// Sends `msg` to `to` once `pool` admits it, holding the pool's slot until the answer.
+    async fn send<P, A, M, T>(&self, pool: &Pool<P>, to: &Addr<A>, msg: M) -> Result<T>
+    where
+        P: Actor,
+        A: Actor + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
         let slot = pool.admit(self.timeout).await?;
-        let answer = pool.addr.send(msg).timeout(self.timeout).await;
+        let answer = to.send(msg).timeout(self.timeout).await;
         drop(slot);
         match answer {
             Ok(result) => result,
@@ -216,12 +214,12 @@ impl Actors {
 
     /// CreateResult.
     pub async fn create_result(&self, new: NewResult) -> Result<StoredResult> {
-        stored_result(self.write(WriteOp::CreateResult(new)).await?)
+        self.write(CreateResult(new)).await
     }
 
     /// UpdateResult.
     pub async fn update_result(&self, replacement: ResultReplacement) -> Result<StoredResult> {
-        stored_result(self.write(WriteOp::UpdateResult(replacement)).await?)
+        self.write(UpdateResult(replacement)).await
     }
 
     /// DeleteResult.
@@ -244,12 +242,12 @@ impl Actors {
 
     /// CreateRecord.
     pub async fn create_record(&self, new: NewRecord) -> Result<StoredRecord> {
-        stored_record(self.write(WriteOp::CreateRecord(new)).await?)
+        self.write(CreateRecord(new)).await
     }
 
     /// UpdateRecord.
     pub async fn update_record(&self, patch: RecordPatch) -> Result<StoredRecord> {
-        stored_record(self.write(WriteOp::UpdateRecord(patch)).await?)
+        self.write(UpdateRecord(patch)).await
     }
 
     /// DeleteRecord.
@@ -273,19 +271,5 @@ impl Actors {
     /// GetRecordListSummary.
     pub async fn summarize_records(&self, request: SummarizeRecords) -> Result<Vec<SummaryRow>> {
         self.call(&self.query, request).await
-    }
-}
-
-fn stored_result(written: Written) -> Result<StoredResult> {
-    match written {
-        Written::Result(r) => Ok(r),
-        Written::Record(_) => unreachable!("a Result write stores a Result"),
-    }
-}
-
-fn stored_record(written: Written) -> Result<StoredRecord> {
-    match written {
-        Written::Record(r) => Ok(r),
-        Written::Result(_) => unreachable!("a Record write stores a Record"),
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`writer`]: the storage-writer pool (`SyncArbiter`), owner of every mutation.
+//! - `batch`, `write`: group commit; concurrent Create/Update messages of any kind share one
+//!   transaction, and each caller gets its own typed answer.
 //! - [`query`]: the query pool (`SyncArbiter`), owner of reads and listings.
 //! - [`messages`]: the message types (the actors' public API).
 //! - [`handle`]: [`Actors`], a cloneable async facade with admission control and timeouts.
@@ -16,6 +18,7 @@ pub mod error;
 pub mod handle;
 pub mod messages;
 mod query;
+mod write;
 mod writer;
 
 pub use clock::{Clock, IdGen, SystemClock, UuidGen};

@@ -5,12 +5,17 @@ use std::sync::Arc;
 use actix::{Actor, Handler, SyncContext};
 use results_storage::{store, Database};
 
-use crate::batch::{ApplyBatch, WriteOp, Written};
+use crate::batch::ApplyBatch;
 use crate::error::guard;
 use crate::messages::{DeleteRecord, DeleteResult};
+use crate::write::{Answer, Pending, Stamp};
 use crate::{Clock, Error, IdGen, Result};
+use results_storage::connection::Conn;
 use results_storage::ErrorCode;
 use tracing::warn;
+
+/// The writes of a batch.
+type Ops = [Box<dyn Pending>];
 
 /// Owns writes; one instance per pool thread, sharing the connection pool.
 pub(crate) struct StorageWriter {
@@ -43,52 +48,14 @@ impl Handler<DeleteRecord> for StorageWriter {
     }
 }
 
-/// The server-chosen parts of one write, fixed before it is attempted so that its outcome
-/// can be recognised in the database if the connection breaks before the answer arrives.
-struct Stamp {
-    /// The uid a create assigns.
-    id: String,
-    /// The update time the write sets.
-    now: results_storage::model::Timestamp,
-}
-
 impl StorageWriter {
-    fn stamps(&self, ops: &[WriteOp]) -> Vec<Stamp> {
+    fn stamps(&self, ops: &Ops) -> Vec<Stamp> {
         ops.iter()
             .map(|_| Stamp {
                 id: self.ids.next_id(),
                 now: self.clock.now(),
             })
             .collect()
-    }
-
-    fn apply(
-        &self,
-        conn: &mut results_storage::connection::Conn,
-        op: &WriteOp,
-        stamp: &Stamp,
-    ) -> Result<Written> {
-        let now = stamp.now;
-        Ok(match op {
-            WriteOp::CreateResult(new) => Written::Result(store::create_result(
-                conn,
-                new.clone(),
-                stamp.id.clone(),
-                now,
-            )?),
-            WriteOp::UpdateResult(r) => {
-                Written::Result(store::update_result(conn, r.clone(), now)?)
-            }
-            WriteOp::CreateRecord(new) => Written::Record(store::create_record(
-                conn,
-                new.clone(),
-                stamp.id.clone(),
-                now,
-            )?),
-            WriteOp::UpdateRecord(p) => {
-                Written::Record(store::update_record(conn, p.clone(), now)?)
-            }
-        })
     }
 }
 
@@ -97,15 +64,10 @@ const ATTEMPTS: usize = 8;
 
 impl StorageWriter {
     /// One op in its own statement(s), retried when it loses a deadlock.
-    fn apply_alone(
-        &self,
-        conn: &mut results_storage::connection::Conn,
-        op: &WriteOp,
-        stamp: &Stamp,
-    ) -> Result<Written> {
+    fn apply_alone(&self, conn: &mut Conn, op: &dyn Pending, stamp: &Stamp) -> Result<Answer> {
         let mut attempt = 1;
         loop {
-            match self.apply(conn, op, stamp) {
+            match op.apply(conn, stamp) {
                 Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => {
                     // Step aside a little longer each time, so that the same transactions
                     // do not collide again at once.
@@ -119,21 +81,33 @@ impl StorageWriter {
 }
 
 impl Handler<ApplyBatch> for StorageWriter {
-    type Result = Vec<Result<Written>>;
+    type Result = ();
 
+    /// Runs the batch, then answers each caller: with what its write stored once that is
+    /// committed, else with why not.
     fn handle(&mut self, msg: ApplyBatch, _: &mut Self::Context) -> Self::Result {
-        let count = msg.0.len();
-        guard("ApplyBatch", || Ok(self.apply_batch(msg.0))).unwrap_or_else(|_| {
-            (0..count)
-                .map(|_| Err(Error::Panicked("ApplyBatch")))
-                .collect()
-        })
+        let ops = msg.0;
+        match guard("ApplyBatch", || Ok(self.apply_batch(&ops))) {
+            Ok(outcomes) => {
+                for (op, outcome) in ops.iter().zip(outcomes) {
+                    match outcome {
+                        Ok(answer) => answer(),
+                        Err(e) => op.fail(e),
+                    }
+                }
+            }
+            Err(_) => {
+                for op in &ops {
+                    op.fail(Error::Panicked("ApplyBatch"));
+                }
+            }
+        }
     }
 }
 
 impl StorageWriter {
     /// Runs a batch: one transaction with a savepoint per op (see the module docs).
-    fn apply_batch(&self, ops: Vec<WriteOp>) -> Vec<Result<Written>> {
+    fn apply_batch(&self, ops: &Ops) -> Vec<Result<Answer>> {
         let mut conn = match self.db.get() {
             Ok(conn) => conn,
             Err(e) => {
@@ -148,13 +122,13 @@ impl StorageWriter {
                     .collect()
             }
         };
-        let stamps = self.stamps(&ops);
-        if let [op] = &ops[..] {
-            return match self.apply_alone(&mut conn, op, &stamps[0]) {
+        let stamps = self.stamps(ops);
+        if let [op] = ops {
+            return match self.apply_alone(&mut conn, op.as_ref(), &stamps[0]) {
                 Err(Error::Storage(e)) if e.is_connection_lost() => {
                     conn.discard_if_lost(&e);
                     drop(conn);
-                    self.settle(&ops, &stamps, &e)
+                    self.settle(ops, &stamps, &e)
                 }
                 answer => vec![answer],
             };
@@ -166,7 +140,7 @@ impl StorageWriter {
         let fast = conn.transaction(|conn| {
             let mut written = Vec::with_capacity(ops.len());
             for (op, stamp) in ops.iter().zip(&stamps) {
-                match self.apply(conn, op, stamp) {
+                match op.apply(conn, stamp) {
                     Ok(w) => written.push(w),
                     Err(e) => {
                         failed_write = true;
@@ -181,7 +155,7 @@ impl StorageWriter {
             Err(e) if !failed_write && e.is_connection_lost() => {
                 conn.discard_if_lost(&e);
                 drop(conn);
-                return self.settle(&ops, &stamps, &e);
+                return self.settle(ops, &stamps, &e);
             }
             Err(e) if !failed_write && !e.is_retryable() => {
                 let (code, message) = (e.code(), e.to_string());
@@ -203,9 +177,7 @@ impl StorageWriter {
         let batch = conn.transaction(|conn| {
             let mut answers = Vec::with_capacity(ops.len());
             for (op, stamp) in ops.iter().zip(&stamps) {
-                match conn
-                    .transaction(|conn| self.apply(conn, op, stamp).map_err(Error::into_storage))
-                {
+                match conn.transaction(|conn| op.apply(conn, stamp).map_err(Error::into_storage)) {
                     Err(e) if e.is_retryable() => return Err(e),
                     answer => answers.push(answer),
                 }
@@ -221,13 +193,13 @@ impl StorageWriter {
                 warn!(error = %e, ops = ops.len(), "batch aborted; applying its writes one by one");
                 ops.iter()
                     .zip(&stamps)
-                    .map(|(op, stamp)| self.apply_alone(&mut conn, op, stamp))
+                    .map(|(op, stamp)| self.apply_alone(&mut conn, op.as_ref(), stamp))
                     .collect()
             }
             Err(e) if e.is_connection_lost() => {
                 conn.discard_if_lost(&e);
                 drop(conn);
-                self.settle(&ops, &stamps, &e)
+                self.settle(ops, &stamps, &e)
             }
             Err(e) => {
                 let (code, message) = (e.code(), e.to_string());
@@ -252,7 +224,7 @@ impl StorageWriter {
     /// as it is for a moment while it restarts.
     fn read_back<T>(
         &self,
-        mut f: impl FnMut(&mut results_storage::connection::Conn) -> results_storage::Result<T>,
+        mut f: impl FnMut(&mut Conn) -> results_storage::Result<T>,
     ) -> results_storage::Result<T> {
         let mut attempt = 0;
         loop {
@@ -274,10 +246,10 @@ impl StorageWriter {
     /// told what is stored. When even that fails, the answer says the outcome is unknown.
     fn settle(
         &self,
-        ops: &[WriteOp],
+        ops: &Ops,
         stamps: &[Stamp],
         lost: &results_storage::Error,
-    ) -> Vec<Result<Written>> {
+    ) -> Vec<Result<Answer>> {
         let unknown = || Error::Batch {
             code: ErrorCode::Unavailable,
             message: format!(
@@ -292,26 +264,9 @@ impl StorageWriter {
         ops.iter()
             .zip(stamps)
             .map(|(op, stamp)| {
-                let found = self.read_back(|c| match op {
-                    WriteOp::CreateResult(r) => store::get_result(c, &r.name).map(|s| {
-                        (
-                            s.uid == stamp.id && s.update_time == stamp.now,
-                            Written::Result(s),
-                        )
-                    }),
-                    WriteOp::UpdateResult(r) => store::get_result(c, &r.name)
-                        .map(|s| (s.update_time == stamp.now, Written::Result(s))),
-                    WriteOp::CreateRecord(r) => store::get_record(c, &r.name).map(|s| {
-                        (
-                            s.uid == stamp.id && s.update_time == stamp.now,
-                            Written::Record(s),
-                        )
-                    }),
-                    WriteOp::UpdateRecord(r) => store::get_record(c, &r.name)
-                        .map(|s| (s.update_time == stamp.now, Written::Record(s))),
-                });
+                let found = self.read_back(|c| op.read_back(c, stamp));
                 match found {
-                    Ok((true, written)) => Ok(written),
+                    Ok((true, answer)) => Ok(answer),
                     Ok((false, _)) => Err(not_applied()),
                     Err(e) if e.code() == ErrorCode::NotFound => Err(not_applied()),
                     Err(_) => Err(unknown()),

@@ -4,9 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use results_actors::model::{NewResult, ResultName, Timestamp};
-use results_actors::{
-    ActorSettings, Actors, Clock, Database, ErrorCode, PoolSettings, TokenSigner, UuidGen,
-};
+use results_actors::{ActorSettings, Actors, Backend, Clock, ErrorCode, TokenSigner, UuidGen};
+use results_storage::testing::TestDb;
 
 /// Panics on its first use, then tells the time.
 struct FaultyClock(AtomicBool);
@@ -30,17 +29,9 @@ fn new_result(name: &str) -> NewResult {
 
 #[actix_rt::test]
 async fn a_panicking_write_fails_alone() {
-    let dir =
-        std::env::temp_dir().join(format!("results-panics-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = Database::connect(
-        &format!("sqlite://{}", dir.join("r.db").display()),
-        PoolSettings::default(),
-    )
-    .unwrap();
-    db.migrate().unwrap();
+    let db = TestDb::migrated(Backend::Sqlite);
     let actors = Actors::start(
-        db,
+        db.database().clone(),
         TokenSigner::random(),
         Arc::new(FaultyClock(AtomicBool::new(true))),
         Arc::new(UuidGen),
@@ -63,5 +54,4 @@ async fn a_panicking_write_fails_alone() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), ErrorCode::NotFound);
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,7 +3,8 @@
 //! fake Kubernetes API server with Tekton fixtures for the watcher.
 //!
 //! # Layout
-//! - [`db`]: [`TestDb`], one fresh database per test, dropped afterwards.
+//! - [`TestDb`] and [`Backend`], re-exported from `results_storage` (its `testing` module):
+//!   one fresh database per test on each backend, dropped afterwards.
 //! - [`server`]: [`TestServer`], the composition root of `results-api` on ports chosen by
 //!   the OS, with gRPC and REST clients.
 //! - [`fake_kube`]: [`FakeKube`], a fake Kubernetes API server (list, watch, server-side
@@ -12,31 +13,31 @@
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
 
-pub mod db;
 pub mod fake_kube;
 pub mod server;
 pub mod tekton;
 pub mod watcher;
 
-pub use db::{TestBackend, TestDb};
 pub use fake_kube::FakeKube;
+pub use results_storage::testing::TestDb;
+pub use results_storage::Backend;
 pub use server::{log_to_test_output, loopback_settings, Rest, ServerThread, TestServer};
 pub use watcher::{watcher_settings, WatcherThread};
 
 /// Generates one `#[tokio::test]` per backend (multi-threaded, so that clients' connection
 /// tasks keep running while a dropped [`TestServer`] waits for its server to stop) for each listed async test function:
-/// `backend_tests!(create_and_get);` expects `async fn create_and_get(backend: TestBackend)`.
+/// `backend_tests!(create_and_get);` expects `async fn create_and_get(backend: Backend)`.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::TestBackend::Sqlite).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::Backend::Sqlite).await })*
         }
         mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::TestBackend::Postgres).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::Backend::Postgres).await })*
         }
         mod mariadb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::TestBackend::Mysql).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::Backend::Mysql).await })*
         }
     };
 }

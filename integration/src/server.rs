@@ -11,7 +11,8 @@ use results_grpc::settings::Settings;
 use serde_json::Value;
 use tonic::transport::Channel;
 
-use crate::db::{TestBackend, TestDb};
+use results_storage::testing::TestDb;
+use results_storage::Backend;
 
 /// The composition root of `results-api` serving on its own thread, with its own actix
 /// system, until stopped (or dropped).
@@ -114,12 +115,12 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server on a fresh database of `backend`.
-    pub fn start(backend: TestBackend) -> TestServer {
+    pub fn start(backend: Backend) -> TestServer {
         Self::start_with(backend, |_| {})
     }
 
     /// Starts a server after `adjust` has changed the default test settings.
-    pub fn start_with(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+    pub fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestServer {
         log_to_test_output();
         let db = TestDb::create(backend);
         let mut settings = loopback_settings(db.url(), "integration-test-key");
@@ -150,7 +151,7 @@ impl TestServer {
     }
 
     /// The backend under test.
-    pub fn backend(&self) -> TestBackend {
+    pub fn backend(&self) -> Backend {
         self.db.backend()
     }
 

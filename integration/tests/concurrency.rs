@@ -5,8 +5,9 @@ mod common;
 
 use common::*;
 use futures::future::join_all;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use tonic::Code;
 
 integration::backend_tests!(
@@ -19,7 +20,7 @@ integration::backend_tests!(
 
 /// 500 concurrent creates, 10 of them duplicates of others: group commit gives each
 /// caller its own answer, and exactly the acknowledged writes are stored.
-async fn group_commit_keeps_each_callers_outcome(backend: TestBackend) {
+async fn group_commit_keeps_each_callers_outcome(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for r in ["r0", "r1", "r2", "r3", "r4"] {
@@ -73,7 +74,7 @@ async fn group_commit_keeps_each_callers_outcome(backend: TestBackend) {
 
 const WRITERS: usize = 20;
 
-async fn concurrent_record_updates_with_one_etag(backend: TestBackend) {
+async fn concurrent_record_updates_with_one_etag(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -116,7 +117,7 @@ async fn concurrent_record_updates_with_one_etag(backend: TestBackend) {
     assert_same_record(&stored, &winners[0]);
 }
 
-async fn concurrent_result_updates_with_one_etag(backend: TestBackend) {
+async fn concurrent_result_updates_with_one_etag(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let original = create_result(&mut client, "ns", "r").await;
@@ -149,7 +150,7 @@ async fn concurrent_result_updates_with_one_etag(backend: TestBackend) {
 
 /// Without an etag every update succeeds and the last one applied is what is stored; no
 /// update is silently dropped (update_time moves once per write).
-async fn concurrent_updates_without_etag_all_land(backend: TestBackend) {
+async fn concurrent_updates_without_etag_all_land(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let original = create_result(&mut client, "ns", "r").await;
@@ -179,7 +180,7 @@ async fn concurrent_updates_without_etag_all_land(backend: TestBackend) {
     assert_eq!(&stored, last);
 }
 
-async fn concurrent_creates_all_land(backend: TestBackend) {
+async fn concurrent_creates_all_land(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;

@@ -3,8 +3,9 @@
 mod common;
 
 use common::*;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use tonic::Code;
 
 integration::backend_tests!(
@@ -18,7 +19,7 @@ integration::backend_tests!(
     wildcards_in_list_parents,
 );
 
-async fn result_lifecycle(backend: TestBackend) {
+async fn result_lifecycle(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let mut input = result("ns", "run-1", &[("app", "web")]);
@@ -87,7 +88,7 @@ async fn result_lifecycle(backend: TestBackend) {
     );
 }
 
-async fn record_lifecycle(backend: TestBackend) {
+async fn record_lifecycle(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -142,7 +143,7 @@ async fn record_lifecycle(backend: TestBackend) {
     get_result(&mut client, "ns/results/r").await.unwrap();
 }
 
-async fn update_result_replaces_annotations_and_summary(backend: TestBackend) {
+async fn update_result_replaces_annotations_and_summary(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let mut input = result("ns", "r", &[("a", "1"), ("b", "2")]);
@@ -207,7 +208,7 @@ async fn update_result_replaces_annotations_and_summary(backend: TestBackend) {
     );
 }
 
-async fn update_record_merges_and_never_renames(backend: TestBackend) {
+async fn update_record_merges_and_never_renames(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -292,7 +293,7 @@ async fn update_record_merges_and_never_renames(backend: TestBackend) {
     );
 }
 
-async fn duplicates_and_missing_objects(backend: TestBackend) {
+async fn duplicates_and_missing_objects(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -358,7 +359,7 @@ async fn duplicates_and_missing_objects(backend: TestBackend) {
     assert!(listed.records.is_empty() && listed.next_page_token.is_empty());
 }
 
-async fn stale_etag_is_rejected_and_changes_nothing(backend: TestBackend) {
+async fn stale_etag_is_rejected_and_changes_nothing(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let r = create_result(&mut client, "ns", "r").await;
@@ -404,7 +405,7 @@ async fn stale_etag_is_rejected_and_changes_nothing(backend: TestBackend) {
     assert_same_record(&got, &rec);
 }
 
-async fn deleting_a_result_deletes_its_records(backend: TestBackend) {
+async fn deleting_a_result_deletes_its_records(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -439,7 +440,7 @@ async fn deleting_a_result_deletes_its_records(backend: TestBackend) {
     assert_eq!(names, ["ns/results/keep/records/a"]);
 }
 
-async fn wildcards_in_list_parents(backend: TestBackend) {
+async fn wildcards_in_list_parents(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for (ns, r) in [("a", "r1"), ("a", "r2"), ("b", "r1")] {

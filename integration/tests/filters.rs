@@ -7,12 +7,13 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_actors::model::{
     RecordName, RecordSummary, ResultName, Status, StoredRecord, StoredResult, Timestamp,
 };
 use results_actors::{Filter, FilterEnvironment};
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use serde_json::{json, Value};
 use tonic::Code;
 
@@ -25,7 +26,7 @@ integration::backend_tests!(
 );
 
 /// Bad filters get INVALID_ARGUMENT with a message naming the problem, over gRPC and REST.
-async fn rejected_filters_answer_invalid_argument(backend: TestBackend) {
+async fn rejected_filters_answer_invalid_argument(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let rest = server.rest();
@@ -518,7 +519,7 @@ async fn seed_records(client: &mut Client, count: usize) {
     }
 }
 
-async fn record_filters_agree_with_memory(backend: TestBackend) {
+async fn record_filters_agree_with_memory(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     seed_records(&mut client, 240).await;
@@ -643,7 +644,7 @@ fn to_model_result(r: &pb::Result) -> StoredResult {
     }
 }
 
-async fn result_filters_agree_with_memory(backend: TestBackend) {
+async fn result_filters_agree_with_memory(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let everything = seed_results(&mut client, 80).await;
@@ -716,7 +717,7 @@ async fn result_filters_agree_with_memory(backend: TestBackend) {
 
 /// Injection attempts: the exact rows holding the hostile string match, nothing else leaks,
 /// and nothing errors — including NUL, which PostgreSQL text cannot even hold.
-async fn hostile_strings_match_exactly(backend: TestBackend) {
+async fn hostile_strings_match_exactly(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -799,7 +800,7 @@ async fn hostile_strings_match_exactly(backend: TestBackend) {
     );
 }
 
-async fn filtered_paging_is_exact(backend: TestBackend) {
+async fn filtered_paging_is_exact(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     seed_records(&mut client, 90).await;

@@ -1,8 +1,9 @@
 //! gRPC health and reflection are served; the Logs service says plainly it is not offered.
 
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
 use results_grpc::pb::v1alpha2::logs_client::LogsClient;
+use results_storage::Backend;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -13,7 +14,7 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reflection_and_logs() {
-    let server = TestServer::start(TestBackend::Sqlite);
+    let server = TestServer::start(Backend::Sqlite);
     let url = format!("http://{}", server.grpc_addr());
 
     let channel = tonic::transport::Channel::from_shared(url.clone())

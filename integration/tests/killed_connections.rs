@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use common::*;
 use futures::future::join_all;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use tonic::Code;
 
 /// Reads a record, retrying while the reader's own connection is being re-established.
@@ -26,7 +27,7 @@ async fn read(client: &mut Client, name: &str) -> Option<pb::Record> {
     panic!("{name} could not be read");
 }
 
-async fn killed_connections_leave_every_answer_true(backend: TestBackend) {
+async fn killed_connections_leave_every_answer_true(backend: Backend) {
     let server = Arc::new(TestServer::start(backend));
     let mut client = server.grpc().await;
     for r in ["r0", "r1", "r2", "r3"] {
@@ -88,13 +89,13 @@ async fn killed_connections_leave_every_answer_true(backend: TestBackend) {
 mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn killed_connections_leave_every_answer_true() {
-        super::killed_connections_leave_every_answer_true(integration::TestBackend::Postgres).await
+        super::killed_connections_leave_every_answer_true(results_storage::Backend::Postgres).await
     }
 }
 
 mod mariadb {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn killed_connections_leave_every_answer_true() {
-        super::killed_connections_leave_every_answer_true(integration::TestBackend::Mysql).await
+        super::killed_connections_leave_every_answer_true(results_storage::Backend::Mysql).await
     }
 }

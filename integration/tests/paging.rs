@@ -6,8 +6,9 @@ mod common;
 use std::cmp::Ordering;
 
 use common::*;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use tonic::Code;
 
 integration::backend_tests!(
@@ -98,7 +99,7 @@ async fn page_all_results(
     }
 }
 
-async fn results_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
+async fn results_pages_concatenate_to_the_sorted_listing(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for i in 0..25 {
@@ -178,7 +179,7 @@ async fn results_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
     assert_eq!(got, created);
 }
 
-async fn records_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
+async fn records_pages_concatenate_to_the_sorted_listing(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for r in ["a", "b", "c"] {
@@ -275,7 +276,7 @@ async fn records_pages_concatenate_to_the_sorted_listing(backend: TestBackend) {
     }
 }
 
-async fn inserts_between_pages_skip_and_repeat_nothing(backend: TestBackend) {
+async fn inserts_between_pages_skip_and_repeat_nothing(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for i in 0..12 {
@@ -332,7 +333,7 @@ async fn inserts_between_pages_skip_and_repeat_nothing(backend: TestBackend) {
     }
 }
 
-async fn page_size_defaults_and_limits(backend: TestBackend) {
+async fn page_size_defaults_and_limits(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for i in 0..60 {
@@ -372,7 +373,7 @@ async fn page_size_defaults_and_limits(backend: TestBackend) {
     );
 }
 
-async fn page_tokens_are_bound_to_their_request(backend: TestBackend) {
+async fn page_tokens_are_bound_to_their_request(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     for i in 0..4 {

@@ -4,7 +4,8 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
+use results_storage::Backend;
 use serde_json::{json, Value};
 
 integration::backend_tests!(
@@ -13,7 +14,7 @@ integration::backend_tests!(
     rest_rejects_bad_bodies_and_stores_nothing
 );
 
-async fn rest_round_trip(backend: TestBackend) {
+async fn rest_round_trip(backend: Backend) {
     let server = TestServer::start(backend);
     let rest = server.rest();
     let (status, created) = rest
@@ -153,7 +154,7 @@ async fn rest_round_trip(backend: TestBackend) {
 }
 
 /// A Record whose data is a 1 MiB JSON document survives a REST round trip intact.
-async fn rest_one_mebibyte_record(backend: TestBackend) {
+async fn rest_one_mebibyte_record(backend: Backend) {
     let server = TestServer::start(backend);
     let rest = server.rest();
     rest.api(
@@ -196,7 +197,7 @@ async fn rest_one_mebibyte_record(backend: TestBackend) {
     assert_eq!(got["etag"], created["etag"]);
 }
 
-async fn rest_rejects_bad_bodies_and_stores_nothing(backend: TestBackend) {
+async fn rest_rejects_bad_bodies_and_stores_nothing(backend: Backend) {
     let server = TestServer::start(backend);
     let rest = server.rest();
     for (path, body) in [

@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use prost_types::value::Kind;
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use serde_json::json;
 use tonic::Code;
 
@@ -47,7 +48,7 @@ fn text(s: &prost_types::Struct, key: &str) -> String {
     }
 }
 
-async fn summaries_match_hand_computed_values(backend: TestBackend) {
+async fn summaries_match_hand_computed_values(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "a", "r").await;

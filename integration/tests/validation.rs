@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
-use integration::{TestBackend, TestServer};
+use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
+use results_storage::Backend;
 use serde_json::json;
 use tonic::Code;
 
@@ -16,7 +17,7 @@ integration::backend_tests!(
     same_errors_from_grpc_and_rest,
 );
 
-async fn bad_result_requests_are_rejected(backend: TestBackend) {
+async fn bad_result_requests_are_rejected(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let long = "x".repeat(64);
@@ -219,7 +220,7 @@ async fn bad_result_requests_are_rejected(backend: TestBackend) {
     );
 }
 
-async fn bad_record_requests_are_rejected(backend: TestBackend) {
+async fn bad_record_requests_are_rejected(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
@@ -347,7 +348,7 @@ async fn bad_record_requests_are_rejected(backend: TestBackend) {
     assert_eq!(all.records.len(), 1, "rejected requests stored nothing");
 }
 
-async fn bad_list_requests_are_rejected(backend: TestBackend) {
+async fn bad_list_requests_are_rejected(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let list = |parent: &str, page_size: i32, order_by: &str, token: &str| pb::ListResultsRequest {
@@ -415,7 +416,7 @@ async fn bad_list_requests_are_rejected(backend: TestBackend) {
 
 /// The same mistakes through both front-ends give the same gRPC code, the HTTP status of
 /// that code, and the same message.
-async fn same_errors_from_grpc_and_rest(backend: TestBackend) {
+async fn same_errors_from_grpc_and_rest(backend: Backend) {
     let server = TestServer::start(backend);
     let mut client = server.grpc().await;
     let rest = server.rest();

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use integration::tekton;
-use integration::{watcher_settings, FakeKube, TestBackend, TestServer, WatcherThread};
+use integration::{watcher_settings, FakeKube, TestServer, WatcherThread};
 use results_grpc::pb::v1alpha2 as pb;
 use results_grpc::pb::v1alpha2::record_summary::Status;
+use results_storage::Backend;
 use results_watcher::run::{
     RunKind, FINALIZER, RECORD_ANNOTATION, RESULT_ANNOTATION, STORED_ANNOTATION,
 };
@@ -25,7 +26,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> Cluster {
+    fn start(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Cluster {
         let api = TestServer::start(backend);
         let kube = FakeKube::start();
         let mut settings = watcher_settings(api.grpc_addr());
@@ -132,7 +133,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn pipeline_with_two_tasks_becomes_one_result(backend: TestBackend) {
+async fn pipeline_with_two_tasks_becomes_one_result(backend: Backend) {
     let cluster = Cluster::start(backend, |_| {});
     let kube = &cluster.kube;
     let mut pr = tekton::pipeline_run(NS, "build");
@@ -282,7 +283,7 @@ integration::backend_tests!(pipeline_with_two_tasks_becomes_one_result);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outcomes_map_to_the_summary_status() {
-    let cluster = Cluster::start(TestBackend::Sqlite, |_| {});
+    let cluster = Cluster::start(Backend::Sqlite, |_| {});
     let cases = [
         ("ok", "True", "Succeeded", Status::Success),
         ("pull", "False", "TaskRunImagePullFailed", Status::Failure),
@@ -311,7 +312,7 @@ async fn outcomes_map_to_the_summary_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_waits_until_the_final_state_is_stored() {
-    let mut cluster = Cluster::start(TestBackend::Sqlite, |_| {});
+    let mut cluster = Cluster::start(Backend::Sqlite, |_| {});
     let mut tr = tekton::task_run(NS, "held", None);
     tekton::set_running(&mut tr, &now());
     cluster.kube.create(tr);
@@ -353,7 +354,7 @@ async fn deletion_waits_until_the_final_state_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_finalizer_is_released_at_the_store_deadline() {
-    let mut cluster = Cluster::start(TestBackend::Sqlite, |s| s.watcher.store_deadline_secs = 2);
+    let mut cluster = Cluster::start(Backend::Sqlite, |s| s.watcher.store_deadline_secs = 2);
     cluster.api.stop();
     let mut tr = tekton::task_run(NS, "orphan", None);
     tekton::set_running(&mut tr, &now());
@@ -393,7 +394,7 @@ async fn the_finalizer_is_released_at_the_store_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_deletes_stored_pipelines_after_the_grace_period() {
-    let cluster = Cluster::start(TestBackend::Sqlite, |s| {
+    let cluster = Cluster::start(Backend::Sqlite, |s| {
         s.watcher.cleanup_grace_secs = 1;
         s.watcher.cleanup_selector = "app=ci".into();
     });
@@ -454,7 +455,7 @@ async fn cleanup_deletes_stored_pipelines_after_the_grace_period() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_outage_loses_no_update() {
-    let mut cluster = Cluster::start(TestBackend::Sqlite, |_| {});
+    let mut cluster = Cluster::start(Backend::Sqlite, |_| {});
     let names: Vec<String> = (0..5).map(|i| format!("outage-{i}")).collect();
     let start = now();
     for name in &names {
@@ -509,7 +510,7 @@ async fn an_unchanged_run_causes_no_writes() {
     use std::sync::atomic::Ordering::Relaxed;
     use RunKind::TaskRun;
 
-    let mut cluster = Cluster::start(TestBackend::Sqlite, |_| {});
+    let mut cluster = Cluster::start(Backend::Sqlite, |_| {});
     let mut tr = tekton::task_run(NS, "quiet", None);
     tekton::set_running(&mut tr, &now());
     tekton::set_finished(&mut tr, "True", "Succeeded", &now());
@@ -569,7 +570,7 @@ async fn an_unchanged_run_causes_no_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_of_one_trigger_event_share_a_result_even_without_a_cache() {
     // No cache between watch and workers: every change is fetched again.
-    let cluster = Cluster::start(TestBackend::Sqlite, |s| s.watcher.cache_bytes = 0);
+    let cluster = Cluster::start(Backend::Sqlite, |s| s.watcher.cache_bytes = 0);
     for name in ["push-build", "push-lint"] {
         let mut pr = tekton::pipeline_run(NS, name);
         pr["metadata"]["labels"]["triggers.tekton.dev/triggers-eventid"] = json!("event-7");
@@ -600,7 +601,7 @@ async fn runs_of_one_trigger_event_share_a_result_even_without_a_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1beta1_runs_are_recorded_with_their_version() {
     const V1BETA1: &str = "tekton.dev/v1beta1";
-    let cluster = Cluster::start(TestBackend::Sqlite, |s| {
+    let cluster = Cluster::start(Backend::Sqlite, |s| {
         s.kubernetes.tekton_version = "v1beta1".into()
     });
     let mut tr = tekton::task_run(NS, "old-style", None);

@@ -10,6 +10,7 @@
 //!   executors (the actors crate does).
 //! - [`limits`]: every limit on what a client may send, checked before the database.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
+//! - `testing` (feature `test-support`): throwaway databases and query plans, for tests.
 
 pub mod connection;
 pub mod error;
@@ -22,12 +23,10 @@ pub mod model;
 pub mod page;
 mod rows;
 mod schema;
-#[cfg(any(test, feature = "test-support"))]
-pub mod scratch;
 pub mod store;
 pub mod summary;
-#[cfg(test)]
-mod test_db;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use connection::{Backend, Database, PoolSettings};
 pub use error::{Error, ErrorCode, Result};

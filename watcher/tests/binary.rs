@@ -5,11 +5,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use integration::tekton;
-use integration::{FakeKube, TestBackend, TestServer};
+use integration::{Backend, FakeKube, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_records_a_run_and_stops_on_sigterm() {
-    let api = TestServer::start(TestBackend::Sqlite);
+    let api = TestServer::start(Backend::Sqlite);
     let kube = FakeKube::start();
     let dir = std::env::temp_dir().join(format!("watcher-binary-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

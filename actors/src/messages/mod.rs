@@ -3,5 +3,7 @@
 mod records;
 mod results;
 
-pub use records::{DeleteRecord, GetRecord, ListRecords, SummarizeRecords};
-pub use results::{DeleteResult, GetResult, ListResults};
+pub use records::{
+    CreateRecord, DeleteRecord, GetRecord, ListRecords, SummarizeRecords, UpdateRecord,
+};
+pub use results::{CreateResult, DeleteResult, GetResult, ListResults, UpdateResult};

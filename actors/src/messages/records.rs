@@ -1,11 +1,21 @@
 //! Messages about Records.
 
 use actix::Message;
-use results_storage::model::{RecordName, RecordScope, StoredRecord};
+use results_storage::model::{NewRecord, RecordName, RecordPatch, RecordScope, StoredRecord};
 use results_storage::store::{ListRequest, Page};
 use results_storage::summary::{SummaryRow, SummarySpec};
 
 use crate::Result;
+
+/// Create a Record (group-committed with concurrent writes).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredRecord>")]
+pub struct CreateRecord(pub NewRecord);
+
+/// Update a Record's non-empty fields (group-committed with concurrent writes).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredRecord>")]
+pub struct UpdateRecord(pub RecordPatch);
 
 /// Delete a Record.
 #[derive(Debug, Message)]

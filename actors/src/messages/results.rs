@@ -1,10 +1,20 @@
 //! Messages about Results.
 
 use actix::Message;
-use results_storage::model::{ListScope, ResultName, StoredResult};
+use results_storage::model::{ListScope, NewResult, ResultName, ResultReplacement, StoredResult};
 use results_storage::store::{ListRequest, Page};
 
 use crate::Result;
+
+/// Create a Result (group-committed with concurrent writes).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredResult>")]
+pub struct CreateResult(pub NewResult);
+
+/// Replace a Result's annotations and summary (group-committed with concurrent writes).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StoredResult>")]
+pub struct UpdateResult(pub ResultReplacement);
 
 /// Delete a Result and its Records.
 #[derive(Debug, Message)]

@@ -93,7 +93,7 @@ pub fn list_records(
 }
 
 /// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
-pub(super) struct PageQuery {
+pub(crate) struct PageQuery {
     condition: Fragment,
     order: Fragment<BigInt>,
     limit: i64,
@@ -107,7 +107,7 @@ impl PageQuery {
 }
 
 /// Validates a ListResults request: its plan, and the query of the page it asks for.
-pub(super) fn results_listing(
+pub(crate) fn results_listing(
     backend: Backend,
     signer: &TokenSigner,
     request: &ListRequest<ListScope>,
@@ -122,7 +122,7 @@ pub(super) fn results_listing(
 }
 
 /// Validates a ListRecords request: its plan, and the query of the page it asks for.
-pub(super) fn records_listing(
+pub(crate) fn records_listing(
     backend: Backend,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
@@ -132,17 +132,19 @@ pub(super) fn records_listing(
     Ok((plan, page))
 }
 
-/// The query a page of ListResults runs; `explain_list_results` explains this same query.
-pub(super) type ResultsQuery<'a, DB> =
+/// The query a page of ListResults runs; `testing::explain_list_results` explains this
+/// same query.
+pub(crate) type ResultsQuery<'a, DB> =
     results::BoxedQuery<'a, DB, diesel::dsl::AsSelect<ResultRow, DB>>;
 
-/// The query a page of ListRecords runs; `explain_list_records` explains this same query.
-pub(super) type RecordsQuery<'a, DB> =
+/// The query a page of ListRecords runs; `testing::explain_list_records` explains this
+/// same query.
+pub(crate) type RecordsQuery<'a, DB> =
     records::BoxedQuery<'a, DB, diesel::dsl::AsSelect<RecordRow, DB>>;
 
 /// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
 /// does not let code name what a backend must support for them.
-pub(super) fn results_query<'a, DB>(page: PageQuery) -> ResultsQuery<'a, DB>
+pub(crate) fn results_query<'a, DB>(page: PageQuery) -> ResultsQuery<'a, DB>
 where
     DB: diesel::backend::Backend,
     diesel::dsl::Select<results::table, diesel::dsl::AsSelect<ResultRow, DB>>:
@@ -160,7 +162,7 @@ where
 }
 
 /// Builds [`RecordsQuery`] for any backend.
-pub(super) fn records_query<'a, DB>(page: PageQuery) -> RecordsQuery<'a, DB>
+pub(crate) fn records_query<'a, DB>(page: PageQuery) -> RecordsQuery<'a, DB>
 where
     DB: diesel::backend::Backend,
     diesel::dsl::Select<records::table, diesel::dsl::AsSelect<RecordRow, DB>>:
@@ -225,7 +227,7 @@ fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
 }
 
 /// A validated List request: order, page size and where to continue.
-pub(super) struct Plan {
+pub(crate) struct Plan {
     backend: Backend,
     filter: Filter,
     order: Order,

@@ -1,18 +1,13 @@
 //! Synchronous queries on one pooled connection, one module per concern. They never
 //! spawn or block on async work; callers run them on threads made for blocking I/O.
 
-mod explain;
-mod list;
-#[cfg(test)]
-mod plan_shapes;
-mod query_plan;
+// `pub(crate)` for `testing`, which explains the exact queries of a listing page.
+pub(crate) mod list;
 mod records;
 mod results;
 mod summary;
 
-pub use explain::{explain_list_records, explain_list_results};
 pub use list::{list_records, list_results, ListRequest, Page};
-pub use query_plan::{PlanStep, QueryPlan, StepKind};
 pub use records::{create_record, delete_record, get_record, update_record};
 pub use results::{create_result, delete_result, get_result, update_result};
 pub use summary::record_list_summary;

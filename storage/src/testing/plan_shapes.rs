@@ -55,11 +55,8 @@ use crate::model::{ListScope, RecordScope};
 use crate::page::TokenSigner;
 use crate::rows::{RecordRow, ResultRow};
 use crate::schema::{records, results};
-use crate::store::{
-    explain_list_records, explain_list_results, list_records, list_results, ListRequest, Page,
-    QueryPlan,
-};
-use crate::test_db::TestDb;
+use crate::store::{list_records, list_results, ListRequest, Page};
+use crate::testing::{explain_list_records, explain_list_results, QueryPlan, TestDb};
 use crate::Error;
 
 /// Where each round's Results go: `ns-a` is busy, five namespaces are quieter.
@@ -676,7 +673,7 @@ fn mismatch(plan: &QueryPlan, table: &str, expected: PagePlan, number: usize) ->
 
 /// Fills a fresh database on `backend` and checks every shape's two pages.
 fn check_shapes(backend: Backend) {
-    let db = TestDb::create(backend);
+    let db = TestDb::migrated(backend);
     let mut conn = db.database().get().expect("connection");
     fill(&mut conn);
     let mut failures = Vec::new();

@@ -4,12 +4,12 @@
 //! bounded however many shapes clients send — and only then.
 
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
-use integration::{TestBackend, TestDb};
 use results_storage::connection::{Conn, MAX_STATEMENT_SHAPES};
 use results_storage::model::RecordScope;
 use results_storage::page::TokenSigner;
 use results_storage::store::{list_records, ListRequest};
-use results_storage::{Database, PoolSettings};
+use results_storage::testing::TestDb;
+use results_storage::{Backend, Database, PoolSettings};
 
 #[derive(QueryableByName)]
 struct Value {
@@ -50,7 +50,7 @@ fn filter_shape(i: usize) -> String {
 
 #[test]
 fn connections_are_replaced_once_they_hold_too_many_statement_shapes() {
-    let db = TestDb::create(TestBackend::Postgres);
+    let db = TestDb::create(Backend::Postgres);
     let settings = PoolSettings {
         max_size: 1,
         ..PoolSettings::default()

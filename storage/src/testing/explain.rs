@@ -1,7 +1,7 @@
 //! The plan of exactly the query a page of ListResults or ListRecords runs: the same
 //! SQL, built by the same function, behind the backend's `EXPLAIN`, with the same bound
 //! parameters on SQLite and MySQL/MariaDB (PostgreSQL's generic plan does not depend on
-//! them). For tests that pin plan shapes, and for tools that print plans.
+//! them). For the tests that pin plan shapes.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -13,8 +13,8 @@ use crate::connection::{with_conn, Conn};
 use crate::model::{ListScope, RecordScope};
 use crate::page::TokenSigner;
 use crate::store::list::{records_listing, records_query, results_listing, results_query};
-use crate::store::query_plan::QueryPlan;
 use crate::store::ListRequest;
+use crate::testing::QueryPlan;
 use crate::{Error, Result};
 
 /// The plan of the query [`list_results`](crate::store::list_results) would run for

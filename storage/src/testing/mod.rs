@@ -1,0 +1,13 @@
+//! Test support, behind the `test-support` feature (and in this crate's own tests), never
+//! in a release binary: throwaway databases, and the `EXPLAIN` of exactly the query a
+//! listing page runs, read into a [`QueryPlan`] for the plan-shape tests.
+
+mod db;
+mod explain;
+#[cfg(test)]
+mod plan_shapes;
+mod query_plan;
+
+pub use db::{mysql_admin, postgres_admin, TestDb};
+pub use explain::{explain_list_records, explain_list_results};
+pub use query_plan::{PlanStep, QueryPlan, StepKind};
