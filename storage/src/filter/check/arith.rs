@@ -9,11 +9,17 @@ use super::terms::stringy;
 use crate::Result;
 
 impl Checker<'_> {
-    /// `a + b`, `a - b`, `a * b` or `a / b`.
+    /// `a + b`, `a - b`, `a * b`, `a / b` or `a % b`.
     pub(super) fn arithmetic(&self, e: &IdedExpr, call: &CallExpr, depth: usize) -> Result<Term> {
         let args = &call.args;
         let (a, b) = (self.term(&args[0], depth)?, self.term(&args[1], depth)?);
         let name = call.func_name.as_str();
+        if let Some(term) = self.status_arithmetic(e, name, &a, &b) {
+            return term;
+        }
+        if name == op::MODULO {
+            return Err(self.unsupported_call(e, name));
+        }
         match (&a, &b) {
             // Which of timestamps or numbers depends on what it is compared with.
             (Term::Operand(Operand::Json(end)), Term::Operand(Operand::Json(start)))
@@ -90,7 +96,11 @@ impl Checker<'_> {
 
     /// Unary `-`.
     pub(super) fn negate(&self, e: &IdedExpr, call: &CallExpr, depth: usize) -> Result<Term> {
-        match self.term(&call.args[0], depth)? {
+        let term = self.term(&call.args[0], depth)?;
+        if let Some(term) = self.status_negate(&term) {
+            return Ok(term);
+        }
+        match term {
             Term::Lit(Lit::Int(i)) => i
                 .checked_neg()
                 .map(|i| Term::Lit(Lit::Int(i)))

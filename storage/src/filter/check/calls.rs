@@ -98,7 +98,7 @@ impl Checker<'_> {
                     }),
                 _ => Err(self.err(e, "duration() takes a string constant")),
             },
-            (op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE, false, 2) => {
+            (op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO, false, 2) => {
                 self.arithmetic(e, call, depth)
             }
             (op::NEGATE, false, 1) => self.negate(e, call, depth),

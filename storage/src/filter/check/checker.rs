@@ -3,6 +3,7 @@
 use cel::common::ast::{operators as op, Expr, IdedExpr, LiteralValue, SourceInfo};
 
 use super::super::ir::*;
+use super::status::StatusInt;
 use super::Environment;
 use crate::{Error, Result};
 
@@ -55,6 +56,7 @@ fn invalid(message: String) -> Error {
 }
 
 /// A checked value: a field to read or a constant.
+#[derive(Clone)]
 pub(super) enum Term {
     /// A field, or a value computed from fields.
     Operand(Operand),
@@ -62,6 +64,8 @@ pub(super) enum Term {
     Lit(Lit),
     /// `summary` itself, only valid with a field selected.
     Summary,
+    /// Integer arithmetic on `summary.status`.
+    StatusInt(StatusInt),
 }
 
 /// What is known while checking: the environment, the source positions, and the
@@ -135,6 +139,9 @@ impl Checker<'_> {
                         Term::Operand(Operand::Json(path)) => {
                             Ok(Pred::Cmp(Operand::Json(path), CmpOp::Eq, Lit::Bool(true)))
                         }
+                        Term::StatusInt(_) => {
+                            Err(self.err(e, "the filter must be a boolean expression"))
+                        }
                         _ => Err(self.unsupported_call(e, &call.func_name)),
                     },
                 }
@@ -176,7 +183,7 @@ impl Checker<'_> {
         };
         match name {
             op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
-                self.err(e, format!("operator {shown} is only supported between constants (and timestamp ± duration)"))
+                self.err(e, format!("operator {shown} is only supported between constants (and timestamp ± duration, and on summary.status)"))
             }
             _ => self.err(e, format!("unsupported function or operator `{shown}`; supported: && || ! == != < <= > >= in, startsWith, endsWith, contains, has, timestamp, duration")),
         }

@@ -16,7 +16,16 @@ impl Checker<'_> {
         b: &IdedExpr,
         depth: usize,
     ) -> Result<Pred> {
-        match (self.term(a, depth)?, self.term(b, depth)?) {
+        let (a, b) = (self.term(a, depth)?, self.term(b, depth)?);
+        self.compare_terms(at, a, op, b)
+    }
+
+    /// `a <op> b` of checked terms.
+    fn compare_terms(&self, at: &IdedExpr, a: Term, op: CmpOp, b: Term) -> Result<Pred> {
+        if let Some(pred) = self.status_compare(at, &a, op, &b) {
+            return pred;
+        }
+        match (a, b) {
             (Term::Operand(x), Term::Lit(l)) => self.comparison(at, x, op, l),
             (Term::Lit(l), Term::Operand(x)) => self.comparison(at, x, op.flipped(), l),
             (Term::Lit(x), Term::Lit(y)) => constant_compare(&x, op, &y)
@@ -25,9 +34,14 @@ impl Checker<'_> {
             (Term::Summary, _) | (_, Term::Summary) => {
                 Err(self.err(at, "compare a field of summary, e.g. summary.status"))
             }
-            (Term::Operand(_), Term::Operand(_)) => {
+            (Term::Operand(_) | Term::StatusInt(_), Term::Operand(_) | Term::StatusInt(_)) => {
                 Err(self.err(at, "comparing two fields with each other is not supported"))
             }
+            (Term::StatusInt(_), Term::Lit(_)) | (Term::Lit(_), Term::StatusInt(_)) => Err(self
+                .err(
+                    at,
+                    "arithmetic on summary.status compares with integers only",
+                )),
         }
     }
 
@@ -102,15 +116,16 @@ impl Checker<'_> {
                 "`in` needs a list of constants on its right, e.g. x in [\"a\", \"b\"]",
             ));
         };
-        let Term::Operand(operand) = self.term(a, depth)? else {
+        let left = self.term(a, depth)?;
+        if !matches!(left, Term::Operand(_) | Term::StatusInt(_)) {
             return Err(self.err(a, "`in` needs a field on its left"));
-        };
+        }
         let mut pred: Option<Pred> = None;
         for item in &items.elements {
             let Term::Lit(lit) = self.term(item, depth)? else {
                 return Err(self.err(item, "list elements must be constants"));
             };
-            let eq = self.comparison(item, operand.clone(), CmpOp::Eq, lit)?;
+            let eq = self.compare_terms(item, left.clone(), CmpOp::Eq, Term::Lit(lit))?;
             pred = Some(match pred {
                 None => eq,
                 Some(p) => Pred::Or(Box::new(p), Box::new(eq)),

@@ -5,7 +5,7 @@
 //! [`checker`] holds the entry point and the boolean structure of a filter; the other
 //! files check one kind of expression each: [`terms`] (identifiers, selections,
 //! literals), [`calls`] (functions and methods), [`arith`] (`+ - * /`), [`compare`]
-//! (comparisons and `in`), [`comprehension`] (`exists`/`all`), with the fields each
+//! (comparisons and `in`), [`comprehension`] (`exists`/`all`), [`status`] (integer arithmetic on `summary.status`), with the fields each
 //! [`Environment`] offers in [`environment`] and time literals in [`time`].
 
 mod arith;
@@ -14,6 +14,7 @@ mod checker;
 mod compare;
 mod comprehension;
 mod environment;
+mod status;
 mod terms;
 mod time;
 

@@ -200,6 +200,19 @@ impl<'a> Lower<'a> {
                     ") IS TRUE)) END)"
                 });
             }
+            Pred::Status(answers) => {
+                // No answer (a status not listed, or no summary) is NULL.
+                self.sql("(CASE ").col("summary_status");
+                for (status, answer) in answers {
+                    self.sql(" WHEN ");
+                    self.f.bigint(*status);
+                    self.sql(" THEN ").sql(if *answer { TRUE } else { FALSE });
+                }
+                if answers.is_empty() {
+                    self.sql(" WHEN NULL THEN ").sql(FALSE);
+                }
+                self.sql(" END)");
+            }
             Pred::Has(path) => {
                 self.sql("(");
                 self.kind(path);
