@@ -720,7 +720,7 @@ async fn result_filters_agree_with_memory(backend: TestBackend) {
         assert_eq!(got, expected, "filter {filter:?}: SQL and memory disagree");
     }
     // The answers CEL computes from the status number (upstream's), without summary none.
-    let upstream: &[(&str, fn(i64) -> bool)] = &[
+    let upstream: &[StatusCase] = &[
         ("summary.status == 1", |s| s == 1),
         ("summary.status > 0", |s| s > 0),
         ("summary.status in [1, 2]", |s| s == 1 || s == 2),
@@ -744,6 +744,9 @@ async fn result_filters_agree_with_memory(backend: TestBackend) {
         assert_eq!(got, expected, "filter {filter:?}: not CEL's answer");
     }
 }
+
+/// A filter on `summary.status` and CEL's answer for a status number.
+type StatusCase = (&'static str, fn(i64) -> bool);
 
 /// The names of the Results a filter lists.
 async fn result_names(client: &mut Client, filter: &str) -> BTreeSet<String> {
