@@ -60,25 +60,25 @@ impl Lower<'_> {
                     _ => unreachable!("only the fields of YYYY-MM-DDTHH:MM:SSZ are read"),
                 };
                 let d = self.dialect();
-                self.sql("CAST(").sql(d.substring());
+                self.sql("CAST(").sql(d.words().substring);
                 self.json_text(path);
                 self.sql(", ")
                     .sql(start)
                     .sql(", ")
                     .sql(len)
                     .sql(")")
-                    .sql(d.as_bigint());
+                    .sql(d.words().as_bigint);
             }
             IntExpr::Lit(v) => {
                 // Typed, so that PostgreSQL does integer (not numeric) arithmetic.
                 self.sql("CAST(");
                 self.f.bigint(*v);
-                self.sql(self.dialect().as_bigint());
+                self.sql(self.dialect().words().as_bigint);
             }
             IntExpr::Add(a, b) => binary(self, a, " + ", b),
             IntExpr::Sub(a, b) => binary(self, a, " - ", b),
             IntExpr::Mul(a, b) => binary(self, a, " * ", b),
-            IntExpr::Div(a, b) => binary(self, a, self.dialect().int_div(), b),
+            IntExpr::Div(a, b) => binary(self, a, self.dialect().words().int_div, b),
             IntExpr::Rem(a, b) => binary(self, a, " % ", b),
             IntExpr::IfLe(a, b, then, otherwise) => {
                 self.sql("(CASE WHEN ");

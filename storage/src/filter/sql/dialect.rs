@@ -5,7 +5,7 @@
 
 use super::super::ir::{CmpOp, JsonPath, Lit};
 use super::super::regex::Pattern;
-use super::lower::Lower;
+use super::lower::{op_sql, Lower};
 use super::text::TextSource;
 use crate::connection::Backend;
 
@@ -20,8 +20,8 @@ pub(super) fn for_backend(backend: Backend) -> &'static dyn Dialect {
 
 /// The SQL of one backend.
 pub(super) trait Dialect: Sync {
-    /// The SQL holding the current element inside `exists()`/`all()`.
-    fn element(&self) -> &'static str;
+    /// The SQL pieces that differ only in their text.
+    fn words(&self) -> &'static Words;
 
     /// The kind of the JSON value at `path` ('string', 'number', …), NULL when missing.
     fn kind(&self, w: &mut Lower<'_>, path: &JsonPath);
@@ -46,18 +46,6 @@ pub(super) trait Dialect: Sync {
     /// A double constant as an operand of arithmetic.
     fn real(&self, w: &mut Lower<'_>, value: f64);
 
-    /// Closes `CAST(x` as a 64-bit integer.
-    fn as_bigint(&self) -> &'static str;
-
-    /// Substring by 1-based start and length, opened: `substr(`.
-    fn substring(&self) -> &'static str;
-
-    /// Truncating integer division, between spaces.
-    fn int_div(&self) -> &'static str;
-
-    /// Characters of a text, opened: `char_length(`.
-    fn char_length(&self) -> &'static str;
-
     /// Elements of the JSON array at `path`.
     fn array_length(&self, w: &mut Lower<'_>, path: &JsonPath);
 
@@ -80,20 +68,28 @@ pub(super) trait Dialect: Sync {
     /// ` <regex operator> pattern` after a text.
     fn regex(&self, w: &mut Lower<'_>, pattern: &Pattern);
 
-    /// Texts joined: the opening, the separator between pieces, and the close of a
-    /// `CAST(literal` to text.
-    fn concat(&self) -> (&'static str, &'static str, &'static str);
-
     /// Whether text values can hold NUL.
     fn text_holds_nul(&self) -> bool {
         true
     }
 
-    /// `text <op> s`, comparing code points.
-    fn compare_text(&self, w: &mut Lower<'_>, source: &TextSource<'_>, op: CmpOp, s: &str);
+    /// `text <op> s`, comparing code points (as text does by default).
+    fn compare_text(&self, w: &mut Lower<'_>, source: &TextSource<'_>, op: CmpOp, s: &str) {
+        w.sql("(");
+        w.text(source);
+        w.sql(op_sql(op));
+        w.f.text(s.to_owned());
+        w.sql(")");
+    }
 
-    /// Whether the text contains `needle` (not empty).
-    fn contains(&self, w: &mut Lower<'_>, source: &TextSource<'_>, needle: &str);
+    /// Whether the text contains `needle` (not empty): its position is positive.
+    fn contains(&self, w: &mut Lower<'_>, source: &TextSource<'_>, needle: &str) {
+        w.sql(self.words().position);
+        w.text(source);
+        w.sql(", ");
+        w.f.text(needle.to_owned());
+        w.sql(") > 0)");
+    }
 
     /// Whether the text starts (`start`) or ends with `needle` of `chars` characters.
     fn affix(
@@ -104,4 +100,27 @@ pub(super) trait Dialect: Sync {
         needle: &str,
         chars: i64,
     );
+}
+
+/// The SQL pieces of a dialect that differ only in their text.
+pub(super) struct Words {
+    /// The current element inside `exists()`/`all()`.
+    pub element: &'static str,
+    /// Closes `CAST(x` as a 64-bit integer.
+    pub as_bigint: &'static str,
+    /// Substring by 1-based start and length, opened: `substr(`.
+    pub substring: &'static str,
+    /// Truncating integer division, between spaces.
+    pub int_div: &'static str,
+    /// Characters of a text, opened: `char_length(`.
+    pub char_length: &'static str,
+    /// Position of a text in another, 1-based and 0 when absent, opened after a
+    /// parenthesis: `(strpos(` (haystack first).
+    pub position: &'static str,
+    /// Opens a concatenation of texts.
+    pub concat: &'static str,
+    /// Between the pieces of a concatenation.
+    pub concat_separator: &'static str,
+    /// Closes `CAST(literal` as text.
+    pub as_text: &'static str,
 }

@@ -74,7 +74,7 @@ impl Lower<'_> {
 
     /// `size()` of a text column or JSON value (NULL for other JSON kinds or missing).
     pub(super) fn size(&mut self, operand: &Operand) {
-        let length = self.dialect().char_length();
+        let length = self.dialect().words().char_length;
         let path = match operand {
             Operand::Text(field) => {
                 self.sql(length).col(text_column(*field)).sql(")");

@@ -110,7 +110,7 @@ impl<'a> Lower<'a> {
             JsonRoot::Data => "data",
             JsonRoot::Annotations => "annotations",
             JsonRoot::SummaryAnnotations => "summary_annotations",
-            JsonRoot::Element => self.dialect.element(),
+            JsonRoot::Element => self.dialect.words().element,
         }
     }
 

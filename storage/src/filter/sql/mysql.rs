@@ -4,7 +4,7 @@
 
 use super::super::ir::{CmpOp, JsonPath};
 use super::super::regex::Pattern;
-use super::dialect::Dialect;
+use super::dialect::{Dialect, Words};
 use super::lower::{op_sql, Lower};
 use super::path::call;
 use super::text::TextSource;
@@ -12,11 +12,23 @@ use super::text::TextSource;
 /// The MySQL/MariaDB dialect.
 pub(super) struct Mysql;
 
-impl Dialect for Mysql {
-    fn element(&self) -> &'static str {
-        "jt.e"
-    }
+const WORDS: Words = Words {
+    element: "jt.e",
+    as_bigint: " AS SIGNED)",
+    substring: "SUBSTRING(",
+    int_div: " DIV ",
+    char_length: "CHAR_LENGTH(",
+    // Unused: `contains` below compares bytes.
+    position: "(INSTR(",
+    concat: "CONCAT(",
+    concat_separator: ", ",
+    as_text: " AS CHAR)",
+};
 
+impl Dialect for Mysql {
+    fn words(&self) -> &'static Words {
+        &WORDS
+    }
     fn kind(&self, w: &mut Lower<'_>, path: &JsonPath) {
         call(
             w,
@@ -40,22 +52,6 @@ impl Dialect for Mysql {
         w.sql("(");
         w.f.double(value);
         w.sql(" + 0e0)");
-    }
-
-    fn as_bigint(&self) -> &'static str {
-        " AS SIGNED)"
-    }
-
-    fn substring(&self) -> &'static str {
-        "SUBSTRING("
-    }
-
-    fn int_div(&self) -> &'static str {
-        " DIV "
-    }
-
-    fn char_length(&self) -> &'static str {
-        "CHAR_LENGTH("
     }
 
     fn array_length(&self, w: &mut Lower<'_>, path: &JsonPath) {
@@ -84,10 +80,6 @@ impl Dialect for Mysql {
     fn regex(&self, w: &mut Lower<'_>, pattern: &Pattern) {
         w.sql(" REGEXP ");
         w.f.text(pattern.pcre.clone());
-    }
-
-    fn concat(&self) -> (&'static str, &'static str, &'static str) {
-        ("CONCAT(", ", ", " AS CHAR)")
     }
 
     fn compare_text(&self, w: &mut Lower<'_>, source: &TextSource<'_>, op: CmpOp, s: &str) {

@@ -4,7 +4,7 @@
 
 use super::super::ir::{CmpOp, JsonPath, JsonRoot, Lit, Step};
 use super::super::regex::Pattern;
-use super::dialect::Dialect;
+use super::dialect::{Dialect, Words};
 use super::lower::{number, op_sql, Lower};
 use super::text::TextSource;
 
@@ -78,11 +78,22 @@ fn jsonb_literal(w: &mut Lower<'_>, lit: &Lit) {
     }
 }
 
-impl Dialect for Postgres {
-    fn element(&self) -> &'static str {
-        "el.value"
-    }
+const WORDS: Words = Words {
+    element: "el.value",
+    as_bigint: " AS bigint)",
+    substring: "substr(",
+    int_div: " / ",
+    char_length: "char_length(",
+    position: "(strpos(",
+    concat: "(",
+    concat_separator: " || ",
+    as_text: " AS text)",
+};
 
+impl Dialect for Postgres {
+    fn words(&self) -> &'static Words {
+        &WORDS
+    }
     fn kind(&self, w: &mut Lower<'_>, path: &JsonPath) {
         w.sql("jsonb_typeof(");
         value(w, path);
@@ -105,22 +116,6 @@ impl Dialect for Postgres {
         w.sql("CAST(");
         w.f.double(value);
         w.sql(" AS double precision)");
-    }
-
-    fn as_bigint(&self) -> &'static str {
-        " AS bigint)"
-    }
-
-    fn substring(&self) -> &'static str {
-        "substr("
-    }
-
-    fn int_div(&self) -> &'static str {
-        " / "
-    }
-
-    fn char_length(&self) -> &'static str {
-        "char_length("
     }
 
     fn array_length(&self, w: &mut Lower<'_>, path: &JsonPath) {
@@ -167,10 +162,6 @@ impl Dialect for Postgres {
         w.f.text(pattern.source.clone());
     }
 
-    fn concat(&self) -> (&'static str, &'static str, &'static str) {
-        ("(", " || ", " AS text)")
-    }
-
     fn text_holds_nul(&self) -> bool {
         false
     }
@@ -185,14 +176,6 @@ impl Dialect for Postgres {
         w.sql(op_sql(op));
         w.f.text(s.to_owned());
         w.sql(")");
-    }
-
-    fn contains(&self, w: &mut Lower<'_>, source: &TextSource<'_>, needle: &str) {
-        w.sql("(strpos(");
-        w.text(source);
-        w.sql(", ");
-        w.f.text(needle.to_owned());
-        w.sql(") > 0)");
     }
 
     fn affix(

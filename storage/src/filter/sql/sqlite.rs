@@ -1,10 +1,10 @@
 //! SQLite: JSON through `json_type`/`json_extract` with path texts, `json_each` for the
 //! elements of a list, and `regexp()` as registered on every connection.
 
-use super::super::ir::{CmpOp, JsonPath, JsonRoot};
+use super::super::ir::{JsonPath, JsonRoot};
 use super::super::regex::Pattern;
-use super::dialect::Dialect;
-use super::lower::{op_sql, Lower};
+use super::dialect::{Dialect, Words};
+use super::lower::Lower;
 use super::path::{self, path_text};
 use super::text::TextSource;
 
@@ -24,11 +24,22 @@ fn call(w: &mut Lower<'_>, open: &'static str, path: &JsonPath, close: &'static 
     w.sql(close);
 }
 
-impl Dialect for Sqlite {
-    fn element(&self) -> &'static str {
-        "data"
-    }
+const WORDS: Words = Words {
+    element: "data",
+    as_bigint: " AS INTEGER)",
+    substring: "substr(",
+    int_div: " / ",
+    char_length: "length(",
+    position: "(instr(",
+    concat: "(",
+    concat_separator: " || ",
+    as_text: " AS text)",
+};
 
+impl Dialect for Sqlite {
+    fn words(&self) -> &'static Words {
+        &WORDS
+    }
     fn kind(&self, w: &mut Lower<'_>, path: &JsonPath) {
         call(
             w,
@@ -65,22 +76,6 @@ impl Dialect for Sqlite {
         w.sql(" AS REAL)");
     }
 
-    fn as_bigint(&self) -> &'static str {
-        " AS INTEGER)"
-    }
-
-    fn substring(&self) -> &'static str {
-        "substr("
-    }
-
-    fn int_div(&self) -> &'static str {
-        " / "
-    }
-
-    fn char_length(&self) -> &'static str {
-        "length("
-    }
-
     fn array_length(&self, w: &mut Lower<'_>, path: &JsonPath) {
         call(w, "json_array_length(", path, ")");
     }
@@ -105,26 +100,6 @@ impl Dialect for Sqlite {
         // `regexp()` is the function every connection registers.
         w.sql(" REGEXP ");
         w.f.text(pattern.rust.clone());
-    }
-
-    fn concat(&self) -> (&'static str, &'static str, &'static str) {
-        ("(", " || ", " AS text)")
-    }
-
-    fn compare_text(&self, w: &mut Lower<'_>, source: &TextSource<'_>, op: CmpOp, s: &str) {
-        w.sql("(");
-        w.text(source);
-        w.sql(op_sql(op));
-        w.f.text(s.to_owned());
-        w.sql(")");
-    }
-
-    fn contains(&self, w: &mut Lower<'_>, source: &TextSource<'_>, needle: &str) {
-        w.sql("(instr(");
-        w.text(source);
-        w.sql(", ");
-        w.f.text(needle.to_owned());
-        w.sql(") > 0)");
     }
 
     fn affix(

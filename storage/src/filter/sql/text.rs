@@ -31,11 +31,11 @@ impl Lower<'_> {
             }
             TextSource::Json(path) => self.json_text(path),
             TextSource::Concat(pieces) => {
-                let (open, separator, as_text) = self.dialect().concat();
-                self.sql(open);
+                let words = self.dialect().words();
+                self.sql(words.concat);
                 for (i, piece) in pieces.iter().enumerate() {
                     if i > 0 {
-                        self.sql(separator);
+                        self.sql(words.concat_separator);
                     }
                     match piece {
                         Piece::Text(field) => {
@@ -45,7 +45,7 @@ impl Lower<'_> {
                         Piece::Lit(s) => {
                             self.sql("CAST(");
                             self.f.text(s.clone());
-                            self.sql(as_text);
+                            self.sql(words.as_text);
                         }
                     }
                 }
