@@ -682,6 +682,23 @@ async fn result_filters_agree_with_memory(backend: Backend) {
         "size(annotations) >= 1",
         "size(summary.annotations) == 1",
         "size(summary.record) > 14",
+        // summary.status is an int in CEL, as upstream declares it.
+        "summary.status == 1",
+        "summary.status > 0",
+        "summary.status in [1, 2]",
+        "summary.status + 1 == 2",
+        "summary.status + 1 in [2, 3]",
+        "summary.status - 1 >= TIMEOUT - 1",
+        "summary.status % 2 == 0",
+        "-summary.status < -2",
+        "summary.status * 2 > summary.status + 2",
+        "summary.status == summary.status",
+        "10 / summary.status == 5",
+        "!(10 / summary.status == 5)",
+        "10 / summary.status == 5 || summary.status == UNKNOWN",
+        "summary.status / 0 == 0",
+        "!(summary.status / 0 == 0)",
+        "summary.status + 9223372036854775807 > 0",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -700,19 +717,51 @@ async fn result_filters_agree_with_memory(backend: Backend) {
             .filter(|r| compiled.matches_result(r))
             .map(|r| r.name.to_string())
             .collect();
-        let page = client
-            .list_results(pb::ListResultsRequest {
-                parent: "-".into(),
-                filter: filter.clone(),
-                page_size: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{filter}: {e}"))
-            .into_inner();
-        let got: BTreeSet<String> = page.results.into_iter().map(|r| r.name).collect();
+        let got = result_names(&mut client, filter).await;
         assert_eq!(got, expected, "filter {filter:?}: SQL and memory disagree");
     }
+    // The answers CEL computes from the status number (upstream's), without summary none.
+    let upstream: &[StatusCase] = &[
+        ("summary.status == 1", |s| s == 1),
+        ("summary.status > 0", |s| s > 0),
+        ("summary.status in [1, 2]", |s| s == 1 || s == 2),
+        ("summary.status + 1 == 2", |s| s + 1 == 2),
+        ("summary.status % 2 == 0", |s| s % 2 == 0),
+        ("-summary.status < -2", |s| -s < -2),
+        ("summary.status * 2 > summary.status + 2", |s| s * 2 > s + 2),
+        ("10 / summary.status == 5", |s| s != 0 && 10 / s == 5),
+    ];
+    for (filter, holds) in upstream {
+        let expected: BTreeSet<String> = everything
+            .iter()
+            .filter(|r| r.summary.as_ref().is_some_and(|s| holds(s.status as i64)))
+            .map(|r| r.name.to_string())
+            .collect();
+        assert!(
+            !expected.is_empty() && expected.len() < everything.len(),
+            "{filter}: the data should tell matches from the rest"
+        );
+        let got = result_names(&mut client, filter).await;
+        assert_eq!(got, expected, "filter {filter:?}: not CEL's answer");
+    }
+}
+
+/// A filter on `summary.status` and CEL's answer for a status number.
+type StatusCase = (&'static str, fn(i64) -> bool);
+
+/// The names of the Results a filter lists.
+async fn result_names(client: &mut Client, filter: &str) -> BTreeSet<String> {
+    let page = client
+        .list_results(pb::ListResultsRequest {
+            parent: "-".into(),
+            filter: filter.into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{filter}: {e}"))
+        .into_inner();
+    page.results.into_iter().map(|r| r.name).collect()
 }
 
 /// Injection attempts: the exact rows holding the hostile string match, nothing else leaks,

@@ -252,6 +252,13 @@ fn eval(pred: &Pred, row: &dyn Row) -> Tri {
                 items.iter().any(holds)
             })
         }
+        Pred::Status(answers) => {
+            let status = row.status()?;
+            answers
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map(|(_, answer)| *answer)
+        }
         Pred::Has(path) => {
             let root = row.json(path.root);
             Some(root.is_some_and(|root| lookup(&root, &path.steps).is_some()))

@@ -27,6 +27,10 @@ pub(crate) enum Pred {
     },
     /// `has(path)`: the JSON path exists.
     Has(JsonPath),
+    /// A test of `summary.status` given as its answer for each status; unknown for a
+    /// status not listed (where the CEL expression fails, e.g. dividing by zero) and
+    /// without summary.
+    Status(Vec<(i64, bool)>),
     /// A JSON string holding a Kubernetes timestamp (`2024-01-02T03:04:05Z`) compared
     /// with a time (Unix nanoseconds); unknown unless the value has exactly that form.
     JsonTime(JsonPath, CmpOp, i64),
