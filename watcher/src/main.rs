@@ -42,17 +42,14 @@ fn main() -> ExitCode {
     match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
-    let kube = kube::Client::try_default()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot configure the Kubernetes client: {e}"))?;
-    let watcher = Watcher::start(settings, kube).await?;
+async fn run(settings: Settings) -> results_watcher::Result<()> {
+    let watcher = Watcher::connect(settings).await?;
     if let Some(addr) = watcher.metrics_addr() {
         tracing::info!(%addr, "metrics on /metrics");
     }
