@@ -9,8 +9,7 @@
 //!   services over it.
 //! - `rest`: the actix-web gateway at the upstream REST paths.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
-//! - `layered`: TOML file + environment overrides, shared with the watcher (feature `config`).
-//! - `settings`: the settings of `results-api`.
+//! - `settings`: the settings of `results-api`, layered by `results-settings`.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
 
 pub mod pb;
@@ -19,8 +18,6 @@ pub mod pb;
 pub mod convert;
 #[cfg(feature = "server")]
 pub mod error;
-#[cfg(feature = "config")]
-pub mod layered;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]

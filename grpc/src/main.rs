@@ -5,35 +5,28 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context as _};
-use results_grpc::layered::shutdown_signal;
+use anyhow::anyhow;
 use results_grpc::server::{open_database, serve, Listeners};
-use results_grpc::settings::{Layered as _, Settings, CONFIG_ENV};
+use results_grpc::settings::{Layered as _, Settings};
+use results_settings::{shutdown_signal, CommandLine, Invocation};
 
 const USAGE: &str = "usage: results-api [--config FILE] [serve|migrate]";
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut config = std::env::var(CONFIG_ENV).ok();
-    let mut command = String::from("serve");
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" | "-c" => config = Some(args.next().context(USAGE)?),
-            "serve" | "migrate" => command = arg,
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => bail!("unknown argument {other:?}\n{USAGE}"),
+    let command_line = match CommandLine::parse(std::env::args().skip(1), &["serve", "migrate"])
+        .map_err(|e| anyhow!("{e}\n{USAGE}"))?
+    {
+        Invocation::Help => {
+            println!("{USAGE}");
+            return Ok(());
         }
-    }
+        Invocation::Run(command_line) => command_line,
+    };
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let settings = Settings::load(config.as_deref(), &env)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log.filter))
-        .init();
+    let settings = Settings::from_command_line(&command_line, &env)?;
+    settings.log.init();
 
-    if command == "migrate" {
+    if command_line.command.as_deref() == Some("migrate") {
         let mut settings = settings;
         settings.database.migrate = false;
         let db = open_database(&settings)?;

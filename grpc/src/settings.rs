@@ -8,8 +8,8 @@ use std::time::Duration;
 use results_actors::{ActorSettings, Backend};
 use serde::{Deserialize, Serialize};
 
-use crate::layered::{invalid, EnvOverrides};
-pub use crate::layered::{Layered, LogSettings, SettingsError};
+use results_settings::{invalid, positive, EnvOverrides};
+pub use results_settings::{Error as SettingsError, Layered, LogSettings};
 
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "RESULTS_";
@@ -125,7 +125,9 @@ impl Default for ActorPoolSettings {
 impl Layered for Settings {
     const OVERRIDES: EnvOverrides<'static> = EnvOverrides {
         prefix: ENV_PREFIX,
-        skip: &[CONFIG_ENV, "RESULTS_WATCHER_"],
+        config_file: CONFIG_ENV,
+        // The watcher's variables may share the environment.
+        skip: &["RESULTS_WATCHER_"],
     };
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -137,23 +139,22 @@ impl Layered for Settings {
                 "this build has no MySQL/MariaDB support; build with `--features mysql`",
             ));
         }
-        for (key, value) in [
-            ("actors.writers", self.actors.writers),
-            ("actors.readers", self.actors.readers),
-            ("actors.writer_queue", self.actors.writer_queue),
-            ("actors.reader_queue", self.actors.reader_queue),
-            ("actors.timeout_secs", self.actors.timeout_secs as usize),
-            ("actors.batch_max", self.actors.batch_max),
+        positive([
+            ("actors.writers", self.actors.writers as u64),
+            ("actors.readers", self.actors.readers as u64),
+            ("actors.writer_queue", self.actors.writer_queue as u64),
+            ("actors.reader_queue", self.actors.reader_queue as u64),
+            ("actors.timeout_secs", self.actors.timeout_secs),
+            ("actors.batch_max", self.actors.batch_max as u64),
             (
                 "database.connect_timeout_secs",
-                self.database.connect_timeout_secs as usize,
+                self.database.connect_timeout_secs,
             ),
-            ("server.max_message_bytes", self.server.max_message_bytes),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be greater than 0"));
-            }
-        }
+            (
+                "server.max_message_bytes",
+                self.server.max_message_bytes as u64,
+            ),
+        ])?;
         if self.server.grpc_addr == self.server.rest_addr && self.server.grpc_addr.port() != 0 {
             return Err(invalid(
                 "server.rest_addr",
@@ -183,14 +184,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use results_settings::testing::{env, load_error};
 
     #[test]
     fn defaults_need_nothing() {
@@ -254,9 +248,7 @@ mod tests {
             ("[log]\nfilter = \"=[\"", &[], "log.filter"),
         ];
         for (toml, vars, key) in cases {
-            let err = Settings::from_toml(toml, "-", &env(vars))
-                .unwrap_err()
-                .to_string();
+            let err = load_error::<Settings>(toml, vars);
             assert!(err.contains(key), "{err} should name {key}");
         }
         let err = Settings::from_toml("[server", "x.toml", &env(&[]))

@@ -4,7 +4,7 @@
 //! Kubernetes API knows, feeds its ConfigMaps through the binaries' real `Settings`, and
 //! agrees with them on ports, probes, URLs, images, volumes and RBAC.
 
-use results_grpc::layered::Layered as _;
+use results_grpc::settings::Layered as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

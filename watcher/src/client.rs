@@ -9,6 +9,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
+use crate::error::{Error, Result};
 use crate::pb::results_client::ResultsClient;
 use crate::pb::{self};
 use crate::settings::ApiSettings;
@@ -29,8 +30,12 @@ pub type CallResult<T> = Result<T, Status>;
 
 impl ApiClient {
     /// A client of the API at `settings.url`; nothing is connected until the first call.
-    pub fn new(settings: &ApiSettings) -> anyhow::Result<ApiClient> {
-        let mut endpoint = Endpoint::from_shared(settings.url.clone())?
+    pub fn new(settings: &ApiSettings) -> Result<ApiClient> {
+        let mut endpoint = Endpoint::from_shared(settings.url.clone())
+            .map_err(|source| Error::ApiUrl {
+                url: settings.url.clone(),
+                source,
+            })?
             .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs))
             .tcp_nodelay(true)
@@ -39,12 +44,16 @@ impl ApiClient {
         if settings.url.starts_with("https://") {
             let mut tls = ClientTlsConfig::new().with_native_roots();
             if !settings.ca_file.is_empty() {
-                let pem = std::fs::read(&settings.ca_file).map_err(|e| {
-                    anyhow::anyhow!("cannot read api.ca_file {}: {e}", settings.ca_file)
+                let pem = std::fs::read(&settings.ca_file).map_err(|source| Error::ReadCaFile {
+                    path: settings.ca_file.clone(),
+                    source,
                 })?;
                 tls = tls.ca_certificate(Certificate::from_pem(pem));
             }
-            endpoint = endpoint.tls_config(tls)?;
+            endpoint = endpoint.tls_config(tls).map_err(|source| Error::ApiTls {
+                url: settings.url.clone(),
+                source,
+            })?;
         }
         Ok(ApiClient {
             results: ResultsClient::new(endpoint.connect_lazy())
@@ -179,9 +188,16 @@ mod tests {
             "/nonexistent/ca.pem",
             "",
         ))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+        assert!(matches!(err, Error::ReadCaFile { .. }), "{err:?}");
+        let source = std::error::Error::source(&err).expect("the io error is kept");
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
+        let err = err.to_string();
         assert!(err.contains("api.ca_file"), "{err}");
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[tokio::test]

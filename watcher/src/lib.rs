@@ -9,11 +9,13 @@
 //! - [`run`]: naming, status and summary of one run (SPEC §7).
 //! - [`controller`]: watch streams, the work queue and the reconciler.
 //! - [`client`]: the gRPC client of the API.
+//! - [`error`]: why the watcher could not start.
 //! - [`queue`], [`selector`], [`metrics`]: a keyed delay queue, label selectors, and the
 //!   Prometheus endpoint.
 
 pub mod client;
 pub mod controller;
+pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod run;
@@ -27,6 +29,7 @@ pub use results_grpc::pb::v1alpha2 as pb;
 use tokio::task::JoinHandle;
 
 use crate::controller::Controller;
+pub use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::run::RunKind;
 use crate::settings::Settings;
@@ -59,19 +62,29 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// Connects to the cluster the environment names (`$KUBECONFIG`, `~/.kube/config` or
+    /// the pod's service account), then [starts](Watcher::start).
+    pub async fn connect(settings: Settings) -> Result<Watcher> {
+        let kube = kube::Client::try_default()
+            .await
+            .map_err(Error::KubeClient)?;
+        Watcher::start(settings, kube).await
+    }
+
     /// Binds the metrics endpoint and starts watching through `kube`.
-    pub async fn start(settings: Settings, kube: kube::Client) -> anyhow::Result<Watcher> {
+    pub async fn start(settings: Settings, kube: kube::Client) -> Result<Watcher> {
         let metrics = Arc::new(Metrics::default());
         let (metrics_addr, stop_metrics, metrics_task) = if settings.metrics.addr.is_empty() {
             (None, None, None)
         } else {
-            let listener = metrics::bind(&settings.metrics.addr).await.map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on metrics.addr {}: {e}",
-                    settings.metrics.addr
-                )
-            })?;
-            let addr = listener.local_addr()?;
+            let bind_error = |source| Error::BindMetrics {
+                addr: settings.metrics.addr.clone(),
+                source,
+            };
+            let listener = metrics::bind(&settings.metrics.addr)
+                .await
+                .map_err(bind_error)?;
+            let addr = listener.local_addr().map_err(bind_error)?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(metrics::serve(listener, metrics.clone(), async move {
                 let _ = stopped.await;
@@ -125,5 +138,48 @@ impl Watcher {
         if let Some(task) = self.metrics_task.take() {
             let _ = task.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client of a Kubernetes API nobody serves; start-up fails before it is called.
+    fn kube() -> kube::Client {
+        let url = "http://127.0.0.1:1".parse().unwrap();
+        kube::Client::try_from(kube::Config::new(url)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_taken_metrics_address_fails_the_start_naming_it() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let mut settings = Settings::default();
+        settings.metrics.addr = addr.clone();
+        let err = Watcher::start(settings, kube()).await.err().unwrap();
+        assert!(matches!(err, Error::BindMetrics { .. }), "{err:?}");
+        let source = std::error::Error::source(&err).unwrap();
+        let io = source.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
+        let message = err.to_string();
+        assert!(
+            message.contains("metrics.addr") && message.contains(&addr),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unvalidated_cleanup_selector_fails_the_start() {
+        let mut settings = Settings::default();
+        settings.metrics.addr = String::new();
+        settings.watcher.cleanup_selector = "tier in (".into();
+        let err = Watcher::start(settings, kube()).await.err().unwrap();
+        assert!(matches!(err, Error::CleanupSelector(_)), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(
+            err.to_string().contains("watcher.cleanup_selector"),
+            "{err}"
+        );
     }
 }

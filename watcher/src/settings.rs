@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use results_grpc::layered::{invalid, EnvOverrides};
-pub use results_grpc::layered::{Layered, LogSettings, SettingsError};
+use results_settings::{invalid, positive, EnvOverrides};
+pub use results_settings::{Error as SettingsError, Layered, LogSettings};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of environment overrides.
@@ -131,7 +131,8 @@ impl Default for MetricsSettings {
 impl Layered for Settings {
     const OVERRIDES: EnvOverrides<'static> = EnvOverrides {
         prefix: ENV_PREFIX,
-        skip: &[CONFIG_ENV],
+        config_file: CONFIG_ENV,
+        skip: &[],
     };
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -155,7 +156,7 @@ impl Layered for Settings {
                 "must be \"v1\" or \"v1beta1\"",
             ));
         }
-        for (key, value) in [
+        positive([
             ("api.timeout_secs", self.api.timeout_secs),
             (
                 "kubernetes.list_page_size",
@@ -168,11 +169,7 @@ impl Layered for Settings {
                 "watcher.store_deadline_secs",
                 self.watcher.store_deadline_secs,
             ),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be greater than 0"));
-            }
-        }
+        ])?;
         crate::selector::Selector::parse(&self.watcher.cleanup_selector)
             .map_err(|e| invalid("watcher.cleanup_selector", e.to_string()))?;
         if !self.metrics.addr.is_empty() {
@@ -206,14 +203,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use results_settings::testing::{env, load_error};
 
     #[test]
     fn the_documented_example_file_holds_the_defaults() {
@@ -271,9 +261,7 @@ mod tests {
             ),
         ];
         for (toml, vars, key) in cases {
-            let err = Settings::from_toml(toml, "-", &env(vars))
-                .unwrap_err()
-                .to_string();
+            let err = load_error::<Settings>(toml, vars);
             assert!(err.contains(key), "{err} should name {key}");
         }
     }

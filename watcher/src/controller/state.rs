@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::cache::{ByteCount, Cache, Cached};
 use crate::client::ApiClient;
+use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
 use crate::run::RunKind;
@@ -74,9 +75,10 @@ impl Controller {
         settings: Settings,
         kube: kube::Client,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Controller> {
+    ) -> Result<Controller> {
         let api = ApiClient::new(&settings.api)?;
-        let cleanup_selector = Selector::parse(&settings.watcher.cleanup_selector)?;
+        let cleanup_selector =
+            Selector::parse(&settings.watcher.cleanup_selector).map_err(Error::CleanupSelector)?;
         let cache = Cache::new(settings.watcher.cache_bytes);
         Ok(Controller {
             settings,

@@ -1,0 +1,61 @@
+//! `[log]`, the same section in both binaries, and the tracing subscriber it sets up.
+
+use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
+
+use crate::error::{invalid, Result};
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `results_grpc=debug,info`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "info".into(),
+        }
+    }
+}
+
+impl LogSettings {
+    /// Checks that the filter parses.
+    pub fn validate(&self) -> Result<()> {
+        EnvFilter::try_new(&self.filter)
+            .map(drop)
+            .map_err(|e| invalid("log.filter", e.to_string()))
+    }
+
+    /// Installs the process-wide subscriber: plain text on stdout, filtered by `filter`.
+    ///
+    /// # Panics
+    /// If a global subscriber is already installed (call it once, from `main`).
+    pub fn init(&self) {
+        tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new(&self.filter))
+            .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_must_parse() {
+        assert!(LogSettings::default().validate().is_ok());
+        let targeted = LogSettings {
+            filter: "results_grpc=debug,info".into(),
+        };
+        assert!(targeted.validate().is_ok());
+        let err = LogSettings {
+            filter: "=[".into(),
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("log.filter"), "{err}");
+    }
+}
