@@ -8,6 +8,10 @@ pub enum ApiError {
     /// The request is malformed.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The server cannot take the request now (its budget for requests in flight is
+    /// spent) or ever (the request is larger than its limits).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The RPC is not offered by this server.
     #[error("{0}")]
     Unimplemented(String),
@@ -27,6 +31,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            ApiError::ResourceExhausted(_) => ErrorCode::ResourceExhausted,
             ApiError::Unimplemented(_) => ErrorCode::Unimplemented,
             ApiError::Call(e) => e.code(),
         }

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`pb`]: generated protobuf types, clients and servers (always built; the watcher uses
 //!   the client).
+//! - `budget`: the budget of request bytes in flight, and its gRPC layer.
 //! - `convert`: wire ↔ domain conversion and request validation.
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
 //!   services over it.
@@ -14,6 +15,8 @@
 
 pub mod pb;
 
+#[cfg(feature = "server")]
+pub mod budget;
 #[cfg(feature = "server")]
 pub mod convert;
 #[cfg(feature = "server")]
