@@ -1,11 +1,14 @@
 //! The domain model: what a Result and a Record are, independent of wire and rows.
 
 mod name;
+mod projection;
 mod record;
 mod result;
 mod time;
 
 pub use name::{ListScope, RecordName, RecordScope, ResultName};
+pub(crate) use projection::{assemble, follow};
+pub use projection::{DataPath, Projection, MAX_PROJECTION_PATHS};
 pub use record::{NewRecord, RecordData, RecordPatch, StoredRecord, MAX_TYPE_LEN};
 pub use result::{NewResult, RecordSummary, ResultReplacement, Status, StoredResult};
 pub use time::Timestamp;

@@ -5,15 +5,16 @@ mod explain;
 mod list;
 #[cfg(test)]
 mod plan_shapes;
+mod projection;
 mod query_plan;
 mod records;
 mod results;
 mod summary;
 
 pub use explain::{explain_list_records, explain_list_results};
-pub use list::{list_records, list_results, ListRequest, Page};
+pub use list::{list_records, list_records_projected, list_results, ListRequest, Page};
 pub use query_plan::{PlanStep, QueryPlan, StepKind};
-pub use records::{create_record, delete_record, get_record, update_record};
+pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};
 pub use results::{create_result, delete_result, get_result, update_result};
 pub use summary::record_list_summary;
 
