@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::json::{struct_to_json, ListRecordsJson, ListResultsJson, RecordJson, ResultJson};
+use crate::convert::fields::FieldMask;
 use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 use crate::service::ResultsApi;
@@ -79,6 +80,19 @@ struct ListParams {
     page_size: i32,
     page_token: String,
     order_by: String,
+    fields: String,
+}
+
+/// `?fields=` of Get calls: the partial-response mask.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FieldsParam {
+    fields: String,
+}
+
+/// The mask of `?fields=`, parsed as gRPC parses its metadata.
+fn mask(fields: &str) -> Result<FieldMask, RestError> {
+    Ok(FieldMask::parse([fields])?)
 }
 
 /// `?etag=` of PATCH calls.
@@ -118,6 +132,7 @@ pub(super) async fn list_results(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    let mask = mask(&p.fields)?;
     let req = pb::ListResultsRequest {
         parent: path.into_inner(),
         filter: p.filter,
@@ -125,7 +140,7 @@ pub(super) async fn list_results(
         page_token: p.page_token,
         order_by: p.order_by,
     };
-    let page = api.list_results(req).await?;
+    let page = api.list_results(req, &mask).await?;
     ok(ListResultsJson {
         results: page.results.into_iter().map(ResultJson::from).collect(),
         next_page_token: page.next_page_token,
@@ -136,11 +151,18 @@ fn result_name(path: &(String, String)) -> String {
     format!("{}/results/{}", path.0, path.1)
 }
 
-pub(super) async fn get_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
+pub(super) async fn get_result(
+    api: Data<ResultsApi>,
+    path: Path<(String, String)>,
+    req: HttpRequest,
+) -> Answer {
+    let FieldsParam { fields } = query(&req)?;
     let req = pb::GetResultRequest {
         name: result_name(&path),
     };
-    ok(ResultJson::from(api.get_result(req).await?))
+    ok(ResultJson::from(
+        api.get_result(req, &mask(&fields)?).await?,
+    ))
 }
 
 pub(super) async fn update_result(
@@ -186,6 +208,7 @@ pub(super) async fn list_records(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    let mask = mask(&p.fields)?;
     let req = pb::ListRecordsRequest {
         parent: result_name(&path),
         filter: p.filter,
@@ -193,7 +216,7 @@ pub(super) async fn list_records(
         page_token: p.page_token,
         order_by: p.order_by,
     };
-    let page = api.list_records(req).await?;
+    let page = api.list_records(req, &mask).await?;
     ok(ListRecordsJson {
         records: page.records.into_iter().map(RecordJson::from).collect(),
         next_page_token: page.next_page_token,
@@ -233,12 +256,14 @@ fn record_name(path: &(String, String, String)) -> String {
 pub(super) async fn get_record(
     api: Data<ResultsApi>,
     path: Path<(String, String, String)>,
+    req: HttpRequest,
 ) -> Answer {
+    let FieldsParam { fields } = query(&req)?;
+    let req = pb::GetRecordRequest {
+        name: record_name(&path),
+    };
     ok(RecordJson::from(
-        api.get_record(pb::GetRecordRequest {
-            name: record_name(&path),
-        })
-        .await?,
+        api.get_record(req, &mask(&fields)?).await?,
     ))
 }
 

@@ -5,6 +5,7 @@ use results_actors::model::{RecordName, ResultName};
 use results_actors::Actors;
 
 use crate::convert;
+use crate::convert::fields::{self, FieldMask};
 use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 
@@ -29,10 +30,16 @@ impl ResultsApi {
         Ok(convert::result_to_pb(self.actors.create_result(new).await?))
     }
 
-    /// GetResult.
-    pub async fn get_result(&self, req: pb::GetResultRequest) -> Result<pb::Result, ApiError> {
+    /// GetResult, answering the fields `mask` keeps.
+    pub async fn get_result(
+        &self,
+        req: pb::GetResultRequest,
+        mask: &FieldMask,
+    ) -> Result<pb::Result, ApiError> {
         let name = ResultName::parse(&req.name)?;
-        Ok(convert::result_to_pb(self.actors.get_result(name).await?))
+        let mut result = convert::result_to_pb(self.actors.get_result(name).await?);
+        fields::trim_result(mask, &mut result);
+        Ok(result)
     }
 
     /// UpdateResult.
@@ -52,19 +59,22 @@ impl ResultsApi {
         Ok(self.actors.delete_result(name).await?)
     }
 
-    /// ListResults.
+    /// ListResults, answering the fields `mask` keeps.
     pub async fn list_results(
         &self,
         req: pb::ListResultsRequest,
+        mask: &FieldMask,
     ) -> Result<pb::ListResultsResponse, ApiError> {
         let page = self
             .actors
             .list_results(convert::list_results(req)?)
             .await?;
-        Ok(pb::ListResultsResponse {
+        let mut answer = pb::ListResultsResponse {
             results: page.items.into_iter().map(convert::result_to_pb).collect(),
             next_page_token: page.next_page_token,
-        })
+        };
+        fields::trim_results_page(mask, &mut answer);
+        Ok(answer)
     }
 
     /// CreateRecord.
@@ -76,10 +86,18 @@ impl ResultsApi {
         Ok(convert::record_to_pb(self.actors.create_record(new).await?))
     }
 
-    /// GetRecord.
-    pub async fn get_record(&self, req: pb::GetRecordRequest) -> Result<pb::Record, ApiError> {
+    /// GetRecord, answering the fields `mask` keeps (and reading no more of the
+    /// document than they need).
+    pub async fn get_record(
+        &self,
+        req: pb::GetRecordRequest,
+        mask: &FieldMask,
+    ) -> Result<pb::Record, ApiError> {
         let name = RecordName::parse(&req.name)?;
-        Ok(convert::record_to_pb(self.actors.get_record(name).await?))
+        let projection = fields::record_projection(Some(mask))?;
+        let mut record = convert::record_to_pb(self.actors.get_record(name, projection).await?);
+        fields::trim_record(mask, &mut record);
+        Ok(record)
     }
 
     /// UpdateRecord.
@@ -99,19 +117,22 @@ impl ResultsApi {
         Ok(self.actors.delete_record(name).await?)
     }
 
-    /// ListRecords.
+    /// ListRecords, answering the fields `mask` keeps (and reading no more of each
+    /// document than they need).
     pub async fn list_records(
         &self,
         req: pb::ListRecordsRequest,
+        mask: &FieldMask,
     ) -> Result<pb::ListRecordsResponse, ApiError> {
-        let page = self
-            .actors
-            .list_records(convert::list_records(req)?)
-            .await?;
-        Ok(pb::ListRecordsResponse {
+        let request = convert::list_records(req)?;
+        let projection = fields::record_projection(fields::listed_records(mask))?;
+        let page = self.actors.list_records(request, projection).await?;
+        let mut answer = pb::ListRecordsResponse {
             records: page.items.into_iter().map(convert::record_to_pb).collect(),
             next_page_token: page.next_page_token,
-        })
+        };
+        fields::trim_records_page(mask, &mut answer);
+        Ok(answer)
     }
 
     /// GetRecordListSummary.
