@@ -17,6 +17,7 @@ integration::backend_tests!(
     gets_take_a_mask,
     bad_masks_are_refused,
     paging_with_a_mask_concatenates_to_the_full_listing,
+    writes_answer_with_a_mask_and_store_everything,
     a_mask_without_data_does_not_read_the_document_column
 );
 
@@ -168,7 +169,8 @@ async fn json_path_masks_keep_types_and_null_missing_paths(backend: TestBackend)
     seed(&mut client, 2).await;
     let fields = "records.data.value.metadata.name, records.data.value.status.conditions.0.reason,\
                   records.data.value.count,records.data.value.ratio,records.data.value.flags,\
-                  records.data.value.missing.deeper,records.data.value.kind.not_an_object";
+                  records.data.value.missing.deeper,records.data.value.kind.not_an_object,\
+                  records.data.value.0,records.data.value.metadata.we\"ird";
     let page = list(&mut client, 0, "", fields).await.unwrap();
     assert_eq!(page.records.len(), 2);
     for (i, record) in page.records.iter().enumerate() {
@@ -176,13 +178,14 @@ async fn json_path_masks_keep_types_and_null_missing_paths(backend: TestBackend)
         assert_eq!(
             value(record),
             json!({
-                "metadata": {"name": format!("run-{i}")},
                 "status": {"conditions": {"0": {"reason": "Succeeded"}}},
                 "count": i,
                 "ratio": 1.5,
                 "flags": {"on": true, "off": false, "none": null},
                 "missing": {"deeper": null},
                 "kind": {"not_an_object": null},
+                "0": null,
+                "metadata": {"name": format!("run-{i}"), "we\"ird": null},
             })
         );
     }
@@ -341,6 +344,71 @@ async fn paging_with_a_mask_concatenates_to_the_full_listing(backend: TestBacken
             json!({"metadata": {"name": value(want)["metadata"]["name"]}})
         );
     }
+}
+
+async fn writes_answer_with_a_mask_and_store_everything(backend: TestBackend) {
+    let server = TestServer::start(backend);
+    let mut client = server.grpc().await;
+    create_result(&mut client, "ns", "r").await;
+    let record = common::record(
+        "ns/results/r",
+        "run-0",
+        "tekton.dev/v1.TaskRun",
+        &doc(0).to_string(),
+    );
+    let created = client
+        .create_record(with_fields(
+            pb::CreateRecordRequest {
+                parent: "ns/results/r".into(),
+                record: Some(record.clone()),
+            },
+            "name,etag,data.value.metadata.name,data.value.status.conditions.0.reason",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.name, record.name);
+    assert!(!created.etag.is_empty());
+    assert_eq!((created.uid.as_str(), created.create_time), ("", None));
+    assert_eq!(
+        value(&created),
+        json!({"metadata": {"name": "run-0"}, "status": {"conditions": {"0": {"reason": "Succeeded"}}}})
+    );
+    let stored = common::get_record(&mut client, &record.name).await.unwrap();
+    assert_eq!(value(&stored), doc(0));
+    assert_eq!(stored.etag, created.etag);
+
+    // A bad mask is refused before anything is written.
+    let outcome = client
+        .create_record(with_fields(
+            pb::CreateRecordRequest {
+                parent: "ns/results/r".into(),
+                record: Some(common::record("ns/results/r", "run-1", "t", "{}")),
+            },
+            "data.value.*",
+        ))
+        .await;
+    assert_code(outcome, Code::InvalidArgument, "\"*\"");
+    assert_code(
+        common::get_record(&mut client, "ns/results/r/records/run-1").await,
+        Code::NotFound,
+        "run-1",
+    );
+
+    // REST: PATCH answers the named fields only.
+    let (status, body) = server
+        .rest()
+        .api(
+            "PATCH",
+            "/parents/ns/results/r?fields=name,annotations",
+            Some(&json!({"annotations": {"a": "1"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"name": "ns/results/r", "annotations": {"a": "1"}})
+    );
 }
 
 /// Runs `sql` on the test's database, beside the server.

@@ -1,6 +1,6 @@
 //! Partial responses, as upstream's `PartialResponse` feature (AIP-157): the `fields`
-//! mask (REST query parameter, gRPC metadata key) of GetResult, GetRecord, ListResults
-//! and ListRecords keeps only the named fields of the answer.
+//! mask (REST query parameter, gRPC metadata key) of GetResult, GetRecord, ListResults,
+//! ListRecords and the Create/Update calls keeps only the named fields of the answer.
 //!
 //! As upstream: comma-separated dot paths of proto field names, relative to the response
 //! message (`records.name`, `next_page_token` for ListRecords; `name`, `data.value` for
@@ -181,6 +181,15 @@ pub fn trim_record(mask: &FieldMask, r: &mut pb::Record) {
         }
         (Some(_), None) => {}
     }
+}
+
+/// Trims the answer to a write (upstream trims every answer): as [`trim_record`], the
+/// document projected in memory, as a read would have projected it in the database.
+pub fn trim_written_record(mask: &FieldMask, projection: &Projection, r: &mut pb::Record) {
+    if let Some(any) = r.data.as_mut() {
+        any.value = projection.apply(std::mem::take(&mut any.value));
+    }
+    trim_record(mask, r);
 }
 
 /// Trims a Result to `mask`.

@@ -83,7 +83,7 @@ struct ListParams {
     fields: String,
 }
 
-/// `?fields=` of Get calls: the partial-response mask.
+/// `?fields=` of Get and POST calls: the partial-response mask.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct FieldsParam {
@@ -95,11 +95,12 @@ fn mask(fields: &str) -> Result<FieldMask, RestError> {
     Ok(FieldMask::parse([fields])?)
 }
 
-/// `?etag=` of PATCH calls.
+/// `?etag=&fields=` of PATCH calls.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct EtagParam {
     etag: String,
+    fields: String,
 }
 
 pub(super) async fn healthz() -> HttpResponse {
@@ -116,14 +117,17 @@ pub(super) async fn not_found(req: HttpRequest) -> Answer {
 pub(super) async fn create_result(
     api: Data<ResultsApi>,
     path: Path<String>,
+    req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
+    let FieldsParam { fields } = query(&req)?;
+    let mask = mask(&fields)?;
     let result: ResultJson = body(&bytes, "Result")?;
     let req = pb::CreateResultRequest {
         parent: path.into_inner(),
         result: Some(result.into()),
     };
-    ok(ResultJson::from(api.create_result(req).await?))
+    ok(ResultJson::from(api.create_result(req, &mask).await?))
 }
 
 pub(super) async fn list_results(
@@ -171,14 +175,15 @@ pub(super) async fn update_result(
     req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
-    let EtagParam { etag } = query(&req)?;
+    let EtagParam { etag, fields } = query(&req)?;
+    let mask = mask(&fields)?;
     let result: ResultJson = body(&bytes, "Result")?;
     let req = pb::UpdateResultRequest {
         name: result_name(&path),
         result: Some(result.into()),
         etag,
     };
-    ok(ResultJson::from(api.update_result(req).await?))
+    ok(ResultJson::from(api.update_result(req, &mask).await?))
 }
 
 pub(super) async fn delete_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
@@ -192,14 +197,17 @@ pub(super) async fn delete_result(api: Data<ResultsApi>, path: Path<(String, Str
 pub(super) async fn create_record(
     api: Data<ResultsApi>,
     path: Path<(String, String)>,
+    req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
+    let FieldsParam { fields } = query(&req)?;
+    let mask = mask(&fields)?;
     let record: RecordJson = body(&bytes, "Record")?;
     let req = pb::CreateRecordRequest {
         parent: result_name(&path),
         record: Some(record.into()),
     };
-    ok(RecordJson::from(api.create_record(req).await?))
+    ok(RecordJson::from(api.create_record(req, &mask).await?))
 }
 
 pub(super) async fn list_records(
@@ -273,7 +281,8 @@ pub(super) async fn update_record(
     req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
-    let EtagParam { etag } = query(&req)?;
+    let EtagParam { etag, fields } = query(&req)?;
+    let mask = mask(&fields)?;
     let mut record: RecordJson = body(&bytes, "Record")?;
     let name = record_name(&path);
     if !record.name.is_empty() && record.name != name {
@@ -288,7 +297,7 @@ pub(super) async fn update_record(
         update_mask: None,
         etag,
     };
-    ok(RecordJson::from(api.update_record(req).await?))
+    ok(RecordJson::from(api.update_record(req, &mask).await?))
 }
 
 pub(super) async fn delete_record(

@@ -21,13 +21,16 @@ impl ResultsApi {
         ResultsApi { actors }
     }
 
-    /// CreateResult.
+    /// CreateResult, answering the fields `mask` keeps.
     pub async fn create_result(
         &self,
         req: pb::CreateResultRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
         let new = convert::create_result(req)?;
-        Ok(convert::result_to_pb(self.actors.create_result(new).await?))
+        let mut result = convert::result_to_pb(self.actors.create_result(new).await?);
+        fields::trim_result(mask, &mut result);
+        Ok(result)
     }
 
     /// GetResult, answering the fields `mask` keeps.
@@ -42,15 +45,16 @@ impl ResultsApi {
         Ok(result)
     }
 
-    /// UpdateResult.
+    /// UpdateResult, answering the fields `mask` keeps.
     pub async fn update_result(
         &self,
         req: pb::UpdateResultRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
         let replacement = convert::update_result(req)?;
-        Ok(convert::result_to_pb(
-            self.actors.update_result(replacement).await?,
-        ))
+        let mut result = convert::result_to_pb(self.actors.update_result(replacement).await?);
+        fields::trim_result(mask, &mut result);
+        Ok(result)
     }
 
     /// DeleteResult.
@@ -77,13 +81,17 @@ impl ResultsApi {
         Ok(answer)
     }
 
-    /// CreateRecord.
+    /// CreateRecord, answering the fields `mask` keeps (checked before the write).
     pub async fn create_record(
         &self,
         req: pb::CreateRecordRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
         let new = convert::create_record(req)?;
-        Ok(convert::record_to_pb(self.actors.create_record(new).await?))
+        let projection = fields::record_projection(Some(mask))?;
+        let mut record = convert::record_to_pb(self.actors.create_record(new).await?);
+        fields::trim_written_record(mask, &projection, &mut record);
+        Ok(record)
     }
 
     /// GetRecord, answering the fields `mask` keeps (and reading no more of the
@@ -100,15 +108,17 @@ impl ResultsApi {
         Ok(record)
     }
 
-    /// UpdateRecord.
+    /// UpdateRecord, answering the fields `mask` keeps (checked before the write).
     pub async fn update_record(
         &self,
         req: pb::UpdateRecordRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
         let patch = convert::update_record(req)?;
-        Ok(convert::record_to_pb(
-            self.actors.update_record(patch).await?,
-        ))
+        let projection = fields::record_projection(Some(mask))?;
+        let mut record = convert::record_to_pb(self.actors.update_record(patch).await?);
+        fields::trim_written_record(mask, &projection, &mut record);
+        Ok(record)
     }
 
     /// DeleteRecord.

@@ -21,8 +21,8 @@ impl ResultsService {
     }
 }
 
-/// Runs one API call and wraps its answer for tonic; reads (`with fields`) also get
-/// the `fields` mask of the request's metadata.
+/// Runs one API call and wraps its answer for tonic; calls `with fields` also get the
+/// `fields` mask of the request's metadata.
 macro_rules! rpc {
     ($self:ident . $method:ident ($request:ident)) => {
         $self
@@ -65,14 +65,14 @@ impl Results for ResultsService {
         &self,
         request: Request<pb::CreateResultRequest>,
     ) -> Result<Response<pb::Result>, Status> {
-        rpc!(self.create_result(request))
+        rpc!(self.create_result(request) with fields)
     }
 
     async fn update_result(
         &self,
         request: Request<pb::UpdateResultRequest>,
     ) -> Result<Response<pb::Result>, Status> {
-        rpc!(self.update_result(request))
+        rpc!(self.update_result(request) with fields)
     }
 
     async fn get_result(
@@ -100,14 +100,14 @@ impl Results for ResultsService {
         &self,
         request: Request<pb::CreateRecordRequest>,
     ) -> Result<Response<pb::Record>, Status> {
-        rpc!(self.create_record(request))
+        rpc!(self.create_record(request) with fields)
     }
 
     async fn update_record(
         &self,
         request: Request<pb::UpdateRecordRequest>,
     ) -> Result<Response<pb::Record>, Status> {
-        rpc!(self.update_record(request))
+        rpc!(self.update_record(request) with fields)
     }
 
     async fn get_record(

@@ -88,6 +88,29 @@ impl Projection {
     }
 }
 
+impl Projection {
+    /// The same projection done in memory, on a document already at hand (an answer to a
+    /// write): what a read under this projection would return of `value`.
+    pub fn apply(&self, value: Vec<u8>) -> Vec<u8> {
+        let paths = match self {
+            Projection::Whole => return value,
+            Projection::NoData => return Vec::new(),
+            Projection::Paths(paths) => paths,
+        };
+        if value.is_empty() {
+            return value;
+        }
+        let Ok(doc) = serde_json::from_slice::<Value>(&value) else {
+            return value;
+        };
+        let values = paths
+            .iter()
+            .map(|p| follow(&doc, p.steps()).cloned())
+            .collect();
+        assemble(paths, values)
+    }
+}
+
 /// Follows `steps` in memory: a key of an object, or a position in an array.
 pub(crate) fn follow<'v>(value: &'v Value, steps: &[String]) -> Option<&'v Value> {
     steps.iter().try_fold(value, |v, step| match v {
@@ -151,16 +174,8 @@ mod tests {
     }
 
     fn project(doc: &Value, paths: &[&str]) -> Value {
-        let Projection::Paths(paths) =
-            Projection::paths(paths.iter().map(|p| path(p)).collect()).unwrap()
-        else {
-            panic!("paths")
-        };
-        let values = paths
-            .iter()
-            .map(|p| follow(doc, p.steps()).cloned())
-            .collect();
-        serde_json::from_slice(&assemble(&paths, values)).unwrap()
+        let projection = Projection::paths(paths.iter().map(|p| path(p)).collect()).unwrap();
+        serde_json::from_slice(&projection.apply(doc.to_string().into_bytes())).unwrap()
     }
 
     #[test]
