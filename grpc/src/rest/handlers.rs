@@ -95,6 +95,12 @@ fn mask(fields: &str) -> Result<FieldMask, RestError> {
     Ok(FieldMask::parse([fields])?)
 }
 
+/// The mask of a request whose only query parameter is `fields`.
+fn fields_mask(req: &HttpRequest) -> Result<FieldMask, RestError> {
+    let FieldsParam { fields } = query(req)?;
+    mask(&fields)
+}
+
 /// `?etag=&fields=` of PATCH calls.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -120,8 +126,7 @@ pub(super) async fn create_result(
     req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
-    let FieldsParam { fields } = query(&req)?;
-    let mask = mask(&fields)?;
+    let mask = fields_mask(&req)?;
     let result: ResultJson = body(&bytes, "Result")?;
     let req = pb::CreateResultRequest {
         parent: path.into_inner(),
@@ -160,13 +165,11 @@ pub(super) async fn get_result(
     path: Path<(String, String)>,
     req: HttpRequest,
 ) -> Answer {
-    let FieldsParam { fields } = query(&req)?;
+    let mask = fields_mask(&req)?;
     let req = pb::GetResultRequest {
         name: result_name(&path),
     };
-    ok(ResultJson::from(
-        api.get_result(req, &mask(&fields)?).await?,
-    ))
+    ok(ResultJson::from(api.get_result(req, &mask).await?))
 }
 
 pub(super) async fn update_result(
@@ -200,8 +203,7 @@ pub(super) async fn create_record(
     req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
-    let FieldsParam { fields } = query(&req)?;
-    let mask = mask(&fields)?;
+    let mask = fields_mask(&req)?;
     let record: RecordJson = body(&bytes, "Record")?;
     let req = pb::CreateRecordRequest {
         parent: result_name(&path),
@@ -266,13 +268,11 @@ pub(super) async fn get_record(
     path: Path<(String, String, String)>,
     req: HttpRequest,
 ) -> Answer {
-    let FieldsParam { fields } = query(&req)?;
+    let mask = fields_mask(&req)?;
     let req = pb::GetRecordRequest {
         name: record_name(&path),
     };
-    ok(RecordJson::from(
-        api.get_record(req, &mask(&fields)?).await?,
-    ))
+    ok(RecordJson::from(api.get_record(req, &mask).await?))
 }
 
 pub(super) async fn update_record(
