@@ -160,19 +160,34 @@ pub fn listed_records(mask: &FieldMask) -> Option<&FieldMask> {
     mask.field("records")
 }
 
+/// Trims the fields Results and Records share: names, ids, etag and the four times.
+macro_rules! trim_shared_fields {
+    ($mask:ident, $r:ident) => {
+        for (name, text) in [
+            ("name", &mut $r.name),
+            ("id", &mut $r.id),
+            ("uid", &mut $r.uid),
+            ("etag", &mut $r.etag),
+        ] {
+            $mask.keep(name, text);
+        }
+        for (name, time) in [
+            ("created_time", &mut $r.created_time),
+            ("create_time", &mut $r.create_time),
+            ("updated_time", &mut $r.updated_time),
+            ("update_time", &mut $r.update_time),
+        ] {
+            trim_time($mask, name, time);
+        }
+    };
+}
+
 /// Trims a Record to `mask` (its `data.value` was projected already).
 pub fn trim_record(mask: &FieldMask, r: &mut pb::Record) {
     if mask.is_all() {
         return;
     }
-    mask.keep("name", &mut r.name);
-    mask.keep("id", &mut r.id);
-    mask.keep("uid", &mut r.uid);
-    mask.keep("etag", &mut r.etag);
-    trim_time(mask, "created_time", &mut r.created_time);
-    trim_time(mask, "create_time", &mut r.create_time);
-    trim_time(mask, "updated_time", &mut r.updated_time);
-    trim_time(mask, "update_time", &mut r.update_time);
+    trim_shared_fields!(mask, r);
     match (mask.field("data"), r.data.as_mut()) {
         (None, _) => r.data = None,
         (Some(data), Some(any)) => {
@@ -197,14 +212,7 @@ pub fn trim_result(mask: &FieldMask, r: &mut pb::Result) {
     if mask.is_all() {
         return;
     }
-    mask.keep("name", &mut r.name);
-    mask.keep("id", &mut r.id);
-    mask.keep("uid", &mut r.uid);
-    mask.keep("etag", &mut r.etag);
-    trim_time(mask, "created_time", &mut r.created_time);
-    trim_time(mask, "create_time", &mut r.create_time);
-    trim_time(mask, "updated_time", &mut r.updated_time);
-    trim_time(mask, "update_time", &mut r.update_time);
+    trim_shared_fields!(mask, r);
     trim_map(mask, "annotations", &mut r.annotations);
     match (mask.field("summary"), r.summary.as_mut()) {
         (None, _) => r.summary = None,
