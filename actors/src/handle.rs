@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, MailboxError, Message, SyncArbiter};
 use results_storage::model::{
-    ListScope, NewRecord, NewResult, RecordName, RecordPatch, RecordScope, ResultName,
+    ListScope, NewRecord, NewResult, Projection, RecordName, RecordPatch, RecordScope, ResultName,
     ResultReplacement, StoredRecord, StoredResult,
 };
 use results_storage::page::TokenSigner;
@@ -255,17 +255,29 @@ impl Actors {
         self.call(&self.writer, DeleteRecord(name)).await
     }
 
-    /// GetRecord.
-    pub async fn get_record(&self, name: RecordName) -> Result<StoredRecord> {
-        self.call(&self.query, GetRecord(name)).await
+    /// GetRecord, reading of its document what `projection` asks.
+    pub async fn get_record(
+        &self,
+        name: RecordName,
+        projection: Projection,
+    ) -> Result<StoredRecord> {
+        self.call(&self.query, GetRecord { name, projection }).await
     }
 
-    /// ListRecords.
+    /// ListRecords, reading of each document what `projection` asks.
     pub async fn list_records(
         &self,
         request: ListRequest<RecordScope>,
+        projection: Projection,
     ) -> Result<Page<StoredRecord>> {
-        self.call(&self.query, ListRecords(request)).await
+        self.call(
+            &self.query,
+            ListRecords {
+                request,
+                projection,
+            },
+        )
+        .await
     }
 
     /// GetRecordListSummary.

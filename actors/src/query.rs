@@ -47,7 +47,9 @@ impl Handler<GetRecord> for QueryExecutor {
 
     fn handle(&mut self, msg: GetRecord, _: &mut Self::Context) -> Self::Result {
         guard("GetRecord", || {
-            Ok(self.db.read(|c| store::get_record(c, &msg.0))?)
+            Ok(self
+                .db
+                .read(|c| store::get_record_projected(c, &msg.name, &msg.projection))?)
         })
     }
 }
@@ -57,9 +59,9 @@ impl Handler<ListRecords> for QueryExecutor {
 
     fn handle(&mut self, msg: ListRecords, _: &mut Self::Context) -> Self::Result {
         guard("ListRecords", || {
-            Ok(self
-                .db
-                .read(|c| store::list_records(c, &self.signer, &msg.0))?)
+            Ok(self.db.read(|c| {
+                store::list_records_projected(c, &self.signer, &msg.request, &msg.projection)
+            })?)
         })
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use results_actors::model::{
-    NewRecord, NewResult, RecordData, RecordName, RecordPatch, ResultName, ResultReplacement,
-    StoredRecord,
+    NewRecord, NewResult, Projection, RecordData, RecordName, RecordPatch, ResultName,
+    ResultReplacement, StoredRecord,
 };
 use results_actors::{
     ActorSettings, Actors, Backend, ErrorCode, SystemClock, TokenSigner, UuidGen,
@@ -122,7 +122,8 @@ async fn a_mixed_batch_answers_each_caller(backend: Backend) {
 
     // Every answer is what is stored.
     let get_result = |name: &str| actors.get_result(ResultName::parse(name).unwrap());
-    let get_record = |name: &str| actors.get_record(RecordName::parse(name).unwrap());
+    let get_record =
+        |name: &str| actors.get_record(RecordName::parse(name).unwrap(), Projection::Whole);
     assert_eq!(get_result("ns/results/b").await.unwrap(), created_b);
     assert_eq!(get_result("ns/results/a").await.unwrap(), updated_a);
     assert_same_record(

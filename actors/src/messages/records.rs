@@ -1,7 +1,9 @@
 //! Messages about Records.
 
 use actix::Message;
-use results_storage::model::{NewRecord, RecordName, RecordPatch, RecordScope, StoredRecord};
+use results_storage::model::{
+    NewRecord, Projection, RecordName, RecordPatch, RecordScope, StoredRecord,
+};
 use results_storage::store::{ListRequest, Page};
 use results_storage::summary::{SummaryRow, SummarySpec};
 
@@ -25,7 +27,12 @@ pub struct DeleteRecord(pub RecordName);
 /// Read one Record.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<StoredRecord>")]
-pub struct GetRecord(pub RecordName);
+pub struct GetRecord {
+    /// Which Record.
+    pub name: RecordName,
+    /// What of its document to read.
+    pub projection: Projection,
+}
 
 /// Summarise the Records under a parent that match a filter.
 #[derive(Debug, Message)]
@@ -42,4 +49,9 @@ pub struct SummarizeRecords {
 /// List Records.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Page<StoredRecord>>")]
-pub struct ListRecords(pub ListRequest<RecordScope>);
+pub struct ListRecords {
+    /// Where, which and in what order.
+    pub request: ListRequest<RecordScope>,
+    /// What of each document to read.
+    pub projection: Projection,
+}

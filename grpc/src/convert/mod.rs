@@ -1,6 +1,7 @@
 //! Wire ↔ domain conversion. Requests are validated here (failures are InvalidArgument);
 //! the domain model never sees protobuf types.
 
+pub mod fields;
 mod records;
 mod results;
 mod summary;

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::json::{struct_to_json, ListRecordsJson, ListResultsJson, RecordJson, ResultJson};
+use crate::convert::fields::FieldMask;
 use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 use crate::service::ResultsApi;
@@ -79,13 +80,33 @@ struct ListParams {
     page_size: i32,
     page_token: String,
     order_by: String,
+    fields: String,
 }
 
-/// `?etag=` of PATCH calls.
+/// `?fields=` of Get and POST calls: the partial-response mask.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FieldsParam {
+    fields: String,
+}
+
+/// The mask of `?fields=`, parsed as gRPC parses its metadata.
+fn mask(fields: &str) -> Result<FieldMask, RestError> {
+    Ok(FieldMask::parse([fields])?)
+}
+
+/// The mask of a request whose only query parameter is `fields`.
+fn fields_mask(req: &HttpRequest) -> Result<FieldMask, RestError> {
+    let FieldsParam { fields } = query(req)?;
+    mask(&fields)
+}
+
+/// `?etag=&fields=` of PATCH calls.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct EtagParam {
     etag: String,
+    fields: String,
 }
 
 pub(super) async fn healthz() -> HttpResponse {
@@ -102,14 +123,16 @@ pub(super) async fn not_found(req: HttpRequest) -> Answer {
 pub(super) async fn create_result(
     api: Data<ResultsApi>,
     path: Path<String>,
+    req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
+    let mask = fields_mask(&req)?;
     let result: ResultJson = body(&bytes, "Result")?;
     let req = pb::CreateResultRequest {
         parent: path.into_inner(),
         result: Some(result.into()),
     };
-    ok(ResultJson::from(api.create_result(req).await?))
+    ok(ResultJson::from(api.create_result(req, &mask).await?))
 }
 
 pub(super) async fn list_results(
@@ -118,6 +141,7 @@ pub(super) async fn list_results(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    let mask = mask(&p.fields)?;
     let req = pb::ListResultsRequest {
         parent: path.into_inner(),
         filter: p.filter,
@@ -125,7 +149,7 @@ pub(super) async fn list_results(
         page_token: p.page_token,
         order_by: p.order_by,
     };
-    let page = api.list_results(req).await?;
+    let page = api.list_results(req, &mask).await?;
     ok(ListResultsJson {
         results: page.results.into_iter().map(ResultJson::from).collect(),
         next_page_token: page.next_page_token,
@@ -136,11 +160,16 @@ fn result_name(path: &(String, String)) -> String {
     format!("{}/results/{}", path.0, path.1)
 }
 
-pub(super) async fn get_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
+pub(super) async fn get_result(
+    api: Data<ResultsApi>,
+    path: Path<(String, String)>,
+    req: HttpRequest,
+) -> Answer {
+    let mask = fields_mask(&req)?;
     let req = pb::GetResultRequest {
         name: result_name(&path),
     };
-    ok(ResultJson::from(api.get_result(req).await?))
+    ok(ResultJson::from(api.get_result(req, &mask).await?))
 }
 
 pub(super) async fn update_result(
@@ -149,14 +178,15 @@ pub(super) async fn update_result(
     req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
-    let EtagParam { etag } = query(&req)?;
+    let EtagParam { etag, fields } = query(&req)?;
+    let mask = mask(&fields)?;
     let result: ResultJson = body(&bytes, "Result")?;
     let req = pb::UpdateResultRequest {
         name: result_name(&path),
         result: Some(result.into()),
         etag,
     };
-    ok(ResultJson::from(api.update_result(req).await?))
+    ok(ResultJson::from(api.update_result(req, &mask).await?))
 }
 
 pub(super) async fn delete_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
@@ -170,14 +200,16 @@ pub(super) async fn delete_result(api: Data<ResultsApi>, path: Path<(String, Str
 pub(super) async fn create_record(
     api: Data<ResultsApi>,
     path: Path<(String, String)>,
+    req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
+    let mask = fields_mask(&req)?;
     let record: RecordJson = body(&bytes, "Record")?;
     let req = pb::CreateRecordRequest {
         parent: result_name(&path),
         record: Some(record.into()),
     };
-    ok(RecordJson::from(api.create_record(req).await?))
+    ok(RecordJson::from(api.create_record(req, &mask).await?))
 }
 
 pub(super) async fn list_records(
@@ -186,6 +218,7 @@ pub(super) async fn list_records(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    let mask = mask(&p.fields)?;
     let req = pb::ListRecordsRequest {
         parent: result_name(&path),
         filter: p.filter,
@@ -193,7 +226,7 @@ pub(super) async fn list_records(
         page_token: p.page_token,
         order_by: p.order_by,
     };
-    let page = api.list_records(req).await?;
+    let page = api.list_records(req, &mask).await?;
     ok(ListRecordsJson {
         records: page.records.into_iter().map(RecordJson::from).collect(),
         next_page_token: page.next_page_token,
@@ -233,13 +266,13 @@ fn record_name(path: &(String, String, String)) -> String {
 pub(super) async fn get_record(
     api: Data<ResultsApi>,
     path: Path<(String, String, String)>,
+    req: HttpRequest,
 ) -> Answer {
-    ok(RecordJson::from(
-        api.get_record(pb::GetRecordRequest {
-            name: record_name(&path),
-        })
-        .await?,
-    ))
+    let mask = fields_mask(&req)?;
+    let req = pb::GetRecordRequest {
+        name: record_name(&path),
+    };
+    ok(RecordJson::from(api.get_record(req, &mask).await?))
 }
 
 pub(super) async fn update_record(
@@ -248,7 +281,8 @@ pub(super) async fn update_record(
     req: HttpRequest,
     bytes: Bytes,
 ) -> Answer {
-    let EtagParam { etag } = query(&req)?;
+    let EtagParam { etag, fields } = query(&req)?;
+    let mask = mask(&fields)?;
     let mut record: RecordJson = body(&bytes, "Record")?;
     let name = record_name(&path);
     if !record.name.is_empty() && record.name != name {
@@ -263,7 +297,7 @@ pub(super) async fn update_record(
         update_mask: None,
         etag,
     };
-    ok(RecordJson::from(api.update_record(req).await?))
+    ok(RecordJson::from(api.update_record(req, &mask).await?))
 }
 
 pub(super) async fn delete_record(

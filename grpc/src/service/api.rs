@@ -5,6 +5,7 @@ use results_actors::model::{RecordName, ResultName};
 use results_actors::Actors;
 
 use crate::convert;
+use crate::convert::fields::{self, FieldMask};
 use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 
@@ -20,30 +21,40 @@ impl ResultsApi {
         ResultsApi { actors }
     }
 
-    /// CreateResult.
+    /// CreateResult, answering the fields `mask` keeps.
     pub async fn create_result(
         &self,
         req: pb::CreateResultRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
         let new = convert::create_result(req)?;
-        Ok(convert::result_to_pb(self.actors.create_result(new).await?))
+        let mut result = convert::result_to_pb(self.actors.create_result(new).await?);
+        fields::trim_result(mask, &mut result);
+        Ok(result)
     }
 
-    /// GetResult.
-    pub async fn get_result(&self, req: pb::GetResultRequest) -> Result<pb::Result, ApiError> {
+    /// GetResult, answering the fields `mask` keeps.
+    pub async fn get_result(
+        &self,
+        req: pb::GetResultRequest,
+        mask: &FieldMask,
+    ) -> Result<pb::Result, ApiError> {
         let name = ResultName::parse(&req.name)?;
-        Ok(convert::result_to_pb(self.actors.get_result(name).await?))
+        let mut result = convert::result_to_pb(self.actors.get_result(name).await?);
+        fields::trim_result(mask, &mut result);
+        Ok(result)
     }
 
-    /// UpdateResult.
+    /// UpdateResult, answering the fields `mask` keeps.
     pub async fn update_result(
         &self,
         req: pb::UpdateResultRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
         let replacement = convert::update_result(req)?;
-        Ok(convert::result_to_pb(
-            self.actors.update_result(replacement).await?,
-        ))
+        let mut result = convert::result_to_pb(self.actors.update_result(replacement).await?);
+        fields::trim_result(mask, &mut result);
+        Ok(result)
     }
 
     /// DeleteResult.
@@ -52,45 +63,62 @@ impl ResultsApi {
         Ok(self.actors.delete_result(name).await?)
     }
 
-    /// ListResults.
+    /// ListResults, answering the fields `mask` keeps.
     pub async fn list_results(
         &self,
         req: pb::ListResultsRequest,
+        mask: &FieldMask,
     ) -> Result<pb::ListResultsResponse, ApiError> {
         let page = self
             .actors
             .list_results(convert::list_results(req)?)
             .await?;
-        Ok(pb::ListResultsResponse {
+        let mut answer = pb::ListResultsResponse {
             results: page.items.into_iter().map(convert::result_to_pb).collect(),
             next_page_token: page.next_page_token,
-        })
+        };
+        fields::trim_results_page(mask, &mut answer);
+        Ok(answer)
     }
 
-    /// CreateRecord.
+    /// CreateRecord, answering the fields `mask` keeps (checked before the write).
     pub async fn create_record(
         &self,
         req: pb::CreateRecordRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
         let new = convert::create_record(req)?;
-        Ok(convert::record_to_pb(self.actors.create_record(new).await?))
+        let projection = fields::record_projection(Some(mask))?;
+        let mut record = convert::record_to_pb(self.actors.create_record(new).await?);
+        fields::trim_written_record(mask, &projection, &mut record);
+        Ok(record)
     }
 
-    /// GetRecord.
-    pub async fn get_record(&self, req: pb::GetRecordRequest) -> Result<pb::Record, ApiError> {
+    /// GetRecord, answering the fields `mask` keeps (and reading no more of the
+    /// document than they need).
+    pub async fn get_record(
+        &self,
+        req: pb::GetRecordRequest,
+        mask: &FieldMask,
+    ) -> Result<pb::Record, ApiError> {
         let name = RecordName::parse(&req.name)?;
-        Ok(convert::record_to_pb(self.actors.get_record(name).await?))
+        let projection = fields::record_projection(Some(mask))?;
+        let mut record = convert::record_to_pb(self.actors.get_record(name, projection).await?);
+        fields::trim_record(mask, &mut record);
+        Ok(record)
     }
 
-    /// UpdateRecord.
+    /// UpdateRecord, answering the fields `mask` keeps (checked before the write).
     pub async fn update_record(
         &self,
         req: pb::UpdateRecordRequest,
+        mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
         let patch = convert::update_record(req)?;
-        Ok(convert::record_to_pb(
-            self.actors.update_record(patch).await?,
-        ))
+        let projection = fields::record_projection(Some(mask))?;
+        let mut record = convert::record_to_pb(self.actors.update_record(patch).await?);
+        fields::trim_written_record(mask, &projection, &mut record);
+        Ok(record)
     }
 
     /// DeleteRecord.
@@ -99,19 +127,22 @@ impl ResultsApi {
         Ok(self.actors.delete_record(name).await?)
     }
 
-    /// ListRecords.
+    /// ListRecords, answering the fields `mask` keeps (and reading no more of each
+    /// document than they need).
     pub async fn list_records(
         &self,
         req: pb::ListRecordsRequest,
+        mask: &FieldMask,
     ) -> Result<pb::ListRecordsResponse, ApiError> {
-        let page = self
-            .actors
-            .list_records(convert::list_records(req)?)
-            .await?;
-        Ok(pb::ListRecordsResponse {
+        let request = convert::list_records(req)?;
+        let projection = fields::record_projection(fields::listed_records(mask))?;
+        let page = self.actors.list_records(request, projection).await?;
+        let mut answer = pb::ListRecordsResponse {
             records: page.items.into_iter().map(convert::record_to_pb).collect(),
             next_page_token: page.next_page_token,
-        })
+        };
+        fields::trim_records_page(mask, &mut answer);
+        Ok(answer)
     }
 
     /// GetRecordListSummary.

@@ -3,6 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::ResultsApi;
+use crate::convert::fields::{FieldMask, FIELDS_KEY};
+use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 use crate::pb::v1alpha2::results_server::Results;
 
@@ -19,7 +21,8 @@ impl ResultsService {
     }
 }
 
-/// Runs one API call and wraps its answer for tonic.
+/// Runs one API call and wraps its answer for tonic; calls `with fields` also get the
+/// `fields` mask of the request's metadata.
 macro_rules! rpc {
     ($self:ident . $method:ident ($request:ident)) => {
         $self
@@ -29,6 +32,31 @@ macro_rules! rpc {
             .map(Response::new)
             .map_err(Status::from)
     };
+    ($self:ident . $method:ident ($request:ident) with fields) => {
+        match metadata_fields(&$request) {
+            Ok(mask) => $self
+                .api
+                .$method($request.into_inner(), &mask)
+                .await
+                .map(Response::new)
+                .map_err(Status::from),
+            Err(e) => Err(Status::from(e)),
+        }
+    };
+}
+
+/// The `fields` mask of a request: every value of the metadata key, as upstream.
+fn metadata_fields<T>(request: &Request<T>) -> Result<FieldMask, ApiError> {
+    let values = request
+        .metadata()
+        .get_all(FIELDS_KEY)
+        .iter()
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::InvalidArgument("fields metadata is not ASCII text".into()))
+        })
+        .collect::<Result<Vec<&str>, ApiError>>()?;
+    FieldMask::parse(values)
 }
 
 #[tonic::async_trait]
@@ -37,21 +65,21 @@ impl Results for ResultsService {
         &self,
         request: Request<pb::CreateResultRequest>,
     ) -> Result<Response<pb::Result>, Status> {
-        rpc!(self.create_result(request))
+        rpc!(self.create_result(request) with fields)
     }
 
     async fn update_result(
         &self,
         request: Request<pb::UpdateResultRequest>,
     ) -> Result<Response<pb::Result>, Status> {
-        rpc!(self.update_result(request))
+        rpc!(self.update_result(request) with fields)
     }
 
     async fn get_result(
         &self,
         request: Request<pb::GetResultRequest>,
     ) -> Result<Response<pb::Result>, Status> {
-        rpc!(self.get_result(request))
+        rpc!(self.get_result(request) with fields)
     }
 
     async fn delete_result(
@@ -65,35 +93,35 @@ impl Results for ResultsService {
         &self,
         request: Request<pb::ListResultsRequest>,
     ) -> Result<Response<pb::ListResultsResponse>, Status> {
-        rpc!(self.list_results(request))
+        rpc!(self.list_results(request) with fields)
     }
 
     async fn create_record(
         &self,
         request: Request<pb::CreateRecordRequest>,
     ) -> Result<Response<pb::Record>, Status> {
-        rpc!(self.create_record(request))
+        rpc!(self.create_record(request) with fields)
     }
 
     async fn update_record(
         &self,
         request: Request<pb::UpdateRecordRequest>,
     ) -> Result<Response<pb::Record>, Status> {
-        rpc!(self.update_record(request))
+        rpc!(self.update_record(request) with fields)
     }
 
     async fn get_record(
         &self,
         request: Request<pb::GetRecordRequest>,
     ) -> Result<Response<pb::Record>, Status> {
-        rpc!(self.get_record(request))
+        rpc!(self.get_record(request) with fields)
     }
 
     async fn list_records(
         &self,
         request: Request<pb::ListRecordsRequest>,
     ) -> Result<Response<pb::ListRecordsResponse>, Status> {
-        rpc!(self.list_records(request))
+        rpc!(self.list_records(request) with fields)
     }
 
     async fn delete_record(

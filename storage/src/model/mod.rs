@@ -2,11 +2,14 @@
 
 mod document;
 mod name;
+mod projection;
 mod record;
 mod result;
 mod time;
 
 pub use name::{ListScope, RecordName, RecordScope, ResultName};
+pub(crate) use projection::{assemble, follow};
+pub use projection::{DataPath, Projection, MAX_PROJECTION_PATHS};
 pub use record::{NewRecord, RecordData, RecordPatch, StoredRecord, MAX_TYPE_LEN};
 pub use result::{NewResult, RecordSummary, ResultReplacement, Status, StoredResult};
 pub use time::Timestamp;

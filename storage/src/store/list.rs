@@ -7,12 +7,13 @@ use diesel::sql_types::BigInt;
 use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
 use crate::fragment::Fragment;
-use crate::model::{ListScope, RecordScope, StoredRecord, StoredResult};
+use crate::model::{ListScope, Projection, RecordScope, StoredRecord, StoredResult};
 use crate::page::{
     page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
 };
 use crate::rows::{RecordRow, ResultRow};
 use crate::schema::{records, results};
+use crate::store::projection;
 use crate::{Error, Result};
 
 /// A List request as received, before validation.
@@ -78,7 +79,40 @@ pub fn list_records(
     let rows: Vec<RecordRow> =
         with_conn!(conn, |c| records_query(page).load(c)).map_err(Error::db("listing records"))?;
     let items: Vec<StoredRecord> = rows.into_iter().map(RecordRow::into_model).collect();
-    Ok(plan.page(items, |r| Cursor {
+    Ok(plan.page(items, |r| record_cursor(&plan, r)))
+}
+
+/// ListRecords returning only what `projection` asks of each document (see
+/// [`Projection`]); [`Projection::Whole`] is [`list_records`]. Paging is the same.
+pub fn list_records_projected(
+    conn: &mut Conn,
+    signer: &TokenSigner,
+    request: &ListRequest<RecordScope>,
+    projection: &Projection,
+) -> Result<Page<StoredRecord>> {
+    if *projection == Projection::Whole {
+        return list_records(conn, signer, request);
+    }
+    let (plan, page) = records_listing(conn.backend(), signer, request)?;
+    let columns = projection::columns(projection, conn.backend());
+    conn.note_statement_shape(page.shape() ^ columns.6.shape().rotate_left(2));
+    let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
+        .select(columns)
+        .filter(page.condition)
+        .order_by(page.order)
+        .limit(page.limit)
+        .load(c))
+    .map_err(Error::db("listing records"))?;
+    let items = rows
+        .into_iter()
+        .map(|row| projection::decode(projection, row))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(plan.page(items, |r| record_cursor(&plan, r)))
+}
+
+/// Where a Record listing continues after `r`.
+fn record_cursor(plan: &Plan, r: &StoredRecord) -> Cursor {
+    Cursor {
         keys: plan
             .order
             .keys
@@ -89,7 +123,7 @@ pub fn list_records(
             })
             .collect(),
         uid: r.uid.clone(),
-    }))
+    }
 }
 
 /// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.

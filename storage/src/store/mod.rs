@@ -3,12 +3,13 @@
 
 // `pub(crate)` for `testing`, which explains the exact queries of a listing page.
 pub(crate) mod list;
+mod projection;
 mod records;
 mod results;
 mod summary;
 
-pub use list::{list_records, list_results, ListRequest, Page};
-pub use records::{create_record, delete_record, get_record, update_record};
+pub use list::{list_records, list_records_projected, list_results, ListRequest, Page};
+pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};
 pub use results::{create_result, delete_result, get_result, update_result};
 pub use summary::record_list_summary;
 

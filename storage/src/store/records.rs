@@ -7,9 +7,10 @@ use crate::json::Json;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::connection::{with_conn, Conn};
-use crate::model::{NewRecord, RecordName, RecordPatch, StoredRecord, Timestamp};
+use crate::model::{NewRecord, Projection, RecordName, RecordPatch, StoredRecord, Timestamp};
 use crate::rows::{json_value, RecordRow};
 use crate::schema::{records, results};
+use crate::store::projection;
 use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
@@ -85,6 +86,30 @@ pub fn get_record(conn: &mut Conn, name: &RecordName) -> Result<StoredRecord> {
     .map_err(Error::db("reading a record"))?;
     row.map(RecordRow::into_model)
         .ok_or_else(|| Error::NotFound(format!("record {name}")))
+}
+
+/// GetRecord returning only what `projection` asks of the document (see
+/// [`Projection`]); [`Projection::Whole`] is [`get_record`].
+pub fn get_record_projected(
+    conn: &mut Conn,
+    name: &RecordName,
+    projection: &Projection,
+) -> Result<StoredRecord> {
+    if *projection == Projection::Whole {
+        return get_record(conn, name);
+    }
+    let columns = projection::columns(projection, conn.backend());
+    conn.note_statement_shape(columns.6.shape());
+    let row: Option<RecordRow> = with_conn!(conn, |c| records::table
+        .filter(records::parent.eq(&name.parent))
+        .filter(records::result_name.eq(&name.result))
+        .filter(records::name.eq(&name.record))
+        .select(columns)
+        .first(c)
+        .optional())
+    .map_err(Error::db("reading a record"))?;
+    let row = row.ok_or_else(|| Error::NotFound(format!("record {name}")))?;
+    projection::decode(projection, row)
 }
 
 /// UpdateRecord: merges non-empty fields. With an etag, fails unless it matches; of
