@@ -11,10 +11,12 @@ use anyhow::Context as _;
 use results_actors::{Actors, Database, PoolSettings, SystemClock, TokenSigner, UuidGen};
 use tonic::transport::server::TcpIncoming;
 
+use crate::budget::grpc::BudgetLayer;
+use crate::budget::ByteBudget;
 use crate::pb::v1alpha2::logs_server::LogsServer;
 use crate::pb::v1alpha2::results_server::ResultsServer;
 use crate::pb::FILE_DESCRIPTOR_SET;
-use crate::rest;
+use crate::rest::{self, BodyLimits};
 use crate::service::{LogsService, ResultsApi, ResultsService};
 use crate::settings::Settings;
 
@@ -88,6 +90,10 @@ pub async fn serve(
     );
     let api = ResultsApi::new(actors);
     let max_message = settings.server.max_message_bytes;
+    let budget = ByteBudget::new(
+        settings.server.max_inflight_bytes,
+        Duration::from_secs(settings.actors.timeout_secs),
+    );
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ResultsServer<ResultsService>>().await;
@@ -107,6 +113,7 @@ pub async fn serve(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grpc = tonic::transport::Server::builder()
+        .layer(BudgetLayer::new(budget.clone(), max_message))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
@@ -120,8 +127,14 @@ pub async fn serve(
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
 
     let rest_api = api.clone();
+    let body_limits = BodyLimits {
+        max_bytes: max_message,
+        budget,
+    };
     let rest = HttpServer::new(move || {
-        App::new().configure(rest::configure(rest_api.clone(), max_message))
+        App::new()
+            .wrap(actix_web::middleware::from_fn(rest::hold_answers))
+            .configure(rest::configure(rest_api.clone(), body_limits.clone()))
     })
     .listen(listeners.rest)?
     .disable_signals()

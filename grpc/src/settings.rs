@@ -42,6 +42,10 @@ pub struct ServerSettings {
     pub rest_addr: SocketAddr,
     /// Largest request body or gRPC message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Request bytes that may be in flight at once (gRPC messages and REST bodies being
+    /// read, handled or answered); beyond it requests wait up to `actors.timeout_secs`,
+    /// then get RESOURCE_EXHAUSTED.
+    pub max_inflight_bytes: usize,
     /// Seconds in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace_secs: u64,
 }
@@ -91,7 +95,11 @@ impl Default for ServerSettings {
         ServerSettings {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             rest_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
-            max_message_bytes: 16 * 1024 * 1024,
+            // A 4 MiB document (the largest a Record holds) in base64 JSON, with room.
+            max_message_bytes: 8 * 1024 * 1024,
+            // Each request byte costs a few bytes while it is parsed, stored and answered:
+            // this keeps a burst of large writes within a 256 MiB pod.
+            max_inflight_bytes: 48 * 1024 * 1024,
             shutdown_grace_secs: 10,
         }
     }
@@ -155,6 +163,12 @@ impl Layered for Settings {
                 self.server.max_message_bytes as u64,
             ),
         ])?;
+        if self.server.max_inflight_bytes < self.server.max_message_bytes {
+            return Err(invalid(
+                "server.max_inflight_bytes",
+                "must be at least server.max_message_bytes, or the largest requests could never run",
+            ));
+        }
         if self.server.grpc_addr == self.server.rest_addr && self.server.grpc_addr.port() != 0 {
             return Err(invalid(
                 "server.rest_addr",

@@ -168,6 +168,11 @@ impl TestServer {
         self.server.grpc_addr()
     }
 
+    /// The REST address.
+    pub fn rest_addr(&self) -> SocketAddr {
+        self.server.rest_addr()
+    }
+
     /// A REST client.
     pub fn rest(&self) -> Rest {
         Rest {

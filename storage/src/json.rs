@@ -22,10 +22,24 @@ pub struct Json;
 #[diesel(sql_type = Json)]
 pub struct JsonText(pub String);
 
+/// A JSON document borrowed for a write, so a large document is not copied on its way
+/// to the database.
+#[derive(Debug, Clone, Copy, AsExpression)]
+#[diesel(sql_type = Json)]
+pub struct JsonStr<'a>(pub &'a str);
+
 /// Version byte of PostgreSQL's binary `jsonb` format.
 const JSONB_VERSION: u8 = 1;
 
 impl ToSql<Json, Pg> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Json, Pg> for JsonStr<'_> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         out.write_all(&[JSONB_VERSION])?;
         out.write_all(self.0.as_bytes())?;
@@ -49,6 +63,13 @@ impl ToSql<Json, Sqlite> for JsonText {
     }
 }
 
+impl ToSql<Json, Sqlite> for JsonStr<'_> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0);
+        Ok(IsNull::No)
+    }
+}
+
 impl FromSql<Json, Sqlite> for JsonText {
     fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         <String as FromSql<Text, Sqlite>>::from_sql(value).map(JsonText)
@@ -63,6 +84,12 @@ mod mysql {
     impl ToSql<Json, Mysql> for JsonText {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
             <str as ToSql<Text, Mysql>>::to_sql(self.0.as_str(), out)
+        }
+    }
+
+    impl ToSql<Json, Mysql> for JsonStr<'_> {
+        fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
+            <str as ToSql<Text, Mysql>>::to_sql(self.0, out)
         }
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use crate::json::JsonText;
+use crate::json::{JsonStr, JsonText};
 use crate::model::{
     RecordData, RecordName, RecordSummary, ResultName, Status, StoredRecord, StoredResult,
     Timestamp,
@@ -104,21 +104,6 @@ impl ResultRow {
 }
 
 impl RecordRow {
-    /// Builds the row for `record` inside the Result with uid `result_id`.
-    pub(crate) fn from_model(record: &StoredRecord, result_id: String) -> RecordRow {
-        RecordRow {
-            id: record.uid.clone(),
-            result_id,
-            parent: record.name.parent.clone(),
-            result_name: record.name.result.clone(),
-            name: record.name.record.clone(),
-            data_type: record.data.type_.clone(),
-            data: json_value(&record.data.value),
-            create_time: record.create_time.as_nanos(),
-            update_time: record.update_time.as_nanos(),
-        }
-    }
-
     /// Decodes the row.
     pub(crate) fn into_model(self) -> StoredRecord {
         StoredRecord {
@@ -138,11 +123,13 @@ impl RecordRow {
     }
 }
 
-/// The stored form of a record's JSON value: NULL when empty.
-pub(crate) fn json_value(value: &[u8]) -> Option<JsonText> {
+/// A record's JSON value borrowed for a write: NULL when empty.
+pub(crate) fn json_str(value: &[u8]) -> Option<JsonStr<'_>> {
     if value.is_empty() {
         return None;
     }
     // Validated as JSON (hence UTF-8) when the RecordData was built.
-    Some(JsonText(String::from_utf8_lossy(value).into_owned()))
+    Some(JsonStr(
+        std::str::from_utf8(value).expect("record documents are validated UTF-8"),
+    ))
 }

@@ -16,7 +16,7 @@ use tonic::codegen::{Bytes, Service};
 use tonic::Status;
 use tower_layer::Layer;
 
-use super::{ByteBudget, Reservation};
+use super::{ByteBudget, Reservation, CHARGE_PER_REQUEST_BYTE};
 use crate::error::ApiError;
 
 /// Length of a gRPC message prefix: a compression flag and a big-endian `u32` length.
@@ -142,7 +142,7 @@ impl http_body::Body for Metered {
                     this.layer.max_message
                 )))));
             }
-            let wanted: usize = sizes.iter().sum();
+            let wanted = sizes.iter().sum::<usize>() * CHARGE_PER_REQUEST_BYTE;
             if wanted == 0 {
                 return Poll::Ready(Some(Ok(frame)));
             }

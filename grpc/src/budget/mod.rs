@@ -18,6 +18,10 @@ use crate::error::ApiError;
 /// Reservations are counted in KiB, so budgets up to 4 TiB fit a semaphore's `u32`.
 const UNIT: usize = 1024;
 
+/// A request with a body is charged this many times its size: the body, and the answer
+/// that echoes what was stored (Creates and Updates answer with the object).
+pub const CHARGE_PER_REQUEST_BYTE: usize = 2;
+
 /// Request bytes that may be in flight at once.
 #[derive(Debug, Clone)]
 pub struct ByteBudget {

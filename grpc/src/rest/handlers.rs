@@ -3,11 +3,12 @@
 //! of their gRPC code.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::budget::Body;
 use super::json::{struct_to_json, ListRecordsJson, ListResultsJson, RecordJson, ResultJson};
 use crate::convert::fields::FieldMask;
 use crate::error::ApiError;
@@ -57,8 +58,9 @@ impl ResponseError for RestError {
 
 type Answer = Result<HttpResponse, RestError>;
 
-fn body<T: DeserializeOwned>(bytes: &Bytes, what: &str) -> Result<T, RestError> {
-    serde_json::from_slice(bytes)
+/// Parses a request body, consuming it: the bytes are let go as soon as they are parsed.
+fn body<T: DeserializeOwned>(Body(bytes): Body, what: &str) -> Result<T, RestError> {
+    serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("request body is not a valid {what}: {e}")))
 }
 
@@ -124,10 +126,10 @@ pub(super) async fn create_result(
     api: Data<ResultsApi>,
     path: Path<String>,
     req: HttpRequest,
-    bytes: Bytes,
+    bytes: Body,
 ) -> Answer {
     let mask = fields_mask(&req)?;
-    let result: ResultJson = body(&bytes, "Result")?;
+    let result: ResultJson = body(bytes, "Result")?;
     let req = pb::CreateResultRequest {
         parent: path.into_inner(),
         result: Some(result.into()),
@@ -176,11 +178,11 @@ pub(super) async fn update_result(
     api: Data<ResultsApi>,
     path: Path<(String, String)>,
     req: HttpRequest,
-    bytes: Bytes,
+    bytes: Body,
 ) -> Answer {
     let EtagParam { etag, fields } = query(&req)?;
     let mask = mask(&fields)?;
-    let result: ResultJson = body(&bytes, "Result")?;
+    let result: ResultJson = body(bytes, "Result")?;
     let req = pb::UpdateResultRequest {
         name: result_name(&path),
         result: Some(result.into()),
@@ -201,10 +203,10 @@ pub(super) async fn create_record(
     api: Data<ResultsApi>,
     path: Path<(String, String)>,
     req: HttpRequest,
-    bytes: Bytes,
+    bytes: Body,
 ) -> Answer {
     let mask = fields_mask(&req)?;
-    let record: RecordJson = body(&bytes, "Record")?;
+    let record: RecordJson = body(bytes, "Record")?;
     let req = pb::CreateRecordRequest {
         parent: result_name(&path),
         record: Some(record.into()),
@@ -279,11 +281,11 @@ pub(super) async fn update_record(
     api: Data<ResultsApi>,
     path: Path<(String, String, String)>,
     req: HttpRequest,
-    bytes: Bytes,
+    bytes: Body,
 ) -> Answer {
     let EtagParam { etag, fields } = query(&req)?;
     let mask = mask(&fields)?;
-    let mut record: RecordJson = body(&bytes, "Record")?;
+    let mut record: RecordJson = body(bytes, "Record")?;
     let name = record_name(&path);
     if !record.name.is_empty() && record.name != name {
         return Err(invalid(format!(

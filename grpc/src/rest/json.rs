@@ -174,16 +174,36 @@ fn status_value<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
     }
 }
 
+/// Base64 written straight into the answer, without a copy of the encoded text.
 fn base64_out<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&STANDARD.encode(bytes))
+    s.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
 }
 
+/// Base64 (standard or URL-safe) decoded from the request body in place: the encoded
+/// text is borrowed, not copied (documents are the bulk of a request). `null` is empty.
 fn base64_in<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let text = Option::<String>::deserialize(d)?.unwrap_or_default();
-    STANDARD
-        .decode(&text)
-        .or_else(|_| URL_SAFE.decode(&text))
-        .map_err(|_| D::Error::custom("data.value must be base64"))
+    struct Base64;
+
+    impl<'de> serde::de::Visitor<'de> for Base64 {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a base64 string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+            STANDARD
+                .decode(text)
+                .or_else(|_| URL_SAFE.decode(text))
+                .map_err(|_| E::custom("data.value must be base64"))
+        }
+
+        fn visit_unit<E>(self) -> Result<Vec<u8>, E> {
+            Ok(Vec::new())
+        }
+    }
+
+    d.deserialize_any(Base64)
 }
 
 impl From<pb::Result> for ResultJson {

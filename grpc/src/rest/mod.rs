@@ -1,21 +1,23 @@
 //! The REST/JSON gateway (actix-web) over the same [`ResultsApi`] as gRPC, at the
 //! upstream paths under `/apis/results.tekton.dev/v1alpha2`.
 
+mod budget;
 mod handlers;
 mod json;
 
 use actix_web::web;
 
 use crate::service::ResultsApi;
+pub use budget::{hold_answers, BodyLimits};
 
 /// Path prefix of every REST route.
 pub const PREFIX: &str = "/apis/results.tekton.dev/v1alpha2";
 
-/// Registers the routes; `max_body` bounds request bodies.
-pub fn configure(api: ResultsApi, max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Registers the routes; `limits` bound request bodies.
+pub fn configure(api: ResultsApi, limits: BodyLimits) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(api))
-            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::Data::new(limits))
             .route("/healthz", web::get().to(handlers::healthz))
             .service(
                 web::scope(PREFIX)

@@ -8,7 +8,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::connection::{with_conn, Conn};
 use crate::model::{NewRecord, Projection, RecordName, RecordPatch, StoredRecord, Timestamp};
-use crate::rows::{json_value, RecordRow};
+use crate::rows::{json_str, RecordRow};
 use crate::schema::{records, results};
 use crate::store::projection;
 use crate::store::{insert_error, update_optimistically};
@@ -32,23 +32,23 @@ pub fn create_record(
     };
     // The row's result_id is filled in from the Result itself: one round trip, and no
     // row at all when the Result does not exist.
-    let row = RecordRow::from_model(&record, String::new());
     let full_name = record.name.to_string();
+    let create_time = record.create_time.as_nanos();
     let inserted = with_conn!(conn, |c| diesel::insert_into(records::table)
         .values(
             results::table
                 .filter(results::parent.eq(&result_name.parent))
                 .filter(results::name.eq(&result_name.result))
                 .select((
-                    row.id.as_str().into_sql::<Text>(),
+                    record.uid.as_str().into_sql::<Text>(),
                     results::id,
-                    row.parent.as_str().into_sql::<Text>(),
-                    row.result_name.as_str().into_sql::<Text>(),
-                    row.name.as_str().into_sql::<Text>(),
-                    row.data_type.as_str().into_sql::<Text>(),
-                    row.data.clone().into_sql::<Nullable<Json>>(),
-                    row.create_time.into_sql::<BigInt>(),
-                    row.update_time.into_sql::<BigInt>(),
+                    record.name.parent.as_str().into_sql::<Text>(),
+                    record.name.result.as_str().into_sql::<Text>(),
+                    record.name.record.as_str().into_sql::<Text>(),
+                    record.data.type_.as_str().into_sql::<Text>(),
+                    json_str(&record.data.value).into_sql::<Nullable<Json>>(),
+                    create_time.into_sql::<BigInt>(),
+                    create_time.into_sql::<BigInt>(),
                 )),
         )
         .into_columns((
@@ -134,7 +134,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
             )
             .set((
                 records::data_type.eq(&updated.data.type_),
-                records::data.eq(json_value(&updated.data.value)),
+                records::data.eq(json_str(&updated.data.value)),
                 records::update_time.eq(updated.update_time.as_nanos()),
             ))
             .execute(c))
