@@ -9,6 +9,7 @@
 //!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
 //! ```
 
+mod catalog;
 mod drive;
 mod raw;
 mod report;
