@@ -51,5 +51,6 @@ fn main() -> anyhow::Result<()> {
     .block_on(async move {
         let db = open_database(&settings)?;
         serve(settings, db, listeners, shutdown_signal()).await
-    })
+    })?;
+    Ok(())
 }

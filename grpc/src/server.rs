@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
-use anyhow::Context as _;
-use results_actors::{Actors, Database, PoolSettings, SystemClock, TokenSigner, UuidGen};
+use results_actors::{
+    Actors, Database, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
+};
 use tonic::transport::server::TcpIncoming;
 
 use crate::budget::grpc::BudgetLayer;
@@ -20,8 +21,42 @@ use crate::rest::{self, BodyLimits};
 use crate::service::{LogsService, ResultsApi, ResultsService};
 use crate::settings::Settings;
 
+/// Why the server could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] StorageError),
+    /// A listening address could not be bound.
+    #[error("cannot listen on {addr} ({key}): {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The setting that names it.
+        key: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bound socket could not be set up for serving.
+    #[error("setting up a listening socket: {0}")]
+    Socket(#[source] std::io::Error),
+    /// The reflection service could not be built from the descriptors.
+    #[error("building the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The REST server failed.
+    #[error("REST server failed: {0}")]
+    Rest(#[source] std::io::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    /// The gRPC server's task panicked.
+    #[error("gRPC server task failed: {0}")]
+    GrpcTask(#[from] tokio::task::JoinError),
+}
+
 /// Opens the configured database and applies migrations when enabled.
-pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+pub fn open_database(settings: &Settings) -> Result<Database, ServeError> {
     let backend = results_actors::Backend::from_url(&settings.database.url)?;
     let pool = PoolSettings {
         max_size: settings.actor_settings().connections(backend),
@@ -61,10 +96,13 @@ pub struct Listeners {
 
 impl Listeners {
     /// Binds the configured addresses.
-    pub fn bind(settings: &Settings) -> anyhow::Result<Listeners> {
-        let bind = |addr: SocketAddr, key: &str| {
-            std::net::TcpListener::bind(addr)
-                .with_context(|| format!("cannot listen on {addr} ({key})"))
+    pub fn bind(settings: &Settings) -> Result<Listeners, ServeError> {
+        let bind = |addr: SocketAddr, key: &'static str| {
+            std::net::TcpListener::bind(addr).map_err(|source| ServeError::Listen {
+                addr,
+                key,
+                source,
+            })
         };
         Ok(Listeners {
             grpc: bind(settings.server.grpc_addr, "server.grpc_addr")?,
@@ -79,7 +117,7 @@ pub async fn serve(
     db: Database,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let signer = token_signer(&settings);
     let actors = Actors::start(
         db,
@@ -101,15 +139,21 @@ pub async fn serve(
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building the reflection service")?;
+        .build_v1()?;
 
-    listeners.grpc.set_nonblocking(true)?;
-    listeners.rest.set_nonblocking(true)?;
-    let grpc_addr = listeners.grpc.local_addr()?;
-    let rest_addr = listeners.rest.local_addr()?;
-    let incoming = TcpIncoming::from(tokio::net::TcpListener::from_std(listeners.grpc)?)
-        .with_nodelay(Some(true));
+    listeners
+        .grpc
+        .set_nonblocking(true)
+        .map_err(ServeError::Socket)?;
+    listeners
+        .rest
+        .set_nonblocking(true)
+        .map_err(ServeError::Socket)?;
+    let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Socket)?;
+    let rest_addr = listeners.rest.local_addr().map_err(ServeError::Socket)?;
+    let grpc_listener =
+        tokio::net::TcpListener::from_std(listeners.grpc).map_err(ServeError::Socket)?;
+    let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grpc = tonic::transport::Server::builder()
@@ -136,7 +180,8 @@ pub async fn serve(
             .wrap(actix_web::middleware::from_fn(rest::hold_answers))
             .configure(rest::configure(rest_api.clone(), body_limits.clone()))
     })
-    .listen(listeners.rest)?
+    .listen(listeners.rest)
+    .map_err(ServeError::Rest)?
     .disable_signals()
     .shutdown_timeout(settings.server.shutdown_grace_secs)
     .run();
@@ -149,13 +194,11 @@ pub async fn serve(
         let _ = stop_tx.send(true);
         rest_handle.stop(true).await;
     });
-    rest.await.context("REST server failed")?;
+    rest.await.map_err(ServeError::Rest)?;
     // gRPC drains its connections gracefully, but only for so long: idle clients that
     // keep a connection open must not hold up a shutdown.
     match tokio::time::timeout(grace, &mut grpc).await {
-        Ok(outcome) => outcome
-            .context("gRPC server task failed")?
-            .context("gRPC server failed")?,
+        Ok(outcome) => outcome??,
         Err(_) => {
             tracing::warn!(
                 ?grace,

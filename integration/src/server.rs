@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 use results_grpc::pb::v1alpha2::results_client::ResultsClient;
-use results_grpc::server::{open_database, serve, Listeners};
+use results_grpc::server::{open_database, serve, Listeners, ServeError};
 use results_grpc::settings::Settings;
 use serde_json::Value;
 use tonic::transport::Channel;
@@ -20,7 +20,7 @@ pub struct ServerThread {
     grpc_addr: SocketAddr,
     rest_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<anyhow::Result<()>>>,
+    thread: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
 impl ServerThread {
