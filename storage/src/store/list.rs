@@ -7,13 +7,15 @@ use diesel::sql_types::BigInt;
 use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
 use crate::fragment::Fragment;
+use crate::limits::MAX_PAGE_BYTES;
 use crate::model::{ListScope, Projection, RecordScope, StoredRecord, StoredResult};
 use crate::page::{
     page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
 };
 use crate::rows::{RecordRow, ResultRow};
 use crate::schema::{records, results};
-use crate::store::projection;
+use crate::store::chunks::{self, Chunk, Fetched};
+use crate::store::projection::{self, ListedColumns};
 use crate::{Error, Result};
 
 /// A List request as received, before validation.
@@ -68,18 +70,14 @@ pub fn list_results(
     }))
 }
 
-/// ListRecords.
+/// ListRecords: a page of at most `page_size` Records whose documents add up to at most
+/// [`MAX_PAGE_BYTES`] (see [`list_records_within`]).
 pub fn list_records(
     conn: &mut Conn,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<Page<StoredRecord>> {
-    let (plan, page) = records_listing(conn.backend(), signer, request)?;
-    conn.note_statement_shape(page.shape());
-    let rows: Vec<RecordRow> =
-        with_conn!(conn, |c| records_query(page).load(c)).map_err(Error::db("listing records"))?;
-    let items: Vec<StoredRecord> = rows.into_iter().map(RecordRow::into_model).collect();
-    Ok(plan.page(items, |r| record_cursor(&plan, r)))
+    list_records_within(conn, signer, request, &Projection::Whole, MAX_PAGE_BYTES)
 }
 
 /// ListRecords returning only what `projection` asks of each document (see
@@ -90,24 +88,45 @@ pub fn list_records_projected(
     request: &ListRequest<RecordScope>,
     projection: &Projection,
 ) -> Result<Page<StoredRecord>> {
-    if *projection == Projection::Whole {
-        return list_records(conn, signer, request);
-    }
-    let (plan, page) = records_listing(conn.backend(), signer, request)?;
-    let columns = projection::columns(projection, conn.backend());
-    conn.note_statement_shape(page.shape() ^ columns.6.shape().rotate_left(2));
-    let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
-        .select(columns)
-        .filter(page.condition)
-        .order_by(page.order)
-        .limit(page.limit)
-        .load(c))
-    .map_err(Error::db("listing records"))?;
-    let items = rows
-        .into_iter()
-        .map(|row| projection::decode(projection, row))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(plan.page(items, |r| record_cursor(&plan, r)))
+    list_records_within(conn, signer, request, projection, MAX_PAGE_BYTES)
+}
+
+/// ListRecords under `projection`, with a page's documents (what the projection reads of
+/// them) bounded by `max_page_bytes`: the page ends before the Record that would take it
+/// over, so it may hold fewer than `page_size` Records, but always at least one, and its
+/// `next_page_token` continues right after its last Record. The page is read in chunks
+/// (see [`chunks`]), so memory stays bounded by about twice the larger of the cap and one
+/// document, whatever `page_size` asks.
+pub fn list_records_within(
+    conn: &mut Conn,
+    signer: &TokenSigner,
+    request: &ListRequest<RecordScope>,
+    projection: &Projection,
+    max_page_bytes: usize,
+) -> Result<Page<StoredRecord>> {
+    let backend = conn.backend();
+    let mut plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let start = plan.after.clone();
+    let read = chunks::read(plan.page_size, max_page_bytes, |last, chunk| {
+        plan.after = last.map(|r| record_cursor(&plan, r)).or(start.clone());
+        let page = plan.page_query(record_scope(&request.scope), chunk.limit);
+        let columns = projection::listed_columns(projection, backend, chunk.row_bytes);
+        conn.note_statement_shape(page.shape() ^ columns.0 .6.shape().rotate_left(2));
+        let rows: Vec<(RecordRow, i64)> = with_conn!(conn, |c| records_query(page, columns)
+            .load(c))
+        .map_err(Error::db("listing records"))?;
+        rows.into_iter()
+            .map(|(row, bytes)| {
+                let bytes = usize::try_from(bytes).unwrap_or(0);
+                Ok(Fetched {
+                    item: projection::decode(projection, row)?,
+                    bytes,
+                    withheld: bytes as i64 > chunk.row_bytes,
+                })
+            })
+            .collect()
+    })?;
+    Ok(plan.finish(read.items, read.more, |r| record_cursor(&plan, r)))
 }
 
 /// Where a Record listing continues after `r`.
@@ -151,19 +170,22 @@ pub(crate) fn results_listing(
     if let Some(parent) = request.scope.literal() {
         scope.sql("parent = ").text(parent);
     }
-    let page = plan.page_query(scope);
+    let page = plan.page_query(scope, plan.fetch_limit());
     Ok((plan, page))
 }
 
-/// Validates a ListRecords request: its plan, and the query of the page it asks for.
+/// Validates a ListRecords request: the query and columns of the first chunk of the page
+/// it asks for (see [`list_records`]).
 pub(crate) fn records_listing(
     backend: Backend,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
-) -> Result<(Plan, PageQuery)> {
+) -> Result<(PageQuery, ListedColumns)> {
     let plan = Plan::new(Collection::Records, backend, signer, request)?;
-    let page = plan.page_query(record_scope(&request.scope));
-    Ok((plan, page))
+    let chunk = Chunk::first(plan.page_size, MAX_PAGE_BYTES);
+    let page = plan.page_query(record_scope(&request.scope), chunk.limit);
+    let columns = projection::listed_columns(&Projection::Whole, backend, chunk.row_bytes);
+    Ok((page, columns))
 }
 
 /// The query a page of ListResults runs; `testing::explain_list_results` explains this
@@ -171,10 +193,10 @@ pub(crate) fn records_listing(
 pub(crate) type ResultsQuery<'a, DB> =
     results::BoxedQuery<'a, DB, diesel::dsl::AsSelect<ResultRow, DB>>;
 
-/// The query a page of ListRecords runs; `testing::explain_list_records` explains this
-/// same query.
+/// The query a chunk of a ListRecords page runs; `testing::explain_list_records` explains
+/// this same query.
 pub(crate) type RecordsQuery<'a, DB> =
-    records::BoxedQuery<'a, DB, diesel::dsl::AsSelect<RecordRow, DB>>;
+    records::BoxedQuery<'a, DB, diesel::dsl::SqlTypeOf<ListedColumns>>;
 
 /// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
 /// does not let code name what a backend must support for them.
@@ -196,17 +218,17 @@ where
 }
 
 /// Builds [`RecordsQuery`] for any backend.
-pub(crate) fn records_query<'a, DB>(page: PageQuery) -> RecordsQuery<'a, DB>
+pub(crate) fn records_query<'a, DB>(page: PageQuery, columns: ListedColumns) -> RecordsQuery<'a, DB>
 where
     DB: diesel::backend::Backend,
-    diesel::dsl::Select<records::table, diesel::dsl::AsSelect<RecordRow, DB>>:
+    diesel::dsl::Select<records::table, ListedColumns>:
         dsl::BoxedDsl<'a, DB, Output = RecordsQuery<'a, DB>>,
     RecordsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = RecordsQuery<'a, DB>>
         + dsl::OrderDsl<Fragment<BigInt>, Output = RecordsQuery<'a, DB>>
         + dsl::LimitDsl<Output = RecordsQuery<'a, DB>>,
 {
     records::table
-        .select(RecordRow::as_select())
+        .select(columns)
         .into_boxed()
         .filter(page.condition)
         .order_by(page.order)
@@ -327,14 +349,14 @@ impl Plan {
         self.filter.to_sql(self.backend)
     }
 
-    /// The query of the page this plan asks for, among the rows `scope` selects.
-    fn page_query(&self, scope: Fragment) -> PageQuery {
+    /// The query of `limit` rows after the plan's cursor, among the rows `scope` selects.
+    fn page_query(&self, scope: Fragment, limit: i64) -> PageQuery {
         PageQuery {
             // The keyset before the filter: SQLite seeks with the first of two bounds on
             // the same column, and the keyset's is the tighter one.
             condition: scope.and(self.keyset()).and(self.condition()).or_true(),
             order: self.order_by(),
-            limit: self.fetch_limit(),
+            limit,
         }
     }
 
@@ -424,6 +446,11 @@ impl Plan {
     fn page<T>(&self, mut items: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
         let more = items.len() > self.page_size;
         items.truncate(self.page_size);
+        self.finish(items, more, cursor)
+    }
+
+    /// The page of `items`, with a token continuing after the last when `more` follow.
+    fn finish<T>(&self, items: Vec<T>, more: bool, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
         let next_page_token = match items.last() {
             Some(last) if more => self.signer.sign(&self.scope, &cursor(last)),
             _ => String::new(),

@@ -40,8 +40,8 @@ pub fn explain_list_records(
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<QueryPlan> {
-    let (_, page) = records_listing(conn.backend(), signer, request)?;
-    with_conn!(conn, |c| c.explain_plan(records_query(page)))
+    let (page, columns) = records_listing(conn.backend(), signer, request)?;
+    with_conn!(conn, |c| c.explain_plan(records_query(page, columns)))
 }
 
 /// A connection that can report the plan of a query.
