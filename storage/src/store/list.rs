@@ -8,12 +8,12 @@ use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
 use crate::fragment::Fragment;
 use crate::limits::MAX_PAGE_BYTES;
-use crate::model::{ListScope, Projection, RecordScope, StoredRecord, StoredResult};
+use crate::model::{Projection, RecordScope, StoredRecord};
 use crate::page::{
     page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
 };
-use crate::rows::{RecordRow, ResultRow};
-use crate::schema::{records, results};
+use crate::rows::RecordRow;
+use crate::schema::records;
 use crate::store::chunks::{self, Chunk, Fetched};
 use crate::store::projection::{self, ListedColumns};
 use crate::{Error, Result};
@@ -40,34 +40,6 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Token for the next page; empty on the last page.
     pub next_page_token: String,
-}
-
-/// ListResults.
-pub fn list_results(
-    conn: &mut Conn,
-    signer: &TokenSigner,
-    request: &ListRequest<ListScope>,
-) -> Result<Page<StoredResult>> {
-    let (plan, page) = results_listing(conn.backend(), signer, request)?;
-    conn.note_statement_shape(page.shape());
-    let rows: Vec<ResultRow> =
-        with_conn!(conn, |c| results_query(page).load(c)).map_err(Error::db("listing results"))?;
-    let items = rows
-        .into_iter()
-        .map(ResultRow::into_model)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(plan.page(items, |r| {
-        let cursor_keys = plan.order.keys.iter().flat_map(|(field, _)| match field {
-            OrderField::CreateTime => vec![r.create_time.as_nanos()],
-            OrderField::UpdateTime => vec![r.update_time.as_nanos()],
-            OrderField::SummaryStartTime => nullable(r.summary.as_ref().and_then(|s| s.start_time)),
-            OrderField::SummaryEndTime => nullable(r.summary.as_ref().and_then(|s| s.end_time)),
-        });
-        Cursor {
-            keys: cursor_keys.collect(),
-            uid: r.uid.clone(),
-        }
-    }))
 }
 
 /// ListRecords: a page of at most `page_size` Records whose documents add up to at most
@@ -147,9 +119,9 @@ fn record_cursor(plan: &Plan, r: &StoredRecord) -> Cursor {
 
 /// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
 pub(crate) struct PageQuery {
-    condition: Fragment,
-    order: Fragment<BigInt>,
-    limit: i64,
+    pub(super) condition: Fragment,
+    pub(super) order: Fragment<BigInt>,
+    pub(super) limit: i64,
 }
 
 impl PageQuery {
@@ -157,21 +129,6 @@ impl PageQuery {
     pub(super) fn shape(&self) -> u64 {
         self.condition.shape() ^ self.order.shape().rotate_left(1)
     }
-}
-
-/// Validates a ListResults request: its plan, and the query of the page it asks for.
-pub(crate) fn results_listing(
-    backend: Backend,
-    signer: &TokenSigner,
-    request: &ListRequest<ListScope>,
-) -> Result<(Plan, PageQuery)> {
-    let plan = Plan::new(Collection::Results, backend, signer, request)?;
-    let mut scope = Fragment::new();
-    if let Some(parent) = request.scope.literal() {
-        scope.sql("parent = ").text(parent);
-    }
-    let page = plan.page_query(scope, plan.fetch_limit());
-    Ok((plan, page))
 }
 
 /// Validates a ListRecords request: the query and columns of the first chunk of the page
@@ -188,36 +145,13 @@ pub(crate) fn records_listing(
     Ok((page, columns))
 }
 
-/// The query a page of ListResults runs; `testing::explain_list_results` explains this
-/// same query.
-pub(crate) type ResultsQuery<'a, DB> =
-    results::BoxedQuery<'a, DB, diesel::dsl::AsSelect<ResultRow, DB>>;
-
 /// The query a chunk of a ListRecords page runs; `testing::explain_list_records` explains
 /// this same query.
 pub(crate) type RecordsQuery<'a, DB> =
     records::BoxedQuery<'a, DB, diesel::dsl::SqlTypeOf<ListedColumns>>;
 
-/// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
+/// Builds [`RecordsQuery`] for any backend. The bounds name each DSL step, since diesel
 /// does not let code name what a backend must support for them.
-pub(crate) fn results_query<'a, DB>(page: PageQuery) -> ResultsQuery<'a, DB>
-where
-    DB: diesel::backend::Backend,
-    diesel::dsl::Select<results::table, diesel::dsl::AsSelect<ResultRow, DB>>:
-        dsl::BoxedDsl<'a, DB, Output = ResultsQuery<'a, DB>>,
-    ResultsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = ResultsQuery<'a, DB>>
-        + dsl::OrderDsl<Fragment<BigInt>, Output = ResultsQuery<'a, DB>>
-        + dsl::LimitDsl<Output = ResultsQuery<'a, DB>>,
-{
-    results::table
-        .select(ResultRow::as_select())
-        .into_boxed()
-        .filter(page.condition)
-        .order_by(page.order)
-        .limit(page.limit)
-}
-
-/// Builds [`RecordsQuery`] for any backend.
 pub(crate) fn records_query<'a, DB>(page: PageQuery, columns: ListedColumns) -> RecordsQuery<'a, DB>
 where
     DB: diesel::backend::Backend,
@@ -248,20 +182,12 @@ pub(super) fn record_scope(scope: &RecordScope) -> Fragment {
     parent.and(result)
 }
 
-/// Sort keys of an absent-able time: `[0, 0]` when absent (sorts first), else `[1, t]`.
-fn nullable(time: Option<crate::model::Timestamp>) -> Vec<i64> {
-    match time {
-        None => vec![0, 0],
-        Some(t) => vec![1, t.as_nanos()],
-    }
-}
-
 /// The SQL sort expressions of a field: nullable fields sort by presence, then value,
 /// so every key is a non-NULL integer and keyset comparisons stay exact. PostgreSQL
 /// indexes these expressions (migration `000003_listing_indexes`); MySQL/MariaDB cannot
 /// index expressions and SQLite cannot seek a row value of them, so there generated
 /// columns of the same definitions hold the keys and the listing names those.
-fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
+pub(super) fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
     match (field, backend) {
         (OrderField::CreateTime, _) => &["create_time"],
         (OrderField::UpdateTime, _) => &["update_time"],
@@ -286,8 +212,8 @@ fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
 pub(crate) struct Plan {
     backend: Backend,
     filter: Filter,
-    order: Order,
-    page_size: usize,
+    pub(super) order: Order,
+    pub(super) page_size: usize,
     /// Where the page starts (after this row).
     pub(super) after: Option<Cursor>,
     scope: TokenScope,
@@ -350,7 +276,7 @@ impl Plan {
     }
 
     /// The query of `limit` rows after the plan's cursor, among the rows `scope` selects.
-    fn page_query(&self, scope: Fragment, limit: i64) -> PageQuery {
+    pub(super) fn page_query(&self, scope: Fragment, limit: i64) -> PageQuery {
         PageQuery {
             // The keyset before the filter: SQLite seeks with the first of two bounds on
             // the same column, and the keyset's is the tighter one.
@@ -358,11 +284,6 @@ impl Plan {
             order: self.order_by(),
             limit,
         }
-    }
-
-    /// One more row than a page, to learn whether another page follows.
-    pub(super) fn fetch_limit(&self) -> i64 {
-        self.page_size as i64 + 1
     }
 
     /// Every sort expression with its direction, the uid tie-breaker last.
@@ -442,15 +363,13 @@ impl Plan {
         sql
     }
 
-    /// Cuts the extra row and issues the next token when more rows follow.
-    fn page<T>(&self, mut items: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
-        let more = items.len() > self.page_size;
-        items.truncate(self.page_size);
-        self.finish(items, more, cursor)
-    }
-
     /// The page of `items`, with a token continuing after the last when `more` follow.
-    fn finish<T>(&self, items: Vec<T>, more: bool, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
+    pub(super) fn finish<T>(
+        &self,
+        items: Vec<T>,
+        more: bool,
+        cursor: impl Fn(&T) -> Cursor,
+    ) -> Page<T> {
         let next_page_token = match items.last() {
             Some(last) if more => self.signer.sign(&self.scope, &cursor(last)),
             _ => String::new(),

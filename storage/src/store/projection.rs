@@ -65,13 +65,18 @@ pub(super) fn listed_columns(
 
 /// The size in bytes of the text of what is read in place of `data` (NULL when absent).
 fn data_bytes(projection: &Projection, backend: Backend) -> Fragment<BigInt> {
+    text_bytes(data_column(projection, backend), backend)
+}
+
+/// The size in bytes of a JSON value's text, as a BIGINT (NULL when it is NULL).
+pub(super) fn text_bytes<ST>(json: Fragment<ST>, backend: Backend) -> Fragment<BigInt> {
     let mut f = Fragment::new();
     f.sql(match backend {
         Backend::Postgres => "CAST(octet_length(CAST(",
         Backend::Sqlite => "length(CAST(",
         Backend::Mysql => "CAST(LENGTH(",
     });
-    f.append(data_column(projection, backend));
+    f.append(json);
     f.sql(match backend {
         Backend::Postgres => " AS text)) AS BIGINT)",
         Backend::Sqlite => " AS BLOB))",
