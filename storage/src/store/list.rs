@@ -1,4 +1,6 @@
-//! ListResults and ListRecords: keyset pagination over an index-friendly order.
+//! Keyset pagination over an index-friendly order (the [`Plan`] of a listing), and
+//! ListRecords; ListResults is in [`super::result_list`]. Pages are read in chunks (see
+//! [`super::chunks`]) and bounded by bytes as well as by `page_size`.
 
 use diesel::prelude::*;
 use diesel::query_dsl::methods as dsl;
@@ -67,8 +69,8 @@ pub fn list_records_projected(
 /// them) bounded by `max_page_bytes`: the page ends before the Record that would take it
 /// over, so it may hold fewer than `page_size` Records, but always at least one, and its
 /// `next_page_token` continues right after its last Record. The page is read in chunks
-/// (see [`chunks`]), so memory stays bounded by about twice the larger of the cap and one
-/// document, whatever `page_size` asks.
+/// of rows whose documents the database sends only when they fit, so memory stays bounded
+/// by about twice the larger of the cap and one document, whatever `page_size` asks.
 pub fn list_records_within(
     conn: &mut Conn,
     signer: &TokenSigner,
