@@ -49,6 +49,17 @@ pub(super) struct Fetched<T> {
     pub withheld: bool,
 }
 
+impl<T> Fetched<T> {
+    /// `item` as `chunk` read it, with its document's size as the database measured it.
+    pub(super) fn new(item: T, bytes: i64, chunk: Chunk) -> Result<Fetched<T>> {
+        Ok(Fetched {
+            item,
+            bytes: usize::try_from(bytes).unwrap_or(0),
+            withheld: bytes > chunk.row_bytes,
+        })
+    }
+}
+
 /// The rows of a page, and whether more rows follow it.
 pub(super) struct Read<T> {
     /// The rows, in listing order.

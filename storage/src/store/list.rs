@@ -79,28 +79,18 @@ pub fn list_records_within(
     max_page_bytes: usize,
 ) -> Result<Page<StoredRecord>> {
     let backend = conn.backend();
-    let mut plan = Plan::new(Collection::Records, backend, signer, request)?;
-    let start = plan.after.clone();
-    let read = chunks::read(plan.page_size, max_page_bytes, |last, chunk| {
-        plan.after = last.map(|r| record_cursor(&plan, r)).or(start.clone());
-        let page = plan.page_query(record_scope(&request.scope), chunk.limit);
+    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let scope = || record_scope(&request.scope);
+    plan.read_page(max_page_bytes, scope, record_cursor, |page, chunk| {
         let columns = projection::listed_columns(projection, backend, chunk.row_bytes);
         conn.note_statement_shape(page.shape() ^ columns.0 .6.shape().rotate_left(2));
         let rows: Vec<(RecordRow, i64)> = with_conn!(conn, |c| records_query(page, columns)
             .load(c))
         .map_err(Error::db("listing records"))?;
         rows.into_iter()
-            .map(|(row, bytes)| {
-                let bytes = usize::try_from(bytes).unwrap_or(0);
-                Ok(Fetched {
-                    item: projection::decode(projection, row)?,
-                    bytes,
-                    withheld: bytes as i64 > chunk.row_bytes,
-                })
-            })
+            .map(|(row, bytes)| Fetched::new(projection::decode(projection, row)?, bytes, chunk))
             .collect()
-    })?;
-    Ok(plan.finish(read.items, read.more, |r| record_cursor(&plan, r)))
+    })
 }
 
 /// Where a Record listing continues after `r`.
@@ -365,13 +355,26 @@ impl Plan {
         sql
     }
 
+    /// Reads the page in chunks (see [`chunks::read`]) within `max_bytes`: `fetch` runs a
+    /// chunk's query, of the rows `scope` selects after the plan's cursor, and `cursor`
+    /// says where a listing continues after a row.
+    pub(super) fn read_page<T>(
+        mut self,
+        max_bytes: usize,
+        scope: impl Fn() -> Fragment,
+        cursor: impl Fn(&Plan, &T) -> Cursor,
+        mut fetch: impl FnMut(PageQuery, Chunk) -> Result<Vec<Fetched<T>>>,
+    ) -> Result<Page<T>> {
+        let start = self.after.clone();
+        let read = chunks::read(self.page_size, max_bytes, |last, chunk| {
+            self.after = last.map(|r| cursor(&self, r)).or_else(|| start.clone());
+            fetch(self.page_query(scope(), chunk.limit), chunk)
+        })?;
+        Ok(self.finish(read.items, read.more, |r| cursor(&self, r)))
+    }
+
     /// The page of `items`, with a token continuing after the last when `more` follow.
-    pub(super) fn finish<T>(
-        &self,
-        items: Vec<T>,
-        more: bool,
-        cursor: impl Fn(&T) -> Cursor,
-    ) -> Page<T> {
+    fn finish<T>(&self, items: Vec<T>, more: bool, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
         let next_page_token = match items.last() {
             Some(last) if more => self.signer.sign(&self.scope, &cursor(last)),
             _ => String::new(),

@@ -13,7 +13,7 @@ use crate::model::{ListScope, StoredResult, Timestamp};
 use crate::page::{Collection, Cursor, OrderField, TokenSigner};
 use crate::rows::ResultRow;
 use crate::schema::results;
-use crate::store::chunks::{self, Chunk, Fetched};
+use crate::store::chunks::{Chunk, Fetched};
 use crate::store::list::{ListRequest, Page, PageQuery, Plan};
 use crate::store::projection::text_bytes;
 use crate::{Error, Result};
@@ -59,28 +59,22 @@ pub fn list_results_within(
     max_page_bytes: usize,
 ) -> Result<Page<StoredResult>> {
     let backend = conn.backend();
-    let mut plan = Plan::new(Collection::Results, backend, signer, request)?;
-    let start = plan.after.clone();
-    let read = chunks::read(plan.page_size, max_page_bytes, |last, chunk| {
-        plan.after = last.map(|r| result_cursor(&plan, r)).or(start.clone());
-        let page = plan.page_query(scope(request), chunk.limit);
-        let columns = listed_columns(backend, chunk.row_bytes);
-        conn.note_statement_shape(page.shape());
-        let rows: Vec<(ResultRow, i64)> = with_conn!(conn, |c| results_query(page, columns)
-            .load(c))
-        .map_err(Error::db("listing results"))?;
-        rows.into_iter()
-            .map(|(row, bytes)| {
-                let bytes = usize::try_from(bytes).unwrap_or(0);
-                Ok(Fetched {
-                    item: row.into_model()?,
-                    bytes,
-                    withheld: bytes as i64 > chunk.row_bytes,
-                })
-            })
-            .collect()
-    })?;
-    Ok(plan.finish(read.items, read.more, |r| result_cursor(&plan, r)))
+    let plan = Plan::new(Collection::Results, backend, signer, request)?;
+    plan.read_page(
+        max_page_bytes,
+        || scope(request),
+        result_cursor,
+        |page, chunk| {
+            conn.note_statement_shape(page.shape());
+            let columns = listed_columns(backend, chunk.row_bytes);
+            let rows: Vec<(ResultRow, i64)> = with_conn!(conn, |c| results_query(page, columns)
+                .load(c))
+            .map_err(Error::db("listing results"))?;
+            rows.into_iter()
+                .map(|(row, bytes)| Fetched::new(row.into_model()?, bytes, chunk))
+                .collect()
+        },
+    )
 }
 
 /// The rows of a Result listing's parent (`-` adds no condition).
