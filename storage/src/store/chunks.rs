@@ -7,6 +7,14 @@
 //! sends its size; so a chunk never carries more than about one page's bytes of
 //! documents, however large the stored ones are. A row whose document was withheld ends
 //! the chunk: the next chunk starts at that row, with few enough rows that it fits.
+//!
+//! Sizes: the first chunk asks for `min(page_size, 100) + 1` rows (at the 4 MiB cap,
+//! documents up to 41 KiB each for 101 rows, 82 KiB for the default 51), so a page of
+//! ordinary Tekton documents is still one query; later chunks aim at about half the cap,
+//! allowing each row twice the average document seen so far. Memory stays under about
+//! twice the larger of the cap and one document. The price is that the database measures
+//! every document it lists: on PostgreSQL that serialises `jsonb` to text twice more (a
+//! 1,000-row scan of 15 KiB documents took ~110 ms instead of ~60 ms in `psql`).
 
 use crate::Result;
 
