@@ -12,6 +12,13 @@ use crate::{Error, Result};
 
 /// Largest JSON document a Record may hold, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 4 << 20;
+/// Most bytes of Record documents in one listing page (what a fields mask keeps of them,
+/// when one is given). A page ends before the Record that would take it over, so it may
+/// hold fewer Records than `page_size`, but it holds at least one (a single document may
+/// reach [`MAX_DOCUMENT_BYTES`]). 4 MiB leaves room under the server's default 8 MiB
+/// message limit for a page's other fields and its encoding: a gRPC answer stays under it,
+/// and so does its REST form, whose JSON escaping of the documents can grow them.
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
 /// Deepest nesting of arrays and objects in a Record's document (`{"a":[1]}` is 2).
 /// MariaDB refuses 32 and more; Tekton's deepest documents (a pipeline in a pipeline,
 /// with step environments from secrets) stay under 20.

@@ -1,4 +1,6 @@
-//! ListResults and ListRecords: keyset pagination over an index-friendly order.
+//! Keyset pagination over an index-friendly order (the [`Plan`] of a listing), and
+//! ListRecords; ListResults is in [`super::result_list`]. Pages are read in chunks (see
+//! [`super::chunks`]) and bounded by bytes as well as by `page_size`.
 
 use diesel::prelude::*;
 use diesel::query_dsl::methods as dsl;
@@ -7,13 +9,15 @@ use diesel::sql_types::BigInt;
 use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
 use crate::fragment::Fragment;
-use crate::model::{ListScope, Projection, RecordScope, StoredRecord, StoredResult};
+use crate::limits::MAX_PAGE_BYTES;
+use crate::model::{Projection, RecordScope, StoredRecord};
 use crate::page::{
     page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
 };
-use crate::rows::{RecordRow, ResultRow};
-use crate::schema::{records, results};
-use crate::store::projection;
+use crate::rows::RecordRow;
+use crate::schema::records;
+use crate::store::chunks::{self, Chunk, Fetched};
+use crate::store::projection::{self, ListedColumns};
 use crate::{Error, Result};
 
 /// A List request as received, before validation.
@@ -40,46 +44,14 @@ pub struct Page<T> {
     pub next_page_token: String,
 }
 
-/// ListResults.
-pub fn list_results(
-    conn: &mut Conn,
-    signer: &TokenSigner,
-    request: &ListRequest<ListScope>,
-) -> Result<Page<StoredResult>> {
-    let (plan, page) = results_listing(conn.backend(), signer, request)?;
-    conn.note_statement_shape(page.shape());
-    let rows: Vec<ResultRow> =
-        with_conn!(conn, |c| results_query(page).load(c)).map_err(Error::db("listing results"))?;
-    let items = rows
-        .into_iter()
-        .map(ResultRow::into_model)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(plan.page(items, |r| {
-        let cursor_keys = plan.order.keys.iter().flat_map(|(field, _)| match field {
-            OrderField::CreateTime => vec![r.create_time.as_nanos()],
-            OrderField::UpdateTime => vec![r.update_time.as_nanos()],
-            OrderField::SummaryStartTime => nullable(r.summary.as_ref().and_then(|s| s.start_time)),
-            OrderField::SummaryEndTime => nullable(r.summary.as_ref().and_then(|s| s.end_time)),
-        });
-        Cursor {
-            keys: cursor_keys.collect(),
-            uid: r.uid.clone(),
-        }
-    }))
-}
-
-/// ListRecords.
+/// ListRecords: a page of at most `page_size` Records whose documents add up to at most
+/// [`MAX_PAGE_BYTES`] (see [`list_records_within`]).
 pub fn list_records(
     conn: &mut Conn,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<Page<StoredRecord>> {
-    let (plan, page) = records_listing(conn.backend(), signer, request)?;
-    conn.note_statement_shape(page.shape());
-    let rows: Vec<RecordRow> =
-        with_conn!(conn, |c| records_query(page).load(c)).map_err(Error::db("listing records"))?;
-    let items: Vec<StoredRecord> = rows.into_iter().map(RecordRow::into_model).collect();
-    Ok(plan.page(items, |r| record_cursor(&plan, r)))
+    list_records_within(conn, signer, request, &Projection::Whole, MAX_PAGE_BYTES)
 }
 
 /// ListRecords returning only what `projection` asks of each document (see
@@ -90,24 +62,35 @@ pub fn list_records_projected(
     request: &ListRequest<RecordScope>,
     projection: &Projection,
 ) -> Result<Page<StoredRecord>> {
-    if *projection == Projection::Whole {
-        return list_records(conn, signer, request);
-    }
-    let (plan, page) = records_listing(conn.backend(), signer, request)?;
-    let columns = projection::columns(projection, conn.backend());
-    conn.note_statement_shape(page.shape() ^ columns.6.shape().rotate_left(2));
-    let rows: Vec<RecordRow> = with_conn!(conn, |c| records::table
-        .select(columns)
-        .filter(page.condition)
-        .order_by(page.order)
-        .limit(page.limit)
-        .load(c))
-    .map_err(Error::db("listing records"))?;
-    let items = rows
-        .into_iter()
-        .map(|row| projection::decode(projection, row))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(plan.page(items, |r| record_cursor(&plan, r)))
+    list_records_within(conn, signer, request, projection, MAX_PAGE_BYTES)
+}
+
+/// ListRecords under `projection`, with a page's documents (what the projection reads of
+/// them) bounded by `max_page_bytes`: the page ends before the Record that would take it
+/// over, so it may hold fewer than `page_size` Records, but always at least one, and its
+/// `next_page_token` continues right after its last Record. The page is read in chunks
+/// of rows whose documents the database sends only when they fit, so memory stays bounded
+/// by about twice the larger of the cap and one document, whatever `page_size` asks.
+pub fn list_records_within(
+    conn: &mut Conn,
+    signer: &TokenSigner,
+    request: &ListRequest<RecordScope>,
+    projection: &Projection,
+    max_page_bytes: usize,
+) -> Result<Page<StoredRecord>> {
+    let backend = conn.backend();
+    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let scope = || record_scope(&request.scope);
+    plan.read_page(max_page_bytes, scope, record_cursor, |page, chunk| {
+        let columns = projection::listed_columns(projection, backend, chunk.row_bytes);
+        conn.note_statement_shape(page.shape() ^ columns.0 .6.shape().rotate_left(2));
+        let rows: Vec<(RecordRow, i64)> = with_conn!(conn, |c| records_query(page, columns)
+            .load(c))
+        .map_err(Error::db("listing records"))?;
+        rows.into_iter()
+            .map(|(row, bytes)| Fetched::new(projection::decode(projection, row)?, bytes, chunk))
+            .collect()
+    })
 }
 
 /// Where a Record listing continues after `r`.
@@ -128,9 +111,9 @@ fn record_cursor(plan: &Plan, r: &StoredRecord) -> Cursor {
 
 /// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
 pub(crate) struct PageQuery {
-    condition: Fragment,
-    order: Fragment<BigInt>,
-    limit: i64,
+    pub(super) condition: Fragment,
+    pub(super) order: Fragment<BigInt>,
+    pub(super) limit: i64,
 }
 
 impl PageQuery {
@@ -140,73 +123,38 @@ impl PageQuery {
     }
 }
 
-/// Validates a ListResults request: its plan, and the query of the page it asks for.
-pub(crate) fn results_listing(
-    backend: Backend,
-    signer: &TokenSigner,
-    request: &ListRequest<ListScope>,
-) -> Result<(Plan, PageQuery)> {
-    let plan = Plan::new(Collection::Results, backend, signer, request)?;
-    let mut scope = Fragment::new();
-    if let Some(parent) = request.scope.literal() {
-        scope.sql("parent = ").text(parent);
-    }
-    let page = plan.page_query(scope);
-    Ok((plan, page))
-}
-
-/// Validates a ListRecords request: its plan, and the query of the page it asks for.
+/// Validates a ListRecords request: the query and columns of the first chunk of the page
+/// it asks for (see [`list_records`]).
 pub(crate) fn records_listing(
     backend: Backend,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
-) -> Result<(Plan, PageQuery)> {
+) -> Result<(PageQuery, ListedColumns)> {
     let plan = Plan::new(Collection::Records, backend, signer, request)?;
-    let page = plan.page_query(record_scope(&request.scope));
-    Ok((plan, page))
+    let chunk = Chunk::first(plan.page_size, MAX_PAGE_BYTES);
+    let page = plan.page_query(record_scope(&request.scope), chunk.limit);
+    let columns = projection::listed_columns(&Projection::Whole, backend, chunk.row_bytes);
+    Ok((page, columns))
 }
 
-/// The query a page of ListResults runs; `testing::explain_list_results` explains this
-/// same query.
-pub(crate) type ResultsQuery<'a, DB> =
-    results::BoxedQuery<'a, DB, diesel::dsl::AsSelect<ResultRow, DB>>;
-
-/// The query a page of ListRecords runs; `testing::explain_list_records` explains this
-/// same query.
+/// The query a chunk of a ListRecords page runs; `testing::explain_list_records` explains
+/// this same query.
 pub(crate) type RecordsQuery<'a, DB> =
-    records::BoxedQuery<'a, DB, diesel::dsl::AsSelect<RecordRow, DB>>;
+    records::BoxedQuery<'a, DB, diesel::dsl::SqlTypeOf<ListedColumns>>;
 
-/// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
+/// Builds [`RecordsQuery`] for any backend. The bounds name each DSL step, since diesel
 /// does not let code name what a backend must support for them.
-pub(crate) fn results_query<'a, DB>(page: PageQuery) -> ResultsQuery<'a, DB>
+pub(crate) fn records_query<'a, DB>(page: PageQuery, columns: ListedColumns) -> RecordsQuery<'a, DB>
 where
     DB: diesel::backend::Backend,
-    diesel::dsl::Select<results::table, diesel::dsl::AsSelect<ResultRow, DB>>:
-        dsl::BoxedDsl<'a, DB, Output = ResultsQuery<'a, DB>>,
-    ResultsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = ResultsQuery<'a, DB>>
-        + dsl::OrderDsl<Fragment<BigInt>, Output = ResultsQuery<'a, DB>>
-        + dsl::LimitDsl<Output = ResultsQuery<'a, DB>>,
-{
-    results::table
-        .select(ResultRow::as_select())
-        .into_boxed()
-        .filter(page.condition)
-        .order_by(page.order)
-        .limit(page.limit)
-}
-
-/// Builds [`RecordsQuery`] for any backend.
-pub(crate) fn records_query<'a, DB>(page: PageQuery) -> RecordsQuery<'a, DB>
-where
-    DB: diesel::backend::Backend,
-    diesel::dsl::Select<records::table, diesel::dsl::AsSelect<RecordRow, DB>>:
+    diesel::dsl::Select<records::table, ListedColumns>:
         dsl::BoxedDsl<'a, DB, Output = RecordsQuery<'a, DB>>,
     RecordsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = RecordsQuery<'a, DB>>
         + dsl::OrderDsl<Fragment<BigInt>, Output = RecordsQuery<'a, DB>>
         + dsl::LimitDsl<Output = RecordsQuery<'a, DB>>,
 {
     records::table
-        .select(RecordRow::as_select())
+        .select(columns)
         .into_boxed()
         .filter(page.condition)
         .order_by(page.order)
@@ -226,20 +174,12 @@ pub(super) fn record_scope(scope: &RecordScope) -> Fragment {
     parent.and(result)
 }
 
-/// Sort keys of an absent-able time: `[0, 0]` when absent (sorts first), else `[1, t]`.
-fn nullable(time: Option<crate::model::Timestamp>) -> Vec<i64> {
-    match time {
-        None => vec![0, 0],
-        Some(t) => vec![1, t.as_nanos()],
-    }
-}
-
 /// The SQL sort expressions of a field: nullable fields sort by presence, then value,
 /// so every key is a non-NULL integer and keyset comparisons stay exact. PostgreSQL
 /// indexes these expressions (migration `000003_listing_indexes`); MySQL/MariaDB cannot
 /// index expressions and SQLite cannot seek a row value of them, so there generated
 /// columns of the same definitions hold the keys and the listing names those.
-fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
+pub(super) fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
     match (field, backend) {
         (OrderField::CreateTime, _) => &["create_time"],
         (OrderField::UpdateTime, _) => &["update_time"],
@@ -264,8 +204,8 @@ fn expressions(field: OrderField, backend: Backend) -> &'static [&'static str] {
 pub(crate) struct Plan {
     backend: Backend,
     filter: Filter,
-    order: Order,
-    page_size: usize,
+    pub(super) order: Order,
+    pub(super) page_size: usize,
     /// Where the page starts (after this row).
     pub(super) after: Option<Cursor>,
     scope: TokenScope,
@@ -327,20 +267,15 @@ impl Plan {
         self.filter.to_sql(self.backend)
     }
 
-    /// The query of the page this plan asks for, among the rows `scope` selects.
-    fn page_query(&self, scope: Fragment) -> PageQuery {
+    /// The query of `limit` rows after the plan's cursor, among the rows `scope` selects.
+    pub(super) fn page_query(&self, scope: Fragment, limit: i64) -> PageQuery {
         PageQuery {
             // The keyset before the filter: SQLite seeks with the first of two bounds on
             // the same column, and the keyset's is the tighter one.
             condition: scope.and(self.keyset()).and(self.condition()).or_true(),
             order: self.order_by(),
-            limit: self.fetch_limit(),
+            limit,
         }
-    }
-
-    /// One more row than a page, to learn whether another page follows.
-    pub(super) fn fetch_limit(&self) -> i64 {
-        self.page_size as i64 + 1
     }
 
     /// Every sort expression with its direction, the uid tie-breaker last.
@@ -420,10 +355,26 @@ impl Plan {
         sql
     }
 
-    /// Cuts the extra row and issues the next token when more rows follow.
-    fn page<T>(&self, mut items: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
-        let more = items.len() > self.page_size;
-        items.truncate(self.page_size);
+    /// Reads the page in chunks (see [`chunks::read`]) within `max_bytes`: `fetch` runs a
+    /// chunk's query, of the rows `scope` selects after the plan's cursor, and `cursor`
+    /// says where a listing continues after a row.
+    pub(super) fn read_page<T>(
+        mut self,
+        max_bytes: usize,
+        scope: impl Fn() -> Fragment,
+        cursor: impl Fn(&Plan, &T) -> Cursor,
+        mut fetch: impl FnMut(PageQuery, Chunk) -> Result<Vec<Fetched<T>>>,
+    ) -> Result<Page<T>> {
+        let start = self.after.clone();
+        let read = chunks::read(self.page_size, max_bytes, |last, chunk| {
+            self.after = last.map(|r| cursor(&self, r)).or_else(|| start.clone());
+            fetch(self.page_query(scope(), chunk.limit), chunk)
+        })?;
+        Ok(self.finish(read.items, read.more, |r| cursor(&self, r)))
+    }
+
+    /// The page of `items`, with a token continuing after the last when `more` follow.
+    fn finish<T>(&self, items: Vec<T>, more: bool, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
         let next_page_token = match items.last() {
             Some(last) if more => self.signer.sign(&self.scope, &cursor(last)),
             _ => String::new(),

@@ -2,14 +2,17 @@
 //! spawn or block on async work; callers run them on threads made for blocking I/O.
 
 // `pub(crate)` for `testing`, which explains the exact queries of a listing page.
+mod chunks;
 pub(crate) mod list;
 mod projection;
 mod records;
+pub(crate) mod result_list;
 mod results;
 mod summary;
 
-pub use list::{list_records, list_records_projected, list_results, ListRequest, Page};
+pub use list::{list_records, list_records_projected, list_records_within, ListRequest, Page};
 pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};
+pub use result_list::{list_results, list_results_within};
 pub use results::{create_result, delete_result, get_result, update_result};
 pub use summary::record_list_summary;
 

@@ -3,7 +3,7 @@
 //! database extracts each path's value (as far as plain keys lead), so only those
 //! values leave it, never the whole document.
 
-use diesel::sql_types::Nullable;
+use diesel::sql_types::{BigInt, Nullable};
 use serde_json::Value;
 
 use crate::connection::Backend;
@@ -30,8 +30,62 @@ pub(super) type Columns = (
     records::update_time,
 );
 
+/// The select list of a listed Record: its columns, with the document only when it is at
+/// most a chunk's per-row budget, then the document's size in bytes (0 when absent).
+pub(super) type ListedColumns = (Columns, Fragment<BigInt>);
+
 /// The select list of a Record read under `projection`.
 pub(super) fn columns(projection: &Projection, backend: Backend) -> Columns {
+    with_data(data_column(projection, backend))
+}
+
+/// The select list of a Record listed under `projection`, sending documents (what the
+/// projection reads of them) of at most `row_bytes` bytes; the budget is a bound parameter,
+/// so every budget runs the same statement.
+pub(super) fn listed_columns(
+    projection: &Projection,
+    backend: Backend,
+    row_bytes: i64,
+) -> ListedColumns {
+    let mut data = DataColumn::new();
+    data.sql("CASE WHEN ")
+        .append(data_bytes(projection, backend))
+        .sql(" <= ")
+        .bigint(row_bytes)
+        .sql(" THEN ")
+        .append(data_column(projection, backend))
+        .sql(" ELSE NULL END");
+    let mut bytes = Fragment::<BigInt>::new();
+    bytes
+        .sql("COALESCE(")
+        .append(data_bytes(projection, backend))
+        .sql(", 0)");
+    (with_data(data), bytes)
+}
+
+/// The size in bytes of the text of what is read in place of `data` (NULL when absent).
+fn data_bytes(projection: &Projection, backend: Backend) -> Fragment<BigInt> {
+    text_bytes(data_column(projection, backend), backend)
+}
+
+/// The size in bytes of a JSON value's text, as a BIGINT (NULL when it is NULL).
+pub(super) fn text_bytes<ST>(json: Fragment<ST>, backend: Backend) -> Fragment<BigInt> {
+    let mut f = Fragment::new();
+    f.sql(match backend {
+        Backend::Postgres => "CAST(octet_length(CAST(",
+        Backend::Sqlite => "length(CAST(",
+        Backend::Mysql => "CAST(LENGTH(",
+    });
+    f.append(json);
+    f.sql(match backend {
+        Backend::Postgres => " AS text)) AS BIGINT)",
+        Backend::Sqlite => " AS BLOB))",
+        Backend::Mysql => ") AS SIGNED)",
+    });
+    f
+}
+
+fn with_data(data: DataColumn) -> Columns {
     (
         records::id,
         records::result_id,
@@ -39,7 +93,7 @@ pub(super) fn columns(projection: &Projection, backend: Backend) -> Columns {
         records::result_name,
         records::name,
         records::data_type,
-        data_column(projection, backend),
+        data,
         records::create_time,
         records::update_time,
     )

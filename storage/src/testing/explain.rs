@@ -12,7 +12,8 @@ use diesel::{PgConnection, SqliteConnection};
 use crate::connection::{with_conn, Conn};
 use crate::model::{ListScope, RecordScope};
 use crate::page::TokenSigner;
-use crate::store::list::{records_listing, records_query, results_listing, results_query};
+use crate::store::list::{records_listing, records_query};
+use crate::store::result_list::{results_listing, results_query};
 use crate::store::ListRequest;
 use crate::testing::QueryPlan;
 use crate::{Error, Result};
@@ -29,8 +30,8 @@ pub fn explain_list_results(
     signer: &TokenSigner,
     request: &ListRequest<ListScope>,
 ) -> Result<QueryPlan> {
-    let (_, page) = results_listing(conn.backend(), signer, request)?;
-    with_conn!(conn, |c| c.explain_plan(results_query(page)))
+    let (page, columns) = results_listing(conn.backend(), signer, request)?;
+    with_conn!(conn, |c| c.explain_plan(results_query(page, columns)))
 }
 
 /// The plan of the query [`list_records`](crate::store::list_records) would run for
@@ -40,8 +41,8 @@ pub fn explain_list_records(
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<QueryPlan> {
-    let (_, page) = records_listing(conn.backend(), signer, request)?;
-    with_conn!(conn, |c| c.explain_plan(records_query(page)))
+    let (page, columns) = records_listing(conn.backend(), signer, request)?;
+    with_conn!(conn, |c| c.explain_plan(records_query(page, columns)))
 }
 
 /// A connection that can report the plan of a query.
