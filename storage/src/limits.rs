@@ -32,6 +32,11 @@ pub const MAX_ETAG_BYTES: usize = 128;
 pub const MAX_FILTER_BYTES: usize = 8 << 10;
 /// Deepest nesting of parentheses, brackets and braces in a filter.
 pub const MAX_FILTER_NESTING: usize = 32;
+/// Deepest nesting of a filter's expression once parsed (operators, calls, selections;
+/// `&&`/`||` chains and `in` lists count as balanced trees). A filter is checked, lowered
+/// to SQL and evaluated by recursion on the server's threads, so depth, not length, is
+/// what costs stack; within [`MAX_FILTER_BYTES`] a flat chain of terms never comes near.
+pub const MAX_FILTER_DEPTH: usize = 64;
 /// Longest `order_by`, `summary` or `group_by` parameter, in bytes.
 pub const MAX_PARAMETER_BYTES: usize = 256;
 
