@@ -22,6 +22,7 @@ integration::backend_tests!(
     hostile_names_and_etags,
     hostile_list_parameters,
     long_filters_within_the_limit,
+    malformed_protobuf,
 );
 
 /// One mebibyte of `c`.
@@ -1225,5 +1226,80 @@ async fn long_filters_within_the_limit(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("Results chain: {:?} {}", e.code(), e.message()));
     assert_eq!(page.into_inner().results.len(), 1);
+    still_serving(&mut client, &rest).await;
+}
+
+/// A request whose `name` (field 1) is bytes, to send a string that is not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct BytesName {
+    #[prost(bytes = "vec", tag = "1")]
+    name: Vec<u8>,
+}
+
+/// A request whose field 1 is an integer where a string belongs.
+#[derive(Clone, PartialEq, prost::Message)]
+struct IntName {
+    #[prost(uint64, tag = "1")]
+    name: u64,
+}
+
+/// Sends `request` as the request of `method`, answering a Result.
+async fn raw_call<T: prost::Message + Default + Send + 'static>(
+    server: &TestServer,
+    method: &'static str,
+    request: T,
+) -> Result<pb::Result, tonic::Status> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr()))
+        .expect("address")
+        .connect()
+        .await
+        .expect("connect to gRPC");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(method);
+    let codec = tonic_prost::ProstCodec::<T, pb::Result>::default();
+    grpc.unary(tonic::Request::new(request), path, codec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Requests that are not valid protobuf (a string that is not UTF-8, a field of the wrong
+/// wire type) are the client's fault: INVALID_ARGUMENT, not tonic's INTERNAL.
+async fn malformed_protobuf(backend: Backend) {
+    let server = TestServer::start(backend);
+    let (mut client, rest) = (server.grpc().await, server.rest());
+    create_result(&mut client, "ns", "r").await;
+    let get = "/tekton.results.v1alpha2.Results/GetResult";
+    let create = "/tekton.results.v1alpha2.Results/CreateResult";
+    let not_utf8 = BytesName {
+        name: b"ns/results/\xffr".to_vec(),
+    };
+    refused(
+        "name not UTF-8",
+        raw_call(&server, get, not_utf8.clone()).await,
+        "not valid protobuf",
+    );
+    refused(
+        "parent not UTF-8",
+        raw_call(&server, create, not_utf8).await,
+        "not valid protobuf",
+    );
+    refused(
+        "name of the wrong wire type",
+        raw_call(&server, get, IntName { name: 7 }).await,
+        "not valid protobuf",
+    );
+    // The same fields, well formed, work through the raw path.
+    let valid = BytesName {
+        name: b"ns/results/r".to_vec(),
+    };
+    assert_eq!(
+        raw_call(&server, get, valid)
+            .await
+            .expect("a valid raw request")
+            .name,
+        "ns/results/r"
+    );
+    assert_eq!(result_names(&mut client).await, ["ns/results/r"]);
     still_serving(&mut client, &rest).await;
 }
