@@ -293,6 +293,57 @@ async fn hostile_documents(backend: Backend) {
             .await;
         rest_refused(&format!("REST update {name}"), answer, needle);
     }
+    // Types are text every backend stores: no NUL (PostgreSQL's text cannot hold one).
+    let nul_type = record(parent, "nul-type", "tekton.dev/v1.TaskRun\0", "{}");
+    let outcome = client
+        .create_record(pb::CreateRecordRequest {
+            parent: parent.into(),
+            record: Some(nul_type),
+        })
+        .await;
+    refused(
+        "NUL in data.type",
+        outcome,
+        "data.type contains the NUL character",
+    );
+    let body = json!({"name": format!("{parent}/records/nul-type"),
+                      "data": {"type": "t\u{0}", "value": STANDARD.encode(b"{}")}});
+    let answer = rest
+        .api("POST", "/parents/ns/results/r/records", Some(&body))
+        .await;
+    rest_refused(
+        "REST NUL in data.type",
+        answer,
+        "data.type contains the NUL character",
+    );
+    let mut nul_summary = result("ns", "nul", &[]);
+    nul_summary.summary = Some(pb::RecordSummary {
+        record: "ns/results/nul/records/x".into(),
+        r#type: "\0".into(),
+        ..Default::default()
+    });
+    let outcome = client
+        .create_result(pb::CreateResultRequest {
+            parent: "ns".into(),
+            result: Some(nul_summary),
+        })
+        .await;
+    refused(
+        "NUL in summary.type",
+        outcome,
+        "summary.type contains the NUL character",
+    );
+    let body = json!({"summary": {"record": "ns/results/r/records/x", "type": "\u{0}"}});
+    let answer = rest
+        .api("PATCH", "/parents/ns/results/r", Some(&body))
+        .await;
+    rest_refused(
+        "REST NUL in summary.type",
+        answer,
+        "summary.type contains the NUL character",
+    );
+    assert_eq!(result_names(&mut client).await, ["ns/results/r"]);
+
     stored.sort();
     assert_eq!(
         record_names(&mut client).await,
