@@ -186,6 +186,10 @@ async fn hostile_documents(backend: Backend) {
         ("four-mib", string_doc(max)),
         ("many-keys", many_keys),
         (
+            "numbers",
+            format!("[1e-1000, -2.5e+300, 0.{}]", "1".repeat(998)).into_bytes(),
+        ),
+        (
             "escapes",
             br#"{"a\\u0000":"\\ud800","e":"\ud83d\ude00\u00e9"}"#.to_vec(),
         ),
@@ -217,6 +221,16 @@ async fn hostile_documents(backend: Backend) {
             "not a JSON document",
         ),
         ("notjson", b"{nope".to_vec(), "not a JSON document"),
+        (
+            "tinyfraction",
+            format!("[0.{}1]", "0".repeat(200_000)).into_bytes(),
+            "longer than 1000 characters",
+        ),
+        (
+            "hugeexponent",
+            b"[0e-99999999999]".to_vec(),
+            "with an exponent beyond",
+        ),
         ("trailing", b"{} x".to_vec(), "not a JSON document"),
     ];
     let mut stored = Vec::new();
