@@ -176,7 +176,7 @@ async fn hostile_documents(backend: Backend) {
     create_result(&mut client, "ns", "r").await;
     let max = results_storage::limits::MAX_DOCUMENT_BYTES;
     let many_keys = {
-        let keys: Vec<String> = (0..200_000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let keys: Vec<String> = (0..100_000).map(|i| format!("\"k{i}\":{i}")).collect();
         format!("{{{}}}", keys.join(",")).into_bytes()
     };
     assert!(many_keys.len() < max);
@@ -397,11 +397,7 @@ async fn hostile_annotations(backend: Backend) {
             annotations(MAX_ANNOTATIONS + 1, 1),
             "has 257 entries; the limit is 256",
         ),
-        (
-            "100000 entries",
-            annotations(100_000, 1),
-            "the limit is 256",
-        ),
+        ("10000 entries", annotations(10_000, 1), "the limit is 256"),
         (
             "318-byte key",
             HashMap::from([("k".repeat(318), "v".into())]),
