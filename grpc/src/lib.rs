@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`pb`]: generated protobuf types, clients and servers (always built; the watcher uses
-//!   the client).
+//!   the client), with the [`codec`] that answers malformed messages INVALID_ARGUMENT.
 //! - `budget`: the budget of request bytes in flight, and its gRPC layer.
 //! - `convert`: wire ↔ domain conversion and request validation.
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
@@ -13,6 +13,7 @@
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
 
+pub mod codec;
 pub mod pb;
 
 #[cfg(feature = "server")]

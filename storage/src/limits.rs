@@ -23,6 +23,15 @@ pub const MAX_PAGE_BYTES: usize = 4 << 20;
 /// MariaDB refuses 32 and more; Tekton's deepest documents (a pipeline in a pipeline,
 /// with step environments from secrets) stay under 20.
 pub const MAX_JSON_DEPTH: usize = 30;
+/// Longest number in a Record's document, in characters, and the largest exponent
+/// magnitude it may carry. PostgreSQL stores JSON numbers as exact decimals and refuses
+/// more than 16,383 digits after the point (`0.000…1`, `0e-99999`), which the other
+/// backends and serde_json (rounding to a double) accept; within these limits a number
+/// has at most about 2,000 such digits. A double needs no more than 767 significant
+/// digits and exponents of ±324.
+pub const MAX_JSON_NUMBER_CHARS: usize = 1000;
+/// See [`MAX_JSON_NUMBER_CHARS`].
+pub const MAX_JSON_EXPONENT: u32 = 1000;
 /// Most annotations on a Result or a summary.
 pub const MAX_ANNOTATIONS: usize = 256;
 /// Longest annotation key, in bytes (a Kubernetes qualified name: a 253-byte prefix, `/`
@@ -39,6 +48,11 @@ pub const MAX_ETAG_BYTES: usize = 128;
 pub const MAX_FILTER_BYTES: usize = 8 << 10;
 /// Deepest nesting of parentheses, brackets and braces in a filter.
 pub const MAX_FILTER_NESTING: usize = 32;
+/// Deepest nesting of a filter's expression once parsed (operators, calls, selections;
+/// `&&`/`||` chains and `in` lists count as balanced trees). A filter is checked, lowered
+/// to SQL and evaluated by recursion on the server's threads, so depth, not length, is
+/// what costs stack; within [`MAX_FILTER_BYTES`] a flat chain of terms never comes near.
+pub const MAX_FILTER_DEPTH: usize = 64;
 /// Longest `order_by`, `summary` or `group_by` parameter, in bytes.
 pub const MAX_PARAMETER_BYTES: usize = 256;
 

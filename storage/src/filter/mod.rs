@@ -98,3 +98,57 @@ impl Filter {
         sql::lower(&self.pred, backend, table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_FILTER_BYTES;
+    use crate::model::{RecordData, RecordName, Timestamp};
+
+    /// The longest filters of many flat terms are checked on the checker's own thread but
+    /// lowered, evaluated and dropped on the caller's: a worker thread's 2 MiB stack must
+    /// be enough (an `in` list of 4,000 elements once overflowed it).
+    #[test]
+    fn the_largest_filters_run_on_a_small_stack() {
+        let chain = |term: &str, sep: &str| {
+            let n = (MAX_FILTER_BYTES - 4) / (term.len() + sep.len());
+            format!("{}true", format!("{term}{sep}").repeat(n))
+        };
+        let filters = [
+            format!("data.a in [{}1]", "3,".repeat((MAX_FILTER_BYTES - 16) / 2)),
+            format!("name in [{}'c']", "'',".repeat((MAX_FILTER_BYTES - 16) / 3)),
+            chain("data.a==3", "||"),
+            chain("false", "||"),
+            chain("data.a==1", "&&"),
+            format!("{}true", "!".repeat(MAX_FILTER_BYTES - 4)),
+        ];
+        let record = StoredRecord {
+            name: RecordName::parse("a/results/b/records/c").unwrap(),
+            uid: "u".into(),
+            data: RecordData::new("t".into(), br#"{"a":1}"#.to_vec()).unwrap(),
+            create_time: Timestamp::from_nanos(0),
+            update_time: Timestamp::from_nanos(0),
+        };
+        for filter in filters {
+            assert!(filter.len() <= MAX_FILTER_BYTES, "{}", filter.len());
+            let record = record.clone();
+            let matched = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || {
+                    let compiled = Filter::compile(&filter, Environment::Records).unwrap();
+                    for backend in [
+                        crate::Backend::Sqlite,
+                        crate::Backend::Postgres,
+                        crate::Backend::Mysql,
+                    ] {
+                        assert!(!format!("{:?}", compiled.to_sql(backend)).is_empty());
+                    }
+                    compiled.matches_record(&record)
+                })
+                .unwrap()
+                .join()
+                .expect("no stack overflow");
+            assert!(matched);
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::limits::{MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH};
+use crate::limits::{MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH, MAX_JSON_EXPONENT, MAX_JSON_NUMBER_CHARS};
 use crate::{Error, Result};
 
 /// Checks `value` (the bytes of `data.value`) in one pass, without building the document.
@@ -34,7 +34,58 @@ pub(crate) fn check_document(value: &[u8]) -> Result<()> {
             } else {
                 Error::InvalidArgument(format!("data.value is not a JSON document: {e}"))
             }
-        })
+        })?;
+    match unstorable_number(value) {
+        Some(at) => Err(Error::InvalidArgument(format!(
+            "data.value holds a number at byte {at} longer than {MAX_JSON_NUMBER_CHARS} \
+             characters or with an exponent beyond ±{MAX_JSON_EXPONENT}, the limits"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Where a valid JSON document `value` has a number beyond [`MAX_JSON_NUMBER_CHARS`] or
+/// [`MAX_JSON_EXPONENT`]. Outside strings, a number is a run of digits, `-`, `+`, `.`,
+/// `e` and `E`.
+fn unstorable_number(value: &[u8]) -> Option<usize> {
+    let is_number = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
+    let mut at = 0;
+    while at < value.len() {
+        match value[at] {
+            b'"' => {
+                // Skip the string: to the next quote not escaped by a backslash.
+                at += 1;
+                while at < value.len() && value[at] != b'"' {
+                    at += if value[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b if is_number(&b) => {
+                let len = value[at..].iter().take_while(|b| is_number(b)).count();
+                let number = &value[at..at + len];
+                let exponent = number
+                    .iter()
+                    .position(|b| matches!(b, b'e' | b'E'))
+                    .map(|e| &number[e + 1..])
+                    .map(|e| e.strip_prefix(b"-").or(e.strip_prefix(b"+")).unwrap_or(e))
+                    .map(|digits| {
+                        let digits = &digits[digits.iter().take_while(|&&d| d == b'0').count()..];
+                        digits.len() > 4
+                            || std::str::from_utf8(digits)
+                                .ok()
+                                .and_then(|d| d.parse::<u32>().ok())
+                                .unwrap_or(0)
+                                > MAX_JSON_EXPONENT
+                    });
+                if len > MAX_JSON_NUMBER_CHARS || exponent == Some(true) {
+                    return Some(at);
+                }
+                at += len;
+            }
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// Where `value` has a `\uD800`–`\uDFFF` escape that is not half of a high-low pair
@@ -233,6 +284,31 @@ mod tests {
         assert!(check_document(br#"["\ud83d\ude00", "\\ud800", "\\\ud83d\uDE00"]"#).is_ok());
         assert!(error(b"{\"a\":\"\xff\"}").contains("is not a JSON document"));
         assert!(error(b"[1e400]").contains("is not a JSON document"));
+    }
+
+    #[test]
+    fn numbers_are_storable_everywhere() {
+        // PostgreSQL refused these (more than 16,383 digits after the point).
+        let tiny = format!("[0.{}1]", "0".repeat(200_000));
+        assert!(error(tiny.as_bytes()).contains("a number at byte 1 longer than 1000"));
+        assert!(error(br#"{"a":[1, 0e-99999999999]}"#).contains("number at byte 9"));
+        assert!(error(b"0E+1001").contains("exponent beyond ±1000"));
+        assert!(error(b"[0e00000000000000001001]").contains("exponent"));
+        for ok in [
+            &b"[1e-1000, 0E+1000, -0.5e-0, 0e0001000, 123.456e7]"[..],
+            br#"{"1e99999": "0e-99999", "n": -12}"#,
+            br#"["\"", 1e1, "\\", 2e-2]"#,
+        ] {
+            assert!(
+                check_document(ok).is_ok(),
+                "{}",
+                String::from_utf8_lossy(ok)
+            );
+        }
+        let long = format!("[0.{}]", "1".repeat(MAX_JSON_NUMBER_CHARS - 2));
+        assert!(check_document(long.as_bytes()).is_ok());
+        let longer = format!("[0.{}]", "1".repeat(MAX_JSON_NUMBER_CHARS - 1));
+        assert!(error(longer.as_bytes()).contains("longer than 1000"));
     }
 
     #[test]

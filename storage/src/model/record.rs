@@ -7,12 +7,18 @@ use crate::{Error, Result};
 /// Longest accepted `type` of a Record's data or of a summary.
 pub const MAX_TYPE_LEN: usize = 768;
 
-/// Checks a type string's length; `what` names the field in the error.
+/// Checks a type string's length and that every backend can store it (PostgreSQL's text
+/// cannot hold NUL); `what` names the field in the error.
 pub(crate) fn check_type(type_: &str, what: &str) -> Result<()> {
     let len = type_.chars().count();
     if len > MAX_TYPE_LEN {
         return Err(Error::InvalidArgument(format!(
             "{what} is {len} characters long; at most {MAX_TYPE_LEN} are allowed"
+        )));
+    }
+    if type_.contains('\0') {
+        return Err(Error::InvalidArgument(format!(
+            "{what} contains the NUL character, which cannot be stored"
         )));
     }
     Ok(())
@@ -119,6 +125,11 @@ mod tests {
         assert!(RecordData::new("x".repeat(768), Vec::new()).is_ok());
         let err = RecordData::new("x".repeat(769), Vec::new()).unwrap_err();
         assert!(err.to_string().contains("at most 768"), "{err}");
+        let err = RecordData::new("a\0b".into(), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "data.type contains the NUL character, which cannot be stored"
+        );
     }
 
     #[test]

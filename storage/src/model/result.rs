@@ -160,6 +160,13 @@ mod tests {
                 },
                 "at most 768",
             ),
+            (
+                RecordSummary {
+                    type_: "tekton\0".into(),
+                    ..ok.clone()
+                },
+                "summary.type contains the NUL character",
+            ),
         ];
         for (summary, needle) in cases {
             let err = summary.validate().unwrap_err().to_string();

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 /// Longest filter accepted, in bytes.
 const MAX_LEN: usize = 8 * 1024;
 /// Deepest expression nesting accepted.
-pub(super) const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = crate::limits::MAX_FILTER_DEPTH;
 
 /// Parses and checks a filter.
 pub(in crate::filter) fn check(source: &str, env: Environment) -> Result<Pred> {

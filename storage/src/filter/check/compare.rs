@@ -120,18 +120,28 @@ impl Checker<'_> {
         if !matches!(left, Term::Operand(_) | Term::StatusInt(_)) {
             return Err(self.err(a, "`in` needs a field on its left"));
         }
-        let mut pred: Option<Pred> = None;
+        let mut tests = Vec::with_capacity(items.elements.len());
         for item in &items.elements {
             let Term::Lit(lit) = self.term(item, depth)? else {
                 return Err(self.err(item, "list elements must be constants"));
             };
-            let eq = self.compare_terms(item, left.clone(), CmpOp::Eq, Term::Lit(lit))?;
-            pred = Some(match pred {
-                None => eq,
-                Some(p) => Pred::Or(Box::new(p), Box::new(eq)),
-            });
+            tests.push(self.compare_terms(item, left.clone(), CmpOp::Eq, Term::Lit(lit))?);
         }
-        Ok(pred.unwrap_or(Pred::Const(false)))
+        Ok(any(tests))
+    }
+}
+
+/// The disjunction of `preds` as a balanced tree: lowering, evaluating and dropping a
+/// predicate recurse once per level, so a list of thousands of elements must not become
+/// a chain thousands deep (it overflowed the stack of the thread running the query).
+fn any(mut preds: Vec<Pred>) -> Pred {
+    match preds.len() {
+        0 => Pred::Const(false),
+        1 => preds.pop().expect("one element"),
+        n => {
+            let right = preds.split_off(n / 2);
+            Pred::Or(Box::new(any(preds)), Box::new(any(right)))
+        }
     }
 }
 
@@ -218,6 +228,12 @@ mod tests {
                 Box::new(Pred::Cmp(Operand::Status, CmpOp::Eq, Lit::Int(1))),
                 Box::new(Pred::Cmp(Operand::Status, CmpOp::Eq, Lit::Int(2))),
             )
+        );
+        let status = |i| Box::new(Pred::Cmp(Operand::Status, CmpOp::Eq, Lit::Int(i)));
+        assert_eq!(
+            check("summary.status in [0, 1, 2]", Environment::Results).unwrap(),
+            Pred::Or(status(0), Box::new(Pred::Or(status(1), status(2)))),
+            "a balanced tree"
         );
         assert_eq!(
             check("parent in []", Environment::Records).unwrap(),
