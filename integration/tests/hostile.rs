@@ -105,19 +105,26 @@ fn rest_record(result: &str, name: &str, bytes: &[u8]) -> Value {
 
 /// Names of every Record, sorted.
 async fn record_names(client: &mut Client) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .list_records(pb::ListRecordsRequest {
-            parent: "-/results/-".into(),
-            page_size: 10_000,
-            ..Default::default()
-        })
-        .await
-        .expect("list records")
-        .into_inner()
-        .records
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    // Pages hold at most 4 MiB of documents, so large ones take several.
+    let mut names = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_records(pb::ListRecordsRequest {
+                parent: "-/results/-".into(),
+                page_size: 10_000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .expect("list records")
+            .into_inner();
+        names.extend(page.records.into_iter().map(|r| r.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     names.sort();
     names
 }

@@ -96,6 +96,8 @@ impl Error {
             Error::Database { .. } if self.is_connection_lost() || self.is_retryable() => {
                 ErrorCode::Unavailable
             }
+            // The storage the database writes to is full: an operator's problem, not a bug.
+            Error::Database { .. } if self.is_out_of_space() => ErrorCode::ResourceExhausted,
             Error::Database { .. } => ErrorCode::Internal,
             Error::Corrupt(_) | Error::Migration(_) => ErrorCode::Internal,
         }
@@ -118,6 +120,24 @@ impl Error {
             }
             _ => false,
         }
+    }
+
+    /// Whether the database could not write because its storage is full (MariaDB: "The
+    /// table … is full", error 1114; PostgreSQL: SQLSTATE 53100; SQLite: SQLITE_FULL).
+    pub fn is_out_of_space(&self) -> bool {
+        use diesel::result::Error as DieselError;
+        let Error::Database {
+            source: DieselError::DatabaseError(_, info),
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let message = info.message().to_ascii_lowercase();
+        (message.starts_with("the table") && message.ends_with("is full"))
+            || message.contains("no space left on device")
+            || message.contains("database or disk is full")
+            || message.contains("disk full")
     }
 
     /// Whether the connection to the database broke (server restarted, connection killed,
@@ -199,7 +219,17 @@ mod tests {
         );
         assert!(deadlock.is_retryable());
         assert_eq!(deadlock.code(), ErrorCode::Unavailable);
+        for message in [
+            "The table 'records' is full",
+            "could not extend file \"base/16384/16385\": No space left on device",
+            "database or disk is full",
+        ] {
+            let full = database(DatabaseErrorKind::Unknown, message);
+            assert!(full.is_out_of_space(), "{message}");
+            assert_eq!(full.code(), ErrorCode::ResourceExhausted, "{message}");
+        }
         let unique = database(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(!unique.is_out_of_space());
         assert!(!unique.is_connection_lost());
         assert_eq!(unique.code(), ErrorCode::Internal);
     }
