@@ -43,6 +43,9 @@ pub(crate) struct RecordRow {
     pub data: Option<JsonText>,
     pub create_time: i64,
     pub update_time: i64,
+    /// The size of `data` as the backend hands it back (`store::stored_size`), for
+    /// listings; NULL when not recorded. Not part of the model.
+    pub data_bytes: Option<i64>,
 }
 
 pub(crate) fn annotations_json(map: &BTreeMap<String, String>) -> JsonText {

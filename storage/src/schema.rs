@@ -37,6 +37,9 @@ diesel::table! {
         data -> Nullable<Json>,
         create_time -> BigInt,
         update_time -> BigInt,
+        /// The size of `data` as the backend hands it back (see `store::stored_size`);
+        /// NULL for rows written before it was recorded.
+        data_bytes -> Nullable<BigInt>,
     }
 }
 

@@ -12,9 +12,9 @@
 //! documents up to 41 KiB each for 101 rows, 82 KiB for the default 51), so a page of
 //! ordinary Tekton documents is still one query; later chunks aim at about half the cap,
 //! allowing each row twice the average document seen so far. Memory stays under about
-//! twice the larger of the cap and one document. The price is that the database measures
-//! every document it lists: on PostgreSQL that serialises `jsonb` to text twice more (a
-//! 1,000-row scan of 15 KiB documents took ~110 ms instead of ~60 ms in `psql`).
+//! twice the larger of the cap and one document. A document's size was stored when it
+//! was written (see [`super::stored_size`]), so the database reads it rather than
+//! measuring the document; only rows written before sizes were stored are measured.
 
 use crate::Result;
 

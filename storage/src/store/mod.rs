@@ -8,6 +8,7 @@ mod projection;
 mod records;
 pub(crate) mod result_list;
 mod results;
+pub(crate) mod stored_size;
 mod summary;
 
 pub use list::{list_records, list_records_projected, list_records_within, ListRequest, Page};

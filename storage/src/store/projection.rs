@@ -28,6 +28,7 @@ pub(super) type Columns = (
     DataColumn,
     records::create_time,
     records::update_time,
+    records::data_bytes,
 );
 
 /// The select list of a listed Record: its columns, with the document only when it is at
@@ -64,8 +65,20 @@ pub(super) fn listed_columns(
 }
 
 /// The size in bytes of the text of what is read in place of `data` (NULL when absent).
+/// A whole document's size was stored when it was written (`records.data_bytes`, see
+/// [`super::stored_size`]); only rows written before that column existed are measured,
+/// which on PostgreSQL renders the `jsonb` as text once more. What a projection reads of
+/// a document is measured: it is small, and no size of it was stored.
 fn data_bytes(projection: &Projection, backend: Backend) -> Fragment<BigInt> {
-    text_bytes(data_column(projection, backend), backend)
+    let measured = text_bytes(data_column(projection, backend), backend);
+    if *projection != Projection::Whole {
+        return measured;
+    }
+    let mut f = Fragment::new();
+    f.sql("COALESCE(records.data_bytes, ")
+        .append(measured)
+        .sql(")");
+    f
 }
 
 /// The size in bytes of a JSON value's text, as a BIGINT (NULL when it is NULL).
@@ -96,6 +109,7 @@ fn with_data(data: DataColumn) -> Columns {
         data,
         records::create_time,
         records::update_time,
+        records::data_bytes,
     )
 }
 

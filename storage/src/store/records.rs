@@ -11,10 +11,12 @@ use crate::model::{NewRecord, Projection, RecordName, RecordPatch, StoredRecord,
 use crate::rows::{json_str, RecordRow};
 use crate::schema::{records, results};
 use crate::store::projection;
+use crate::store::stored_size::stored_bytes;
 use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
-/// CreateRecord: stores a new Record; its Result must exist.
+/// CreateRecord: stores a new Record, with its document's size for listings (see
+/// [`super::stored_size`]); its Result must exist.
 pub fn create_record(
     conn: &mut Conn,
     new: NewRecord,
@@ -34,6 +36,7 @@ pub fn create_record(
     // row at all when the Result does not exist.
     let full_name = record.name.to_string();
     let create_time = record.create_time.as_nanos();
+    let data_bytes = stored_bytes(&record.data.value, conn.backend());
     let inserted = with_conn!(conn, |c| diesel::insert_into(records::table)
         .values(
             results::table
@@ -49,6 +52,7 @@ pub fn create_record(
                     json_str(&record.data.value).into_sql::<Nullable<Json>>(),
                     create_time.into_sql::<BigInt>(),
                     create_time.into_sql::<BigInt>(),
+                    data_bytes.into_sql::<Nullable<BigInt>>(),
                 )),
         )
         .into_columns((
@@ -61,6 +65,7 @@ pub fn create_record(
             records::data,
             records::create_time,
             records::update_time,
+            records::data_bytes,
         ))
         .execute(c))
     .map_err(|e| match e {
@@ -112,7 +117,8 @@ pub fn get_record_projected(
     projection::decode(projection, row)
 }
 
-/// UpdateRecord: merges non-empty fields. With an etag, fails unless it matches; of
+/// UpdateRecord: merges non-empty fields, and stores the document's size (also for a row
+/// written before sizes were stored). With an etag, fails unless it matches; of
 /// concurrent updates carrying the same etag exactly one succeeds.
 pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Result<StoredRecord> {
     let name = &patch.name;
@@ -126,6 +132,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
             let mut updated = stored.clone();
             patch.apply(&mut updated.data);
             updated.update_time = now.after(stored.update_time);
+            let data_bytes = stored_bytes(&updated.data.value, conn.backend());
             // Conditional on the update_time read: a concurrent writer makes this a no-op.
             let changed = with_conn!(conn, |c| diesel::update(
                 records::table
@@ -135,6 +142,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
             .set((
                 records::data_type.eq(&updated.data.type_),
                 records::data.eq(json_str(&updated.data.value)),
+                records::data_bytes.eq(data_bytes),
                 records::update_time.eq(updated.update_time.as_nanos()),
             ))
             .execute(c))

@@ -7,6 +7,8 @@ mod explain;
 #[cfg(test)]
 mod plan_shapes;
 mod query_plan;
+#[cfg(test)]
+mod schema_matches;
 
 pub use db::{mysql_admin, postgres_admin, TestDb};
 pub use explain::{explain_list_records, explain_list_results};

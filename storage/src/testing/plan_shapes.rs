@@ -55,6 +55,7 @@ use crate::model::{ListScope, RecordScope};
 use crate::page::TokenSigner;
 use crate::rows::{RecordRow, ResultRow};
 use crate::schema::{records, results};
+use crate::store::stored_size::stored_bytes;
 use crate::store::{list_records, list_results, ListRequest, Page};
 use crate::testing::{explain_list_records, explain_list_results, QueryPlan, TestDb};
 use crate::Error;
@@ -143,6 +144,7 @@ fn fixture() -> (Vec<ResultRow>, Vec<RecordRow>) {
             data: Some(JsonText(data)),
             create_time: nanos(created),
             update_time: nanos(created + 1 + rng.below(60) as i64),
+            data_bytes: None,
         });
     };
     // The namespaces in order of appearance, each with its `big` Result and its count.
@@ -210,7 +212,11 @@ fn fixture() -> (Vec<ResultRow>, Vec<RecordRow>) {
 /// (diesel runs one in-process statement per row on SQLite, as some columns are
 /// optional), then gathers planner statistics.
 fn fill(conn: &mut Conn) {
-    let (results, records) = fixture();
+    let (results, mut records) = fixture();
+    for record in &mut records {
+        let data = record.data.as_ref().map_or(&[][..], |d| d.0.as_bytes());
+        record.data_bytes = stored_bytes(data, conn.backend());
+    }
     conn.transaction(|conn| {
         for chunk in results.chunks(CHUNK) {
             with_conn!(conn, |c| diesel::insert_into(results::table)
