@@ -34,8 +34,11 @@ impl LogSettings {
     /// # Panics
     /// If a global subscriber is already installed (call it once, from `main`).
     pub fn init(&self) {
+        use std::io::IsTerminal as _;
+        // Colours only on a terminal: log collectors (`kubectl logs`, files) get plain text.
         tracing_subscriber::fmt()
             .with_env_filter(EnvFilter::new(&self.filter))
+            .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
             .init();
     }
 }

@@ -125,6 +125,8 @@ impl PageQuery {
 
 /// Validates a ListRecords request: the query and columns of the first chunk of the page
 /// it asks for (see [`list_records`]).
+// Only the EXPLAIN helpers of `testing` ask for the query without running it.
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) fn records_listing(
     backend: Backend,
     signer: &TokenSigner,

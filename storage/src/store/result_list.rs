@@ -13,7 +13,7 @@ use crate::model::{ListScope, StoredResult, Timestamp};
 use crate::page::{Collection, Cursor, OrderField, TokenSigner};
 use crate::rows::ResultRow;
 use crate::schema::results;
-use crate::store::chunks::{Chunk, Fetched};
+use crate::store::chunks::Fetched;
 use crate::store::list::{ListRequest, Page, PageQuery, Plan};
 use crate::store::projection::text_bytes;
 use crate::{Error, Result};
@@ -165,13 +165,15 @@ fn column(name: &'static str) -> Fragment<Json> {
 
 /// Validates a ListResults request: the query and columns of the first chunk of the page
 /// it asks for (see [`list_results`]).
+// Only the EXPLAIN helpers of `testing` ask for the query without running it.
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) fn results_listing(
     backend: Backend,
     signer: &TokenSigner,
     request: &ListRequest<ListScope>,
 ) -> Result<(PageQuery, ListedColumns)> {
     let plan = Plan::new(Collection::Results, backend, signer, request)?;
-    let chunk = Chunk::first(plan.page_size, MAX_PAGE_BYTES);
+    let chunk = crate::store::chunks::Chunk::first(plan.page_size, MAX_PAGE_BYTES);
     let page = plan.page_query(scope(request), chunk.limit);
     Ok((page, listed_columns(backend, chunk.row_bytes)))
 }
