@@ -117,6 +117,19 @@ async fn bad_result_requests_are_rejected(backend: Backend) {
             "summary.type is required",
         ),
         (
+            "summary with an unknown status",
+            pb::CreateResultRequest {
+                parent: "ns".into(),
+                result: Some(with_summary(pb::RecordSummary {
+                    record: "ns/results/r/records/x".into(),
+                    r#type: "tekton.dev/v1.PipelineRun".into(),
+                    status: -5,
+                    ..Default::default()
+                })),
+            },
+            "summary.status -5 is not a status",
+        ),
+        (
             "summary with bad record",
             pb::CreateResultRequest {
                 parent: "ns".into(),

@@ -54,7 +54,7 @@ fn summary_from_pb(s: pb::RecordSummary) -> Result<RecordSummary, ApiError> {
             .transpose()?,
         record: s.record,
         type_: s.r#type,
-        status: Status::from_i32(s.status),
+        status: Status::parse(s.status)?,
         annotations: s.annotations.into_iter().collect(),
     };
     summary.validate()?;

@@ -24,7 +24,19 @@ pub enum Status {
 }
 
 impl Status {
-    /// From the wire/storage number; unknown numbers are [`Status::Unknown`].
+    /// A status a client sent: numbers outside 0…4 are INVALID_ARGUMENT (REST refuses
+    /// them too), never silently stored as UNKNOWN.
+    pub fn parse(value: i32) -> Result<Status> {
+        match value {
+            0..=4 => Ok(Status::from_i32(value)),
+            other => Err(Error::InvalidArgument(format!(
+                "summary.status {other} is not a status: use 0 (UNKNOWN), 1 (SUCCESS), \
+                 2 (FAILURE), 3 (TIMEOUT) or 4 (CANCELLED)"
+            ))),
+        }
+    }
+
+    /// From the storage number; unknown numbers are [`Status::Unknown`].
     pub fn from_i32(value: i32) -> Status {
         match value {
             1 => Status::Success,
@@ -122,6 +134,19 @@ pub struct ResultReplacement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_from_clients_are_checked() {
+        assert_eq!(Status::parse(4).unwrap(), Status::Cancelled);
+        assert_eq!(Status::parse(0).unwrap(), Status::Unknown);
+        for bad in [-5, 5, i32::MAX] {
+            let err = Status::parse(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("summary.status {bad} is not a status")),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn summary_validation() {
