@@ -173,15 +173,7 @@ fn a_projection_is_capped_by_what_it_reads(backend: Backend) {
     assert_eq!(pages.concat(), all);
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(#[test] fn $name() { super::$name(results_storage::Backend::Sqlite) })* }
-        mod postgres { $(#[test] fn $name() { super::$name(results_storage::Backend::Postgres) })* }
-        mod mariadb { $(#[test] fn $name() { super::$name(results_storage::Backend::Mysql) })* }
-    };
-}
-
-on_every_backend!(
+results_storage::on_every_backend!(
     large_documents_make_more_pages_that_concatenate_to_the_listing,
     page_size_still_bounds_pages_of_small_documents,
     a_projection_is_capped_by_what_it_reads,

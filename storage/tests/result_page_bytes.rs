@@ -95,17 +95,4 @@ fn result_pages_are_bounded_by_their_annotations(backend: Backend) {
     }
 }
 
-#[test]
-fn on_sqlite() {
-    result_pages_are_bounded_by_their_annotations(Backend::Sqlite);
-}
-
-#[test]
-fn on_postgres() {
-    result_pages_are_bounded_by_their_annotations(Backend::Postgres);
-}
-
-#[test]
-fn on_mariadb() {
-    result_pages_are_bounded_by_their_annotations(Backend::Mysql);
-}
+results_storage::on_every_backend!(result_pages_are_bounded_by_their_annotations);

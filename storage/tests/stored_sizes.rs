@@ -290,15 +290,7 @@ fn the_listing_goes_by_the_stored_size_and_a_mask_by_what_it_reads(backend: Back
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [10]);
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(#[test] fn $name() { super::$name(results_storage::Backend::Sqlite) })* }
-        mod postgres { $(#[test] fn $name() { super::$name(results_storage::Backend::Postgres) })* }
-        mod mariadb { $(#[test] fn $name() { super::$name(results_storage::Backend::Mysql) })* }
-    };
-}
-
-on_every_backend!(
+results_storage::on_every_backend!(
     stored_sizes_are_what_the_database_hands_back,
     pages_are_bounded_with_stored_and_unrecorded_sizes,
     the_listing_goes_by_the_stored_size_and_a_mask_by_what_it_reads,

@@ -13,3 +13,15 @@ mod schema_matches;
 pub use db::{mysql_admin, postgres_admin, TestDb};
 pub use explain::{explain_list_records, explain_list_results};
 pub use query_plan::{PlanStep, QueryPlan, StepKind};
+
+/// One `#[test]` per backend for each listed function taking a [`crate::Backend`]:
+/// `on_every_backend!(pages_are_bounded);` makes `sqlite::pages_are_bounded`,
+/// `postgres::…` and `mariadb::…`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[test] fn $name() { super::$name($crate::Backend::Sqlite) })* }
+        mod postgres { $(#[test] fn $name() { super::$name($crate::Backend::Postgres) })* }
+        mod mariadb { $(#[test] fn $name() { super::$name($crate::Backend::Mysql) })* }
+    };
+}
