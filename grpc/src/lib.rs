@@ -32,3 +32,5 @@ pub mod service;
 pub mod settings;
 #[cfg(feature = "server")]
 pub mod status;
+#[cfg(feature = "server")]
+pub mod tls;

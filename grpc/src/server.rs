@@ -20,6 +20,7 @@ use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::rest::{self, BodyLimits};
 use crate::service::{LogsService, ResultsApi, ResultsService};
 use crate::settings::Settings;
+use crate::tls::ReloadingCert;
 
 /// Why the server could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,9 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The gRPC server's task panicked.
     #[error("gRPC server task failed: {0}")]
     GrpcTask(#[from] tokio::task::JoinError),
@@ -118,6 +122,18 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // Before anything starts: a certificate that cannot be loaded stops the server.
+    let tls = match settings.tls_files() {
+        Some((cert, key)) => {
+            let cert = Arc::new(ReloadingCert::load(cert.as_ref(), key.as_ref())?);
+            Some((
+                cert.server_config(&[b"h2"])?,
+                cert.server_config(&[b"h2", b"http/1.1"])?,
+            ))
+        }
+        None => None,
+    };
+    let (grpc_tls, rest_tls) = tls.unzip();
     let signer = token_signer(&settings);
     let actors = Actors::start(
         db,
@@ -153,7 +169,6 @@ pub async fn serve(
     let rest_addr = listeners.rest.local_addr().map_err(ServeError::Socket)?;
     let grpc_listener =
         tokio::net::TcpListener::from_std(listeners.grpc).map_err(ServeError::Socket)?;
-    let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grpc = tonic::transport::Server::builder()
@@ -165,9 +180,17 @@ pub async fn serve(
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )
-        .add_service(LogsServer::new(LogsService).max_decoding_message_size(max_message))
-        .serve_with_incoming_shutdown(incoming, wait_for(stop_rx.clone()));
-    let mut grpc = tokio::spawn(grpc);
+        .add_service(LogsServer::new(LogsService).max_decoding_message_size(max_message));
+    let stopped = wait_for(stop_rx.clone());
+    let mut grpc = match grpc_tls {
+        Some(config) => tokio::spawn(
+            grpc.serve_with_incoming_shutdown(crate::tls::incoming(grpc_listener, config), stopped),
+        ),
+        None => {
+            let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+            tokio::spawn(grpc.serve_with_incoming_shutdown(incoming, stopped))
+        }
+    };
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
 
     let rest_api = api.clone();
@@ -179,14 +202,17 @@ pub async fn serve(
         App::new()
             .wrap(actix_web::middleware::from_fn(rest::hold_answers))
             .configure(rest::configure(rest_api.clone(), body_limits.clone()))
-    })
-    .listen(listeners.rest)
+    });
+    let rest = match rest_tls {
+        Some(config) => rest.listen_rustls_0_23(listeners.rest, config),
+        None => rest.listen(listeners.rest),
+    }
     .map_err(ServeError::Rest)?
     .disable_signals()
     .shutdown_timeout(settings.server.shutdown_grace_secs)
     .run();
     let rest_handle = rest.handle();
-    tracing::info!(grpc = %grpc_addr, rest = %rest_addr, "results-api serving");
+    tracing::info!(grpc = %grpc_addr, rest = %rest_addr, tls = settings.tls_files().is_some(), "results-api serving");
 
     tokio::spawn(async move {
         shutdown.await;

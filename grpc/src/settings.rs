@@ -48,6 +48,10 @@ pub struct ServerSettings {
     pub max_inflight_bytes: usize,
     /// Seconds in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// PEM certificate chain served on both ports; empty = plaintext. Reloaded when it changes.
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`; set both or neither.
+    pub tls_key_file: String,
 }
 
 /// `[database]`.
@@ -101,6 +105,8 @@ impl Default for ServerSettings {
             // this keeps a burst of large writes within a 256 MiB pod.
             max_inflight_bytes: 48 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
         }
     }
 }
@@ -175,12 +181,36 @@ impl Layered for Settings {
                 "must differ from server.grpc_addr",
             ));
         }
+        match (
+            self.server.tls_cert_file.is_empty(),
+            self.server.tls_key_file.is_empty(),
+        ) {
+            (false, true) => {
+                return Err(invalid(
+                    "server.tls_key_file",
+                    "must be set when server.tls_cert_file is",
+                ))
+            }
+            (true, false) => {
+                return Err(invalid(
+                    "server.tls_cert_file",
+                    "must be set when server.tls_key_file is",
+                ))
+            }
+            _ => {}
+        }
         self.log.validate()?;
         Ok(())
     }
 }
 
 impl Settings {
+    /// The certificate and key files when TLS is configured.
+    pub fn tls_files(&self) -> Option<(&str, &str)> {
+        (!self.server.tls_cert_file.is_empty())
+            .then_some((&*self.server.tls_cert_file, &*self.server.tls_key_file))
+    }
+
     /// The actor pool settings.
     pub fn actor_settings(&self) -> ActorSettings {
         ActorSettings {
@@ -260,6 +290,16 @@ mod tests {
                 "database.url",
             ),
             ("[log]\nfilter = \"=[\"", &[], "log.filter"),
+            (
+                "[server]\ntls_cert_file = \"cert.pem\"",
+                &[],
+                "server.tls_key_file",
+            ),
+            (
+                "",
+                &[("RESULTS_SERVER_TLS_KEY_FILE", "key.pem")],
+                "server.tls_cert_file",
+            ),
         ];
         for (toml, vars, key) in cases {
             let err = load_error::<Settings>(toml, vars);

@@ -54,3 +54,41 @@ fn migrate_applies_then_has_nothing_pending() {
     assert!(run().contains("none pending"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn an_unreadable_certificate_stops_the_server_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("results-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("tls.crt");
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    let mut child = results_api()
+        .env(
+            "RESULTS_DATABASE_URL",
+            format!("sqlite://{}", dir.join("r.db").display()),
+        )
+        .env("RESULTS_SERVER_GRPC_ADDR", "127.0.0.1:0")
+        .env("RESULTS_SERVER_REST_ADDR", "127.0.0.1:0")
+        .env("RESULTS_SERVER_TLS_CERT_FILE", &cert)
+        .env("RESULTS_SERVER_TLS_KEY_FILE", dir.join("tls.key"))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // It must exit by itself, never serve in plaintext.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("results-api kept running with an unreadable certificate");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains(cert.to_str().unwrap()), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
