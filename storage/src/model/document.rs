@@ -1,54 +1,94 @@
 //! The one check of a Record's JSON document before it is stored: exactly one JSON value,
-//! within the size and nesting limits, whose strings are valid Unicode without NUL. Every
-//! backend can then store it: PostgreSQL's `jsonb` refuses NUL and lone surrogates,
-//! MariaDB's JSON check refuses 32 levels of nesting, SQLite refuses 1,000.
+//! within the size and nesting limits, whose strings are valid Unicode without NUL and
+//! whose numbers every backend can hold. Every backend can then store it: PostgreSQL's
+//! `jsonb` refuses NUL, lone surrogates and numbers beyond its `numeric`, MariaDB's JSON
+//! check refuses 32 levels of nesting, SQLite refuses 1,000.
+//!
+//! serde_json checks the syntax (and UTF-8) without building anything; two byte scans
+//! check what it lets through: nesting and numbers outside strings, and `\u` escapes.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH, MAX_JSON_EXPONENT, MAX_JSON_NUMBER_CHARS};
 use crate::{Error, Result};
 
-/// Checks `value` (the bytes of `data.value`) in one pass, without building the document.
+/// Checks `value` (the bytes of `data.value`), without building the document.
 pub(crate) fn check_document(value: &[u8]) -> Result<()> {
+    let invalid = |message: String| Err(Error::InvalidArgument(message));
     if value.len() > MAX_DOCUMENT_BYTES {
-        return Err(Error::InvalidArgument(format!(
+        return invalid(format!(
             "data.value is {} bytes long; the limit is {MAX_DOCUMENT_BYTES} bytes",
             value.len()
-        )));
+        ));
     }
-    if let Some(at) = lone_surrogate(value) {
-        return Err(Error::InvalidArgument(format!(
-            "data.value holds a lone UTF-16 surrogate escape at byte {at}, which is not Unicode"
-        )));
+    // Nesting first: serde_json's own recursion limit would answer more vaguely.
+    let shape = shape(value);
+    if shape.too_deep {
+        return invalid(format!(
+            "data.value nests arrays and objects more than {MAX_JSON_DEPTH} deep, the limit"
+        ));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(value);
-    Node { depth: 1 }
-        .deserialize(&mut deserializer)
-        .and_then(|()| deserializer.end())
-        .map_err(|e| {
-            if e.is_data() {
-                // One of ours below: it says what is wrong already.
-                Error::InvalidArgument(format!("data.value {e}"))
-            } else {
-                Error::InvalidArgument(format!("data.value is not a JSON document: {e}"))
-            }
-        })?;
-    match unstorable_number(value) {
-        Some(at) => Err(Error::InvalidArgument(format!(
+    // serde_json skips strings it ignores without checking their UTF-8.
+    if let Err(e) = std::str::from_utf8(value) {
+        return invalid(format!("data.value is not a JSON document: {e}"));
+    }
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(value) {
+        return invalid(format!("data.value is not a JSON document: {e}"));
+    }
+    match bad_escape(value) {
+        Some((at, Escape::Nul)) => {
+            return invalid(format!(
+                "data.value holds a string with the NUL character (\\u0000) at byte {at}, \
+                 which cannot be stored"
+            ))
+        }
+        Some((at, Escape::LoneSurrogate)) => {
+            return invalid(format!(
+                "data.value holds a lone UTF-16 surrogate escape at byte {at}, which is not Unicode"
+            ))
+        }
+        None => {}
+    }
+    match shape.number {
+        Some((at, Number::Unstorable)) => invalid(format!(
             "data.value holds a number at byte {at} longer than {MAX_JSON_NUMBER_CHARS} \
              characters or with an exponent beyond ±{MAX_JSON_EXPONENT}, the limits"
-        ))),
+        )),
+        // Documents are read back by serde_json (in-memory filters), which refuses them.
+        Some((at, Number::BeyondDouble)) => invalid(format!(
+            "data.value holds a number at byte {at} beyond the range of a double"
+        )),
         None => Ok(()),
     }
 }
 
-/// Where a valid JSON document `value` has a number beyond [`MAX_JSON_NUMBER_CHARS`] or
-/// [`MAX_JSON_EXPONENT`]. Outside strings, a number is a run of digits, `-`, `+`, `.`,
-/// `e` and `E`.
-fn unstorable_number(value: &[u8]) -> Option<usize> {
+/// A JSON number some reader of stored documents cannot take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Number {
+    /// Longer than [`MAX_JSON_NUMBER_CHARS`] or with an exponent beyond
+    /// [`MAX_JSON_EXPONENT`] (PostgreSQL's `numeric`).
+    Unstorable,
+    /// Beyond ±1.8e308 (serde_json's `f64`).
+    BeyondDouble,
+}
+
+/// What the scan outside strings found.
+struct Shape {
+    /// Arrays and objects nest deeper than [`MAX_JSON_DEPTH`].
+    too_deep: bool,
+    /// The first number some reader cannot take, and where it is.
+    number: Option<(usize, Number)>,
+}
+
+/// One pass over the bytes outside strings (meaningful once serde_json has accepted the
+/// syntax): nesting depth, and numbers, which are runs of digits, `-`, `+`, `.`, `e`, `E`.
+fn shape(value: &[u8]) -> Shape {
     let is_number = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
+    let mut shape = Shape {
+        too_deep: false,
+        number: None,
+    };
+    let mut depth = 0usize;
     let mut at = 0;
     while at < value.len() {
         match value[at] {
@@ -60,39 +100,76 @@ fn unstorable_number(value: &[u8]) -> Option<usize> {
                 }
                 at += 1;
             }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    shape.too_deep = true;
+                    return shape;
+                }
+                at += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                at += 1;
+            }
             b if is_number(&b) => {
                 let len = value[at..].iter().take_while(|b| is_number(b)).count();
-                let number = &value[at..at + len];
-                let exponent = number
-                    .iter()
-                    .position(|b| matches!(b, b'e' | b'E'))
-                    .map(|e| &number[e + 1..])
-                    .map(|e| e.strip_prefix(b"-").or(e.strip_prefix(b"+")).unwrap_or(e))
-                    .map(|digits| {
-                        let digits = &digits[digits.iter().take_while(|&&d| d == b'0').count()..];
-                        digits.len() > 4
-                            || std::str::from_utf8(digits)
-                                .ok()
-                                .and_then(|d| d.parse::<u32>().ok())
-                                .unwrap_or(0)
-                                > MAX_JSON_EXPONENT
-                    });
-                if len > MAX_JSON_NUMBER_CHARS || exponent == Some(true) {
-                    return Some(at);
+                if shape.number.is_none() {
+                    shape.number = number_problem(&value[at..at + len]).map(|n| (at, n));
                 }
                 at += len;
             }
             _ => at += 1,
         }
     }
-    None
+    shape
 }
 
-/// Where `value` has a `\uD800`–`\uDFFF` escape that is not half of a high-low pair
-/// (serde_json lets them through; PostgreSQL and MariaDB refuse them). Only runs of
-/// backslashes are looked at: in a run of n, pairs are escaped backslashes and an odd one
-/// escapes what follows.
-fn lone_surrogate(value: &[u8]) -> Option<usize> {
+/// What is wrong with this JSON number, if anything.
+fn number_problem(number: &[u8]) -> Option<Number> {
+    if unstorable(number) {
+        return Some(Number::Unstorable);
+    }
+    let beyond_double = std::str::from_utf8(number)
+        .ok()
+        .and_then(|n| n.parse::<f64>().ok())
+        .is_some_and(f64::is_infinite);
+    beyond_double.then_some(Number::BeyondDouble)
+}
+
+/// Whether PostgreSQL's `numeric` (and so `jsonb`) cannot hold this JSON number.
+fn unstorable(number: &[u8]) -> bool {
+    let exponent_too_large = number
+        .iter()
+        .position(|b| matches!(b, b'e' | b'E'))
+        .map(|e| &number[e + 1..])
+        .map(|e| e.strip_prefix(b"-").or(e.strip_prefix(b"+")).unwrap_or(e))
+        .is_some_and(|digits| {
+            let digits = &digits[digits.iter().take_while(|&&d| d == b'0').count()..];
+            digits.len() > 4
+                || std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse::<u32>().ok())
+                    .unwrap_or(0)
+                    > MAX_JSON_EXPONENT
+        });
+    number.len() > MAX_JSON_NUMBER_CHARS || exponent_too_large
+}
+
+/// A `\u` escape no backend can store.
+#[derive(Debug, PartialEq, Eq)]
+enum Escape {
+    /// `\u0000`: PostgreSQL's text cannot hold NUL.
+    Nul,
+    /// A `\uD800`–`\uDFFF` that is not half of a high-low pair: not Unicode (serde_json
+    /// lets it through; PostgreSQL and MariaDB refuse it).
+    LoneSurrogate,
+}
+
+/// The first unstorable `\u` escape and where it is. Escapes occur only in strings, and
+/// only runs of backslashes are looked at: in a run of n, pairs are escaped backslashes and
+/// an odd one escapes what follows.
+fn bad_escape(value: &[u8]) -> Option<(usize, Escape)> {
     let escape = |at: usize| -> Option<u16> {
         let hex = value.get(at..at + 6)?.strip_prefix(b"\\u")?;
         u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
@@ -107,121 +184,16 @@ fn lone_surrogate(value: &[u8]) -> Option<usize> {
         }
         let escaped = at - 1;
         match escape(escaped) {
+            Some(0) => return Some((escaped, Escape::Nul)),
             Some(0xD800..=0xDBFF) => match escape(escaped + 6) {
                 Some(0xDC00..=0xDFFF) => at = escaped + 12,
-                _ => return Some(escaped),
+                _ => return Some((escaped, Escape::LoneSurrogate)),
             },
-            Some(0xDC00..=0xDFFF) => return Some(escaped),
+            Some(0xDC00..=0xDFFF) => return Some((escaped, Escape::LoneSurrogate)),
             _ => {}
         }
     }
     None
-}
-
-/// A value at `depth` (the top-level value is at 1; an array or object's members one
-/// deeper).
-#[derive(Clone, Copy)]
-struct Node {
-    depth: usize,
-}
-
-impl Node {
-    fn enter<E: de::Error>(self) -> Result<Node, E> {
-        if self.depth > MAX_JSON_DEPTH {
-            return Err(E::custom(format_args!(
-                "nests arrays and objects more than {MAX_JSON_DEPTH} deep, the limit"
-            )));
-        }
-        Ok(Node {
-            depth: self.depth + 1,
-        })
-    }
-}
-
-fn check_str<E: de::Error>(s: &str) -> Result<(), E> {
-    if s.contains('\0') {
-        return Err(E::custom(
-            "holds a string with the NUL character (\\u0000), which cannot be stored",
-        ));
-    }
-    Ok(())
-}
-
-impl<'de> DeserializeSeed<'de> for Node {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Node {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        check_str(s)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let member = self.enter()?;
-        while seq.next_element_seed(member)?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let member = self.enter()?;
-        while map.next_key_seed(Key)?.is_some() {
-            map.next_value_seed(member)?;
-        }
-        Ok(())
-    }
-}
-
-/// An object key: a string, checked like string values.
-struct Key;
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        check_str(s)
-    }
 }
 
 #[cfg(test)]
@@ -283,7 +255,8 @@ mod tests {
         assert!(error(br#"["\uDBFF\uDBFF\uDC00"]"#).contains("surrogate"));
         assert!(check_document(br#"["\ud83d\ude00", "\\ud800", "\\\ud83d\uDE00"]"#).is_ok());
         assert!(error(b"{\"a\":\"\xff\"}").contains("is not a JSON document"));
-        assert!(error(b"[1e400]").contains("is not a JSON document"));
+        assert!(error(b"[1, -1e400]").contains("number at byte 4 beyond the range of a double"));
+        assert!(check_document(b"[1.7e308, 123456789012345678901234567890]").is_ok());
     }
 
     #[test]
