@@ -7,19 +7,12 @@ use super::status::StatusInt;
 use super::Environment;
 use crate::{Error, Result};
 
-/// Longest filter accepted, in bytes.
-const MAX_LEN: usize = 8 * 1024;
 /// Deepest expression nesting accepted.
 pub(super) const MAX_DEPTH: usize = crate::limits::MAX_FILTER_DEPTH;
 
-/// Parses and checks a filter.
+/// Parses and checks a filter whose size and bracket nesting
+/// [`crate::limits::check_filter_text`] has accepted (`Filter::compile` checks first).
 pub(in crate::filter) fn check(source: &str, env: Environment) -> Result<Pred> {
-    if source.len() > MAX_LEN {
-        return Err(invalid(format!(
-            "filter is {} bytes long; at most {MAX_LEN} are allowed",
-            source.len()
-        )));
-    }
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("cel-check".into())
@@ -306,6 +299,10 @@ mod tests {
             check(&format!("{}true{}", "!(".repeat(20), ")".repeat(20)), r).is_ok(),
             "realistic nesting is fine"
         );
-        assert!(err(&"a".repeat(9000), r).contains("at most 8192"));
+        let too_long = crate::filter::Filter::compile(&"a".repeat(9000), r).unwrap_err();
+        assert!(
+            too_long.to_string().contains("the limit is 8192 bytes"),
+            "{too_long}"
+        );
     }
 }
