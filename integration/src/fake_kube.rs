@@ -1,14 +1,17 @@
-//! A fake Kubernetes API server for end-to-end tests of controllers: generic resources
-//! (`/apis/{group}/{version}/…`, objects as JSON) with list, watch, get, create, replace,
-//! patch, server-side apply, delete, finalizers and garbage collection, in the wire format
-//! kube-rs consumes.
+//! A fake Kubernetes API server for end-to-end tests of controllers and API servers: generic
+//! resources (`/apis/{group}/{version}/…`, objects as JSON) with list, watch, get, create,
+//! replace, patch, server-side apply, delete, finalizers and garbage collection, and
+//! TokenReview and SubjectAccessReview answered from registered tokens and RBAC-like rules,
+//! in the wire format kube-rs consumes.
 
 mod delete;
 mod handle;
 mod http;
 mod managed;
 mod meta;
+mod rbac;
 mod requests;
+mod reviews;
 mod selector;
 mod shared;
 mod status;
@@ -18,6 +21,8 @@ mod writes;
 
 pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
 pub use http::WriteRequest;
+pub use rbac::{AccessRule, Subject};
+pub use reviews::ReviewedUser;
 
 /// Fixtures of the unit tests of these modules.
 #[cfg(test)]

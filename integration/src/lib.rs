@@ -8,7 +8,8 @@
 //! - [`server`]: [`TestServer`], the composition root of `results-api` on ports chosen by
 //!   the OS, with gRPC and REST clients.
 //! - [`fake_kube`]: [`FakeKube`], a fake Kubernetes API server (list, watch, server-side
-//!   apply, finalizers, garbage collection) that kube-rs clients talk to unchanged.
+//!   apply, finalizers, garbage collection, TokenReview and SubjectAccessReview against
+//!   [`ReviewedUser`] tokens and [`AccessRule`]s) that kube-rs clients talk to unchanged.
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
@@ -18,7 +19,7 @@ pub mod server;
 pub mod tekton;
 pub mod watcher;
 
-pub use fake_kube::FakeKube;
+pub use fake_kube::{AccessRule, FakeKube, ReviewedUser, Subject};
 pub use results_storage::testing::TestDb;
 pub use results_storage::Backend;
 pub use server::{log_to_test_output, loopback_settings, Rest, ServerThread, TestServer};

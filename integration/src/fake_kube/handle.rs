@@ -1,5 +1,6 @@
 //! [`FakeKube`]: starts the fake apiserver on its own thread (own actix system) on a
-//! loopback port, stops it on drop, and lets tests read and write objects in process.
+//! loopback port, stops it on drop, and lets tests read and write objects, register tokens
+//! and access rules, and read the reviews received, in process.
 
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
@@ -14,6 +15,8 @@ use serde_json::Value;
 use super::delete::DeleteOptions;
 use super::http::{self, WriteRequest};
 use super::meta::{meta_str, Resource};
+use super::rbac::AccessRule;
+use super::reviews::{Review, ReviewedUser};
 use super::shared::Shared;
 
 /// The field manager of in-process [`FakeKube::create`] (as `kubectl create` would be).
@@ -29,13 +32,20 @@ pub const UPDATE_MANAGER: &str = "tekton-pipelines-controller";
 /// Point a client at it with `kube::Client::try_from(kube::Config::new(fake.url().parse()?))`.
 /// Objects are JSON values stored per (group, version, plural, namespace, name).
 ///
+/// Reviews: `POST /apis/authentication.k8s.io/v1/tokenreviews` authenticates the tokens of
+/// [`FakeKube::add_token`] (any other token: `authenticated` left out and an `error`, still
+/// 201); `POST /apis/authorization.k8s.io/v1/subjectaccessreviews` allows what one of the
+/// [`AccessRule`]s of [`FakeKube::allow`] covers, RBAC style (no rule: `allowed: false`).
+///
 /// Not modelled: schemas and validation beyond names, version conversion, subresources
 /// (`/status` is a 404; status written through the main resource is kept), field ownership
 /// of anything but label/annotation keys and finalizers (other applied fields are merged in
 /// and only shown in `managedFields`), YAML apply bodies, strategic merge patch (415, as for
 /// custom resources), consistent snapshots across list pages and `Exact` list
 /// resourceVersions (pages show current objects), foreground deletion (treated as
-/// background), and authentication or authorization.
+/// background), authentication and authorization of its own clients (every request is
+/// served), token audiences (a token is valid for any), rules for non-resource URLs, and
+/// built-in grants (not even `system:masters` may do anything without a rule).
 pub struct FakeKube {
     shared: Arc<Shared>,
     url: String,
@@ -151,8 +161,48 @@ impl FakeKube {
     }
 
     /// Every write request received over HTTP so far (not the in-process calls), in order.
+    /// Reviews are not writes: see [`FakeKube::token_reviews`] and
+    /// [`FakeKube::access_reviews`].
     pub fn writes(&self) -> Vec<WriteRequest> {
         self.shared.writes()
+    }
+
+    /// Lets TokenReviews of `token` authenticate it as `user` (replacing an earlier user).
+    pub fn add_token(&self, token: &str, user: ReviewedUser) {
+        self.shared.reviews().add_token(token, user);
+    }
+
+    /// Makes `token` unknown: its reviews answer `invalid bearer token` from now on.
+    pub fn remove_token(&self, token: &str) {
+        self.shared.reviews().remove_token(token);
+    }
+
+    /// Adds `rule`: SubjectAccessReviews it covers are allowed from now on.
+    pub fn allow(&self, rule: AccessRule) {
+        self.shared.reviews().allow(rule);
+    }
+
+    /// Drops every rule: every SubjectAccessReview is denied from now on.
+    pub fn revoke_all(&self) {
+        self.shared.reviews().revoke_all();
+    }
+
+    /// The bodies of the TokenReviews received, in order, failed ones included.
+    pub fn token_reviews(&self) -> Vec<Value> {
+        self.shared.reviews().received(Review::Token)
+    }
+
+    /// The bodies of the SubjectAccessReviews received, in order, failed ones included.
+    pub fn access_reviews(&self) -> Vec<Value> {
+        self.shared.reviews().received(Review::Access)
+    }
+
+    /// While `Some(code)`, both review endpoints answer that HTTP status (4xx or 5xx, else a
+    /// panic) with a `Status` body, as in an API outage; `None` ends it. Beware that kube-rs
+    /// clients with the default config retry 429, 503 and 504 up to 15 times with growing
+    /// backoff (minutes in all), so a test of a lasting outage wants 500 or no retries.
+    pub fn fail_reviews(&self, status: Option<u16>) {
+        self.shared.reviews().fail(status);
     }
 
     /// The resourceVersion of the last write (0 before any).

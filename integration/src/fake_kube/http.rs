@@ -1,6 +1,6 @@
 //! The HTTP front of the fake apiserver: one actix-web handler that routes the generic
-//! resource paths and methods to [`super::requests`], answers JSON (or a watch stream) and
-//! logs every write request.
+//! resource paths and methods to [`super::requests`] and the review endpoints to
+//! [`super::reviews`], answers JSON (or a watch stream) and logs every write request.
 
 use std::collections::HashMap;
 
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::meta::Resource;
 use super::requests::{version, Call};
+use super::reviews::Review;
 use super::shared::Shared;
 use super::status::{ApiError, ApiResult};
 
@@ -49,10 +50,15 @@ enum Route {
         namespace: String,
         name: String,
     },
+    /// A TokenReview or SubjectAccessReview, answered from the registered tokens and rules.
+    Review(Review),
     Unknown,
 }
 
 fn route(path: &str) -> Route {
+    if let Some(review) = Review::at(path) {
+        return Route::Review(review);
+    }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (group, version, rest) = match segments.as_slice() {
         ["version"] => return Route::Version,
@@ -137,7 +143,11 @@ pub(crate) async fn handle(
         query: &query,
         manager: &manager,
     };
-    let response = match route(request.path()) {
+    let route = route(request.path());
+    // Reviews are logged apart (`FakeKube::token_reviews`), they write nothing.
+    let is_write = !matches!(route, Route::Review(_))
+        && [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(&method);
+    let response = match route {
         Route::Version if method == Method::GET => answer(Ok((200, version()))),
         Route::Discovery { group, version } if method == Method::GET => {
             answer(Ok((200, call.discovery(&group, &version))))
@@ -169,12 +179,15 @@ pub(crate) async fn handle(
                 _ => answer(Err(ApiError::method_not_allowed(method.as_str()))),
             }
         }
-        Route::Version | Route::Discovery { .. } => {
+        Route::Review(review) if method == Method::POST => {
+            answer(shared.reviews().answer(review, &body))
+        }
+        Route::Version | Route::Discovery { .. } | Route::Review(_) => {
             answer(Err(ApiError::method_not_allowed(method.as_str())))
         }
         Route::Unknown => answer(Err(ApiError::unknown_path())),
     };
-    if [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(&method) {
+    if is_write {
         shared.record(WriteRequest {
             method: method.to_string(),
             path: request.path().to_owned(),
@@ -249,6 +262,10 @@ mod tests {
         assert_eq!(
             route("/apis/tekton.dev/v1/namespaces/ns/taskruns/a/status"),
             Route::Unknown
+        );
+        assert_eq!(
+            route("/apis/authorization.k8s.io/v1/subjectaccessreviews"),
+            Route::Review(Review::Access)
         );
         assert_eq!(route("/healthz"), Route::Unknown);
         assert_eq!(route("/version"), Route::Version);

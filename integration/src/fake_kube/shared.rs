@@ -1,6 +1,6 @@
 //! State shared by the HTTP server thread and the in-process handle: the store behind a
 //! mutex (held for one operation, never across an await), a channel that wakes watches after
-//! each write, and the log of HTTP writes.
+//! each write, the log of HTTP writes, and the tokens and rules reviews are answered from.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::http::WriteRequest;
+use super::reviews::Reviews;
 use super::store::Store;
 
 /// What watches wait on: the latest resourceVersion, and an epoch that ends every open watch
@@ -25,6 +26,7 @@ pub(crate) struct Shared {
     writes: Mutex<Vec<WriteRequest>>,
     open_watches: AtomicUsize,
     bookmark_interval_ms: AtomicU64,
+    reviews: Reviews,
 }
 
 impl Shared {
@@ -35,6 +37,7 @@ impl Shared {
             writes: Mutex::new(Vec::new()),
             open_watches: AtomicUsize::new(0),
             bookmark_interval_ms: AtomicU64::new(1000),
+            reviews: Reviews::default(),
         }
     }
 
@@ -85,6 +88,10 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    pub fn reviews(&self) -> &Reviews {
+        &self.reviews
     }
 
     pub fn open_watches(&self) -> &AtomicUsize {

@@ -139,6 +139,28 @@ impl ApiError {
         Self::new(410, "Expired", message)
     }
 
+    /// A failure with `code` and the reason the apiserver gives it, as an outage or a
+    /// rejecting proxy would answer (`fail_reviews`).
+    pub fn failure(code: u16) -> ApiError {
+        let reason = match code {
+            400 => "BadRequest",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "NotFound",
+            409 => "Conflict",
+            429 => "TooManyRequests",
+            500 => "InternalError",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "",
+        };
+        Self::new(
+            code,
+            reason,
+            format!("the fake apiserver fails reviews with {code}"),
+        )
+    }
+
     /// The `Status` object.
     pub fn to_status(&self) -> Value {
         let mut status = json!({
