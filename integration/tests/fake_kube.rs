@@ -673,3 +673,345 @@ async fn disconnected_and_ended_watches_leave_nothing_behind() {
     };
     assert_eq!(name(&added), "after");
 }
+
+/// TokenReview and SubjectAccessReview as the results-api `kubernetes` auth mode sends them
+/// through kube-rs: typed, cluster-scoped creates.
+mod reviews {
+    use std::collections::BTreeMap;
+
+    use integration::{AccessRule, FakeKube, ReviewedUser, Subject};
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, TokenReviewStatus};
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec, SubjectAccessReviewStatus,
+    };
+    use kube::api::{Api, PostParams};
+    use kube::{Client, Config};
+
+    use super::{client, WAIT};
+
+    const RESULTS: &str = "results.tekton.dev";
+
+    async fn review_token(client: Client, token: &str) -> kube::Result<TokenReviewStatus> {
+        let review = TokenReview {
+            spec: TokenReviewSpec {
+                token: Some(token.into()),
+                audiences: Some(vec!["results".into()]),
+            },
+            ..TokenReview::default()
+        };
+        let api = Api::<TokenReview>::all(client);
+        let answer = api.create(&PostParams::default(), &review).await?;
+        Ok(answer.status.expect("a TokenReview status"))
+    }
+
+    /// Who asks in an access review: a user name and groups.
+    struct Asker<'a>(&'a str, &'a [&'a str]);
+
+    /// What is asked: namespace ("" = cluster-wide), verb, group, resource, name.
+    struct Asked<'a>(&'a str, &'a str, &'a str, &'a str, &'a str);
+
+    fn access_review(Asker(user, groups): Asker<'_>, asked: Asked<'_>) -> SubjectAccessReview {
+        let Asked(namespace, verb, group, resource, name) = asked;
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: text(user),
+                uid: text(&format!("uid-{user}")),
+                groups: Some(groups.iter().map(|&g| g.to_owned()).collect()),
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: text(namespace),
+                    verb: text(verb),
+                    group: text(group),
+                    resource: text(resource),
+                    name: text(name),
+                    ..ResourceAttributes::default()
+                }),
+                ..SubjectAccessReviewSpec::default()
+            },
+            ..SubjectAccessReview::default()
+        }
+    }
+
+    async fn try_review_access(
+        client: Client,
+        review: &SubjectAccessReview,
+    ) -> kube::Result<SubjectAccessReviewStatus> {
+        let api = Api::<SubjectAccessReview>::all(client);
+        let answer = api.create(&PostParams::default(), review).await?;
+        Ok(answer.status.expect("a SubjectAccessReview status"))
+    }
+
+    async fn review_access(fake: &FakeKube, asker: Asker<'_>, asked: Asked<'_>) -> bool {
+        let review = access_review(asker, asked);
+        let status = try_review_access(client(fake), &review)
+            .await
+            .expect("a SubjectAccessReview");
+        assert_eq!(status.denied, None, "RBAC never denies outright");
+        status.allowed
+    }
+
+    /// Whether `user` (in no group) may `verb` results resources in `namespace`.
+    async fn may(fake: &FakeKube, user: &str, namespace: &str, verb: &str) -> bool {
+        let asked = Asked(namespace, verb, RESULTS, "records", "");
+        review_access(fake, Asker(user, &[]), asked).await
+    }
+
+    fn user(name: &str) -> Subject {
+        Subject::User(name.into())
+    }
+
+    fn code(error: kube::Error) -> (u16, String) {
+        match error {
+            kube::Error::Api(status) => (status.code, status.reason.clone()),
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn token_reviews_authenticate_registered_tokens_only() {
+        let fake = FakeKube::start();
+        let mut alice = ReviewedUser::named("alice", &["team-a", "system:authenticated"]);
+        alice.extra = BTreeMap::from([("scopes".into(), vec!["view".into()])]);
+        fake.add_token("alice-token", alice);
+
+        let status = review_token(client(&fake), "alice-token")
+            .await
+            .expect("a review");
+        assert_eq!(status.authenticated, Some(true));
+        assert_eq!(status.error, None);
+        assert_eq!(status.audiences, Some(vec!["results".into()]));
+        let user = status.user.expect("the user");
+        assert_eq!(user.username.as_deref(), Some("alice"));
+        assert_eq!(user.uid.as_deref(), Some("uid-alice"));
+        assert_eq!(
+            user.groups,
+            Some(vec!["team-a".into(), "system:authenticated".into()])
+        );
+        assert_eq!(user.extra.unwrap()["scopes"], ["view"]);
+
+        let status = review_token(client(&fake), "guessed")
+            .await
+            .expect("unknown tokens are reviewed too, not refused");
+        assert!(!status.authenticated.unwrap_or(false));
+        assert_eq!(status.error.as_deref(), Some("invalid bearer token"));
+        assert_eq!(status.user.and_then(|u| u.username), None);
+
+        fake.remove_token("alice-token");
+        let status = review_token(client(&fake), "alice-token").await.unwrap();
+        assert!(
+            !status.authenticated.unwrap_or(false),
+            "removed tokens fail"
+        );
+
+        let reviewed: Vec<_> = fake
+            .token_reviews()
+            .iter()
+            .map(|r| r["spec"].clone())
+            .collect();
+        let tokens: Vec<_> = reviewed
+            .iter()
+            .map(|s| s["token"].as_str().unwrap())
+            .collect();
+        assert_eq!(tokens, ["alice-token", "guessed", "alice-token"]);
+        assert_eq!(reviewed[0]["audiences"], serde_json::json!(["results"]));
+        assert!(fake.writes().is_empty(), "reviews are not writes");
+    }
+
+    #[tokio::test]
+    async fn namespaced_rules_allow_only_their_namespaces_and_verbs() {
+        let fake = FakeKube::start();
+        fake.allow(AccessRule::results(
+            user("alice"),
+            Some(&["a", "b"]),
+            &["get", "list"],
+        ));
+        assert!(may(&fake, "alice", "a", "get").await);
+        assert!(may(&fake, "alice", "b", "list").await);
+        assert!(!may(&fake, "alice", "c", "get").await, "other namespace");
+        assert!(!may(&fake, "alice", "a", "delete").await, "other verb");
+        assert!(!may(&fake, "bob", "a", "get").await, "other user");
+        let taskruns = Asked("a", "get", "tekton.dev", "taskruns", "");
+        assert!(
+            !review_access(&fake, Asker("alice", &[]), taskruns).await,
+            "other group and resource"
+        );
+        for resource in ["results", "records", "logs"] {
+            let asked = Asked("a", "get", RESULTS, resource, "");
+            assert!(review_access(&fake, Asker("alice", &[]), asked).await);
+        }
+
+        fake.revoke_all();
+        assert!(!may(&fake, "alice", "a", "get").await, "rules are gone");
+    }
+
+    #[tokio::test]
+    async fn cluster_wide_requests_need_an_all_namespaces_rule() {
+        let fake = FakeKube::start();
+        fake.allow(AccessRule::results(user("alice"), Some(&["a"]), &["list"]));
+        assert!(may(&fake, "alice", "a", "list").await);
+        assert!(
+            !may(&fake, "alice", "", "list").await,
+            "a list across all namespaces is not granted by namespaced rules"
+        );
+
+        fake.allow(AccessRule::results(user("alice"), None, &["list"]));
+        assert!(may(&fake, "alice", "", "list").await);
+        assert!(may(&fake, "alice", "elsewhere", "list").await);
+    }
+
+    #[tokio::test]
+    async fn group_subjects_and_wildcard_verbs() {
+        let fake = FakeKube::start();
+        fake.allow(AccessRule::results(
+            Subject::Group("team-a".into()),
+            Some(&["a"]),
+            &["*"],
+        ));
+        let asked = || Asked("a", "delete", RESULTS, "results", "r");
+        assert!(review_access(&fake, Asker("carol", &["team-a"]), asked()).await);
+        assert!(!review_access(&fake, Asker("carol", &["team-b"]), asked()).await);
+        assert!(
+            !review_access(&fake, Asker("team-a", &[]), asked()).await,
+            "a group rule does not match a user of that name"
+        );
+        let groups_only = Asked("a", "update", RESULTS, "records", "");
+        assert!(
+            review_access(&fake, Asker("", &["team-a"]), groups_only).await,
+            "reviews may name groups only"
+        );
+    }
+
+    #[tokio::test]
+    async fn impersonation_rules_are_limited_to_their_names() {
+        let fake = FakeKube::start();
+        let proxy = || user("system:serviceaccount:tekton:proxy");
+        fake.allow(AccessRule::impersonate(proxy(), "users", &["alice"]));
+        fake.allow(AccessRule::impersonate(proxy(), "groups", &["team-a"]));
+        fake.allow(AccessRule::impersonate(proxy(), "uids", &[]));
+        fake.allow(AccessRule::impersonate(
+            proxy(),
+            "userextras/scopes",
+            &["view"],
+        ));
+        let asker = || Asker("system:serviceaccount:tekton:proxy", &[]);
+        let impersonate = |group, resource, name| Asked("", "impersonate", group, resource, name);
+
+        assert!(review_access(&fake, asker(), impersonate("", "users", "alice")).await);
+        assert!(!review_access(&fake, asker(), impersonate("", "users", "bob")).await);
+        assert!(review_access(&fake, asker(), impersonate("", "groups", "team-a")).await);
+        assert!(!review_access(&fake, asker(), impersonate("", "groups", "admins")).await);
+        let k8s_auth = "authentication.k8s.io";
+        assert!(review_access(&fake, asker(), impersonate(k8s_auth, "uids", "any-uid")).await);
+        assert!(
+            !review_access(&fake, asker(), impersonate("", "uids", "any-uid")).await,
+            "uids are in authentication.k8s.io"
+        );
+        assert!(
+            !review_access(
+                &fake,
+                Asker("alice", &[]),
+                impersonate("", "users", "alice")
+            )
+            .await,
+            "only the subject of the rule may impersonate"
+        );
+
+        let mut extra = access_review(asker(), impersonate(k8s_auth, "userextras", "view"));
+        let attributes = extra.spec.resource_attributes.as_mut().unwrap();
+        attributes.subresource = Some("scopes".into());
+        let status = try_review_access(client(&fake), &extra).await.unwrap();
+        assert!(
+            status.allowed,
+            "userextras/<key> rules match the key subresource"
+        );
+        assert!(status
+            .reason
+            .unwrap()
+            .starts_with("RBAC: allowed by fake rule #3"));
+        extra.spec.resource_attributes.as_mut().unwrap().name = Some("admin".into());
+        let status = try_review_access(client(&fake), &extra).await.unwrap();
+        assert!(!status.allowed);
+    }
+
+    #[tokio::test]
+    async fn access_reviews_are_recorded_in_order() {
+        let fake = FakeKube::start();
+        assert!(!may(&fake, "alice", "a", "get").await);
+        let asked = Asked("b", "list", RESULTS, "results", "");
+        assert!(!review_access(&fake, Asker("bob", &["team"]), asked).await);
+
+        let reviews = fake.access_reviews();
+        assert_eq!(reviews.len(), 2);
+        assert_eq!(reviews[0]["kind"], "SubjectAccessReview");
+        assert_eq!(reviews[0]["spec"]["user"], "alice");
+        assert_eq!(reviews[0]["spec"]["uid"], "uid-alice");
+        assert_eq!(
+            reviews[0]["spec"]["resourceAttributes"],
+            serde_json::json!({"namespace": "a", "verb": "get", "group": RESULTS, "resource": "records"})
+        );
+        assert_eq!(reviews[1]["spec"]["groups"], serde_json::json!(["team"]));
+        assert!(fake.token_reviews().is_empty());
+        assert!(fake.writes().is_empty(), "reviews are not writes");
+    }
+
+    #[tokio::test]
+    async fn failing_reviews_surface_as_api_errors_until_cleared() {
+        let fake = FakeKube::start();
+        fake.add_token("t", ReviewedUser::named("alice", &[]));
+        fake.allow(AccessRule::results(user("alice"), None, &["get"]));
+        fake.fail_reviews(Some(500));
+        let error = review_token(client(&fake), "t").await.unwrap_err();
+        assert_eq!(code(error), (500, "InternalError".into()));
+        let review = access_review(
+            Asker("alice", &[]),
+            Asked("a", "get", RESULTS, "records", ""),
+        );
+        let error = try_review_access(client(&fake), &review).await.unwrap_err();
+        assert_eq!(code(error), (500, "InternalError".into()));
+
+        // 503 is retried by kube-rs's default client; without retries it surfaces at once.
+        fake.fail_reviews(Some(503));
+        let mut config = Config::new(fake.url().parse().unwrap());
+        config.default_retry = false;
+        let no_retry = Client::try_from(config).unwrap();
+        let error = review_token(no_retry, "t").await.unwrap_err();
+        assert_eq!(code(error), (503, "ServiceUnavailable".into()));
+
+        fake.fail_reviews(None);
+        assert_eq!(
+            review_token(client(&fake), "t")
+                .await
+                .unwrap()
+                .authenticated,
+            Some(true)
+        );
+        assert!(
+            try_review_access(client(&fake), &review)
+                .await
+                .unwrap()
+                .allowed
+        );
+        assert_eq!(
+            fake.token_reviews().len(),
+            3,
+            "failed reviews are recorded too"
+        );
+        assert_eq!(fake.access_reviews().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn default_kube_clients_retry_a_503_until_the_reviews_recover() {
+        let fake = FakeKube::start();
+        fake.add_token("t", ReviewedUser::named("alice", &[]));
+        fake.fail_reviews(Some(503));
+        let review = tokio::spawn(review_token(client(&fake), "t"));
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while fake.token_reviews().len() < 3 {
+            assert!(tokio::time::Instant::now() < deadline, "kube-rs retries");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        fake.fail_reviews(None);
+        let status = tokio::time::timeout(WAIT, review).await.expect("in time");
+        assert_eq!(status.unwrap().unwrap().authenticated, Some(true));
+    }
+}
