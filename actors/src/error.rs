@@ -40,6 +40,9 @@ pub enum Error {
     /// A handler panicked (a bug); the pool thread survives and the caller is told.
     #[error("internal error while handling {0}")]
     Panicked(&'static str),
+    /// The caller is unknown or may not do this.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     /// The pool has stopped (the server is shutting down).
     #[error("the {pool} has stopped")]
     Stopped {
@@ -66,6 +69,11 @@ impl Error {
             Error::Stopped { .. } => ErrorCode::Unavailable,
             Error::Panicked(_) => ErrorCode::Internal,
             Error::Batch { code, .. } => *code,
+            Error::Auth(crate::auth::AuthError::Unauthenticated(_)) => ErrorCode::Unauthenticated,
+            Error::Auth(crate::auth::AuthError::PermissionDenied { .. }) => {
+                ErrorCode::PermissionDenied
+            }
+            Error::Auth(crate::auth::AuthError::Unavailable(_)) => ErrorCode::Unavailable,
         }
     }
 }

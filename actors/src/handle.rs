@@ -240,6 +240,13 @@ impl Actors {
         self.call(&self.query, ListResults(request)).await
     }
 
+    /// The namespaces holding Results, in order: `limit + 1` at most, so that a caller
+    /// can tell there are more than `limit`.
+    pub async fn list_parents(&self, limit: usize) -> Result<Vec<String>> {
+        self.call(&self.query, ListParents(limit.saturating_add(1)))
+            .await
+    }
+
     /// CreateRecord.
     pub async fn create_record(&self, new: NewRecord) -> Result<StoredRecord> {
         self.write(CreateRecord(new)).await

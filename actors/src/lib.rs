@@ -9,9 +9,12 @@
 //! - [`messages`]: the message types (the actors' public API).
 //! - [`handle`]: [`Actors`], a cloneable async facade with admission control and timeouts.
 //! - [`clock`]: injectable time and uid sources, for predictable etags in tests.
+//! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
+//!   reviews with a cache, or a static token file).
 //!
 //! Diesel's blocking calls run only on the pools' own threads, never on async executors.
 
+pub mod auth;
 mod batch;
 pub mod clock;
 pub mod error;
@@ -21,6 +24,7 @@ mod query;
 mod write;
 mod writer;
 
+pub use auth::Gate;
 pub use clock::{Clock, IdGen, SystemClock, UuidGen};
 pub use error::{Error, Result};
 pub use handle::{ActorSettings, Actors};

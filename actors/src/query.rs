@@ -7,7 +7,9 @@ use results_storage::store::{self, Page};
 use results_storage::Database;
 
 use crate::error::guard;
-use crate::messages::{GetRecord, GetResult, ListRecords, ListResults, SummarizeRecords};
+use crate::messages::{
+    GetRecord, GetResult, ListParents, ListRecords, ListResults, SummarizeRecords,
+};
 use crate::Result;
 
 /// Owns reads; one instance per pool thread, sharing the connection pool.
@@ -74,6 +76,16 @@ impl Handler<SummarizeRecords> for QueryExecutor {
             Ok(self.db.read(|c| {
                 store::record_list_summary(c, &msg.scope, &msg.filter, msg.spec.clone())
             })?)
+        })
+    }
+}
+
+impl Handler<ListParents> for QueryExecutor {
+    type Result = Result<Vec<String>>;
+
+    fn handle(&mut self, msg: ListParents, _: &mut Self::Context) -> Self::Result {
+        guard("ListParents", || {
+            Ok(self.db.read(|c| store::result_parents(c, msg.0))?)
         })
     }
 }

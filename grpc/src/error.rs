@@ -37,3 +37,9 @@ impl ApiError {
         }
     }
 }
+
+impl From<results_actors::auth::AuthError> for ApiError {
+    fn from(e: results_actors::auth::AuthError) -> Self {
+        ApiError::Call(e.into())
+    }
+}

@@ -6,6 +6,7 @@
 //!   the client), with the [`codec`] that answers malformed messages INVALID_ARGUMENT.
 //! - `budget`: the budget of request bytes in flight, and its gRPC layer.
 //! - `convert`: wire ↔ domain conversion and request validation.
+//! - `credentials`: the bearer token and `Impersonate-*` headers of a request.
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
 //!   services over it.
 //! - `rest`: the actix-web gateway at the upstream REST paths.
@@ -20,6 +21,8 @@ pub mod pb;
 pub mod budget;
 #[cfg(feature = "server")]
 pub mod convert;
+#[cfg(feature = "server")]
+pub mod credentials;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]

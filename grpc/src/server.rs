@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
+use results_actors::auth::CacheSettings;
 use results_actors::{
-    Actors, Database, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
+    Actors, Database, Gate, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
 };
 use tonic::transport::server::TcpIncoming;
 
@@ -19,7 +20,7 @@ use crate::pb::v1alpha2::results_server::ResultsServer;
 use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::rest::{self, BodyLimits};
 use crate::service::{LogsService, ResultsApi, ResultsService};
-use crate::settings::Settings;
+use crate::settings::{AuthMode, Settings};
 use crate::tls::ReloadingCert;
 
 /// Why the server could not start or stopped serving.
@@ -54,6 +55,9 @@ pub enum ServeError {
     /// The TLS certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The authentication set-up (token file, Kubernetes client) is unusable.
+    #[error("auth: {0}")]
+    Auth(String),
     /// The gRPC server's task panicked.
     #[error("gRPC server task failed: {0}")]
     GrpcTask(#[from] tokio::task::JoinError),
@@ -87,6 +91,56 @@ pub fn token_signer(settings: &Settings) -> TokenSigner {
         return TokenSigner::random();
     }
     TokenSigner::new(settings.paging.token_key.as_bytes().to_vec())
+}
+
+/// Longest a TokenReview or SubjectAccessReview may take before the request answers
+/// UNAVAILABLE (or `actors.timeout_secs`, if shorter).
+const MAX_REVIEW_TIME: Duration = Duration::from_secs(10);
+
+/// The gate of `settings.auth`: a token file that cannot be read, or a Kubernetes client
+/// that cannot be configured, stops the server here. Must run inside an actix `System`.
+pub async fn gate(settings: &Settings) -> Result<Gate, ServeError> {
+    let auth = &settings.auth;
+    let timeout = Duration::from_secs(settings.actors.timeout_secs);
+    match auth.mode {
+        AuthMode::None => {
+            tracing::warn!("auth.mode = none: every caller may read, change and delete everything");
+            Ok(Gate::open())
+        }
+        AuthMode::Static => Gate::static_tokens(&auth.tokens_file, timeout)
+            .map_err(|e| ServeError::Auth(e.to_string())),
+        AuthMode::Kubernetes => {
+            let config = if auth.kubeconfig.is_empty() {
+                kube::Config::infer().await.map_err(|e| {
+                    ServeError::Auth(format!("configuring the Kubernetes client: {e}"))
+                })?
+            } else {
+                let file = kube::config::Kubeconfig::read_from(&auth.kubeconfig).map_err(|e| {
+                    ServeError::Auth(format!("auth.kubeconfig {}: {e}", auth.kubeconfig))
+                })?;
+                kube::Config::from_custom_kubeconfig(file, &Default::default())
+                    .await
+                    .map_err(|e| {
+                        ServeError::Auth(format!("auth.kubeconfig {}: {e}", auth.kubeconfig))
+                    })?
+            };
+            // A review waits for nobody's retries: an outage answers UNAVAILABLE at once and
+            // the caller retries (kube's default retries 429/503/504 for minutes).
+            let mut config = config;
+            config.default_retry = false;
+            let client = kube::Client::try_from(config)
+                .map_err(|e| ServeError::Auth(format!("building the Kubernetes client: {e}")))?;
+            let cache = CacheSettings {
+                ttl: Duration::from_secs(auth.cache_ttl_secs),
+                entries: auth.cache_entries,
+            };
+            Ok(Gate::kubernetes(
+                client,
+                cache,
+                timeout.min(MAX_REVIEW_TIME),
+            ))
+        }
+    }
 }
 
 /// Listening sockets of a server.
@@ -134,6 +188,7 @@ pub async fn serve(
         None => None,
     };
     let (grpc_tls, rest_tls) = tls.unzip();
+    let gate = gate(&settings).await?;
     let signer = token_signer(&settings);
     let actors = Actors::start(
         db,
@@ -142,7 +197,7 @@ pub async fn serve(
         Arc::new(UuidGen),
         settings.actor_settings(),
     );
-    let api = ResultsApi::new(actors);
+    let api = ResultsApi::new(actors, gate);
     let max_message = settings.server.max_message_bytes;
     let budget = ByteBudget::new(
         settings.server.max_inflight_bytes,
@@ -180,7 +235,9 @@ pub async fn serve(
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )
-        .add_service(LogsServer::new(LogsService).max_decoding_message_size(max_message));
+        .add_service(
+            LogsServer::new(LogsService::new(api.clone())).max_decoding_message_size(max_message),
+        );
     let stopped = wait_for(stop_rx.clone());
     let mut grpc = match grpc_tls {
         Some(config) => tokio::spawn(
@@ -212,7 +269,7 @@ pub async fn serve(
     .shutdown_timeout(settings.server.shutdown_grace_secs)
     .run();
     let rest_handle = rest.handle();
-    tracing::info!(grpc = %grpc_addr, rest = %rest_addr, tls = settings.tls_files().is_some(), "results-api serving");
+    tracing::info!(grpc = %grpc_addr, rest = %rest_addr, tls = settings.tls_files().is_some(), auth = ?settings.auth.mode, "results-api serving");
 
     tokio::spawn(async move {
         shutdown.await;

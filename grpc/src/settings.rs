@@ -30,6 +30,54 @@ pub struct Settings {
     pub paging: PagingSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Who may do what.
+    pub auth: AuthSettings,
+}
+
+/// `auth.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No checks; only on loopback addresses unless forced.
+    #[default]
+    None,
+    /// TokenReview and SubjectAccessReview against the Kubernetes API.
+    Kubernetes,
+    /// Bearer tokens from a file.
+    Static,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `none`, `kubernetes` or `static`.
+    pub mode: AuthMode,
+    /// Serve mode `none` on a non-loopback address anyway (anyone who reaches it may read,
+    /// write and delete everything).
+    pub allow_unauthenticated_network: bool,
+    /// Kubernetes mode: the kubeconfig file; empty = `$KUBECONFIG`, `~/.kube/config` or the
+    /// pod's service account.
+    pub kubeconfig: String,
+    /// Static mode: the token file, reloaded when it changes.
+    pub tokens_file: String,
+    /// Seconds a review's answer is reused (kubernetes mode); 0 = not at all.
+    pub cache_ttl_secs: u64,
+    /// Most review answers kept (kubernetes mode).
+    pub cache_entries: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            mode: AuthMode::None,
+            allow_unauthenticated_network: false,
+            kubeconfig: String::new(),
+            tokens_file: String::new(),
+            cache_ttl_secs: 10,
+            cache_entries: 10_000,
+        }
+    }
 }
 
 /// `[server]`.
@@ -199,12 +247,48 @@ impl Layered for Settings {
             }
             _ => {}
         }
+        self.validate_auth()?;
         self.log.validate()?;
         Ok(())
     }
 }
 
 impl Settings {
+    fn validate_auth(&self) -> Result<(), SettingsError> {
+        let auth = &self.auth;
+        match auth.mode {
+            AuthMode::None => {
+                let exposed = [
+                    ("server.grpc_addr", self.server.grpc_addr),
+                    ("server.rest_addr", self.server.rest_addr),
+                ]
+                .into_iter()
+                .find(|(_, addr)| !addr.ip().is_loopback());
+                if let Some((key, addr)) = exposed {
+                    if !auth.allow_unauthenticated_network {
+                        return Err(invalid(
+                            "auth.mode",
+                            format!(
+                                "is none (no authentication) and {key} = {addr} is not a loopback \
+                                 address: anyone who reaches it could read, change and delete \
+                                 every result. Use auth.mode = kubernetes or static, or set \
+                                 auth.allow_unauthenticated_network = true to serve it anyway"
+                            ),
+                        ));
+                    }
+                }
+            }
+            AuthMode::Static if auth.tokens_file.is_empty() => {
+                return Err(invalid(
+                    "auth.tokens_file",
+                    "must be set when auth.mode = static",
+                ));
+            }
+            AuthMode::Static | AuthMode::Kubernetes => {}
+        }
+        Ok(())
+    }
+
     /// The certificate and key files when TLS is configured.
     pub fn tls_files(&self) -> Option<(&str, &str)> {
         (!self.server.tls_cert_file.is_empty())
@@ -240,7 +324,8 @@ mod tests {
 
     #[test]
     fn file_then_env_overrides() {
-        let toml = "[server]\ngrpc_addr = \"0.0.0.0:9000\"\n[actors]\nwriters = 2\n";
+        let toml = "[server]\ngrpc_addr = \"0.0.0.0:9000\"\n[actors]\nwriters = 2\n\
+                    [auth]\nallow_unauthenticated_network = true\n";
         let s = Settings::from_toml(
             toml,
             "-",
@@ -257,6 +342,39 @@ mod tests {
         assert_eq!(s.server.grpc_addr, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(s.actors.writers, 6);
         assert_eq!(s.database.url, "postgres://u@h/db");
+    }
+
+    #[test]
+    fn no_authentication_stays_on_loopback_unless_forced() {
+        for (vars, allowed) in [
+            (&[("RESULTS_SERVER_REST_ADDR", "0.0.0.0:8081")][..], false),
+            (&[("RESULTS_SERVER_GRPC_ADDR", "[::]:8080")], false),
+            (&[("RESULTS_SERVER_GRPC_ADDR", "[::1]:8080")], true),
+            (
+                &[
+                    ("RESULTS_SERVER_GRPC_ADDR", "0.0.0.0:8080"),
+                    ("RESULTS_AUTH_ALLOW_UNAUTHENTICATED_NETWORK", "true"),
+                ],
+                true,
+            ),
+            (
+                &[
+                    ("RESULTS_SERVER_GRPC_ADDR", "0.0.0.0:8080"),
+                    ("RESULTS_AUTH_MODE", "kubernetes"),
+                ],
+                true,
+            ),
+        ] {
+            let loaded = Settings::from_toml("", "-", &env(vars));
+            assert_eq!(loaded.is_ok(), allowed, "{vars:?}: {loaded:?}");
+            if let Err(e) = loaded {
+                let e = e.to_string();
+                assert!(
+                    e.contains("auth.mode") && e.contains("allow_unauthenticated_network"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -300,6 +418,8 @@ mod tests {
                 &[("RESULTS_SERVER_TLS_KEY_FILE", "key.pem")],
                 "server.tls_cert_file",
             ),
+            ("[auth]\nmode = \"ldap\"", &[], "ldap"),
+            ("[auth]\nmode = \"static\"", &[], "auth.tokens_file"),
         ];
         for (toml, vars, key) in cases {
             let err = load_error::<Settings>(toml, vars);

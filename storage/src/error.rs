@@ -26,6 +26,10 @@ pub enum ErrorCode {
     Unavailable,
     /// A fault of the server itself.
     Internal,
+    /// The caller did not say who it is, or its credentials are not valid.
+    Unauthenticated,
+    /// The caller may not do this.
+    PermissionDenied,
 }
 
 impl fmt::Display for ErrorCode {

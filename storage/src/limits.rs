@@ -55,6 +55,15 @@ pub const MAX_FILTER_NESTING: usize = 32;
 pub const MAX_FILTER_DEPTH: usize = 64;
 /// Longest `order_by`, `summary` or `group_by` parameter, in bytes.
 pub const MAX_PARAMETER_BYTES: usize = 256;
+/// Longest bearer token, in bytes (Kubernetes service-account tokens are 1–2 KiB).
+pub const MAX_TOKEN_BYTES: usize = 16 << 10;
+/// Most `Impersonate-*` header values in one request.
+pub const MAX_IMPERSONATION_VALUES: usize = 64;
+/// Longest `Impersonate-*` header value (or extra key), in bytes.
+pub const MAX_IMPERSONATION_BYTES: usize = 1024;
+/// Most namespaces a listing over `-` is narrowed to, one check each, when the caller may
+/// not list in all namespaces; beyond it such a listing is denied.
+pub const MAX_LISTED_NAMESPACES: usize = 10_000;
 
 /// Fails with INVALID_ARGUMENT when `value` is longer than `max` bytes; `field` names it.
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<()> {

@@ -30,3 +30,8 @@ pub struct GetResult(pub ResultName);
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Page<StoredResult>>")]
 pub struct ListResults(pub ListRequest<ListScope>);
+
+/// The namespaces holding Results, in order: at most this many.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<String>>")]
+pub struct ListParents(pub usize);

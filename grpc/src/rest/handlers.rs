@@ -4,13 +4,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use results_actors::auth::{Credentials, Verb};
+use results_actors::model::{ListScope, RecordName, RecordScope};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::budget::Body;
 use super::json::{struct_to_json, ListRecordsJson, ListResultsJson, RecordJson, ResultJson};
 use crate::convert::fields::FieldMask;
+use crate::credentials;
 use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 use crate::service::ResultsApi;
@@ -57,6 +60,28 @@ impl ResponseError for RestError {
 }
 
 type Answer = Result<HttpResponse, RestError>;
+
+/// The caller's credentials (read only when the server checks them). Extracted before the
+/// body, so that a caller without them is answered before its body is read.
+pub(super) struct Caller(Credentials);
+
+impl FromRequest for Caller {
+    type Error = RestError;
+    type Future = std::future::Ready<Result<Caller, RestError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let checks = req
+            .app_data::<Data<ResultsApi>>()
+            .is_some_and(|api| api.checks_credentials());
+        std::future::ready(if checks {
+            credentials::from_headers(req.headers())
+                .map(Caller)
+                .map_err(RestError::from)
+        } else {
+            Ok(Caller(Credentials::default()))
+        })
+    }
+}
 
 /// Parses a request body, consuming it: the bytes are let go as soon as they are parsed.
 fn body<T: DeserializeOwned>(Body(bytes): Body, what: &str) -> Result<T, RestError> {
@@ -124,6 +149,7 @@ pub(super) async fn not_found(req: HttpRequest) -> Answer {
 
 pub(super) async fn create_result(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<String>,
     req: HttpRequest,
     bytes: Body,
@@ -134,11 +160,14 @@ pub(super) async fn create_result(
         parent: path.into_inner(),
         result: Some(result.into()),
     };
-    ok(ResultJson::from(api.create_result(req, &mask).await?))
+    ok(ResultJson::from(
+        api.create_result(&caller.0, req, &mask).await?,
+    ))
 }
 
 pub(super) async fn list_results(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<String>,
     req: HttpRequest,
 ) -> Answer {
@@ -151,7 +180,7 @@ pub(super) async fn list_results(
         page_token: p.page_token,
         order_by: p.order_by,
     };
-    let page = api.list_results(req, &mask).await?;
+    let page = api.list_results(&caller.0, req, &mask).await?;
     ok(ListResultsJson {
         results: page.results.into_iter().map(ResultJson::from).collect(),
         next_page_token: page.next_page_token,
@@ -164,6 +193,7 @@ fn result_name(path: &(String, String)) -> String {
 
 pub(super) async fn get_result(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String)>,
     req: HttpRequest,
 ) -> Answer {
@@ -171,11 +201,14 @@ pub(super) async fn get_result(
     let req = pb::GetResultRequest {
         name: result_name(&path),
     };
-    ok(ResultJson::from(api.get_result(req, &mask).await?))
+    ok(ResultJson::from(
+        api.get_result(&caller.0, req, &mask).await?,
+    ))
 }
 
 pub(super) async fn update_result(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String)>,
     req: HttpRequest,
     bytes: Body,
@@ -188,19 +221,29 @@ pub(super) async fn update_result(
         result: Some(result.into()),
         etag,
     };
-    ok(ResultJson::from(api.update_result(req, &mask).await?))
+    ok(ResultJson::from(
+        api.update_result(&caller.0, req, &mask).await?,
+    ))
 }
 
-pub(super) async fn delete_result(api: Data<ResultsApi>, path: Path<(String, String)>) -> Answer {
-    api.delete_result(pb::DeleteResultRequest {
-        name: result_name(&path),
-    })
+pub(super) async fn delete_result(
+    api: Data<ResultsApi>,
+    caller: Caller,
+    path: Path<(String, String)>,
+) -> Answer {
+    api.delete_result(
+        &caller.0,
+        pb::DeleteResultRequest {
+            name: result_name(&path),
+        },
+    )
     .await?;
     ok(serde_json::json!({}))
 }
 
 pub(super) async fn create_record(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String)>,
     req: HttpRequest,
     bytes: Body,
@@ -211,11 +254,14 @@ pub(super) async fn create_record(
         parent: result_name(&path),
         record: Some(record.into()),
     };
-    ok(RecordJson::from(api.create_record(req, &mask).await?))
+    ok(RecordJson::from(
+        api.create_record(&caller.0, req, &mask).await?,
+    ))
 }
 
 pub(super) async fn list_records(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String)>,
     req: HttpRequest,
 ) -> Answer {
@@ -228,7 +274,7 @@ pub(super) async fn list_records(
         page_token: p.page_token,
         order_by: p.order_by,
     };
-    let page = api.list_records(req, &mask).await?;
+    let page = api.list_records(&caller.0, req, &mask).await?;
     ok(ListRecordsJson {
         records: page.records.into_iter().map(RecordJson::from).collect(),
         next_page_token: page.next_page_token,
@@ -237,6 +283,7 @@ pub(super) async fn list_records(
 
 pub(super) async fn record_list_summary(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String)>,
     req: HttpRequest,
 ) -> Answer {
@@ -256,7 +303,7 @@ pub(super) async fn record_list_summary(
         group_by: p.group_by,
         order_by: p.order_by,
     };
-    let summary = api.get_record_list_summary(req).await?;
+    let summary = api.get_record_list_summary(&caller.0, req).await?;
     let rows: Vec<serde_json::Value> = summary.summary.into_iter().map(struct_to_json).collect();
     ok(serde_json::json!({ "summary": rows }))
 }
@@ -267,6 +314,7 @@ fn record_name(path: &(String, String, String)) -> String {
 
 pub(super) async fn get_record(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String, String)>,
     req: HttpRequest,
 ) -> Answer {
@@ -274,11 +322,14 @@ pub(super) async fn get_record(
     let req = pb::GetRecordRequest {
         name: record_name(&path),
     };
-    ok(RecordJson::from(api.get_record(req, &mask).await?))
+    ok(RecordJson::from(
+        api.get_record(&caller.0, req, &mask).await?,
+    ))
 }
 
 pub(super) async fn update_record(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String, String)>,
     req: HttpRequest,
     bytes: Body,
@@ -299,20 +350,64 @@ pub(super) async fn update_record(
         update_mask: None,
         etag,
     };
-    ok(RecordJson::from(api.update_record(req, &mask).await?))
+    ok(RecordJson::from(
+        api.update_record(&caller.0, req, &mask).await?,
+    ))
 }
 
 pub(super) async fn delete_record(
     api: Data<ResultsApi>,
+    caller: Caller,
     path: Path<(String, String, String)>,
 ) -> Answer {
-    api.delete_record(pb::DeleteRecordRequest {
-        name: record_name(&path),
-    })
+    api.delete_record(
+        &caller.0,
+        pb::DeleteRecordRequest {
+            name: record_name(&path),
+        },
+    )
     .await?;
     ok(serde_json::json!({}))
 }
 
-pub(super) async fn logs() -> Answer {
-    Err(ApiError::Unimplemented("log storage is not supported by this server yet".into()).into())
+/// `GET .../logs`: ListLogs (not offered yet, after the access check).
+pub(super) async fn list_logs(
+    api: Data<ResultsApi>,
+    caller: Caller,
+    path: Path<(String, String)>,
+) -> Answer {
+    let scope = RecordScope::parse(&result_name(&path)).map_err(ApiError::from)?;
+    api.logs(&caller.0, Verb::List, scope.parent).await?;
+    ok(serde_json::json!({}))
+}
+
+/// `GET .../logs/{name}`: GetLog (not offered yet, after the access check).
+pub(super) async fn get_log(
+    api: Data<ResultsApi>,
+    caller: Caller,
+    path: Path<(String, String, String)>,
+) -> Answer {
+    log_call(&api, &caller, Verb::Get, &path).await
+}
+
+/// `DELETE .../logs/{name}`: DeleteLog (not offered yet, after the access check).
+pub(super) async fn delete_log(
+    api: Data<ResultsApi>,
+    caller: Caller,
+    path: Path<(String, String, String)>,
+) -> Answer {
+    log_call(&api, &caller, Verb::Delete, &path).await
+}
+
+async fn log_call(
+    api: &ResultsApi,
+    caller: &Caller,
+    verb: Verb,
+    path: &(String, String, String),
+) -> Answer {
+    let name = format!("{}/results/{}/logs/{}", path.0, path.1, path.2);
+    let name = RecordName::parse_kind(&name, "logs").map_err(ApiError::from)?;
+    api.logs(&caller.0, verb, ListScope::Exactly(name.parent))
+        .await?;
+    ok(serde_json::json!({}))
 }

@@ -67,15 +67,15 @@ pub fn configure(api: ResultsApi, limits: BodyLimits) -> impl FnOnce(&mut web::S
                     )
                     .route(
                         "/parents/{parent}/results/{result}/logs",
-                        web::get().to(handlers::logs),
+                        web::get().to(handlers::list_logs),
                     )
                     .route(
                         "/parents/{parent}/results/{result}/logs/{record}",
-                        web::get().to(handlers::logs),
+                        web::get().to(handlers::get_log),
                     )
                     .route(
                         "/parents/{parent}/results/{result}/logs/{record}",
-                        web::delete().to(handlers::logs),
+                        web::delete().to(handlers::delete_log),
                     )
                     .default_service(web::to(handlers::not_found)),
             );

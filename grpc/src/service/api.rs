@@ -1,8 +1,13 @@
-//! One function per RPC: convert the request, one actor call, convert the answer. gRPC and
-//! REST both call these, so they give the same results and errors.
+//! One function per RPC: check who may do it, convert the request, one actor call, convert
+//! the answer. gRPC and REST both call these, so they give the same results and errors.
+//!
+//! Each call first reads the namespace from the request's name (names only, cheap), asks the
+//! [`Gate`], and only then converts the rest (documents included): a caller who may not
+//! act learns nothing from how the server reads its request.
 
-use results_actors::model::{RecordName, ResultName};
-use results_actors::Actors;
+use results_actors::auth::{Access, Credentials, Resource, Verb};
+use results_actors::model::{ListScope, RecordName, ResultName};
+use results_actors::{Actors, Gate};
 
 use crate::convert;
 use crate::convert::fields::{self, FieldMask};
@@ -13,20 +18,73 @@ use crate::pb::v1alpha2 as pb;
 #[derive(Debug, Clone)]
 pub struct ResultsApi {
     actors: Actors,
+    gate: Gate,
+}
+
+/// The namespace of a Create's `parent`: a name segment, not `-`.
+fn parent_namespace(parent: &str) -> Result<String, ApiError> {
+    match ListScope::parse(parent, "parent", parent)? {
+        ListScope::Exactly(namespace) => Ok(namespace),
+        _ => Err(ApiError::InvalidArgument(
+            "parent must name a namespace, not '-'".into(),
+        )),
+    }
 }
 
 impl ResultsApi {
-    /// Serves requests through `actors`.
-    pub fn new(actors: Actors) -> Self {
-        ResultsApi { actors }
+    /// Serves requests through `actors`, letting through what `gate` allows.
+    pub fn new(actors: Actors, gate: Gate) -> Self {
+        ResultsApi { actors, gate }
+    }
+
+    /// Whether requests need credentials (the front-ends read them only then).
+    pub fn checks_credentials(&self) -> bool {
+        self.gate.checks()
+    }
+
+    /// Lets the caller `verb` `resource` in `namespace`, or fails with Unauthenticated or
+    /// PermissionDenied.
+    pub async fn allow(
+        &self,
+        caller: &Credentials,
+        verb: Verb,
+        resource: Resource,
+        namespace: String,
+    ) -> Result<(), ApiError> {
+        if !self.gate.checks() {
+            return Ok(());
+        }
+        let access = Access {
+            verb,
+            resource,
+            namespace: Some(namespace),
+        };
+        Ok(self.gate.check(caller, access).await?)
+    }
+
+    /// Narrows a listing's namespace scope to where the caller may list `resource`.
+    async fn narrow(
+        &self,
+        caller: &Credentials,
+        resource: Resource,
+        scope: ListScope,
+    ) -> Result<ListScope, ApiError> {
+        Ok(self
+            .gate
+            .narrow(caller, resource, scope, &self.actors)
+            .await?)
     }
 
     /// CreateResult, answering the fields `mask` keeps.
     pub async fn create_result(
         &self,
+        caller: &Credentials,
         req: pb::CreateResultRequest,
         mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
+        let namespace = parent_namespace(&req.parent)?;
+        self.allow(caller, Verb::Create, Resource::Results, namespace)
+            .await?;
         let new = convert::create_result(req)?;
         let mut result = convert::result_to_pb(self.actors.create_result(new).await?);
         fields::trim_result(mask, &mut result);
@@ -36,10 +94,13 @@ impl ResultsApi {
     /// GetResult, answering the fields `mask` keeps.
     pub async fn get_result(
         &self,
+        caller: &Credentials,
         req: pb::GetResultRequest,
         mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
         let name = ResultName::parse(&req.name)?;
+        self.allow(caller, Verb::Get, Resource::Results, name.parent.clone())
+            .await?;
         let mut result = convert::result_to_pb(self.actors.get_result(name).await?);
         fields::trim_result(mask, &mut result);
         Ok(result)
@@ -48,9 +109,13 @@ impl ResultsApi {
     /// UpdateResult, answering the fields `mask` keeps.
     pub async fn update_result(
         &self,
+        caller: &Credentials,
         req: pb::UpdateResultRequest,
         mask: &FieldMask,
     ) -> Result<pb::Result, ApiError> {
+        let namespace = ResultName::parse(&req.name)?.parent;
+        self.allow(caller, Verb::Update, Resource::Results, namespace)
+            .await?;
         let replacement = convert::update_result(req)?;
         let mut result = convert::result_to_pb(self.actors.update_result(replacement).await?);
         fields::trim_result(mask, &mut result);
@@ -58,21 +123,29 @@ impl ResultsApi {
     }
 
     /// DeleteResult.
-    pub async fn delete_result(&self, req: pb::DeleteResultRequest) -> Result<(), ApiError> {
+    pub async fn delete_result(
+        &self,
+        caller: &Credentials,
+        req: pb::DeleteResultRequest,
+    ) -> Result<(), ApiError> {
         let name = ResultName::parse(&req.name)?;
+        self.allow(caller, Verb::Delete, Resource::Results, name.parent.clone())
+            .await?;
         Ok(self.actors.delete_result(name).await?)
     }
 
     /// ListResults, answering the fields `mask` keeps.
     pub async fn list_results(
         &self,
+        caller: &Credentials,
         req: pb::ListResultsRequest,
         mask: &FieldMask,
     ) -> Result<pb::ListResultsResponse, ApiError> {
-        let page = self
-            .actors
-            .list_results(convert::list_results(req)?)
+        let mut request = convert::list_results(req)?;
+        request.scope = self
+            .narrow(caller, Resource::Results, request.scope)
             .await?;
+        let page = self.actors.list_results(request).await?;
         let mut answer = pb::ListResultsResponse {
             results: page.items.into_iter().map(convert::result_to_pb).collect(),
             next_page_token: page.next_page_token,
@@ -84,9 +157,13 @@ impl ResultsApi {
     /// CreateRecord, answering the fields `mask` keeps (checked before the write).
     pub async fn create_record(
         &self,
+        caller: &Credentials,
         req: pb::CreateRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
+        let namespace = ResultName::parse(&req.parent)?.parent;
+        self.allow(caller, Verb::Create, Resource::Records, namespace)
+            .await?;
         let new = convert::create_record(req)?;
         let projection = fields::record_projection(Some(mask))?;
         let mut record = convert::record_to_pb(self.actors.create_record(new).await?);
@@ -98,10 +175,13 @@ impl ResultsApi {
     /// document than they need).
     pub async fn get_record(
         &self,
+        caller: &Credentials,
         req: pb::GetRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
         let name = RecordName::parse(&req.name)?;
+        self.allow(caller, Verb::Get, Resource::Records, name.parent.clone())
+            .await?;
         let projection = fields::record_projection(Some(mask))?;
         let mut record = convert::record_to_pb(self.actors.get_record(name, projection).await?);
         fields::trim_record(mask, &mut record);
@@ -111,9 +191,14 @@ impl ResultsApi {
     /// UpdateRecord, answering the fields `mask` keeps (checked before the write).
     pub async fn update_record(
         &self,
+        caller: &Credentials,
         req: pb::UpdateRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
+        let name = req.record.as_ref().map_or("", |r| r.name.as_str());
+        let namespace = RecordName::parse(name)?.parent;
+        self.allow(caller, Verb::Update, Resource::Records, namespace)
+            .await?;
         let patch = convert::update_record(req)?;
         let projection = fields::record_projection(Some(mask))?;
         let mut record = convert::record_to_pb(self.actors.update_record(patch).await?);
@@ -122,8 +207,14 @@ impl ResultsApi {
     }
 
     /// DeleteRecord.
-    pub async fn delete_record(&self, req: pb::DeleteRecordRequest) -> Result<(), ApiError> {
+    pub async fn delete_record(
+        &self,
+        caller: &Credentials,
+        req: pb::DeleteRecordRequest,
+    ) -> Result<(), ApiError> {
         let name = RecordName::parse(&req.name)?;
+        self.allow(caller, Verb::Delete, Resource::Records, name.parent.clone())
+            .await?;
         Ok(self.actors.delete_record(name).await?)
     }
 
@@ -131,10 +222,14 @@ impl ResultsApi {
     /// document than they need).
     pub async fn list_records(
         &self,
+        caller: &Credentials,
         req: pb::ListRecordsRequest,
         mask: &FieldMask,
     ) -> Result<pb::ListRecordsResponse, ApiError> {
-        let request = convert::list_records(req)?;
+        let mut request = convert::list_records(req)?;
+        request.scope.parent = self
+            .narrow(caller, Resource::Records, request.scope.parent)
+            .await?;
         let projection = fields::record_projection(fields::listed_records(mask))?;
         let page = self.actors.list_records(request, projection).await?;
         let mut answer = pb::ListRecordsResponse {
@@ -148,11 +243,41 @@ impl ResultsApi {
     /// GetRecordListSummary.
     pub async fn get_record_list_summary(
         &self,
+        caller: &Credentials,
         req: pb::RecordListSummaryRequest,
     ) -> Result<pb::RecordListSummary, ApiError> {
-        let request = convert::summarize_records(req)?;
+        let mut request = convert::summarize_records(req)?;
+        request.scope.parent = self
+            .narrow(caller, Resource::Records, request.scope.parent)
+            .await?;
         Ok(convert::summary_to_pb(
             self.actors.summarize_records(request).await?,
+        ))
+    }
+
+    /// The Logs RPCs: log storage is not offered yet. The caller still needs the access
+    /// (`namespace` is a Log's parent, or a listing's, which may be `-`), then is told so.
+    pub async fn logs(
+        &self,
+        caller: &Credentials,
+        verb: Verb,
+        namespace: ListScope,
+    ) -> Result<(), ApiError> {
+        match (verb, namespace) {
+            (Verb::List, scope) => {
+                self.narrow(caller, Resource::Logs, scope).await?;
+            }
+            (verb, ListScope::Exactly(namespace)) => {
+                self.allow(caller, verb, Resource::Logs, namespace).await?
+            }
+            (_, _) => {
+                return Err(ApiError::InvalidArgument(
+                    "a log's parent must name a namespace, not '-'".into(),
+                ))
+            }
+        }
+        Err(ApiError::Unimplemented(
+            "log storage is not supported by this server yet".into(),
         ))
     }
 }

@@ -2,8 +2,11 @@
 
 use tonic::{Request, Response, Status};
 
+use results_actors::auth::Credentials;
+
 use super::ResultsApi;
 use crate::convert::fields::{FieldMask, FIELDS_KEY};
+use crate::credentials;
 use crate::error::ApiError;
 use crate::pb::v1alpha2 as pb;
 use crate::pb::v1alpha2::results_server::Results;
@@ -25,24 +28,40 @@ impl ResultsService {
 /// `fields` mask of the request's metadata.
 macro_rules! rpc {
     ($self:ident . $method:ident ($request:ident)) => {
-        $self
-            .api
-            .$method($request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
-    };
-    ($self:ident . $method:ident ($request:ident) with fields) => {
-        match metadata_fields(&$request) {
-            Ok(mask) => $self
+        match $self.caller(&$request) {
+            Ok(caller) => $self
                 .api
-                .$method($request.into_inner(), &mask)
+                .$method(&caller, $request.into_inner())
                 .await
                 .map(Response::new)
                 .map_err(Status::from),
             Err(e) => Err(Status::from(e)),
         }
     };
+    ($self:ident . $method:ident ($request:ident) with fields) => {
+        match $self
+            .caller(&$request)
+            .and_then(|caller| Ok((caller, metadata_fields(&$request)?)))
+        {
+            Ok((caller, mask)) => $self
+                .api
+                .$method(&caller, $request.into_inner(), &mask)
+                .await
+                .map(Response::new)
+                .map_err(Status::from),
+            Err(e) => Err(Status::from(e)),
+        }
+    };
+}
+
+impl ResultsService {
+    /// The caller's credentials, read only when the server checks them.
+    fn caller<T>(&self, request: &Request<T>) -> Result<Credentials, ApiError> {
+        if !self.api.checks_credentials() {
+            return Ok(Credentials::default());
+        }
+        credentials::from_metadata(request.metadata())
+    }
 }
 
 /// The `fields` mask of a request: every value of the metadata key, as upstream.

@@ -131,6 +131,10 @@ pub enum ListScope {
     Any,
     /// Exactly this value.
     Exactly(String),
+    /// Any of these values (none: nothing). Never parsed: the server narrows a client's
+    /// `-` to the namespaces the caller may list, and it still reads as `-` (page tokens
+    /// stay bound to what the client asked).
+    Among(Vec<String>),
 }
 
 impl ListScope {
@@ -147,8 +151,17 @@ impl ListScope {
     /// The literal value, if any.
     pub fn literal(&self) -> Option<&str> {
         match self {
-            ListScope::Any => None,
+            ListScope::Any | ListScope::Among(_) => None,
             ListScope::Exactly(v) => Some(v),
+        }
+    }
+
+    /// Whether `value` is in scope.
+    pub fn admits(&self, value: &str) -> bool {
+        match self {
+            ListScope::Any => true,
+            ListScope::Exactly(v) => v == value,
+            ListScope::Among(values) => values.iter().any(|v| v == value),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::connection::{with_conn, Backend, Conn};
 use crate::filter::{Environment, Filter};
 use crate::fragment::Fragment;
 use crate::limits::MAX_PAGE_BYTES;
-use crate::model::{Projection, RecordScope, StoredRecord};
+use crate::model::{ListScope, Projection, RecordScope, StoredRecord};
 use crate::page::{
     page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
 };
@@ -165,15 +165,33 @@ where
 
 /// The rows of a Record listing's parent (`-` segments add no condition).
 pub(super) fn record_scope(scope: &RecordScope) -> Fragment {
-    let mut parent = Fragment::new();
-    if let Some(value) = scope.parent.literal() {
-        parent.sql("parent = ").text(value);
+    column_in_scope("parent", &scope.parent).and(column_in_scope("result_name", &scope.result))
+}
+
+/// The condition that `column` is in `scope`: none for `-`, `=` for a literal, `IN` for
+/// a set (every value bound; an empty set matches nothing).
+pub(super) fn column_in_scope(column: &'static str, scope: &ListScope) -> Fragment {
+    let mut condition = Fragment::new();
+    match scope {
+        ListScope::Any => {}
+        ListScope::Exactly(value) => {
+            condition.sql(column).sql(" = ").text(value.as_str());
+        }
+        ListScope::Among(values) if values.is_empty() => {
+            condition.sql("1 = 0");
+        }
+        ListScope::Among(values) => {
+            condition.sql(column).sql(" IN (");
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    condition.sql(", ");
+                }
+                condition.text(value.as_str());
+            }
+            condition.sql(")");
+        }
     }
-    let mut result = Fragment::new();
-    if let Some(name) = scope.result.literal() {
-        result.sql("result_name = ").text(name);
-    }
-    parent.and(result)
+    condition
 }
 
 /// The SQL sort expressions of a field: nullable fields sort by presence, then value,

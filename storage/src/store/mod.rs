@@ -14,7 +14,7 @@ mod summary;
 pub use list::{list_records, list_records_projected, list_records_within, ListRequest, Page};
 pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};
 pub use result_list::{list_results, list_results_within};
-pub use results::{create_result, delete_result, get_result, update_result};
+pub use results::{create_result, delete_result, get_result, result_parents, update_result};
 pub use summary::record_list_summary;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};

@@ -79,11 +79,7 @@ pub fn list_results_within(
 
 /// The rows of a Result listing's parent (`-` adds no condition).
 fn scope(request: &ListRequest<ListScope>) -> Fragment {
-    let mut scope = Fragment::new();
-    if let Some(parent) = request.scope.literal() {
-        scope.sql("parent = ").text(parent);
-    }
-    scope
+    super::list::column_in_scope("parent", &request.scope)
 }
 
 /// Where a Result listing continues after `r`.

@@ -41,6 +41,18 @@ pub fn get_result(conn: &mut Conn, name: &ResultName) -> Result<StoredResult> {
     find(conn, name)?.ok_or_else(|| Error::NotFound(format!("result {name}")))
 }
 
+/// The namespaces (parents) holding Results, in order, at most `limit` of them.
+pub fn result_parents(conn: &mut Conn, limit: usize) -> Result<Vec<String>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    with_conn!(conn, |c| results::table
+        .select(results::parent)
+        .distinct()
+        .order(results::parent.asc())
+        .limit(limit)
+        .load::<String>(c))
+    .map_err(Error::db("listing the namespaces holding results"))
+}
+
 fn find(conn: &mut Conn, name: &ResultName) -> Result<Option<StoredResult>> {
     let row = with_conn!(conn, |c| results::table
         .filter(results::parent.eq(&name.parent))
