@@ -1,8 +1,9 @@
 //! The Kubernetes manifests in `config/` against the code they deploy. Every YAML file
-//! parses and is reachable from a variant's kustomization; each variant, rendered by
-//! `kubectl kustomize` exactly as `kubectl apply -k` would apply it, holds only fields the
-//! Kubernetes API knows, feeds its ConfigMaps through the binaries' real `Settings`, and
-//! agrees with them on ports, probes, URLs, images, volumes and RBAC.
+//! parses and is reachable from a variant's kustomization or an add-on's (cert-manager);
+//! each variant, rendered by `kubectl kustomize` exactly as `kubectl apply -k` would apply
+//! it, holds only fields the Kubernetes API knows, feeds its ConfigMaps through the
+//! binaries' real `Settings`, and agrees with them on ports, probes, URLs, images, volumes,
+//! TLS files, auth and RBAC.
 
 use results_grpc::settings::Layered as _;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,8 +12,8 @@ use std::process::Command;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Secret, Service,
-    ServiceAccount, ServicePort,
+    ConfigMap, Container, KeyToPath, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Secret,
+    Service, ServiceAccount, ServicePort,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -29,6 +30,12 @@ const NAMESPACE: &str = "tekton-pipelines";
 const IMAGE_REPOSITORY: &str = "ghcr.io/tekton-results-rs/";
 /// The installable variants: directory under `config/`, and the database it uses.
 const VARIANTS: [(&str, Backend); 2] = [("", Backend::Postgres), ("sqlite", Backend::Sqlite)];
+/// Directories under `config/` applied beside a variant, never alone, and rendered by their
+/// own tests.
+const ADD_ONS: [&str; 1] = ["cert-manager"];
+/// The Secret (type kubernetes.io/tls) with the API's certificate and key, and the CA that
+/// clients trust.
+const TLS_SECRET: &str = "tekton-results-tls";
 
 type Grants = BTreeSet<(String, String, String)>;
 
@@ -132,13 +139,14 @@ fn every_yaml_file_is_a_kubernetes_object_that_a_variant_applies() {
     }
 
     let mut reached = BTreeSet::new();
-    for (variant, _) in VARIANTS {
-        reach(&config.join(variant), &mut reached);
+    let variants = VARIANTS.iter().map(|(variant, _)| *variant);
+    for dir in variants.chain(ADD_ONS) {
+        reach(&config.join(dir), &mut reached);
     }
     let unreached: Vec<_> = files.iter().filter(|f| !reached.contains(*f)).collect();
     assert!(
         unreached.is_empty(),
-        "applied by no variant (config/, config/sqlite): {unreached:?}"
+        "applied by no variant (config/, config/sqlite) nor add-on {ADD_ONS:?}: {unreached:?}"
     );
 }
 
@@ -158,6 +166,9 @@ struct Objects {
     claims: Vec<PersistentVolumeClaim>,
     cluster_roles: Vec<ClusterRole>,
     bindings: Vec<ClusterRoleBinding>,
+    /// cert-manager's Issuers and Certificates, untyped: k8s-openapi does not know them, so
+    /// their fields are not checked against an API here.
+    cert_manager: Vec<Value>,
 }
 
 /// The pods of a Deployment or StatefulSet.
@@ -221,6 +232,11 @@ fn render(variant: &str) -> Objects {
             ("v1", "PersistentVolumeClaim") => typed(&doc, &at, &mut o.claims),
             (_, "ClusterRole") => typed(&doc, &at, &mut o.cluster_roles),
             (_, "ClusterRoleBinding") => typed(&doc, &at, &mut o.bindings),
+            ("cert-manager.io/v1", "Issuer" | "Certificate") => {
+                let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
+                assert_eq!(ns, Some(NAMESPACE), "{at}: {}: namespace", doc["kind"]);
+                o.cert_manager.push(doc);
+            }
             other => panic!("{at}: {other:?} is a kind this test does not check yet; teach it"),
         }
     }
@@ -452,6 +468,64 @@ impl Objects {
         (app, settings.unwrap_or_else(|e| panic!("{e}")))
     }
 
+    /// The API's settings file as plain TOML, with the container's `RESULTS_<SECTION>_<KEY>`
+    /// variables laid over it as `Settings` lays them. For the `[auth]` keys, which the
+    /// `Settings` of this branch may not know yet; [`Objects::api_settings`] reads the same
+    /// file through the real `Settings`.
+    fn api_raw_settings(&self) -> (App<'_>, RawSettings) {
+        let app = self.app("results-api");
+        let (text, origin) = self.config_file(&app);
+        let table = toml::from_str(&text).unwrap_or_else(|e| panic!("{origin}: {e}"));
+        let env = self.env(app.container);
+        (app, RawSettings { table, env })
+    }
+
+    /// Where the file `path` that `app` reads comes from. It must lie on a volume mounted
+    /// read-only and whole: a subPath mount never sees a Secret's or a token's updates.
+    fn file_source(&self, app: &App<'_>, path: &str) -> FileSource {
+        let (at, c) = (&self.variant, app.container);
+        let mount = (c.volume_mounts.iter().flatten())
+            .filter(|m| path.starts_with(&format!("{}/", m.mount_path.trim_end_matches('/'))))
+            .max_by_key(|m| m.mount_path.len())
+            .unwrap_or_else(|| panic!("{at}: {}: {path} is on no volume", c.name));
+        let at = format!("{at}: {}: {path}", c.name);
+        let whole = mount.sub_path.is_none() && mount.sub_path_expr.is_none();
+        assert!(whole, "{at}: a subPath mount, which never sees updates");
+        assert_eq!(mount.read_only, Some(true), "{at}: mounted writable");
+        let volume = (app.pod.volumes.iter().flatten()).find(|v| v.name == mount.name);
+        let volume = volume.unwrap_or_else(|| panic!("{at}: no volume {}", mount.name));
+        let file = &path[mount.mount_path.trim_end_matches('/').len() + 1..];
+        // `items` map keys to file names; without them every key is a file of its name.
+        let key_of = |items: &Option<Vec<KeyToPath>>| match items {
+            None => Some(file.to_string()),
+            Some(items) => (items.iter().find(|i| i.path == file)).map(|i| i.key.clone()),
+        };
+        if let Some(secret) = &volume.secret {
+            let name = secret.secret_name.clone().unwrap_or_default();
+            let key = key_of(&secret.items).unwrap_or_else(|| panic!("{at}: not in {name}"));
+            return FileSource::Secret { name, key };
+        }
+        for source in (volume.projected.iter()).flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(token) = source.service_account_token.as_ref() {
+                if token.path == file {
+                    let audience = token.audience.clone();
+                    return FileSource::Token { audience };
+                }
+            }
+            if let Some(secret) = &source.secret {
+                assert!(
+                    secret.items.is_some(),
+                    "{at}: projected Secret without items"
+                );
+                if let Some(key) = key_of(&secret.items) {
+                    let name = secret.name.clone();
+                    return FileSource::Secret { name, key };
+                }
+            }
+        }
+        FileSource::Other(volume.name.clone())
+    }
+
     fn watcher_settings(&self) -> (App<'_>, results_watcher::settings::Settings) {
         let app = self.app("results-watcher");
         let (text, origin) = self.config_file(&app);
@@ -545,6 +619,38 @@ impl Objects {
         }
         set
     }
+}
+
+/// Settings read as written: a `[section]`'s `key`, or the environment variable
+/// `RESULTS_<SECTION>_<KEY>`, which wins.
+struct RawSettings {
+    table: toml::Table,
+    env: BTreeMap<String, String>,
+}
+
+impl RawSettings {
+    /// The value as text (strings unquoted), if set.
+    fn get(&self, section: &str, key: &str) -> Option<String> {
+        let var = format!("RESULTS_{section}_{key}").to_ascii_uppercase();
+        if let Some(value) = self.env.get(&var) {
+            return Some(value.clone());
+        }
+        match self.table.get(section)?.get(key)? {
+            toml::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// What a mounted file holds, as far as these manifests go.
+#[derive(Debug, PartialEq)]
+enum FileSource {
+    /// Key `key` of the Secret `name`.
+    Secret { name: String, key: String },
+    /// The pod's service-account token for `audience` (`None`: the Kubernetes API's own).
+    Token { audience: Option<String> },
+    /// A volume of another kind, named.
+    Other(String),
 }
 
 /// `(group, resource, verb)` of every rule, refusing what cannot be compared so.
@@ -651,9 +757,19 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
             c.readiness_probe.is_some() && c.liveness_probe.is_some(),
             "{at}: probes"
         );
+        let scheme = if settings.tls_files().is_some() {
+            "HTTPS"
+        } else {
+            "HTTP"
+        };
         for probe in probes.into_iter().flatten() {
             let get = probe.http_get.as_ref().expect("an HTTP probe");
             assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+            let used = get.scheme.as_deref().unwrap_or("HTTP");
+            assert_eq!(
+                used, scheme,
+                "{at}: the probes speak what the REST port serves"
+            );
             let port = container_port(pod, &get.port).map(|(_, number)| number);
             assert_eq!(port, Some(rest), "{at}: probes go to the REST port");
         }
@@ -673,6 +789,78 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
 }
 
 #[test]
+fn the_api_checks_tokens_with_kubernetes_and_serves_tls_from_the_mounted_secret() {
+    for (variant, _) in VARIANTS {
+        let objects = render(variant);
+        let at = &objects.variant;
+        let (app, raw) = objects.api_raw_settings();
+        let c = app.container;
+
+        let mode = raw.get("auth", "mode");
+        assert_eq!(mode.as_deref(), Some("kubernetes"), "{at}: auth.mode");
+        let forced = raw.get("auth", "allow_unauthenticated_network");
+        assert_ne!(
+            forced.as_deref(),
+            Some("true"),
+            "{at}: auth.allow_unauthenticated_network is for `none`, which these manifests never run"
+        );
+        let addr = |key| {
+            let value = raw.get("server", key);
+            let value =
+                value.unwrap_or_else(|| panic!("{at}: server.{key} is the default, loopback"));
+            value.parse::<std::net::SocketAddr>().unwrap()
+        };
+        for key in ["grpc_addr", "rest_addr"] {
+            let ip = addr(key).ip();
+            assert!(
+                !ip.is_loopback(),
+                "{at}: server.{key} on {ip}: no Service reaches it"
+            );
+        }
+
+        // Both files from the Secret, whose updates reach the pod (file_source: no subPath).
+        for (key, in_secret) in [("tls_cert_file", "tls.crt"), ("tls_key_file", "tls.key")] {
+            let path = raw.get("server", key).unwrap_or_default();
+            assert!(!path.is_empty(), "{at}: server.{key} unset: no TLS");
+            let wanted = FileSource::Secret {
+                name: TLS_SECRET.into(),
+                key: in_secret.into(),
+            };
+            assert_eq!(
+                objects.file_source(&app, &path),
+                wanted,
+                "{at}: server.{key}"
+            );
+        }
+
+        // TokenReviews and SubjectAccessReviews are made with the pod's own token.
+        let sa = app.pod.service_account_name.as_deref().unwrap_or("default");
+        let account = objects
+            .service_accounts
+            .iter()
+            .find(|a| name(&a.metadata) == sa);
+        let automount = (app.pod.automount_service_account_token)
+            .or(account.and_then(|a| a.automount_service_account_token));
+        assert_ne!(
+            automount,
+            Some(false),
+            "{at}: the API gets no token to ask reviews with"
+        );
+
+        // Probes: HTTPS (gRPC probes cannot speak TLS) on /healthz of the REST port.
+        let rest = addr("rest_addr").port();
+        let probes = [&c.startup_probe, &c.readiness_probe, &c.liveness_probe];
+        for probe in probes.into_iter().flatten() {
+            let get = probe.http_get.as_ref().expect("an HTTP probe");
+            assert_eq!(get.scheme.as_deref(), Some("HTTPS"), "{at}: probe scheme");
+            assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+            let port = container_port(app.pod, &get.port).map(|(_, number)| number);
+            assert_eq!(port, Some(rest), "{at}: probes go to the REST port");
+        }
+    }
+}
+
+#[test]
 fn watcher_settings_reach_the_api_and_expose_metrics() {
     for (variant, _) in VARIANTS {
         let objects = render(variant);
@@ -685,12 +873,45 @@ fn watcher_settings_reach_the_api_and_expose_metrics() {
             "{at}: one watcher (there is no leader election)"
         );
 
-        // api.url names the API's gRPC port, through a Service.
+        // api.url names the API's gRPC port, through a Service, over TLS; the watcher
+        // trusts the CA of the API's Secret and sends its own service-account token.
         let url = url::Url::parse(&settings.api.url).unwrap();
+        assert_eq!(url.scheme(), "https", "{at}: the API serves only TLS");
+        let ca = FileSource::Secret {
+            name: TLS_SECRET.into(),
+            key: "ca.crt".into(),
+        };
+        let ca_file = &settings.api.ca_file;
+        assert_eq!(objects.file_source(&app, ca_file), ca, "{at}: api.ca_file");
+        // Without an audience the token is for the Kubernetes API, which is what a
+        // TokenReview without audiences accepts.
+        let token = FileSource::Token { audience: None };
+        let token_file = &settings.api.token_file;
         assert_eq!(
-            url.scheme(),
-            "http",
-            "{at}: the API serves no TLS in these manifests"
+            objects.file_source(&app, token_file),
+            token,
+            "{at}: api.token_file"
+        );
+        // The API's private key stays with the API: of its Secret, the watcher mounts ca.crt.
+        let mut mounted = BTreeSet::new();
+        for volume in app.pod.volumes.iter().flatten() {
+            let projected = volume.projected.iter();
+            let projected = projected.flat_map(|p| p.sources.iter().flatten());
+            let projected = projected.filter_map(|s| s.secret.as_ref());
+            let projected = projected.map(|s| (Some(s.name.as_str()), &s.items));
+            let plain = volume.secret.iter();
+            let secrets = projected.chain(plain.map(|s| (s.secret_name.as_deref(), &s.items)));
+            for (_, items) in secrets.filter(|(secret, _)| *secret == Some(TLS_SECRET)) {
+                match items {
+                    Some(items) => mounted.extend(items.iter().map(|i| i.key.as_str())),
+                    None => _ = mounted.insert("every key"),
+                }
+            }
+        }
+        assert_eq!(
+            mounted,
+            BTreeSet::from(["ca.crt"]),
+            "{at}: what the watcher mounts of {TLS_SECRET}"
         );
         let (service, port) = objects.service_in_url(&url);
         let api = objects.app("results-api");
@@ -831,11 +1052,23 @@ fn containers_run_unprivileged_with_bounded_resources() {
 }
 
 #[test]
-fn the_watcher_is_granted_exactly_what_it_uses_and_the_api_nothing() {
+fn the_watcher_and_the_api_are_granted_exactly_what_they_use() {
+    // The watcher: its own Kubernetes calls, and results-api's readwrite role, for the
+    // SubjectAccessReviews the API asks about it.
     let mut required = Grants::new();
     for (group, resource, verbs) in results_watcher::REQUIRED_PERMISSIONS {
         required.extend(triples(group, &[resource], verbs));
     }
+    let things = ["results", "records", "logs"];
+    let readwrite = ["get", "list", "create", "update"];
+    required.extend(triples("results.tekton.dev", &things, &readwrite));
+    // The API: the two reviews of the kubernetes auth mode.
+    let mut reviews = triples("authentication.k8s.io", &["tokenreviews"], &["create"]);
+    reviews.extend(triples(
+        "authorization.k8s.io",
+        &["subjectaccessreviews"],
+        &["create"],
+    ));
     for (variant, _) in VARIANTS {
         let objects = render(variant);
         let at = &objects.variant;
@@ -843,16 +1076,26 @@ fn the_watcher_is_granted_exactly_what_it_uses_and_the_api_nothing() {
             let sa = objects.app(binary).pod.service_account_name.clone();
             sa.unwrap_or_else(|| panic!("{at}: {binary} runs as the default service account"))
         };
-        let watcher = objects.granted_to(&account("results-watcher"));
+        let watcher_account = account("results-watcher");
+        let watcher = objects.granted_to(&watcher_account);
         assert_eq!(
             watcher, required,
-            "{at}: the watcher's RBAC is not REQUIRED_PERMISSIONS"
+            "{at}: the watcher's RBAC is not REQUIRED_PERMISSIONS plus tekton-results-readwrite"
+        );
+        // By the user role itself, so that it follows what users are told to bind.
+        let bound = objects.bindings.iter().any(|b| {
+            let mut subjects = b.subjects.iter().flatten();
+            b.role_ref.name == "tekton-results-readwrite"
+                && subjects.any(|s| s.kind == "ServiceAccount" && s.name == watcher_account)
+        });
+        assert!(
+            bound,
+            "{at}: the watcher is not bound to tekton-results-readwrite"
         );
         let api = objects.granted_to(&account("results-api"));
         assert_eq!(
-            api,
-            Grants::new(),
-            "{at}: the API uses no Kubernetes API yet"
+            api, reviews,
+            "{at}: the API's RBAC is not exactly TokenReviews and SubjectAccessReviews"
         );
     }
 }
@@ -1045,5 +1288,60 @@ fn the_postgres_url_names_the_postgres_service_and_its_secret() {
         url.path(),
         format!("/{}", value("POSTGRES_DB")),
         "{url}: database"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The cert-manager add-on.
+
+#[test]
+fn cert_manager_writes_the_secret_that_the_api_serves_and_the_watcher_trusts() {
+    let objects = render("cert-manager");
+    let at = &objects.variant;
+    let kind = |doc: &Value, k: &str| doc["kind"] == k;
+    let certificate = (objects.cert_manager.iter())
+        .filter(|d| kind(d, "Certificate"))
+        .find(|d| d["spec"]["secretName"] == TLS_SECRET);
+    let certificate =
+        certificate.unwrap_or_else(|| panic!("{at}: no Certificate writes {TLS_SECRET}"));
+    let spec = &certificate["spec"];
+
+    // It names every host the watcher's api.url may use, in any variant.
+    let names: Vec<_> = spec["dnsNames"].as_array().into_iter().flatten().collect();
+    for (variant, _) in VARIANTS {
+        let base = render(variant);
+        let (_, settings) = base.watcher_settings();
+        let url = url::Url::parse(&settings.api.url).unwrap();
+        let host = url.host_str().unwrap_or_default();
+        assert!(
+            names.iter().any(|n| *n == host),
+            "{at}: {host} is not in dnsNames"
+        );
+    }
+
+    // Its Issuer is here and fills ca.crt: a CA Issuer (ca.crt = that CA), whose CA
+    // certificate is issued here too.
+    let issuer_named = |wanted: &Value| {
+        assert_eq!(wanted["kind"], "Issuer", "{at}: issuerRef");
+        let found = (objects.cert_manager.iter())
+            .find(|d| kind(d, "Issuer") && d["metadata"]["name"] == wanted["name"]);
+        found.unwrap_or_else(|| panic!("{at}: no Issuer {}", wanted["name"]))
+    };
+    let issuer = issuer_named(&spec["issuerRef"]);
+    let ca_secret = &issuer["spec"]["ca"]["secretName"];
+    assert!(
+        ca_secret.is_string(),
+        "{at}: {} is no CA Issuer",
+        issuer["metadata"]["name"]
+    );
+    let ca = (objects.cert_manager.iter())
+        .filter(|d| kind(d, "Certificate"))
+        .find(|d| &d["spec"]["secretName"] == ca_secret);
+    let ca = ca.unwrap_or_else(|| panic!("{at}: no Certificate writes {ca_secret}"));
+    assert_eq!(ca["spec"]["isCA"], true, "{at}: {ca_secret} is no CA");
+    let root = issuer_named(&ca["spec"]["issuerRef"]);
+    assert!(
+        root["spec"]["selfSigned"].is_object(),
+        "{at}: the CA is not self-signed"
     );
 }
