@@ -13,8 +13,11 @@
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
+//! - [`secured`]: a server that checks callers: kubernetes mode against a [`FakeKube`], or
+//!   static mode with a token file.
 
 pub mod fake_kube;
+pub mod secured;
 pub mod server;
 pub mod tekton;
 pub mod watcher;

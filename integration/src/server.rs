@@ -5,11 +5,16 @@ use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
+use results_grpc::pb::v1alpha2::logs_client::LogsClient;
 use results_grpc::pb::v1alpha2::results_client::ResultsClient;
 use results_grpc::server::{open_database, serve, Listeners, ServeError};
 use results_grpc::settings::Settings;
 use serde_json::Value;
+use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
 use tonic::transport::Channel;
+use tonic::Status;
 
 use results_storage::testing::TestDb;
 use results_storage::Backend;
@@ -178,7 +183,63 @@ impl TestServer {
         Rest {
             base: format!("http://{}", self.server.rest_addr()),
             http: reqwest::Client::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// A gRPC client of the Results service sending `headers` (e.g. `authorization`,
+    /// `impersonate-user`) as metadata with every call.
+    pub async fn grpc_with(&self, headers: &[(&str, &str)]) -> ResultsClient<HeaderChannel> {
+        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
+            .expect("gRPC address")
+            .connect()
+            .await
+            .expect("connect to gRPC");
+        ResultsClient::with_interceptor(channel, Headers::new(headers))
+            .max_decoding_message_size(64 << 20)
+    }
+
+    /// A gRPC client of the Logs service sending `headers` with every call.
+    pub async fn logs_with(&self, headers: &[(&str, &str)]) -> LogsClient<HeaderChannel> {
+        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
+            .expect("gRPC address")
+            .connect()
+            .await
+            .expect("connect to gRPC");
+        LogsClient::with_interceptor(channel, Headers::new(headers))
+    }
+}
+
+/// A gRPC channel whose calls carry fixed metadata.
+pub type HeaderChannel = InterceptedService<Channel, Headers>;
+
+/// An interceptor adding fixed metadata to every call.
+#[derive(Debug, Clone)]
+pub struct Headers(Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>);
+
+impl Headers {
+    /// The headers, as (lower-case name, value) pairs.
+    pub fn new(headers: &[(&str, &str)]) -> Headers {
+        Headers(
+            headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        MetadataKey::from_bytes(name.as_bytes()).expect("metadata name"),
+                        MetadataValue::try_from(*value).expect("metadata value"),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Interceptor for Headers {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        for (name, value) in &self.0 {
+            request.metadata_mut().append(name.clone(), value.clone());
+        }
+        Ok(request)
     }
 }
 
@@ -187,17 +248,28 @@ impl TestServer {
 pub struct Rest {
     base: String,
     http: reqwest::Client,
+    headers: Vec<(String, String)>,
 }
 
 /// Path prefix of the REST API.
 pub const API: &str = "/apis/results.tekton.dev/v1alpha2";
 
 impl Rest {
+    /// This client, sending `headers` with every request as well.
+    pub fn with_headers(mut self, headers: &[(&str, &str)]) -> Rest {
+        self.headers
+            .extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self
+    }
+
     /// Sends `method path` with an optional JSON body; returns the status and JSON answer.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self.http.request(method, url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

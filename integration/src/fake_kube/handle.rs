@@ -98,6 +98,21 @@ impl FakeKube {
         self.url.clone()
     }
 
+    /// Writes a kubeconfig file naming this server (as results-api's `auth.kubeconfig`
+    /// reads it) into `dir`, and returns its path.
+    pub fn write_kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
+             users:\n- name: results-api\n  user:\n    token: results-api-service-account\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: results-api\n\
+             current-context: fake\n",
+            self.url
+        );
+        std::fs::write(&path, text).expect("write the kubeconfig");
+        path
+    }
+
     /// Creates `object` like a POST by `kubectl create` would; `apiVersion` and `kind` pick
     /// the resource (plural: lowercase kind + "s"), `metadata.namespace` the namespace.
     /// Returns the stored object; panics on failure.

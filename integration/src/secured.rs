@@ -1,0 +1,71 @@
+//! A `results-api` that checks callers: in `kubernetes` mode against a [`FakeKube`] (its
+//! TokenReview and SubjectAccessReview endpoints), or in `static` mode with a token file.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use results_grpc::settings::{AuthMode, Settings};
+use results_storage::Backend;
+
+use crate::{FakeKube, TestServer};
+
+/// A directory of its own under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory whose name starts with `prefix`.
+    pub fn new(prefix: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server in `kubernetes` auth mode and the fake cluster it asks.
+pub struct KubeAuthServer {
+    /// The server (declared first: stopped before the cluster goes away).
+    pub api: TestServer,
+    /// The cluster: register tokens and rules here.
+    pub kube: FakeKube,
+    _dir: TempDir,
+}
+
+impl KubeAuthServer {
+    /// Starts the fake cluster, then the server on `backend` in kubernetes mode after
+    /// `adjust` has changed its settings.
+    pub fn start(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> KubeAuthServer {
+        let kube = FakeKube::start();
+        let dir = TempDir::new("kube-auth");
+        let kubeconfig = kube.write_kubeconfig(dir.path());
+        let api = TestServer::start_with(backend, |s| {
+            s.auth.mode = AuthMode::Kubernetes;
+            s.auth.kubeconfig = kubeconfig.to_string_lossy().into_owned();
+            adjust(s);
+        });
+        KubeAuthServer {
+            api,
+            kube,
+            _dir: dir,
+        }
+    }
+}
+
+/// `authorization: Bearer <token>`, as a header pair.
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
