@@ -8,27 +8,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use integration::server::{HeaderChannel, Headers};
 use results_grpc::pb::v1alpha2 as pb;
 use results_grpc::pb::v1alpha2::results_client::ResultsClient;
 use tonic::transport::Channel;
 
 use crate::stats::Stats;
 
-/// A Results client.
-pub type Client = ResultsClient<Channel>;
+/// A Results client (sending the load's credentials, if any).
+pub type Client = ResultsClient<HeaderChannel>;
 
 /// Longest wait for one call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Connects to the server's gRPC port (retrying for up to 10 s).
-pub async fn connect(addr: SocketAddr) -> anyhow::Result<Client> {
+/// Connects to the server's gRPC port (retrying for up to 10 s); every call sends
+/// `headers`.
+pub async fn connect(addr: SocketAddr, headers: &[(&str, &str)]) -> anyhow::Result<Client> {
     let started = Instant::now();
     loop {
-        match ResultsClient::connect(format!("http://{addr}")).await {
-            Ok(c) => {
-                return Ok(c
-                    .max_decoding_message_size(64 << 20)
-                    .max_encoding_message_size(64 << 20))
+        match Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await
+        {
+            Ok(channel) => {
+                return Ok(
+                    ResultsClient::with_interceptor(channel, Headers::new(headers))
+                        .max_decoding_message_size(64 << 20)
+                        .max_encoding_message_size(64 << 20),
+                )
             }
             Err(e) if started.elapsed() > Duration::from_secs(10) => {
                 return Err(anyhow::anyhow!(

@@ -6,9 +6,11 @@
 //! ```sh
 //! cargo run --release -p integration --bin results-load -- \
 //!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
-//!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
+//!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH] \
+//!     [--auth none|static|kubernetes] [--gets N]
 //! ```
 
+mod auth;
 mod catalog;
 mod drive;
 mod raw;
@@ -30,6 +32,7 @@ use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
 
 const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
 [--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
+[--auth none|static|kubernetes] [--gets N]
 
   --database-url URL  sqlite://PATH, postgres://… or mysql://… (the database must exist);
                       default: a SQLite file in a new temporary directory
@@ -41,7 +44,11 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
   --reuse             run even if the database already holds results
   --keep              keep the default temporary SQLite database
   --server-binary P   run this results-api binary (default settings) as a child process
-                      instead of in-process: the reported RSS is then the server's alone";
+                      instead of in-process: the reported RSS is then the server's alone
+  --auth MODE         none (default), static (a token file) or kubernetes (a fake apiserver
+                      in this process answers TokenReviews and SubjectAccessReviews): the
+                      clients send a bearer token allowed everything
+  --gets N            random GetRecord calls (default 5000)";
 
 #[derive(Debug)]
 struct Args {
@@ -54,6 +61,8 @@ struct Args {
     reuse: bool,
     keep: bool,
     server_binary: Option<String>,
+    auth: String,
+    gets: u64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -67,6 +76,8 @@ fn parse_args() -> anyhow::Result<Args> {
         reuse: false,
         keep: false,
         server_binary: None,
+        auth: "none".into(),
+        gets: 5000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -94,6 +105,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "--reuse" => args.reuse = true,
             "--keep" => args.keep = true,
             "--server-binary" => args.server_binary = Some(value(&flag)?),
+            "--auth" => args.auth = value(&flag)?,
+            "--gets" => args.gets = num(&flag, value(&flag)?)?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -186,12 +199,23 @@ fn run() -> anyhow::Result<()> {
         );
     }
 
-    let mut server = Server::start(&url, args.server_binary.as_deref())?;
+    let auth = auth::Auth::new(&args.auth)?;
+    let mut server = Server::start(&url, args.server_binary.as_deref(), &auth)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mut report = rt.block_on(drive_server(server.grpc_addr(), &workload, &args, deadline))?;
+    let headers = auth.headers();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let mut report = rt.block_on(drive_server(
+        server.grpc_addr(),
+        &headers,
+        &workload,
+        &args,
+        deadline,
+    ))?;
+    report.auth = auth.name();
+    report.reviews = auth.reviews();
     report.rss_mb = server.memory_mb();
     report.server_alone = matches!(server, Server::Child { .. });
     drop(rt);
@@ -249,10 +273,11 @@ enum Server {
 }
 
 impl Server {
-    fn start(url: &str, binary: Option<&str>) -> anyhow::Result<Server> {
+    fn start(url: &str, binary: Option<&str>, auth: &auth::Auth) -> anyhow::Result<Server> {
         let Some(binary) = binary else {
             let mut settings = integration::loopback_settings(url, "results-load-key");
             settings.server.shutdown_grace_secs = 5;
+            auth.apply(&mut settings);
             return Ok(Server::InProcess(integration::ServerThread::start(
                 settings,
             )?));
@@ -267,6 +292,7 @@ impl Server {
             .env("RESULTS_SERVER_REST_ADDR", rest_addr.to_string())
             .env("RESULTS_PAGING_TOKEN_KEY", "results-load-key")
             .env("RESULTS_LOG_FILTER", "warn")
+            .envs(auth.env())
             .spawn()
             .with_context(|| format!("starting {binary}"))?;
         // Ready once it accepts connections (after its migrations).
@@ -312,6 +338,7 @@ impl Server {
 
 async fn drive_server(
     addr: SocketAddr,
+    headers: &[(&str, &str)],
     workload: &Workload,
     args: &Args,
     deadline: Instant,
@@ -320,7 +347,7 @@ async fn drive_server(
     let w = *workload;
     let mut clients = Vec::new();
     for _ in 0..c {
-        clients.push(drive::connect(addr).await?);
+        clients.push(drive::connect(addr, headers).await?);
     }
     let mut report = Report::default();
     let sample = (0..50)
@@ -384,7 +411,7 @@ async fn drive_server(
         return Ok(report);
     }
 
-    let gets = 5000;
+    let gets = args.gets;
     eprintln!("{gets} random GetRecord…");
     let s = drive::run(
         &clients,

@@ -30,6 +30,10 @@ pub struct Report {
     pub mean_doc_kb: f64,
     /// Anything else worth saying.
     pub notes: Vec<String>,
+    /// The auth mode the server ran in (`--auth`).
+    pub auth: &'static str,
+    /// TokenReviews and SubjectAccessReviews answered by the fake cluster (kubernetes).
+    pub reviews: Option<(usize, usize)>,
 }
 
 /// Prints everything measured as plain-text tables.
@@ -54,6 +58,11 @@ pub fn print_report(
         args.record_kb,
         total.as_secs_f64()
     );
+    print!("  auth {}", r.auth);
+    if let Some((tokens, access)) = r.reviews {
+        print!(" ({tokens} TokenReviews and {access} SubjectAccessReviews for all calls)");
+    }
+    println!();
     println!();
     println!(
         "{:<20} {:>8} {:>7} {:>9} {:>10} {:>9} {:>9}",
