@@ -13,15 +13,18 @@
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
+//! - [`captured`]: [`CapturedLogs`], the log lines of a test's servers, to wait for one.
 //! - [`secured`]: a server that checks callers: kubernetes mode against a [`FakeKube`], or
 //!   static mode with a token file.
 
+pub mod captured;
 pub mod fake_kube;
 pub mod secured;
 pub mod server;
 pub mod tekton;
 pub mod watcher;
 
+pub use captured::CapturedLogs;
 pub use fake_kube::{AccessRule, FakeKube, ReviewedUser, Subject};
 pub use results_storage::testing::TestDb;
 pub use results_storage::Backend;

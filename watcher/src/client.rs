@@ -1,20 +1,22 @@
 //! The watcher's side of the results API: a lazily connected gRPC channel (the watcher
 //! starts and keeps reconciling while the API is down), a per-call timeout, and an
-//! optional bearer token read from a file (re-read as it rotates).
+//! optional bearer token read from a file (re-read as it rotates: every minute, and at once
+//! after the API refused it).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
-use tonic::{Code, Request, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::error::{Error, Result};
 use crate::pb::results_client::ResultsClient;
 use crate::pb::{self};
 use crate::settings::ApiSettings;
 
-/// How long a token read from the file is used before reading it again.
+/// How long a token read from the file is used before reading it again (sooner when the
+/// API answers UNAUTHENTICATED).
 const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 
 /// A results API client.
@@ -94,6 +96,21 @@ impl ApiClient {
         Ok(Some(token))
     }
 
+    /// The answer of a call. An UNAUTHENTICATED answer drops the token read last, so that
+    /// the next call (the watcher retries) reads the file again: a rotated token whose
+    /// predecessor was revoked is picked up at once, not after [`TOKEN_REFRESH`].
+    fn answer<T>(&self, outcome: Result<Response<T>, Status>) -> CallResult<T> {
+        match outcome {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => {
+                if status.code() == Code::Unauthenticated {
+                    *self.token.lock().expect("token lock") = None;
+                }
+                Err(status)
+            }
+        }
+    }
+
     /// `CreateResult`.
     pub async fn create_result(&self, parent: &str, result: pb::Result) -> CallResult<pb::Result> {
         let message = pb::CreateResultRequest {
@@ -101,12 +118,7 @@ impl ApiClient {
             result: Some(result),
         };
         let request = self.request(message)?;
-        Ok(self
-            .results
-            .clone()
-            .create_result(request)
-            .await?
-            .into_inner())
+        self.answer(self.results.clone().create_result(request).await)
     }
 
     /// `UpdateResult` without an etag (the watcher's view is the latest).
@@ -117,12 +129,7 @@ impl ApiClient {
             etag: String::new(),
         };
         let request = self.request(message)?;
-        Ok(self
-            .results
-            .clone()
-            .update_result(request)
-            .await?
-            .into_inner())
+        self.answer(self.results.clone().update_result(request).await)
     }
 
     /// `CreateRecord`.
@@ -132,12 +139,7 @@ impl ApiClient {
             record: Some(record),
         };
         let request = self.request(message)?;
-        Ok(self
-            .results
-            .clone()
-            .create_record(request)
-            .await?
-            .into_inner())
+        self.answer(self.results.clone().create_record(request).await)
     }
 
     /// `UpdateRecord` without an etag.
@@ -148,12 +150,7 @@ impl ApiClient {
             etag: String::new(),
         };
         let request = self.request(message)?;
-        Ok(self
-            .results
-            .clone()
-            .update_record(request)
-            .await?
-            .into_inner())
+        self.answer(self.results.clone().update_record(request).await)
     }
 }
 
@@ -225,6 +222,34 @@ mod tests {
             .metadata()
             .get("authorization")
             .is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_read_again_at_once_and_a_denial_keeps_it() {
+        let dir = std::env::temp_dir().join(format!("watcher-rotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        let sent = |client: &ApiClient| {
+            let request = client.request(()).unwrap();
+            request.metadata().get("authorization").unwrap().to_owned()
+        };
+        std::fs::write(&path, "first\n").unwrap();
+        let client =
+            ApiClient::new(&settings("http://127.0.0.1:1", "", path.to_str().unwrap())).unwrap();
+        assert_eq!(sent(&client), "Bearer first");
+        std::fs::write(&path, "second\n").unwrap();
+        assert_eq!(sent(&client), "Bearer first", "kept until refused or stale");
+        let denied = client.answer::<()>(Err(Status::permission_denied("no")));
+        assert_eq!(denied.unwrap_err().code(), Code::PermissionDenied);
+        assert_eq!(
+            sent(&client),
+            "Bearer first",
+            "a denial is not about the token"
+        );
+        let refused = client.answer::<()>(Err(Status::unauthenticated("revoked")));
+        assert_eq!(refused.unwrap_err().code(), Code::Unauthenticated);
+        assert_eq!(sent(&client), "Bearer second");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
