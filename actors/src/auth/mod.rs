@@ -28,7 +28,7 @@ use results_storage::limits::MAX_LISTED_NAMESPACES;
 use results_storage::model::ListScope;
 use sha2::{Digest, Sha256};
 
-use crate::{Actors, Error, Result};
+use crate::{Actors, Result};
 use gatekeeper::{Authority, Decide, Gatekeeper};
 
 /// The API group of every access the server checks.
@@ -277,24 +277,26 @@ impl Gate {
                 .await?;
             return Ok(scope);
         }
-        match self.decide(credentials, access(None)).await {
+        let subject = match self.decide(credentials, access(None)).await {
             Ok(_) => return Ok(scope),
-            Err(AuthError::PermissionDenied { .. }) => {}
+            Err(AuthError::PermissionDenied { subject, .. }) => subject,
             Err(error) => {
                 log_denial(&error, &access(None));
                 return Err(error.into());
             }
-        }
+        };
         let namespaces = actors.list_parents(MAX_LISTED_NAMESPACES).await?;
         if namespaces.len() > MAX_LISTED_NAMESPACES {
-            return Err(Error::Auth(AuthError::PermissionDenied {
-                subject: String::new(),
+            let error = AuthError::PermissionDenied {
+                subject,
                 message: format!(
                     "listing over '-' without permission to list in all namespaces checks \
                      each namespace, and more than {MAX_LISTED_NAMESPACES} hold results: list \
                      one namespace at a time, or ask for list permission in all namespaces"
                 ),
-            }));
+            };
+            log_denial(&error, &access(None));
+            return Err(error.into());
         }
         let mut permitted: Vec<String> = futures::stream::iter(namespaces)
             .map(|namespace| async move {

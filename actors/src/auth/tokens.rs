@@ -124,6 +124,8 @@ pub struct TokenFile {
     path: String,
     text: Vec<u8>,
     subjects: HashMap<[u8; 32], Subject>,
+    /// Why the file could not be read at the last look (logged once, not every look).
+    unreadable: Option<String>,
 }
 
 impl TokenFile {
@@ -138,6 +140,7 @@ impl TokenFile {
             path: path.to_owned(),
             text,
             subjects,
+            unreadable: None,
         })
     }
 
@@ -145,10 +148,21 @@ impl TokenFile {
     /// otherwise logs why and keeps the table in force.
     pub(crate) fn reload(&mut self) {
         let text = match read(&self.path) {
-            Ok(text) if text == self.text => return,
-            Ok(text) => text,
+            Ok(text) => {
+                if self.unreadable.take().is_some() {
+                    tracing::info!(path = %self.path, "the token file can be read again");
+                }
+                if text == self.text {
+                    return;
+                }
+                text
+            }
             Err(error) => {
-                tracing::error!(%error, "keeping the tokens loaded before");
+                let error = error.to_string();
+                if self.unreadable.as_ref() != Some(&error) {
+                    tracing::error!(%error, "keeping the tokens loaded before");
+                    self.unreadable = Some(error);
+                }
                 return;
             }
         };
@@ -329,6 +343,7 @@ verbs = ["*"]
             path: "-".into(),
             text: FILE.as_bytes().to_vec(),
             subjects: table,
+            unreadable: None,
         };
         let none = Impersonation::default();
         let reader = hash("read-token");
