@@ -40,6 +40,15 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// The live value of `key`, leaving expired entries for [`TtlCache::get`] or
+    /// eviction to drop (for readers holding a shared lock).
+    pub(crate) fn peek(&self, key: &K, now: Instant) -> Option<V> {
+        match self.entries.get(key) {
+            Some((expires, value)) if *expires > now => Some(value.clone()),
+            _ => None,
+        }
+    }
+
     /// Stores `value` for `ttl` from `now`, evicting the oldest entries beyond capacity.
     pub(crate) fn insert(&mut self, key: K, value: V, now: Instant) {
         if self.ttl.is_zero() || self.capacity == 0 {
@@ -75,6 +84,8 @@ mod tests {
         let mut cache = TtlCache::new(Duration::from_secs(10), 8);
         cache.insert("a", 1, t0);
         assert_eq!(cache.get(&"a", t0 + Duration::from_secs(9)), Some(1));
+        assert_eq!(cache.peek(&"a", t0 + Duration::from_secs(9)), Some(1));
+        assert_eq!(cache.peek(&"a", t0 + Duration::from_secs(10)), None);
         assert_eq!(cache.get(&"a", t0 + Duration::from_secs(10)), None);
         assert_eq!(cache.len(), 0, "an expired entry is dropped when met");
     }

@@ -1,11 +1,16 @@
 //! The [`Gatekeeper`] actor: owns every authorization decision. In kubernetes mode it
 //! keeps the answers of TokenReviews (per token hash) and whole decisions (per token hash,
 //! impersonation and access) for the cache TTL, and asks the cluster once for concurrent
-//! requests that need the same answer. In static mode it owns the token table and reloads
-//! it when the file changes.
+//! requests that need the same answer. In static mode it owns the token file and reloads
+//! it when it changes.
+//!
+//! It is the only writer of what it decides; it publishes the decisions that stand (the
+//! cached ones, or the token table) in a [`Published`] that the [`super::Gate`] reads
+//! without a message, so that a request it has already decided costs a shared-lock lookup
+//! and only a new question reaches the actor.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::{
@@ -15,7 +20,7 @@ use tokio::sync::oneshot;
 
 use super::cache::TtlCache;
 use super::kubernetes::{Attributes, Reviewer};
-use super::tokens::TokenFile;
+use super::tokens::{TokenFile, TokenTable};
 use super::{Access, AuthError, CacheSettings, Impersonation, User};
 
 /// How often the static token file is read for changes.
@@ -32,27 +37,52 @@ pub(crate) enum Authority {
 /// A decision: the identity the request acts as, or why it may not go on.
 pub(crate) type Decision = Result<Arc<User>, AuthError>;
 
-/// Decide on one access of a request.
+/// What a decision is about: a token (by its SHA-256; tokens themselves are not kept),
+/// the identity asked for, and the access.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct DecisionKey {
+    pub(crate) token_hash: [u8; 32],
+    pub(crate) impersonate: Impersonation,
+    pub(crate) access: Access,
+}
+
+/// The decisions that stand, readable by every request without a message.
+pub(crate) enum Published {
+    /// Kubernetes mode: cached decisions until they expire.
+    Cache(Arc<RwLock<TtlCache<DecisionKey, Decision>>>),
+    /// Static mode: the token table, replaced when the file changes.
+    Tokens(Arc<RwLock<TokenTable>>),
+}
+
+impl Published {
+    /// The standing decision on `key`, if any.
+    pub(crate) fn lookup(&self, key: &DecisionKey) -> Option<Decision> {
+        match self {
+            Published::Cache(cache) => cache
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .peek(key, Instant::now()),
+            Published::Tokens(table) => {
+                Some(table.read().unwrap_or_else(PoisonError::into_inner).decide(
+                    &key.token_hash,
+                    &key.impersonate,
+                    &key.access,
+                ))
+            }
+        }
+    }
+}
+
+/// Decide on one access of a request that [`Published`] could not answer.
 pub(crate) struct Decide {
     /// The bearer token, for a TokenReview on a cache miss.
     pub(crate) token: String,
-    /// SHA-256 of the token: the cache key (tokens themselves are not kept).
-    pub(crate) token_hash: [u8; 32],
-    /// The identity asked for.
-    pub(crate) impersonate: Impersonation,
-    /// The access.
-    pub(crate) access: Access,
+    /// What to decide.
+    pub(crate) key: DecisionKey,
 }
 
 impl Message for Decide {
     type Result = Decision;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct DecisionKey {
-    token_hash: [u8; 32],
-    impersonate: Impersonation,
-    access: Access,
 }
 
 /// The actor; see the module documentation.
@@ -60,19 +90,26 @@ pub struct Gatekeeper {
     authority: Authority,
     /// Users of reviewed tokens (`None`: the token was refused).
     users: TtlCache<[u8; 32], Option<Arc<User>>>,
-    decisions: TtlCache<DecisionKey, Decision>,
+    decisions: Arc<RwLock<TtlCache<DecisionKey, Decision>>>,
     /// Callers waiting for a review in progress, per decision.
     pending: HashMap<DecisionKey, Vec<oneshot::Sender<Decision>>>,
 }
 
 impl Gatekeeper {
-    pub(crate) fn new(authority: Authority, cache: CacheSettings) -> Self {
-        Gatekeeper {
+    /// The actor, and what it publishes for readers.
+    pub(crate) fn new(authority: Authority, cache: CacheSettings) -> (Self, Published) {
+        let decisions = Arc::new(RwLock::new(TtlCache::new(cache.ttl, cache.entries)));
+        let published = match &authority {
+            Authority::Kubernetes(_) => Published::Cache(decisions.clone()),
+            Authority::Static(file) => Published::Tokens(file.table()),
+        };
+        let keeper = Gatekeeper {
             authority,
             users: TtlCache::new(cache.ttl, cache.entries),
-            decisions: TtlCache::new(cache.ttl, cache.entries),
+            decisions,
             pending: HashMap::new(),
-        }
+        };
+        (keeper, published)
     }
 }
 
@@ -96,18 +133,22 @@ impl Handler<Decide> for Gatekeeper {
     fn handle(&mut self, msg: Decide, ctx: &mut Self::Context) -> Self::Result {
         let reviewer = match &self.authority {
             Authority::Static(file) => {
-                let decision = file.decide(&msg.token_hash, &msg.impersonate, &msg.access);
+                let table = file.table();
+                let table = table.read().unwrap_or_else(PoisonError::into_inner);
+                let key = &msg.key;
+                let decision = table.decide(&key.token_hash, &key.impersonate, &key.access);
                 return Box::pin(std::future::ready(decision));
             }
             Authority::Kubernetes(reviewer) => reviewer.clone(),
         };
         let now = Instant::now();
-        let key = DecisionKey {
-            token_hash: msg.token_hash,
-            impersonate: msg.impersonate,
-            access: msg.access,
-        };
-        if let Some(decision) = self.decisions.get(&key, now) {
+        let key = msg.key;
+        let cached = self
+            .decisions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key, now);
+        if let Some(decision) = cached {
             return Box::pin(std::future::ready(decision));
         }
         let (tx, rx) = oneshot::channel();
@@ -126,17 +167,7 @@ impl Handler<Decide> for Gatekeeper {
                 review
                     .into_actor(self)
                     .map(move |(reviewed, decision), keeper, _| {
-                        let now = Instant::now();
-                        if let Some(user) = reviewed {
-                            keeper.users.insert(key.token_hash, user, now);
-                        }
-                        // An outage is not an answer: the next request asks again.
-                        if !matches!(decision, Err(AuthError::Unavailable(_))) {
-                            keeper.decisions.insert(key.clone(), decision.clone(), now);
-                        }
-                        for waiter in keeper.pending.remove(&key).unwrap_or_default() {
-                            let _ = waiter.send(decision.clone());
-                        }
+                        keeper.remember(key, reviewed, decision)
                     }),
             );
         }
@@ -147,6 +178,31 @@ impl Handler<Decide> for Gatekeeper {
                 ))
             })
         })
+    }
+}
+
+impl Gatekeeper {
+    /// Keeps what a review found (an outage is not an answer: the next request asks
+    /// again) and answers everyone waiting for it.
+    fn remember(
+        &mut self,
+        key: DecisionKey,
+        reviewed: Option<Option<Arc<User>>>,
+        decision: Decision,
+    ) {
+        let now = Instant::now();
+        if let Some(user) = reviewed {
+            self.users.insert(key.token_hash, user, now);
+        }
+        if !matches!(decision, Err(AuthError::Unavailable(_))) {
+            self.decisions
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.clone(), decision.clone(), now);
+        }
+        for waiter in self.pending.remove(&key).unwrap_or_default() {
+            let _ = waiter.send(decision.clone());
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use results_storage::model::ListScope;
 use sha2::{Digest, Sha256};
 
 use crate::{Actors, Result};
-use gatekeeper::{Authority, Decide, Gatekeeper};
+use gatekeeper::{Authority, Decide, DecisionKey, Gatekeeper, Published};
 
 /// The API group of every access the server checks.
 pub const API_GROUP: &str = "results.tekton.dev";
@@ -186,12 +186,29 @@ pub struct CacheSettings {
     pub entries: usize,
 }
 
-/// The gate every request passes: cloneable, one message per check to the
-/// [`Gatekeeper`] (none in mode `none`).
+/// The gate every request passes: cloneable. A check the [`Gatekeeper`] has already
+/// decided is read from what it publishes; a new one is a message to it. Mode `none` has
+/// no gatekeeper.
 #[derive(Clone)]
 pub struct Gate {
-    keeper: Option<Addr<Gatekeeper>>,
+    keeper: Option<Keeper>,
     timeout: Duration,
+}
+
+#[derive(Clone)]
+struct Keeper {
+    addr: Addr<Gatekeeper>,
+    published: Arc<Published>,
+}
+
+impl Keeper {
+    fn start(authority: Authority, cache: CacheSettings) -> Keeper {
+        let (actor, published) = Gatekeeper::new(authority, cache);
+        Keeper {
+            addr: actor.start(),
+            published: Arc::new(published),
+        }
+    }
 }
 
 impl fmt::Debug for Gate {
@@ -216,7 +233,7 @@ impl Gate {
     pub fn kubernetes(client: kube::Client, cache: CacheSettings, timeout: Duration) -> Gate {
         let authority = Authority::Kubernetes(Arc::new(kubernetes::Reviewer::new(client, timeout)));
         Gate {
-            keeper: Some(Gatekeeper::new(authority, cache).start()),
+            keeper: Some(Keeper::start(authority, cache)),
             timeout,
         }
     }
@@ -231,7 +248,7 @@ impl Gate {
             entries: 0,
         };
         Ok(Gate {
-            keeper: Some(Gatekeeper::new(authority, cache).start()),
+            keeper: Some(Keeper::start(authority, cache)),
             timeout,
         })
     }
@@ -331,14 +348,20 @@ impl Gate {
                 "this server needs a bearer token: send 'authorization: Bearer <token>'".into(),
             ));
         };
-        let message = Decide {
-            token: token.to_owned(),
+        let key = DecisionKey {
             token_hash: Sha256::digest(token.as_bytes()).into(),
             impersonate: credentials.impersonate.clone(),
             access,
         };
+        if let Some(decision) = keeper.published.lookup(&key) {
+            return decision;
+        }
+        let message = Decide {
+            token: token.to_owned(),
+            key,
+        };
         // The gatekeeper bounds each review by the timeout; the margin covers its queue.
-        match keeper.send(message).timeout(self.timeout * 2).await {
+        match keeper.addr.send(message).timeout(self.timeout * 2).await {
             Ok(decision) => decision,
             Err(_) => Err(AuthError::Unavailable(
                 "the authorization check did not finish in time".into(),

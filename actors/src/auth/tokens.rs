@@ -15,7 +15,7 @@
 //! logged and the previous table stays in force.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -118,12 +118,19 @@ struct Subject {
     grants: Vec<Grant>,
 }
 
-/// The loaded file: subjects by the SHA-256 of their token.
+/// The tokens in force: subjects by the SHA-256 of their token.
+#[derive(Debug, Default)]
+pub struct TokenTable {
+    subjects: HashMap<[u8; 32], Subject>,
+}
+
+/// The token file, as the gatekeeper owns it: where it is, what it held when last taken in,
+/// and the table readers decide with.
 #[derive(Debug)]
 pub struct TokenFile {
     path: String,
     text: Vec<u8>,
-    subjects: HashMap<[u8; 32], Subject>,
+    table: Arc<RwLock<TokenTable>>,
     /// Why the file could not be read at the last look (logged once, not every look).
     unreadable: Option<String>,
 }
@@ -139,9 +146,14 @@ impl TokenFile {
         Ok(TokenFile {
             path: path.to_owned(),
             text,
-            subjects,
+            table: Arc::new(RwLock::new(TokenTable { subjects })),
             unreadable: None,
         })
+    }
+
+    /// The table in force, replaced in place when the file changes.
+    pub(crate) fn table(&self) -> Arc<RwLock<TokenTable>> {
+        self.table.clone()
     }
 
     /// Reads the file again and takes it in if its content changed and it is valid;
@@ -169,7 +181,8 @@ impl TokenFile {
         match parse(&text) {
             Ok(subjects) => {
                 tracing::info!(path = %self.path, subjects = subjects.len(), "token file reloaded");
-                self.subjects = subjects;
+                *self.table.write().unwrap_or_else(PoisonError::into_inner) =
+                    TokenTable { subjects };
                 self.text = text;
             }
             Err(message) => {
@@ -183,7 +196,9 @@ impl TokenFile {
             }
         }
     }
+}
 
+impl TokenTable {
     /// The decision on `access` for the holder of the token hashed `token_hash`.
     pub(crate) fn decide(
         &self,
@@ -338,12 +353,8 @@ verbs = ["*"]
 
     #[test]
     fn grants_allow_exactly_what_they_name() {
-        let table = parse(FILE.as_bytes()).unwrap();
-        let file = TokenFile {
-            path: "-".into(),
-            text: FILE.as_bytes().to_vec(),
-            subjects: table,
-            unreadable: None,
+        let file = TokenTable {
+            subjects: parse(FILE.as_bytes()).unwrap(),
         };
         let none = Impersonation::default();
         let reader = hash("read-token");
@@ -435,30 +446,32 @@ verbs = ["*"]
         let path = dir.join("tokens.toml");
         let path_str = path.to_str().unwrap();
         std::fs::write(&path, FILE).unwrap();
-        let mut file = TokenFile::load(path_str).unwrap();
+        let mut source = TokenFile::load(path_str).unwrap();
+        let table = source.table();
+        let file = || table.read().unwrap();
         let none = Impersonation::default();
         let get = access(Verb::Get, Resource::Records, Some("ci"));
-        assert!(file.decide(&hash("read-token"), &none, &get).is_ok());
+        assert!(file().decide(&hash("read-token"), &none, &get).is_ok());
 
         std::fs::write(&path, "[[subjects]]\nname = ").unwrap();
-        file.reload();
+        source.reload();
         assert!(
-            file.decide(&hash("read-token"), &none, &get).is_ok(),
+            file().decide(&hash("read-token"), &none, &get).is_ok(),
             "old table kept"
         );
 
         std::fs::write(&path, FILE.replace("read-token", "new-token")).unwrap();
-        file.reload();
-        assert!(file.decide(&hash("new-token"), &none, &get).is_ok());
+        source.reload();
+        assert!(file().decide(&hash("new-token"), &none, &get).is_ok());
         assert!(matches!(
-            file.decide(&hash("read-token"), &none, &get),
+            file().decide(&hash("read-token"), &none, &get),
             Err(AuthError::Unauthenticated(_))
         ));
 
         std::fs::remove_file(&path).unwrap();
-        file.reload();
+        source.reload();
         assert!(
-            file.decide(&hash("new-token"), &none, &get).is_ok(),
+            file().decide(&hash("new-token"), &none, &get).is_ok(),
             "a vanished file changes nothing"
         );
         let missing = TokenFile::load(path_str).unwrap_err().to_string();
