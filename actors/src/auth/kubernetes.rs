@@ -55,7 +55,16 @@ impl Attributes {
         };
         let mut checks = Vec::new();
         if let Some(user) = &impersonate.user {
-            checks.push((format!("user {user:?}"), check("", "users".into(), user)));
+            // As the Kubernetes API: a service account's user name is checked as the
+            // service account, in its namespace.
+            let attributes = match service_account(user) {
+                Some((namespace, name)) => Attributes {
+                    namespace: namespace.to_owned(),
+                    ..check("", "serviceaccounts".into(), name)
+                },
+                None => check("", "users".into(), user),
+            };
+            checks.push((format!("user {user:?}"), attributes));
         }
         for group in &impersonate.groups {
             checks.push((
@@ -79,6 +88,14 @@ impl Attributes {
         }
         checks
     }
+}
+
+/// The namespace and name of a service account's user name
+/// (`system:serviceaccount:<namespace>:<name>`).
+fn service_account(user: &str) -> Option<(&str, &str)> {
+    let rest = user.strip_prefix("system:serviceaccount:")?;
+    let (namespace, name) = rest.split_once(':')?;
+    (!namespace.is_empty() && !name.is_empty() && !name.contains(':')).then_some((namespace, name))
 }
 
 impl Reviewer {
@@ -173,5 +190,51 @@ impl Reviewer {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impersonation_is_checked_as_the_kubernetes_api_checks_it() {
+        let impersonate = Impersonation {
+            user: Some("system:serviceaccount:ci:bot".into()),
+            groups: vec!["dev".into()],
+            uid: Some("42".into()),
+            extra: [("scopes".to_owned(), vec!["view".to_owned()])].into(),
+        };
+        let attributes = Attributes::impersonation(&impersonate);
+        let checks: Vec<(&str, &str, &str, &str)> = attributes
+            .iter()
+            .map(|(_, a)| {
+                assert_eq!(a.verb, "impersonate");
+                (
+                    a.namespace.as_str(),
+                    a.group,
+                    a.resource.as_str(),
+                    a.name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("ci", "", "serviceaccounts", "bot"),
+                ("", "", "groups", "dev"),
+                ("", "authentication.k8s.io", "uids", "42"),
+                ("", "authentication.k8s.io", "userextras/scopes", "view"),
+            ]
+        );
+        let plain = Impersonation {
+            user: Some("alice".into()),
+            ..Impersonation::default()
+        };
+        let checks = Attributes::impersonation(&plain);
+        assert_eq!(checks[0].1.resource, "users");
+        assert_eq!(checks[0].1.name, "alice");
+        assert_eq!(service_account("system:serviceaccount:ci"), None);
+        assert_eq!(service_account("system:serviceaccount::x"), None);
     }
 }
