@@ -6,7 +6,7 @@
 //! act learns nothing from how the server reads its request.
 
 use results_actors::auth::{Access, Credentials, Resource, Verb};
-use results_actors::model::{ListScope, RecordName, ResultName};
+use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
 use results_actors::{Actors, Gate};
 
 use crate::convert;
@@ -246,10 +246,11 @@ impl ResultsApi {
         caller: &Credentials,
         req: pb::RecordListSummaryRequest,
     ) -> Result<pb::RecordListSummary, ApiError> {
+        // The scope first: the summary spec is read only for callers who may list.
+        let parent = RecordScope::parse(&req.parent)?.parent;
+        let parent = self.narrow(caller, Resource::Records, parent).await?;
         let mut request = convert::summarize_records(req)?;
-        request.scope.parent = self
-            .narrow(caller, Resource::Records, request.scope.parent)
-            .await?;
+        request.scope.parent = parent;
         Ok(convert::summary_to_pb(
             self.actors.summarize_records(request).await?,
         ))
