@@ -28,6 +28,8 @@ integration::backend_tests!(
     static_matrix,
     kubernetes_listings_over_any_namespace,
     static_listings_over_any_namespace,
+    kubernetes_refusals_come_before_reading_the_request,
+    static_refusals_come_before_reading_the_request,
 );
 
 async fn kubernetes_matrix(backend: Backend) {
@@ -44,6 +46,14 @@ async fn kubernetes_listings_over_any_namespace(backend: Backend) {
 
 async fn static_listings_over_any_namespace(backend: Backend) {
     listings_over_any_namespace(&Checked::start(Mode::Static, backend)).await;
+}
+
+async fn kubernetes_refusals_come_before_reading_the_request(backend: Backend) {
+    refusals_come_before_reading_the_request(&Checked::start(Mode::Kubernetes, backend)).await;
+}
+
+async fn static_refusals_come_before_reading_the_request(backend: Backend) {
+    refusals_come_before_reading_the_request(&Checked::start(Mode::Static, backend)).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -760,48 +770,59 @@ async fn call(
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     match transport {
         Transport::Grpc => {
-            let clients = Grpc {
-                results: server.grpc_with(&headers).await,
-                logs: server.logs_with(&headers).await,
-            };
-            match (op.grpc)(clients, names.clone()).await {
-                Ok(shows) => Answer {
-                    code: Code::Ok,
-                    http: None,
-                    message: String::new(),
-                    shows,
-                },
-                Err(status) => Answer {
-                    code: status.code(),
-                    http: None,
-                    message: status.message().into(),
-                    shows: vec![],
-                },
-            }
+            grpc_answer((op.grpc)(grpc_clients(server, &headers).await, names.clone()).await)
         }
         Transport::Rest => {
             let route = op.rest.expect("a REST route");
             let (method, path, body) = route(names);
             let rest = server.rest().with_headers(&headers);
             let (status, body) = rest.api(method, &path, body.as_ref()).await;
-            if status == 200 {
-                return Answer {
-                    code: Code::Ok,
-                    http: Some(status),
-                    message: String::new(),
-                    shows: shown_in_json(&body),
-                };
-            }
-            let code = body["code"]
-                .as_i64()
-                .unwrap_or_else(|| panic!("{method} {path}: an error body without code: {body}"));
-            Answer {
-                code: Code::from_i32(code as i32),
-                http: Some(status),
-                message: body["message"].as_str().unwrap_or_default().into(),
-                shows: vec![],
-            }
+            rest_answer(status, &body)
         }
+    }
+}
+
+async fn grpc_clients(server: &TestServer, headers: &[(&str, &str)]) -> Grpc {
+    Grpc {
+        results: server.grpc_with(headers).await,
+        logs: server.logs_with(headers).await,
+    }
+}
+
+fn grpc_answer(answer: Result<Vec<String>, Status>) -> Answer {
+    match answer {
+        Ok(shows) => Answer {
+            code: Code::Ok,
+            http: None,
+            message: String::new(),
+            shows,
+        },
+        Err(status) => Answer {
+            code: status.code(),
+            http: None,
+            message: status.message().into(),
+            shows: vec![],
+        },
+    }
+}
+
+fn rest_answer(status: u16, body: &Value) -> Answer {
+    if status == 200 {
+        return Answer {
+            code: Code::Ok,
+            http: Some(status),
+            message: String::new(),
+            shows: shown_in_json(body),
+        };
+    }
+    let code = body["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("HTTP {status}: an error body without code: {body}"));
+    Answer {
+        code: Code::from_i32(code as i32),
+        http: Some(status),
+        message: body["message"].as_str().unwrap_or_default().into(),
+        shows: vec![],
     }
 }
 
@@ -1065,4 +1086,142 @@ async fn listings_over_any_namespace(server: &Checked) {
             }
         }
     }
+}
+
+/// A request the server cannot read.
+enum Unreadable {
+    Grpc(GrpcCall),
+    /// Method, path under the API prefix, body.
+    Rest(&'static str, &'static str, &'static [u8]),
+}
+
+/// A caller who may not act learns nothing from how the server reads its request: without
+/// a token it is refused before anything is read; with one, before what the check needs
+/// no more than names (REST reads the query and body of a token holder before the check, so
+/// there only a caller without a token is answered first).
+async fn refusals_come_before_reading_the_request(server: &Checked) {
+    let mut admin = server.admin().await;
+    let names = Names::new("ci", "r");
+    prepare(&mut admin, &Needs::Record, &names).await;
+    let requests: [(&str, bool, Unreadable); 7] = [
+        (
+            "a CreateResult whose result is not under its parent",
+            true,
+            Unreadable::Grpc(|mut c, n| {
+                async move {
+                    let request = pb::CreateResultRequest {
+                        parent: n.ns.clone(),
+                        result: Some(pb::Result {
+                            name: "elsewhere/results/r".into(),
+                            ..Default::default()
+                        }),
+                    };
+                    c.results.create_result(request).await?;
+                    Ok(vec![])
+                }
+                .boxed()
+            }),
+        ),
+        (
+            "a summary of an unknown aggregate",
+            true,
+            Unreadable::Grpc(|mut c, n| {
+                async move {
+                    let request = pb::RecordListSummaryRequest {
+                        parent: n.result_name(),
+                        summary: "nonsense".into(),
+                        ..Default::default()
+                    };
+                    c.results.get_record_list_summary(request).await?;
+                    Ok(vec![])
+                }
+                .boxed()
+            }),
+        ),
+        (
+            "a listing with a malformed filter",
+            true,
+            Unreadable::Grpc(|mut c, n| {
+                async move {
+                    let request = pb::ListRecordsRequest {
+                        parent: n.result_name(),
+                        filter: "((".into(),
+                        ..Default::default()
+                    };
+                    c.results.list_records(request).await?;
+                    Ok(vec![])
+                }
+                .boxed()
+            }),
+        ),
+        (
+            "a REST summary of an unknown aggregate",
+            true,
+            Unreadable::Rest(
+                "GET",
+                "/parents/ci/results/r/records/summary?summary=nonsense",
+                b"",
+            ),
+        ),
+        (
+            "a REST Result that is not JSON",
+            false,
+            Unreadable::Rest("POST", "/parents/ci/results", b"{not json"),
+        ),
+        (
+            "a REST Record that is not JSON",
+            false,
+            Unreadable::Rest("PATCH", "/parents/ci/results/r/records/x", b"["),
+        ),
+        (
+            "a REST listing whose page size is not a number",
+            false,
+            Unreadable::Rest("GET", "/parents/ci/results?page_size=many", b""),
+        ),
+    ];
+    let callers = [
+        ("no token", vec![], Code::Unauthenticated, true),
+        (
+            "an unknown token",
+            vec![bearer("never-issued")],
+            Code::Unauthenticated,
+            false,
+        ),
+        (
+            "user nobody",
+            vec![bearer(&token("nobody"))],
+            Code::PermissionDenied,
+            false,
+        ),
+    ];
+    let before = Stored::read(&mut admin, &names).await;
+    for (what, checked_first, request) in &requests {
+        for (caller, headers, code, always) in &callers {
+            let context = format!("{:?} mode, {what} by {caller}", server.mode());
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let answer = match request {
+                Unreadable::Grpc(call) => grpc_answer(
+                    call(grpc_clients(server.api(), &headers).await, names.clone()).await,
+                ),
+                Unreadable::Rest(method, path, body) => {
+                    let rest = server.api().rest().with_headers(&headers);
+                    let (status, body) = rest.raw(method, path, body.to_vec()).await;
+                    rest_answer(status, &body)
+                }
+            };
+            if *always || *checked_first {
+                let http = answer.http.map(|_| http_status(*code));
+                assert_eq!(
+                    (answer.code, answer.http),
+                    (*code, http),
+                    "{context}: {answer:?}"
+                );
+            } else {
+                assert_eq!(answer.code, Code::InvalidArgument, "{context}: {answer:?}");
+            }
+        }
+    }
+    let after = Stored::read(&mut admin, &names).await;
+    assert_eq!(after, before, "refused requests changed what is stored");
 }
