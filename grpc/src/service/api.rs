@@ -195,8 +195,10 @@ impl ResultsApi {
         req: pb::UpdateRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
-        let name = req.record.as_ref().map_or("", |r| r.name.as_str());
-        let namespace = RecordName::parse(name)?.parent;
+        let Some(record) = &req.record else {
+            return Err(ApiError::InvalidArgument("record is required".into()));
+        };
+        let namespace = RecordName::parse(&record.name)?.parent;
         self.allow(caller, Verb::Update, Resource::Records, namespace)
             .await?;
         let patch = convert::update_record(req)?;
