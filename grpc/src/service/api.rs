@@ -161,7 +161,10 @@ impl ResultsApi {
         req: pb::CreateRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
-        let namespace = ResultName::parse(&req.parent)?.parent;
+        // Named as the field the caller sent, not as the Result name it must be.
+        let namespace = ResultName::parse(&req.parent)
+            .map_err(|e| ApiError::InvalidArgument(format!("parent: {e}")))?
+            .parent;
         self.allow(caller, Verb::Create, Resource::Records, namespace)
             .await?;
         let new = convert::create_record(req)?;
