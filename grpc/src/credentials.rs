@@ -2,7 +2,7 @@
 //! same names): `authorization: Bearer <token>` and the `Impersonate-*` headers of the
 //! Kubernetes API. Every size is bounded ([`results_actors::limits`]).
 
-use results_actors::auth::{AuthError, Credentials, Impersonation};
+use results_actors::auth::{AuthError, Credentials, Impersonation, MISSING_TOKEN};
 use results_actors::limits::{MAX_IMPERSONATION_BYTES, MAX_IMPERSONATION_VALUES, MAX_TOKEN_BYTES};
 
 use crate::error::ApiError;
@@ -68,6 +68,15 @@ pub fn read<'a>(
         }
     }
     check_impersonation(&credentials.impersonate)?;
+    Ok(credentials)
+}
+
+/// Refuses `credentials` without a bearer token, as the gate would refuse them: for
+/// front-ends that answer such callers before reading the rest of their request.
+pub fn require_token(credentials: Credentials) -> Result<Credentials, ApiError> {
+    if credentials.token.is_none() {
+        return Err(unauthenticated(MISSING_TOKEN));
+    }
     Ok(credentials)
 }
 
@@ -200,6 +209,10 @@ mod tests {
             Some("t")
         );
         assert_eq!(creds(&[]).unwrap(), Credentials::default());
+        let token = creds(&[("authorization", "Bearer t")]).unwrap();
+        assert_eq!(require_token(token.clone()).unwrap(), token);
+        let error = require_token(Credentials::default()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::Unauthenticated);
     }
 
     #[test]

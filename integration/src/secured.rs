@@ -65,6 +65,39 @@ impl KubeAuthServer {
     }
 }
 
+/// A server in `static` auth mode and its token file.
+pub struct StaticAuthServer {
+    /// The server (declared first: stopped before its token file goes away).
+    pub api: TestServer,
+    tokens_file: PathBuf,
+    _dir: TempDir,
+}
+
+impl StaticAuthServer {
+    /// Writes `tokens_toml` (the format of `results_actors::auth::tokens`) to a token file,
+    /// then starts the server on `backend` in static mode reading it.
+    pub fn start(backend: Backend, tokens_toml: &str) -> StaticAuthServer {
+        let dir = TempDir::new("static-auth");
+        let tokens_file = dir.path().join("tokens.toml");
+        std::fs::write(&tokens_file, tokens_toml).expect("write the token file");
+        let api = TestServer::start_with(backend, |s| {
+            s.auth.mode = AuthMode::Static;
+            s.auth.tokens_file = tokens_file.to_string_lossy().into_owned();
+        });
+        StaticAuthServer {
+            api,
+            tokens_file,
+            _dir: dir,
+        }
+    }
+
+    /// The token file the server reads (rewrite it to change the tokens; the server reads
+    /// it again within a few seconds).
+    pub fn tokens_file(&self) -> &Path {
+        &self.tokens_file
+    }
+}
+
 /// `authorization: Bearer <token>`, as a header pair.
 pub fn bearer(token: &str) -> (&'static str, String) {
     ("authorization", format!("Bearer {token}"))

@@ -265,11 +265,7 @@ impl Rest {
     /// Sends `method path` with an optional JSON body; returns the status and JSON answer.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self.http.request(method, url);
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
+        let mut request = self.request(method, url);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -290,8 +286,7 @@ impl Rest {
     /// (for checks of the JSON's rendering).
     pub async fn get_text(&self, path: &str) -> (u16, String) {
         let response = self
-            .http
-            .get(format!("{}{API}{path}", self.base))
+            .request("GET", format!("{}{API}{path}", self.base))
             .send()
             .await
             .expect("REST request");
@@ -299,12 +294,20 @@ impl Rest {
         (status, response.text().await.expect("REST body"))
     }
 
+    /// A request to `url` carrying this client's headers.
+    fn request(&self, method: &str, url: String) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        request
+    }
+
     /// Sends raw bytes as the body (for malformed-input tests).
     pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
         let url = format!("{}{API}{path}", self.base);
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let response = self
-            .http
             .request(method, url)
             .body(body)
             .send()

@@ -274,7 +274,8 @@ async fn bad_record_requests_are_rejected(backend: Backend) {
                 parent: "ns".into(),
                 record: Some(record("ns/results/r", "x", "t", "{}")),
             },
-            "not under parent",
+            // The parent is read first (its namespace is what the access check needs).
+            "must have the form <parent>/results/<result>",
         ),
         (
             "type too long",

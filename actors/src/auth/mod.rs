@@ -34,6 +34,10 @@ use gatekeeper::{Authority, Decide, DecisionKey, Gatekeeper, Published};
 /// The API group of every access the server checks.
 pub const API_GROUP: &str = "results.tekton.dev";
 
+/// Why a request without a bearer token is refused (Unauthenticated).
+pub const MISSING_TOKEN: &str =
+    "this server needs a bearer token: send 'authorization: Bearer <token>'";
+
 /// What a request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
@@ -344,9 +348,7 @@ impl Gate {
             return Ok(Arc::new(User::default()));
         };
         let Some(token) = credentials.token.as_deref().filter(|t| !t.is_empty()) else {
-            return Err(AuthError::Unauthenticated(
-                "this server needs a bearer token: send 'authorization: Bearer <token>'".into(),
-            ));
+            return Err(AuthError::Unauthenticated(MISSING_TOKEN.into()));
         };
         let key = DecisionKey {
             token_hash: Sha256::digest(token.as_bytes()).into(),

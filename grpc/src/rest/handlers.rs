@@ -62,7 +62,7 @@ impl ResponseError for RestError {
 type Answer = Result<HttpResponse, RestError>;
 
 /// The caller's credentials (read only when the server checks them). Extracted before the
-/// body, so that a caller without them is answered before its body is read.
+/// query and body, so that a caller without a token is answered before they are read.
 pub(super) struct Caller(Credentials);
 
 impl FromRequest for Caller {
@@ -75,6 +75,7 @@ impl FromRequest for Caller {
             .is_some_and(|api| api.checks_credentials());
         std::future::ready(if checks {
             credentials::from_headers(req.headers())
+                .and_then(credentials::require_token)
                 .map(Caller)
                 .map_err(RestError::from)
         } else {

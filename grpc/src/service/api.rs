@@ -6,7 +6,7 @@
 //! act learns nothing from how the server reads its request.
 
 use results_actors::auth::{Access, Credentials, Resource, Verb};
-use results_actors::model::{ListScope, RecordName, ResultName};
+use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
 use results_actors::{Actors, Gate};
 
 use crate::convert;
@@ -161,7 +161,10 @@ impl ResultsApi {
         req: pb::CreateRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
-        let namespace = ResultName::parse(&req.parent)?.parent;
+        // Named as the field the caller sent, not as the Result name it must be.
+        let namespace = ResultName::parse(&req.parent)
+            .map_err(|e| ApiError::InvalidArgument(format!("parent: {e}")))?
+            .parent;
         self.allow(caller, Verb::Create, Resource::Records, namespace)
             .await?;
         let new = convert::create_record(req)?;
@@ -195,8 +198,10 @@ impl ResultsApi {
         req: pb::UpdateRecordRequest,
         mask: &FieldMask,
     ) -> Result<pb::Record, ApiError> {
-        let name = req.record.as_ref().map_or("", |r| r.name.as_str());
-        let namespace = RecordName::parse(name)?.parent;
+        let Some(record) = &req.record else {
+            return Err(ApiError::InvalidArgument("record is required".into()));
+        };
+        let namespace = RecordName::parse(&record.name)?.parent;
         self.allow(caller, Verb::Update, Resource::Records, namespace)
             .await?;
         let patch = convert::update_record(req)?;
@@ -246,10 +251,11 @@ impl ResultsApi {
         caller: &Credentials,
         req: pb::RecordListSummaryRequest,
     ) -> Result<pb::RecordListSummary, ApiError> {
+        // The scope first: the summary spec is read only for callers who may list.
+        let parent = RecordScope::parse(&req.parent)?.parent;
+        let parent = self.narrow(caller, Resource::Records, parent).await?;
         let mut request = convert::summarize_records(req)?;
-        request.scope.parent = self
-            .narrow(caller, Resource::Records, request.scope.parent)
-            .await?;
+        request.scope.parent = parent;
         Ok(convert::summary_to_pb(
             self.actors.summarize_records(request).await?,
         ))
