@@ -84,6 +84,9 @@ pub enum Error {
     /// The database URL or pool settings are unusable.
     #[error("cannot connect to the database: {0}")]
     Connect(String),
+    /// The blob store (log bytes) failed.
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
 }
 
 impl Error {
@@ -104,6 +107,7 @@ impl Error {
             Error::Database { .. } if self.is_out_of_space() => ErrorCode::ResourceExhausted,
             Error::Database { .. } => ErrorCode::Internal,
             Error::Corrupt(_) | Error::Migration(_) => ErrorCode::Internal,
+            Error::Blob(err) => err.code(),
         }
     }
 

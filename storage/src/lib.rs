@@ -9,9 +9,12 @@
 //! - [`store`]: synchronous queries on one connection; callers run them off the async
 //!   executors (the actors crate does).
 //! - [`limits`]: every limit on what a client may send, checked before the database.
+//! - [`blobs`]: the bytes of logs outside the database, behind the [`blobs::BlobStore`]
+//!   trait: files under a directory, or objects in an S3-compatible bucket; streamed.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
 //! - `testing` (feature `test-support`): throwaway databases and query plans, for tests.
 
+pub mod blobs;
 pub mod connection;
 pub mod error;
 pub mod filter;
