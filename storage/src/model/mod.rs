@@ -1,6 +1,7 @@
 //! The domain model: what a Result and a Record are, independent of wire and rows.
 
 mod document;
+pub mod log;
 mod name;
 mod projection;
 mod record;
