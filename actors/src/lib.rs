@@ -9,6 +9,7 @@
 //! - [`messages`]: the message types (the actors' public API).
 //! - [`handle`]: [`Actors`], a cloneable async facade with admission control and timeouts.
 //! - [`clock`]: injectable time and uid sources, for predictable etags in tests.
+//! - [`logs`]: [`Logs`], log bytes in a blob store described by Log Records.
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
 //!   reviews with a cache, or a static token file).
 //!
@@ -19,6 +20,7 @@ mod batch;
 pub mod clock;
 pub mod error;
 pub mod handle;
+pub mod logs;
 pub mod messages;
 mod query;
 mod write;
@@ -28,6 +30,9 @@ pub use auth::Gate;
 pub use clock::{Clock, IdGen, SystemClock, UuidGen};
 pub use error::{Error, Result};
 pub use handle::{ActorSettings, Actors};
+pub use logs::{LogSettings, LogStream, Logs};
+/// Blob stores (log bytes).
+pub use results_storage::blobs;
 pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
 /// The limits on what clients may send (checked by the front-ends and the model).
 pub use results_storage::limits;

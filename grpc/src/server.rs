@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 use results_actors::auth::CacheSettings;
 use results_actors::{
-    Actors, Database, Gate, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
+    Actors, Database, Gate, Logs, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
 };
 use tonic::transport::server::TcpIncoming;
 
@@ -58,6 +58,9 @@ pub enum ServeError {
     /// The authentication set-up (token file, Kubernetes client) is unusable.
     #[error("auth: {0}")]
     Auth(String),
+    /// The log store cannot be used.
+    #[error("logs: {0}")]
+    Logs(String),
     /// The gRPC server's task panicked.
     #[error("gRPC server task failed: {0}")]
     GrpcTask(#[from] tokio::task::JoinError),
@@ -189,6 +192,9 @@ pub async fn serve(
     };
     let (grpc_tls, rest_tls) = tls.unzip();
     let gate = gate(&settings).await?;
+    let log_store = results_actors::blobs::open_store(&settings.logs.blob_config())
+        .await
+        .map_err(|e| ServeError::Logs(e.to_string()))?;
     let signer = token_signer(&settings);
     let actors = Actors::start(
         db,
@@ -197,7 +203,8 @@ pub async fn serve(
         Arc::new(UuidGen),
         settings.actor_settings(),
     );
-    let api = ResultsApi::new(actors, gate);
+    let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
+    let api = ResultsApi::new(actors, gate, logs);
     let max_message = settings.server.max_message_bytes;
     let budget = ByteBudget::new(
         settings.server.max_inflight_bytes,

@@ -32,6 +32,87 @@ pub struct Settings {
     pub log: LogSettings,
     /// Who may do what.
     pub auth: AuthSettings,
+    /// Where logs are kept.
+    pub logs: LogsSettings,
+}
+
+/// `logs.store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStoreKind {
+    /// Files under `logs.dir`.
+    #[default]
+    Filesystem,
+    /// An S3-compatible bucket.
+    S3,
+}
+
+/// `[logs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsSettings {
+    /// `filesystem` or `s3`.
+    pub store: LogStoreKind,
+    /// Filesystem store: the directory (relative to the working directory, like the
+    /// default SQLite file).
+    pub dir: String,
+    /// S3: the bucket (it must exist).
+    pub s3_bucket: String,
+    /// S3: the endpoint URL; empty for AWS.
+    pub s3_endpoint: String,
+    /// S3: the region; empty for `us-east-1` or `AWS_REGION`.
+    pub s3_region: String,
+    /// S3: the access key; empty to take credentials from the environment.
+    pub s3_access_key_id: String,
+    /// S3: the secret key; empty to take credentials from the environment.
+    pub s3_secret_access_key: String,
+    /// S3: allow a plain `http://` endpoint.
+    pub s3_allow_http: bool,
+    /// S3: a key prefix inside the bucket.
+    pub s3_prefix: String,
+    /// Largest log (or log part, e.g. one step) accepted, in bytes.
+    pub max_bytes: u64,
+    /// Largest chunk read from the store and answered at once, in bytes.
+    pub chunk_bytes: usize,
+}
+
+impl Default for LogsSettings {
+    fn default() -> Self {
+        LogsSettings {
+            store: LogStoreKind::Filesystem,
+            dir: "logs".into(),
+            s3_bucket: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: String::new(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
+            s3_allow_http: false,
+            s3_prefix: String::new(),
+            max_bytes: 4 << 30,
+            chunk_bytes: 64 << 10,
+        }
+    }
+}
+
+impl LogsSettings {
+    /// The blob store configuration.
+    pub fn blob_config(&self) -> results_actors::blobs::BlobConfig {
+        use results_actors::blobs::BlobConfig;
+        match self.store {
+            LogStoreKind::Filesystem => BlobConfig::Filesystem {
+                dir: self.dir.clone().into(),
+            },
+            LogStoreKind::S3 => BlobConfig::S3 {
+                bucket: self.s3_bucket.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                allow_http: self.s3_allow_http,
+                prefix: self.s3_prefix.clone(),
+            },
+        }
+    }
 }
 
 /// `auth.mode`.
@@ -248,6 +329,7 @@ impl Layered for Settings {
             _ => {}
         }
         self.validate_auth()?;
+        self.validate_logs()?;
         self.log.validate()?;
         Ok(())
     }
@@ -287,6 +369,41 @@ impl Settings {
             AuthMode::Static | AuthMode::Kubernetes => {}
         }
         Ok(())
+    }
+
+    fn validate_logs(&self) -> Result<(), SettingsError> {
+        let logs = &self.logs;
+        positive([
+            ("logs.max_bytes", logs.max_bytes),
+            ("logs.chunk_bytes", logs.chunk_bytes as u64),
+        ])?;
+        if logs.chunk_bytes > self.server.max_message_bytes {
+            return Err(invalid(
+                "logs.chunk_bytes",
+                "must not exceed server.max_message_bytes (each chunk is one gRPC message)",
+            ));
+        }
+        match logs.store {
+            LogStoreKind::Filesystem if logs.dir.is_empty() => {
+                Err(invalid("logs.dir", "must be set when logs.store = filesystem"))
+            }
+            LogStoreKind::S3 if logs.s3_bucket.is_empty() => {
+                Err(invalid("logs.s3_bucket", "must be set when logs.store = s3"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Log storage limits and labels.
+    pub fn log_settings(&self) -> results_actors::LogSettings {
+        results_actors::LogSettings {
+            chunk_bytes: self.logs.chunk_bytes,
+            max_bytes: self.logs.max_bytes,
+            store_type: match self.logs.store {
+                LogStoreKind::Filesystem => "File",
+                LogStoreKind::S3 => "S3",
+            },
+        }
     }
 
     /// The certificate and key files when TLS is configured.

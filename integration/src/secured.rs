@@ -16,12 +16,18 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     /// Creates a fresh directory whose name starts with `prefix`.
     pub fn new(prefix: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+        let path = Self::unique_path(prefix);
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create a temporary directory");
         TempDir(path)
+    }
+
+    /// A path under the system's temporary directory that no other call returns (not
+    /// created, not removed).
+    pub fn unique_path(prefix: &str) -> PathBuf {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()))
     }
 
     /// Its path.

@@ -107,6 +107,9 @@ pub fn loopback_settings(url: &str, token_key: &str) -> Settings {
     settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.paging.token_key = token_key.into();
     settings.log.filter = "warn".into();
+    settings.logs.dir = crate::secured::TempDir::unique_path("results-logs")
+        .to_string_lossy()
+        .into_owned();
     settings
 }
 
@@ -240,6 +243,14 @@ impl Interceptor for Headers {
             request.metadata_mut().append(name.clone(), value.clone());
         }
         Ok(request)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // The server first, then the log files it kept (the database goes after this).
+        let _ = self.server.stop();
+        let _ = std::fs::remove_dir_all(&self.settings.logs.dir);
     }
 }
 

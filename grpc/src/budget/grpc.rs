@@ -77,6 +77,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let held = Held::default();
+        let streaming = STREAMING_UPLOADS.contains(&request.uri().path());
         let request = request.map(|body| {
             Body::new(Metered {
                 inner: body,
@@ -84,6 +85,7 @@ where
                 held: held.clone(),
                 framing: Framing::default(),
                 waiting: None,
+                streaming,
             })
         });
         let answer = self.inner.call(request);
@@ -96,6 +98,11 @@ where
 
 type Reserving = Pin<Box<dyn Future<Output = Result<Reservation, ApiError>> + Send>>;
 
+/// Client-streaming methods whose messages are consumed one at a time (a log upload of any
+/// size): each message's reservation is released when the next one arrives, instead of
+/// when the answer is sent.
+const STREAMING_UPLOADS: [&str; 1] = ["/tekton.results.v1alpha2.Logs/UpdateLog"];
+
 /// A request body whose messages are checked and reserved before they are passed on.
 struct Metered {
     inner: Body,
@@ -104,6 +111,8 @@ struct Metered {
     framing: Framing,
     /// A frame held back until its messages' reservation is granted.
     waiting: Option<(Frame<Bytes>, Reserving)>,
+    /// Whether earlier messages' reservations go when a new one is granted.
+    streaming: bool,
 }
 
 impl http_body::Body for Metered {
@@ -121,7 +130,12 @@ impl http_body::Body for Metered {
                 let (frame, _) = this.waiting.take().expect("a frame is waiting");
                 return match outcome {
                     Ok(reservation) => {
-                        this.held.lock().expect("not poisoned").push(reservation);
+                        let mut held = this.held.lock().expect("not poisoned");
+                        if this.streaming {
+                            held.clear();
+                        }
+                        held.push(reservation);
+                        drop(held);
                         Poll::Ready(Some(Ok(frame)))
                     }
                     Err(e) => Poll::Ready(Some(Err(e.into()))),

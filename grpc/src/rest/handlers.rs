@@ -5,8 +5,8 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
-use results_actors::auth::{Credentials, Verb};
-use results_actors::model::{ListScope, RecordName, RecordScope};
+use futures::StreamExt;
+use results_actors::auth::Credentials;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -371,44 +371,70 @@ pub(super) async fn delete_record(
     ok(serde_json::json!({}))
 }
 
-/// `GET .../logs`: ListLogs (not offered yet, after the access check).
+/// `GET .../logs`: ListLogs, the Log Records (query parameters as ListRecords).
 pub(super) async fn list_logs(
     api: Data<ResultsApi>,
     caller: Caller,
     path: Path<(String, String)>,
+    req: HttpRequest,
 ) -> Answer {
-    let scope = RecordScope::parse(&result_name(&path)).map_err(ApiError::from)?;
-    api.logs(&caller.0, Verb::List, scope.parent).await?;
-    ok(serde_json::json!({}))
+    let p: ListParams = query(&req)?;
+    let request = pb::ListRecordsRequest {
+        parent: result_name(&path),
+        filter: p.filter,
+        page_size: p.page_size,
+        page_token: p.page_token,
+        order_by: p.order_by,
+    };
+    let page = api.list_logs(&caller.0, request).await?;
+    ok(ListRecordsJson {
+        records: page.records.into_iter().map(RecordJson::from).collect(),
+        next_page_token: page.next_page_token,
+    })
 }
 
-/// `GET .../logs/{name}`: GetLog (not offered yet, after the access check).
+fn log_name(parent: &str, result: &str, record: &str, part: Option<&str>) -> String {
+    match part {
+        Some(part) => format!("{parent}/results/{result}/logs/{record}/{part}"),
+        None => format!("{parent}/results/{result}/logs/{record}"),
+    }
+}
+
+/// `GET .../logs/{record}[/{part}]`: GetLog, the log streamed as `text/plain`.
 pub(super) async fn get_log(
     api: Data<ResultsApi>,
     caller: Caller,
-    path: Path<(String, String, String)>,
+    path: Path<LogPath>,
 ) -> Answer {
-    log_call(&api, &caller, Verb::Get, &path).await
+    let name = log_name(&path.parent, &path.result, &path.record, path.part.as_deref());
+    let chunks = api.get_log(&caller.0, &name).await?;
+    let body = chunks.map(|chunk| {
+        chunk.map_err(|e| {
+            let error = RestError::from(ApiError::from(e));
+            actix_web::error::ErrorInternalServerError(error.message)
+        })
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(crate::service::LOG_CONTENT_TYPE)
+        .streaming(body))
 }
 
-/// `DELETE .../logs/{name}`: DeleteLog (not offered yet, after the access check).
+/// `DELETE .../logs/{record}[/{part}]`: DeleteLog.
 pub(super) async fn delete_log(
     api: Data<ResultsApi>,
     caller: Caller,
-    path: Path<(String, String, String)>,
+    path: Path<LogPath>,
 ) -> Answer {
-    log_call(&api, &caller, Verb::Delete, &path).await
+    let name = log_name(&path.parent, &path.result, &path.record, path.part.as_deref());
+    api.delete_log(&caller.0, &name).await?;
+    ok(serde_json::json!({}))
 }
 
-async fn log_call(
-    api: &ResultsApi,
-    caller: &Caller,
-    verb: Verb,
-    path: &(String, String, String),
-) -> Answer {
-    let name = format!("{}/results/{}/logs/{}", path.0, path.1, path.2);
-    let name = RecordName::parse_kind(&name, "logs").map_err(ApiError::from)?;
-    api.logs(&caller.0, verb, ListScope::Exactly(name.parent))
-        .await?;
-    ok(serde_json::json!({}))
+/// The path of a log: a record and maybe a part.
+#[derive(Debug, Deserialize)]
+pub(super) struct LogPath {
+    parent: String,
+    result: String,
+    record: String,
+    part: Option<String>,
 }

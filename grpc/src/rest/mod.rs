@@ -74,7 +74,15 @@ pub fn configure(api: ResultsApi, limits: BodyLimits) -> impl FnOnce(&mut web::S
                         web::get().to(handlers::get_log),
                     )
                     .route(
+                        "/parents/{parent}/results/{result}/logs/{record}/{part}",
+                        web::get().to(handlers::get_log),
+                    )
+                    .route(
                         "/parents/{parent}/results/{result}/logs/{record}",
+                        web::delete().to(handlers::delete_log),
+                    )
+                    .route(
+                        "/parents/{parent}/results/{result}/logs/{record}/{part}",
                         web::delete().to(handlers::delete_log),
                     )
                     .default_service(web::to(handlers::not_found)),

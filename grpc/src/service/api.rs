@@ -7,7 +7,8 @@
 
 use results_actors::auth::{Access, Credentials, Resource, Verb};
 use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
-use results_actors::{Actors, Gate};
+use results_actors::model::log::LogName;
+use results_actors::{Actors, Gate, LogStream, Logs};
 
 use crate::convert;
 use crate::convert::fields::{self, FieldMask};
@@ -19,6 +20,7 @@ use crate::pb::v1alpha2 as pb;
 pub struct ResultsApi {
     actors: Actors,
     gate: Gate,
+    logs: Logs,
 }
 
 /// The namespace of a Create's `parent`: a name segment, not `-`.
@@ -32,9 +34,9 @@ fn parent_namespace(parent: &str) -> Result<String, ApiError> {
 }
 
 impl ResultsApi {
-    /// Serves requests through `actors`, letting through what `gate` allows.
-    pub fn new(actors: Actors, gate: Gate) -> Self {
-        ResultsApi { actors, gate }
+    /// Serves requests through `actors` and `logs`, letting through what `gate` allows.
+    pub fn new(actors: Actors, gate: Gate, logs: Logs) -> Self {
+        ResultsApi { actors, gate, logs }
     }
 
     /// Whether requests need credentials (the front-ends read them only then).
@@ -131,7 +133,8 @@ impl ResultsApi {
         let name = ResultName::parse(&req.name)?;
         self.allow(caller, Verb::Delete, Resource::Results, name.parent.clone())
             .await?;
-        Ok(self.actors.delete_result(name).await?)
+        self.actors.delete_result(name.clone()).await?;
+        Ok(self.logs.forget_result(&name).await?)
     }
 
     /// ListResults, answering the fields `mask` keeps.
@@ -220,7 +223,8 @@ impl ResultsApi {
         let name = RecordName::parse(&req.name)?;
         self.allow(caller, Verb::Delete, Resource::Records, name.parent.clone())
             .await?;
-        Ok(self.actors.delete_record(name).await?)
+        self.actors.delete_record(name.clone()).await?;
+        Ok(self.logs.forget_record(&name).await?)
     }
 
     /// ListRecords, answering the fields `mask` keeps (and reading no more of each
@@ -261,29 +265,65 @@ impl ResultsApi {
         ))
     }
 
-    /// The Logs RPCs: log storage is not offered yet. The caller still needs the access
-    /// (`namespace` is a Log's parent, or a listing's, which may be `-`), then is told so.
-    pub async fn logs(
+    /// UpdateLog: stores the log `name` (checked by the caller with [`Self::log_name`]
+    /// and [`Self::allow_log`]) from `chunks`; answers the Log Record's name and the bytes
+    /// received.
+    pub async fn update_log(
+        &self,
+        name: &LogName,
+        chunks: impl futures::Stream<Item = Result<tonic::codegen::Bytes, results_actors::Error>> + Send,
+    ) -> Result<pb::LogSummary, ApiError> {
+        let (record, received) = self.logs.upload(name, chunks).await?;
+        Ok(pb::LogSummary {
+            record: record.to_string(),
+            bytes_received: i64::try_from(received).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// Parses a log name (`…/logs/<record>[/<part>]`).
+    pub fn log_name(name: &str) -> Result<LogName, ApiError> {
+        Ok(LogName::parse(name)?)
+    }
+
+    /// Lets the caller `verb` the log `name`, or fails.
+    pub async fn allow_log(
         &self,
         caller: &Credentials,
         verb: Verb,
-        namespace: ListScope,
+        name: &LogName,
     ) -> Result<(), ApiError> {
-        match (verb, namespace) {
-            (Verb::List, scope) => {
-                self.narrow(caller, Resource::Logs, scope).await?;
-            }
-            (verb, ListScope::Exactly(namespace)) => {
-                self.allow(caller, verb, Resource::Logs, namespace).await?
-            }
-            (_, _) => {
-                return Err(ApiError::InvalidArgument(
-                    "a log's parent must name a namespace, not '-'".into(),
-                ))
-            }
-        }
-        Err(ApiError::Unimplemented(
-            "log storage is not supported by this server yet".into(),
-        ))
+        self.allow(caller, verb, Resource::Logs, name.record.parent.clone())
+            .await
+    }
+
+    /// GetLog: the log's chunks.
+    pub async fn get_log(&self, caller: &Credentials, name: &str) -> Result<LogStream, ApiError> {
+        let name = Self::log_name(name)?;
+        self.allow_log(caller, Verb::Get, &name).await?;
+        Ok(self.logs.download(&name).await?)
+    }
+
+    /// DeleteLog.
+    pub async fn delete_log(&self, caller: &Credentials, name: &str) -> Result<(), ApiError> {
+        let name = Self::log_name(name)?;
+        self.allow_log(caller, Verb::Delete, &name).await?;
+        Ok(self.logs.delete(&name).await?)
+    }
+
+    /// ListLogs: the Log Records under `parent` matching the filter.
+    pub async fn list_logs(
+        &self,
+        caller: &Credentials,
+        req: pb::ListRecordsRequest,
+    ) -> Result<pb::ListRecordsResponse, ApiError> {
+        let mut request = convert::list_records(req)?;
+        request.scope.parent = self
+            .narrow(caller, Resource::Logs, request.scope.parent)
+            .await?;
+        let page = self.logs.list(request).await?;
+        Ok(pb::ListRecordsResponse {
+            records: page.items.into_iter().map(convert::record_to_pb).collect(),
+            next_page_token: page.next_page_token,
+        })
     }
 }

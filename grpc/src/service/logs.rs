@@ -1,12 +1,11 @@
-//! The tonic `Logs` service. Log storage is not offered yet: every RPC checks the caller's
-//! access as it will once logs are stored, then answers Unimplemented with a message saying
-//! so, rather than pretending to succeed.
+//! The tonic `Logs` service: UpdateLog (a client stream of `Log{name, data}` chunks),
+//! GetLog (a server stream of `google.api.HttpBody` chunks), ListLogs and DeleteLog, over
+//! [`ResultsApi`]. Memory per call is bounded by a chunk, whatever the log's size.
 
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
 use results_actors::auth::{Credentials, Verb};
-use results_actors::model::{ListScope, RecordName, RecordScope};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::ResultsApi;
@@ -16,6 +15,9 @@ use crate::pb::google::api::HttpBody;
 use crate::pb::v1alpha2 as pb;
 use crate::pb::v1alpha2::logs_server::Logs;
 
+/// The content type of answered logs.
+pub const LOG_CONTENT_TYPE: &str = "text/plain";
+
 /// gRPC `tekton.results.v1alpha2.Logs`.
 #[derive(Debug, Clone)]
 pub struct LogsService {
@@ -23,27 +25,9 @@ pub struct LogsService {
 }
 
 impl LogsService {
-    /// Serves `api`'s access checks over gRPC.
+    /// Serves `api`'s logs over gRPC.
     pub fn new(api: ResultsApi) -> Self {
         LogsService { api }
-    }
-
-    /// The answer to a Logs call that would `verb` the log `name` (a listing's parent for
-    /// List): why the caller may not, or that logs are not offered.
-    async fn refusal<T>(&self, request: &Request<T>, verb: Verb, name: &str) -> Status {
-        self.check(request, verb, name)
-            .await
-            .err()
-            .unwrap_or_else(|| ApiError::Unimplemented("log storage is not supported".into()))
-            .into()
-    }
-
-    async fn check<T>(&self, request: &Request<T>, verb: Verb, name: &str) -> Result<(), ApiError> {
-        let namespace = match verb {
-            Verb::List => RecordScope::parse(name)?.parent,
-            _ => ListScope::Exactly(RecordName::parse_kind(name, "logs")?.parent),
-        };
-        self.api.logs(&self.caller(request)?, verb, namespace).await
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Credentials, ApiError> {
@@ -62,33 +46,70 @@ impl Logs for LogsService {
         &self,
         request: Request<pb::GetLogRequest>,
     ) -> Result<Response<Self::GetLogStream>, Status> {
-        let name = request.get_ref().name.clone();
-        Err(self.refusal(&request, Verb::Get, &name).await)
+        let caller = self.caller(&request)?;
+        let chunks = self.api.get_log(&caller, &request.get_ref().name).await?;
+        let answer = chunks.map(|chunk| match chunk {
+            Ok(data) => Ok(HttpBody {
+                content_type: LOG_CONTENT_TYPE.into(),
+                data: data.to_vec(),
+                extensions: Vec::new(),
+            }),
+            Err(e) => Err(Status::from(ApiError::from(e))),
+        });
+        Ok(Response::new(Box::pin(answer)))
     }
 
     async fn list_logs(
         &self,
         request: Request<pb::ListRecordsRequest>,
     ) -> Result<Response<pb::ListRecordsResponse>, Status> {
-        let parent = request.get_ref().parent.clone();
-        Err(self.refusal(&request, Verb::List, &parent).await)
+        let caller = self.caller(&request)?;
+        Ok(Response::new(
+            self.api.list_logs(&caller, request.into_inner()).await?,
+        ))
     }
 
     async fn update_log(
         &self,
-        mut request: Request<Streaming<pb::Log>>,
+        request: Request<Streaming<pb::Log>>,
     ) -> Result<Response<pb::LogSummary>, Status> {
-        // The log's name comes with the first message.
-        let first = request.get_mut().next().await.transpose()?;
-        let name = first.map(|log| log.name).unwrap_or_default();
-        Err(self.refusal(&request, Verb::Update, &name).await)
+        let caller = self.caller(&request)?;
+        let mut messages = request.into_inner();
+        // The log's name comes with the first message; every later one names the same log
+        // (or leaves the name empty).
+        let first = messages
+            .next()
+            .await
+            .transpose()?
+            .ok_or_else(|| Status::invalid_argument("UpdateLog received no message"))?;
+        let name = ResultsApi::log_name(&first.name)?;
+        self.api.allow_log(&caller, Verb::Update, &name).await?;
+        let expected = first.name.clone();
+        let rest = messages.map(move |message| match message {
+            Ok(log) if log.name.is_empty() || log.name == expected => Ok(log.data.into()),
+            Ok(log) => Err(results_actors::Error::Storage(
+                results_actors::StorageError::InvalidArgument(format!(
+                    "one UpdateLog call stores one log: {:?} after {:?}",
+                    log.name, expected
+                )),
+            )),
+            Err(status) => Err(results_actors::Error::Storage(
+                results_actors::StorageError::Pool(format!(
+                    "the upload stopped: {}",
+                    status.message()
+                )),
+            )),
+        });
+        let chunks = futures::stream::once(async move { Ok(first.data.into()) }).chain(rest);
+        Ok(Response::new(self.api.update_log(&name, chunks).await?))
     }
 
     async fn delete_log(
         &self,
         request: Request<pb::DeleteLogRequest>,
     ) -> Result<Response<()>, Status> {
-        let name = request.get_ref().name.clone();
-        Err(self.refusal(&request, Verb::Delete, &name).await)
+        let caller = self.caller(&request)?;
+        self.api.delete_log(&caller, &request.get_ref().name).await?;
+        Ok(Response::new(()))
     }
 }

@@ -6,5 +6,5 @@ mod logs;
 mod results;
 
 pub use api::ResultsApi;
-pub use logs::LogsService;
+pub use logs::{LogsService, LOG_CONTENT_TYPE};
 pub use results::ResultsService;
