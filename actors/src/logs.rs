@@ -16,8 +16,8 @@ use results_storage::model::log::{
     is_log_type, log_record_name, run_of, LogDocument, LogName, LOG_TYPE, WHOLE_LOG,
 };
 use results_storage::model::{
-    ListScope, NewRecord, Projection, RecordData, RecordName, RecordPatch, RecordScope,
-    ResultName, StoredRecord,
+    ListScope, NewRecord, Projection, RecordData, RecordName, RecordPatch, RecordScope, ResultName,
+    StoredRecord,
 };
 use results_storage::store::{ListRequest, Page};
 
@@ -63,8 +63,10 @@ fn not_found(message: String) -> Error {
 
 /// The blob key prefix of a Log Record's parts: `logs/<parent>/<result>/<record>`.
 fn prefix(record: &RecordName) -> Result<BlobKey> {
-    Ok(BlobKey::new(&["logs", &record.parent, &record.result, &record.record])
-        .map_err(results_storage::Error::from)?)
+    Ok(
+        BlobKey::new(&["logs", &record.parent, &record.result, &record.record])
+            .map_err(results_storage::Error::from)?,
+    )
 }
 
 fn result_prefix(result: &ResultName) -> Result<BlobKey> {
@@ -100,7 +102,11 @@ impl Logs {
     }
 
     async fn record(&self, name: &RecordName) -> Result<Option<StoredRecord>> {
-        match self.actors.get_record(name.clone(), Projection::Whole).await {
+        match self
+            .actors
+            .get_record(name.clone(), Projection::Whole)
+            .await
+        {
             Ok(record) => Ok(Some(record)),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -199,14 +205,23 @@ impl Logs {
                 .await
                 .map_err(results_storage::Error::from)?;
         }
-        let size = writer.finish().await.map_err(results_storage::Error::from)?;
+        let size = writer
+            .finish()
+            .await
+            .map_err(results_storage::Error::from)?;
         self.describe(&log_name, target, part, size).await?;
         Ok((log_name, received))
     }
 
     /// Writes the Log Record after `part` was stored with `size` bytes, retrying when a
     /// concurrent upload of another part changed it first.
-    async fn describe(&self, log_name: &RecordName, target: Target, part: &str, size: u64) -> Result<()> {
+    async fn describe(
+        &self,
+        log_name: &RecordName,
+        target: Target,
+        part: &str,
+        size: u64,
+    ) -> Result<()> {
         let path = prefix(log_name)?.as_str().to_owned();
         let mut current = match target {
             Target::Log(log) | Target::Run { log: Some(log), .. } => Some(log),
@@ -273,7 +288,12 @@ impl Logs {
                     .filter(|p| p.name == *part)
                     .map(|p| p.name.clone())
                     .collect(),
-                None => document.status.parts.iter().map(|p| p.name.clone()).collect(),
+                None => document
+                    .status
+                    .parts
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect(),
             };
             let headers = several || parts.len() > 1;
             for part in parts {

@@ -384,12 +384,14 @@ impl Settings {
             ));
         }
         match logs.store {
-            LogStoreKind::Filesystem if logs.dir.is_empty() => {
-                Err(invalid("logs.dir", "must be set when logs.store = filesystem"))
-            }
-            LogStoreKind::S3 if logs.s3_bucket.is_empty() => {
-                Err(invalid("logs.s3_bucket", "must be set when logs.store = s3"))
-            }
+            LogStoreKind::Filesystem if logs.dir.is_empty() => Err(invalid(
+                "logs.dir",
+                "must be set when logs.store = filesystem",
+            )),
+            LogStoreKind::S3 if logs.s3_bucket.is_empty() => Err(invalid(
+                "logs.s3_bucket",
+                "must be set when logs.store = s3",
+            )),
             _ => Ok(()),
         }
     }

@@ -153,6 +153,11 @@ impl TestServer {
         self.server = ServerThread::start(self.settings.clone()).expect("restart the test server");
     }
 
+    /// The settings it runs with (its addresses filled in).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The test database.
     pub fn db(&self) -> &TestDb {
         &self.db

@@ -401,12 +401,13 @@ fn log_name(parent: &str, result: &str, record: &str, part: Option<&str>) -> Str
 }
 
 /// `GET .../logs/{record}[/{part}]`: GetLog, the log streamed as `text/plain`.
-pub(super) async fn get_log(
-    api: Data<ResultsApi>,
-    caller: Caller,
-    path: Path<LogPath>,
-) -> Answer {
-    let name = log_name(&path.parent, &path.result, &path.record, path.part.as_deref());
+pub(super) async fn get_log(api: Data<ResultsApi>, caller: Caller, path: Path<LogPath>) -> Answer {
+    let name = log_name(
+        &path.parent,
+        &path.result,
+        &path.record,
+        path.part.as_deref(),
+    );
     let chunks = api.get_log(&caller.0, &name).await?;
     let body = chunks.map(|chunk| {
         chunk.map_err(|e| {
@@ -425,7 +426,12 @@ pub(super) async fn delete_log(
     caller: Caller,
     path: Path<LogPath>,
 ) -> Answer {
-    let name = log_name(&path.parent, &path.result, &path.record, path.part.as_deref());
+    let name = log_name(
+        &path.parent,
+        &path.result,
+        &path.record,
+        path.part.as_deref(),
+    );
     api.delete_log(&caller.0, &name).await?;
     ok(serde_json::json!({}))
 }

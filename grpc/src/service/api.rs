@@ -6,8 +6,8 @@
 //! act learns nothing from how the server reads its request.
 
 use results_actors::auth::{Access, Credentials, Resource, Verb};
-use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
 use results_actors::model::log::LogName;
+use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
 use results_actors::{Actors, Gate, LogStream, Logs};
 
 use crate::convert;

@@ -109,7 +109,9 @@ impl Logs for LogsService {
         request: Request<pb::DeleteLogRequest>,
     ) -> Result<Response<()>, Status> {
         let caller = self.caller(&request)?;
-        self.api.delete_log(&caller, &request.get_ref().name).await?;
+        self.api
+            .delete_log(&caller, &request.get_ref().name)
+            .await?;
         Ok(Response::new(()))
     }
 }

@@ -72,7 +72,9 @@ impl fmt::Display for LogName {
 fn check_part(part: &str, full: &str) -> Result<()> {
     let valid = !part.is_empty()
         && part.len() <= 63
-        && part.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+        && part
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
         && !part.starts_with('-');
     if valid {
         Ok(())
@@ -203,7 +205,9 @@ impl LogDocument {
     /// Reads a Log Record's document.
     pub fn parse(value: &[u8], record: &RecordName) -> Result<LogDocument> {
         serde_json::from_slice(value).map_err(|e| {
-            Error::Corrupt(format!("the Log Record {record} is not a Log document: {e}"))
+            Error::Corrupt(format!(
+                "the Log Record {record} is not a Log document: {e}"
+            ))
         })
     }
 
@@ -245,7 +249,12 @@ impl LogDocument {
 pub fn run_of(type_: &str, document: &[u8]) -> LogResource {
     let kind = type_.rsplit('.').next().unwrap_or_default().to_owned();
     let value: serde_json::Value = serde_json::from_slice(document).unwrap_or_default();
-    let meta = |key: &str| value["metadata"][key].as_str().unwrap_or_default().to_owned();
+    let meta = |key: &str| {
+        value["metadata"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
     LogResource {
         kind,
         namespace: meta("namespace"),

@@ -1,0 +1,397 @@
+//! The Logs service end to end on every backend (filesystem store): uploads streamed in
+//! chunks, downloads by the Log Record's name and by the run's Record name (what
+//! `tkn-results taskrun logs` sends), replacement, interrupted uploads changing nothing,
+//! step parts, a PipelineRun's log made of its TaskRuns' in start order, deletes that take
+//! the bytes with them, and the REST routes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures::StreamExt;
+use integration::{backend_tests, Backend, TestServer};
+use results_grpc::pb::v1alpha2 as pb;
+use results_grpc::pb::v1alpha2::logs_client::LogsClient;
+use serde_json::{json, Value};
+use tonic::transport::Channel;
+use tonic::Code;
+
+const NS: &str = "ci";
+
+async fn logs(server: &TestServer) -> LogsClient<Channel> {
+    LogsClient::connect(format!("http://{}", server.grpc_addr()))
+        .await
+        .unwrap()
+        .max_decoding_message_size(64 << 20)
+}
+
+async fn create_run(server: &TestServer, result: &str, uid: &str, kind: &str, started: &str) {
+    let mut grpc = server.grpc().await;
+    let _ = grpc
+        .create_result(pb::CreateResultRequest {
+            parent: NS.into(),
+            result: Some(pb::Result {
+                name: format!("{NS}/results/{result}"),
+                ..Default::default()
+            }),
+        })
+        .await;
+    let document = json!({
+        "apiVersion": "tekton.dev/v1",
+        "kind": kind,
+        "metadata": {"name": format!("{kind}-{uid}").to_lowercase(), "namespace": NS, "uid": uid},
+        "status": {"startTime": started},
+    });
+    grpc.create_record(pb::CreateRecordRequest {
+        parent: format!("{NS}/results/{result}"),
+        record: Some(pb::Record {
+            name: format!("{NS}/results/{result}/records/{uid}"),
+            data: Some(pb::Any {
+                r#type: format!("tekton.dev/v1.{kind}"),
+                value: serde_json::to_vec(&document).unwrap(),
+            }),
+            ..Default::default()
+        }),
+    })
+    .await
+    .expect("create the run's record");
+}
+
+/// Uploads `content` as the log `name` in chunks of `chunk` bytes.
+async fn upload(server: &TestServer, name: &str, content: &[u8], chunk: usize) -> pb::LogSummary {
+    let messages: Vec<pb::Log> = content
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, data)| pb::Log {
+            // Later messages may leave the name out.
+            name: if i == 0 {
+                name.to_owned()
+            } else {
+                String::new()
+            },
+            data: data.to_vec(),
+        })
+        .collect();
+    logs(server)
+        .await
+        .update_log(futures::stream::iter(messages))
+        .await
+        .unwrap_or_else(|s| panic!("UpdateLog {name}: {s}"))
+        .into_inner()
+}
+
+async fn download(server: &TestServer, name: &str) -> Result<Vec<u8>, tonic::Status> {
+    let mut stream = logs(server)
+        .await
+        .get_log(pb::GetLogRequest { name: name.into() })
+        .await?
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        assert_eq!(chunk.content_type, "text/plain");
+        assert!(
+            chunk.data.len() <= 64 << 10,
+            "a chunk of {} bytes",
+            chunk.data.len()
+        );
+        bytes.extend_from_slice(&chunk.data);
+    }
+    Ok(bytes)
+}
+
+fn text(lines: usize, tag: &str) -> Vec<u8> {
+    (0..lines)
+        .map(|i| format!("{tag} line {i}: the quick brown fox\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// The files under the server's log directory, relative to it.
+fn files(server: &TestServer) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, found: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, found);
+            } else {
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if !name.split('/').any(|s| s.starts_with('.')) {
+                    found.push(name);
+                }
+            }
+        }
+    }
+    let root = Path::new(&server.settings().logs.dir).to_path_buf();
+    let mut found = Vec::new();
+    walk(&root, &root, &mut found);
+    found.sort();
+    found
+}
+
+async fn a_log_round_trips_by_either_name(backend: Backend) {
+    let server = TestServer::start(backend);
+    create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
+    let content = text(20_000, "build");
+    let summary = upload(
+        &server,
+        &format!("{NS}/results/r/logs/tr-1"),
+        &content,
+        10_000,
+    )
+    .await;
+    assert_eq!(summary.bytes_received, content.len() as i64);
+    assert_eq!(summary.record, format!("{NS}/results/r/records/tr-1-log"));
+
+    // By the run's Record (what the CLI sends) and by the Log Record.
+    assert_eq!(
+        download(&server, &format!("{NS}/results/r/logs/tr-1"))
+            .await
+            .unwrap(),
+        content
+    );
+    assert_eq!(
+        download(&server, &format!("{NS}/results/r/logs/tr-1-log"))
+            .await
+            .unwrap(),
+        content
+    );
+
+    // The Log Record keeps upstream's shape.
+    let listed = logs(&server)
+        .await
+        .list_logs(pb::ListRecordsRequest {
+            parent: format!("{NS}/results/-"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let data = listed[0].data.as_ref().unwrap();
+    assert_eq!(data.r#type, "results.tekton.dev/v1alpha3.Log");
+    let doc: Value = serde_json::from_slice(&data.value).unwrap();
+    assert_eq!(doc["kind"], "Log");
+    assert_eq!(doc["spec"]["resource"]["kind"], "TaskRun");
+    assert_eq!(doc["spec"]["resource"]["uid"], "tr-1");
+    assert_eq!(doc["status"]["isStored"], true);
+    assert_eq!(doc["status"]["size"], content.len());
+    // Every name ListLogs returns works in GetLog (upstream #514).
+    let listed_name = listed[0].name.replace("/records/", "/logs/");
+    assert_eq!(download(&server, &listed_name).await.unwrap(), content);
+
+    // A re-upload replaces the log.
+    let second = text(10, "again");
+    upload(&server, &format!("{NS}/results/r/logs/tr-1"), &second, 100).await;
+    assert_eq!(
+        download(&server, &format!("{NS}/results/r/logs/tr-1"))
+            .await
+            .unwrap(),
+        second
+    );
+
+    // Nothing stored, or no such record: NOT_FOUND.
+    create_run(&server, "r", "tr-2", "TaskRun", "2026-01-01T00:00:01Z").await;
+    for missing in ["tr-2", "nobody"] {
+        let status = download(&server, &format!("{NS}/results/r/logs/{missing}"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{missing}: {status:?}");
+    }
+}
+
+async fn an_interrupted_upload_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend);
+    create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
+    let name = format!("{NS}/results/r/logs/tr-1");
+    let first = text(1000, "first");
+    upload(&server, &name, &first, 4096).await;
+
+    // A client that sends part of a log and goes away.
+    let (tx, rx) = tokio::sync::mpsc::channel::<pb::Log>(4);
+    let mut client = logs(&server).await;
+    let call = tokio::spawn(async move {
+        client
+            .update_log(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    for i in 0..3 {
+        tx.send(pb::Log {
+            name: name.clone(),
+            data: format!("half-written chunk {i}\n").into_bytes(),
+        })
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    call.abort();
+    let _ = call.await;
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        download(&server, &name).await.unwrap(),
+        first,
+        "the earlier log stands"
+    );
+
+    // Two logs in one call are refused, and nothing changes.
+    let mixed = vec![
+        pb::Log {
+            name: name.clone(),
+            data: b"a".to_vec(),
+        },
+        pb::Log {
+            name: format!("{NS}/results/r/logs/other"),
+            data: b"b".to_vec(),
+        },
+    ];
+    let status = logs(&server)
+        .await
+        .update_log(futures::stream::iter(mixed))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(download(&server, &name).await.unwrap(), first);
+    // No temporary file is left behind either.
+    assert_eq!(files(&server), [format!("logs/{NS}/r/tr-1-log/_log")]);
+}
+
+async fn step_parts_and_pipeline_runs(backend: Backend) {
+    let server = TestServer::start(backend);
+    create_run(&server, "p", "pr-1", "PipelineRun", "2026-01-01T00:00:00Z").await;
+    // The second TaskRun started first.
+    create_run(&server, "p", "tr-b", "TaskRun", "2026-01-01T00:00:05Z").await;
+    create_run(&server, "p", "tr-a", "TaskRun", "2026-01-01T00:00:02Z").await;
+    for (run, step, body) in [
+        ("tr-b", "step-test", "testing\n"),
+        ("tr-a", "step-clone", "cloning\n"),
+        ("tr-a", "step-build", "building\n"),
+    ] {
+        upload(
+            &server,
+            &format!("{NS}/results/p/logs/{run}/{step}"),
+            body.as_bytes(),
+            3,
+        )
+        .await;
+    }
+    let one = download(&server, &format!("{NS}/results/p/logs/tr-a/step-build"))
+        .await
+        .unwrap();
+    assert_eq!(one, b"building\n", "one step on its own (upstream #535)");
+    let task = String::from_utf8(
+        download(&server, &format!("{NS}/results/p/logs/tr-a"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        task,
+        "--- step-clone ---\ncloning\n--- step-build ---\nbuilding\n"
+    );
+    let pipeline = String::from_utf8(
+        download(&server, &format!("{NS}/results/p/logs/pr-1"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pipeline,
+        "--- taskrun-tr-a / step-clone ---\ncloning\n--- taskrun-tr-a / step-build ---\nbuilding\n\
+         --- taskrun-tr-b / step-test ---\ntesting\n",
+        "the TaskRuns' logs in the order they started (upstream #1180)"
+    );
+
+    // Deleting one part, then a TaskRun's Record, then the Result: the bytes go too.
+    logs(&server)
+        .await
+        .delete_log(pb::DeleteLogRequest {
+            name: format!("{NS}/results/p/logs/tr-a/step-clone"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        download(&server, &format!("{NS}/results/p/logs/tr-a"))
+            .await
+            .unwrap(),
+        b"building\n"
+    );
+    let mut grpc = server.grpc().await;
+    grpc.delete_record(pb::DeleteRecordRequest {
+        name: format!("{NS}/results/p/records/tr-a"),
+    })
+    .await
+    .unwrap();
+    assert_eq!(files(&server), [format!("logs/{NS}/p/tr-b-log/step-test")]);
+    let gone = grpc
+        .get_record(pb::GetRecordRequest {
+            name: format!("{NS}/results/p/records/tr-a-log"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        gone.code(),
+        Code::NotFound,
+        "the run's Log Record went with it"
+    );
+    grpc.delete_result(pb::DeleteResultRequest {
+        name: format!("{NS}/results/p"),
+    })
+    .await
+    .unwrap();
+    assert!(files(&server).is_empty(), "{:?}", files(&server));
+}
+
+async fn rest_streams_logs(backend: Backend) {
+    let server = TestServer::start(backend);
+    create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
+    let content = text(5_000, "rest");
+    upload(
+        &server,
+        &format!("{NS}/results/r/logs/tr-1"),
+        &content,
+        8192,
+    )
+    .await;
+    let (status, body) = server
+        .rest()
+        .get_text(&format!("/parents/{NS}/results/r/logs/tr-1"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_bytes(), &content[..]);
+    let (status, listed) = server
+        .rest()
+        .api("GET", &format!("/parents/{NS}/results/r/logs"), None)
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["records"].as_array().unwrap().len(), 1, "{listed}");
+    let (status, _) = server
+        .rest()
+        .api(
+            "DELETE",
+            &format!("/parents/{NS}/results/r/logs/tr-1"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .rest()
+        .get_text(&format!("/parents/{NS}/results/r/logs/tr-1"))
+        .await;
+    assert_eq!(status, 404);
+    assert!(files(&server).is_empty());
+}
+
+backend_tests!(
+    a_log_round_trips_by_either_name,
+    an_interrupted_upload_changes_nothing,
+    step_parts_and_pipeline_runs,
+    rest_streams_logs,
+);
