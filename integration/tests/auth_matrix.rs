@@ -11,7 +11,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use futures::future::BoxFuture;
-use futures::FutureExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use integration::fake_kube::{AccessRule, ReviewedUser, Subject};
 use integration::secured::{bearer, KubeAuthServer, StaticAuthServer};
 use integration::server::HeaderChannel;
@@ -89,6 +89,8 @@ enum Needs {
     Nothing,
     Result,
     Record,
+    /// The Record, with a log stored for it.
+    Log,
 }
 
 enum Effect {
@@ -350,14 +352,18 @@ fn ops() -> Vec<Op> {
             rpc: "GetLog",
             verb: "get",
             resource: "logs",
-            needs: Needs::Record,
+            needs: Needs::Log,
             effect: Effect::Reads,
             shows: Shows::Nothing,
             grpc: |mut c, n| {
                 async move {
                     let request = pb::GetLogRequest { name: n.log_name() };
-                    c.logs.get_log(request).await?;
-                    Ok(vec![])
+                    let mut chunks = c.logs.get_log(request).await?.into_inner();
+                    let mut log = Vec::new();
+                    while let Some(chunk) = chunks.next().await {
+                        log.extend(chunk?.data);
+                    }
+                    Ok(vec![String::from_utf8_lossy(&log).into_owned()])
                 }
                 .boxed()
             },
@@ -367,7 +373,7 @@ fn ops() -> Vec<Op> {
             rpc: "ListLogs",
             verb: "list",
             resource: "logs",
-            needs: Needs::Record,
+            needs: Needs::Log,
             effect: Effect::Reads,
             shows: Shows::Nothing,
             grpc: |mut c, n| {
@@ -376,8 +382,8 @@ fn ops() -> Vec<Op> {
                         parent: n.result_name(),
                         ..Default::default()
                     };
-                    c.logs.list_logs(request).await?;
-                    Ok(vec![])
+                    let page = c.logs.list_logs(request).await?.into_inner();
+                    Ok(page.records.into_iter().map(|r| r.name).collect())
                 }
                 .boxed()
             },
@@ -388,7 +394,7 @@ fn ops() -> Vec<Op> {
             verb: "update",
             resource: "logs",
             needs: Needs::Record,
-            effect: Effect::Reads,
+            effect: Effect::Creates,
             shows: Shows::Nothing,
             grpc: |mut c, n| {
                 async move {
@@ -409,8 +415,8 @@ fn ops() -> Vec<Op> {
             rpc: "DeleteLog",
             verb: "delete",
             resource: "logs",
-            needs: Needs::Record,
-            effect: Effect::Reads,
+            needs: Needs::Log,
+            effect: Effect::Deletes,
             shows: Shows::Nothing,
             grpc: |mut c, n| {
                 async move {
@@ -652,9 +658,12 @@ impl Checked {
     }
 
     /// A gRPC client acting as the admin, to set up and inspect what is stored.
-    async fn admin(&self) -> ResultsClient<HeaderChannel> {
+    async fn admin(&self) -> Admin {
         let (name, value) = bearer(&token("admin"));
-        self.api().grpc_with(&[(name, &value)]).await
+        Admin {
+            results: self.api().grpc_with(&[(name, &value)]).await,
+            logs: self.api().logs_with(&[(name, &value)]).await,
+        }
     }
 }
 
@@ -858,7 +867,6 @@ fn check(answer: &Answer, expect: &Expect, op: &Op, names: &Names, context: &str
         Expect::Unauthenticated => Code::Unauthenticated,
         Expect::InvalidArgument => Code::InvalidArgument,
         Expect::Denied(_) => Code::PermissionDenied,
-        Expect::Allowed if op.resource == "logs" => Code::Unimplemented,
         Expect::Allowed => Code::Ok,
     };
     let http = answer.http.map(|_| http_status(code));
@@ -899,21 +907,53 @@ fn check(answer: &Answer, expect: &Expect, op: &Op, names: &Names, context: &str
 // What is stored, as the admin sees it.
 // ---------------------------------------------------------------------------------------
 
+/// The log `prepare` stores for `Needs::Log`.
+const SEEDED_LOG: &str = "seeded log line\n";
+
+/// The admin's clients.
+struct Admin {
+    results: ResultsClient<HeaderChannel>,
+    logs: LogsClient<HeaderChannel>,
+}
+
+impl Admin {
+    /// The log stored for `names`' record, if any.
+    async fn log(&mut self, names: &Names) -> Option<String> {
+        let request = pb::GetLogRequest {
+            name: names.log_name(),
+        };
+        let mut chunks = match self.logs.get_log(request).await {
+            Ok(answer) => answer.into_inner(),
+            Err(status) if status.code() == Code::NotFound => return None,
+            Err(status) => panic!("the admin reads the log: {status}"),
+        };
+        let mut log = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            log.extend(chunk.expect("the admin reads the log").data);
+        }
+        Some(String::from_utf8_lossy(&log).into_owned())
+    }
+}
+
 /// The Result and Record of `names`, if stored.
 #[derive(Debug, PartialEq)]
 struct Stored {
     result: Option<pb::Result>,
     record: Option<pb::Record>,
+    /// The log stored for the record, if any.
+    log: Option<String>,
 }
 
 impl Stored {
-    async fn read(admin: &mut ResultsClient<HeaderChannel>, names: &Names) -> Stored {
+    async fn read(admin: &mut Admin, names: &Names) -> Stored {
         let result = admin
+            .results
             .get_result(pb::GetResultRequest {
                 name: names.result_name(),
             })
             .await;
         let record = admin
+            .results
             .get_record(pb::GetRecordRequest {
                 name: names.record_name(),
             })
@@ -921,14 +961,16 @@ impl Stored {
         Stored {
             result: stored(result).expect("the admin reads the result"),
             record: stored(record).expect("the admin reads the record"),
+            log: admin.log(names).await,
         }
     }
 
-    /// The etag of the stored object of `resource`, if it is stored.
+    /// The etag of the stored object of `resource` (a log's content), if it is stored.
     fn etag(&self, resource: &str) -> Option<&str> {
         match resource {
             "results" => self.result.as_ref().map(|r| r.etag.as_str()),
             "records" => self.record.as_ref().map(|r| r.etag.as_str()),
+            "logs" => self.log.as_deref(),
             other => panic!("nothing of {other} is stored"),
         }
     }
@@ -943,26 +985,39 @@ fn stored<T>(answer: Result<tonic::Response<T>, Status>) -> Result<Option<T>, St
     }
 }
 
-async fn prepare(admin: &mut ResultsClient<HeaderChannel>, needs: &Needs, names: &Names) {
-    if matches!(needs, Needs::Result | Needs::Record) {
+async fn prepare(admin: &mut Admin, needs: &Needs, names: &Names) {
+    if matches!(needs, Needs::Result | Needs::Record | Needs::Log) {
         let request = pb::CreateResultRequest {
             parent: names.ns.clone(),
             result: Some(result(names)),
         };
         admin
+            .results
             .create_result(request)
             .await
             .expect("admin creates the result");
     }
-    if matches!(needs, Needs::Record) {
+    if matches!(needs, Needs::Record | Needs::Log) {
         let request = pb::CreateRecordRequest {
             parent: names.result_name(),
             record: Some(record(names, TASK_RUN)),
         };
         admin
+            .results
             .create_record(request)
             .await
             .expect("admin creates the record");
+    }
+    if matches!(needs, Needs::Log) {
+        let chunks = [pb::Log {
+            name: names.log_name(),
+            data: SEEDED_LOG.as_bytes().to_vec(),
+        }];
+        admin
+            .logs
+            .update_log(futures::stream::iter(chunks))
+            .await
+            .expect("admin uploads the log");
     }
 }
 
@@ -1030,7 +1085,7 @@ async fn matrix(server: &Checked) {
 async fn listings_over_any_namespace(server: &Checked) {
     let mut admin = server.admin().await;
     for ns in ["ci", "other"] {
-        prepare(&mut admin, &Needs::Record, &Names::new(ns, "r")).await;
+        prepare(&mut admin, &Needs::Log, &Names::new(ns, "r")).await;
     }
     let any = Names::new("-", "-");
     let listings = [
@@ -1055,20 +1110,31 @@ async fn listings_over_any_namespace(server: &Checked) {
             };
             let (code, expected) = match (sees, op.rpc) {
                 (None, _) => (Code::Unauthenticated, vec![]),
-                (Some(_), "ListLogs") => (Code::Unimplemented, vec![]),
+                (Some(sees), "ListLogs") => (
+                    Code::Ok,
+                    sees.iter()
+                        .map(|ns| format!("{}-log", Names::new(ns, "r").record_name()))
+                        .collect(),
+                ),
                 (Some(sees), "ListResults") => (
                     Code::Ok,
                     sees.iter()
                         .map(|ns| Names::new(ns, "r").result_name())
                         .collect(),
                 ),
+                // Each namespace holds the run's Record and its Log Record.
                 (Some(sees), "ListRecords") => (
                     Code::Ok,
                     sees.iter()
-                        .map(|ns| Names::new(ns, "r").record_name())
+                        .flat_map(|ns| {
+                            let run = Names::new(ns, "r").record_name();
+                            [format!("{run}-log"), run]
+                        })
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
                         .collect(),
                 ),
-                (Some(sees), _) => (Code::Ok, vec![format!("total={}", sees.len())]),
+                (Some(sees), _) => (Code::Ok, vec![format!("total={}", 2 * sees.len())]),
             };
             for transport in [Transport::Grpc, Transport::Rest] {
                 let context = format!(
