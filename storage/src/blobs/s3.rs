@@ -278,18 +278,19 @@ impl BlobWriter for S3Writer {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64, BlobError> {
+        // On any error (or if this future is dropped) the upload stays in `self.upload`,
+        // and `drop` aborts it.
         if self.failed {
             return Err(failed(&self.key));
         }
-        let Some(mut upload) = self.upload.take() else {
-            let body = self.buffer.split().freeze();
+        let last = self.buffer.split().freeze();
+        let Some(upload) = self.upload.as_mut() else {
             self.store
-                .put(&self.path, PutPayload::from(body))
+                .put(&self.path, PutPayload::from(last))
                 .await
                 .map_err(|e| BlobError::object_store("uploading", &self.key, e))?;
             return Ok(self.size);
         };
-        let last = self.buffer.split().freeze();
         let completed = async {
             if !last.is_empty() {
                 upload.put_part(PutPayload::from(last)).await?;
@@ -298,24 +299,27 @@ impl BlobWriter for S3Writer {
         }
         .await;
         if let Err(e) = completed {
-            self.upload = Some(upload); // dropped below: aborted
             return Err(BlobError::object_store(
                 "completing the upload of",
                 &self.key,
                 e,
             ));
         }
+        self.upload = None;
         Ok(self.size)
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), BlobError> {
-        let Some(mut upload) = self.upload.take() else {
+        let Some(upload) = self.upload.as_mut() else {
             return Ok(());
         };
+        // On failure `drop` tries once more in the background.
         upload
             .abort()
             .await
-            .map_err(|e| BlobError::object_store("aborting the upload of", &self.key, e))
+            .map_err(|e| BlobError::object_store("aborting the upload of", &self.key, e))?;
+        self.upload = None;
+        Ok(())
     }
 }
 
@@ -397,6 +401,9 @@ mod tests {
             .try_collect()
             .await
             .unwrap();
-        assert_eq!(chunks, ["abc", "def", "ghi", "jk"].map(Bytes::from_static));
+        assert_eq!(
+            chunks,
+            [&b"abc"[..], b"def", b"ghi", b"jk"].map(Bytes::from_static)
+        );
     }
 }
