@@ -131,24 +131,34 @@ impl BlobStore for FsStore {
         }
         let chunk = chunk.max(1);
         let key = key.clone();
-        let stream = stream::try_unfold(file, move |mut file| {
+        // Blob files are never written in place: exactly `size` bytes are there to read.
+        let stream = stream::try_unfold((file, meta.len()), move |(mut file, remaining)| {
             let key = key.clone();
             async move {
-                let mut buf = BytesMut::with_capacity(chunk);
+                if remaining == 0 {
+                    return Ok(None);
+                }
+                let want = usize::try_from(remaining).map_or(chunk, |r| r.min(chunk));
+                let mut buf = BytesMut::with_capacity(want);
                 // tokio reads at most its buffer size at a time: fill the chunk.
-                while buf.len() < chunk {
+                while buf.len() < want {
                     let read = file
                         .read_buf(&mut buf)
                         .await
                         .map_err(|e| BlobError::io("reading", &key, e))?;
                     if read == 0 {
-                        break;
+                        return Err(BlobError::io(
+                            "reading",
+                            &key,
+                            io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "the file is shorter than it was when opened",
+                            ),
+                        ));
                     }
                 }
-                if buf.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some((buf.freeze(), file)))
+                let remaining = remaining - buf.len() as u64;
+                Ok(Some((buf.freeze(), (file, remaining))))
             }
         });
         Ok(Some((meta.len(), Box::pin(stream))))

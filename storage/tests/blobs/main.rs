@@ -255,8 +255,10 @@ async fn small_and_empty_blobs(h: &Harness) {
     h.put(&small, b"hello, logs\n").await;
     assert_eq!(h.get(&small, 5).await.unwrap(), b"hello, logs\n");
     assert_eq!(h.get(&small, 1).await.unwrap(), b"hello, logs\n");
-    // A chunk of 0 is taken as 1, not as a stream that never ends.
+    // A chunk of 0 is taken as 1, not as a stream that never ends; a huge one is no
+    // allocation of that size.
     assert_eq!(h.get(&small, 0).await.unwrap().len(), 12);
+    assert_eq!(h.get(&small, usize::MAX).await.unwrap(), b"hello, logs\n");
 
     let empty = key("ns/result-1/empty");
     let writer = h.store.create(&empty).await.unwrap();
