@@ -105,8 +105,9 @@ impl S3Store {
             setting: "bucket",
             message: format!(
                 "cannot write to bucket {bucket:?} at {} (check bucket, endpoint, region, \
-                 allow_http and the credentials): {e}",
-                if endpoint.is_empty() { "AWS" } else { endpoint }
+                 allow_http and the credentials): {}",
+                if endpoint.is_empty() { "AWS" } else { endpoint },
+                with_causes(&e)
             ),
         })?;
         Ok(store)
@@ -124,6 +125,22 @@ impl S3Store {
     fn path(&self, key: &BlobKey) -> Path {
         Path::from(format!("{}{}", self.prefix, key.as_str()))
     }
+}
+
+/// The error and its causes, which object_store's message leaves out ("error sending
+/// request" says nothing of the certificate or the refused connection behind it).
+fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// object_store signs with ring and reqwest's rustls has no bundled provider (so aws-lc is
