@@ -100,11 +100,13 @@ impl BlobStore for FsStore {
             }
         };
         Ok(Box::new(FsWriter {
-            file: Some(file),
+            file,
             temp,
             target,
             key: key.clone(),
             size: 0,
+            failed: false,
+            done: false,
         }))
     }
 
@@ -129,24 +131,34 @@ impl BlobStore for FsStore {
         }
         let chunk = chunk.max(1);
         let key = key.clone();
-        let stream = stream::try_unfold(file, move |mut file| {
+        // Blob files are never written in place: exactly `size` bytes are there to read.
+        let stream = stream::try_unfold((file, meta.len()), move |(mut file, remaining)| {
             let key = key.clone();
             async move {
-                let mut buf = BytesMut::with_capacity(chunk);
+                if remaining == 0 {
+                    return Ok(None);
+                }
+                let want = usize::try_from(remaining).map_or(chunk, |r| r.min(chunk));
+                let mut buf = BytesMut::with_capacity(want);
                 // tokio reads at most its buffer size at a time: fill the chunk.
-                while buf.len() < chunk {
+                while buf.len() < want {
                     let read = file
                         .read_buf(&mut buf)
                         .await
                         .map_err(|e| BlobError::io("reading", &key, e))?;
                     if read == 0 {
-                        break;
+                        return Err(BlobError::io(
+                            "reading",
+                            &key,
+                            io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "the file is shorter than it was when opened",
+                            ),
+                        ));
                     }
                 }
-                if buf.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some((buf.freeze(), file)))
+                let remaining = remaining - buf.len() as u64;
+                Ok(Some((buf.freeze(), (file, remaining))))
             }
         });
         Ok(Some((meta.len(), Box::pin(stream))))
@@ -197,41 +209,48 @@ impl FsStore {
 
 /// A blob being written to its temporary file.
 struct FsWriter {
-    /// None once finished or aborted.
-    file: Option<File>,
+    file: File,
     temp: PathBuf,
     target: PathBuf,
     key: BlobKey,
     size: u64,
+    /// A write failed: the temporary file misses data and must not become the blob.
+    failed: bool,
+    /// Renamed into place or removed: nothing for `drop` to clean up.
+    done: bool,
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for FsWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        let file = self.file.as_mut().expect("writer used after finish");
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| BlobError::io("writing", &self.key, e))?;
+        if self.failed {
+            return Err(failed_earlier(&self.key));
+        }
+        if let Err(e) = self.file.write_all(&chunk).await {
+            self.failed = true;
+            return Err(BlobError::io("writing", &self.key, e));
+        }
         self.size += chunk.len() as u64;
         Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64, BlobError> {
-        let mut file = self.file.take().expect("writer used after finish");
-        let synced = async {
-            file.flush().await?;
-            file.sync_all().await
+        // On any error (or if this future is dropped) `drop` removes the temporary file.
+        if self.failed {
+            return Err(failed_earlier(&self.key));
         }
-        .await;
-        drop(file);
-        if let Err(e) = synced {
-            let _ = fs::remove_file(&self.temp).await;
-            return Err(BlobError::io("syncing", &self.key, e));
-        }
-        if let Err(e) = fs::rename(&self.temp, &self.target).await {
-            let _ = fs::remove_file(&self.temp).await;
-            return Err(BlobError::io("renaming into place", &self.key, e));
-        }
+        self.file
+            .flush()
+            .await
+            .map_err(|e| BlobError::io("writing", &self.key, e))?;
+        self.file
+            .sync_all()
+            .await
+            .map_err(|e| BlobError::io("syncing", &self.key, e))?;
+        fs::rename(&self.temp, &self.target)
+            .await
+            .map_err(|e| BlobError::io("renaming into place", &self.key, e))?;
+        self.done = true;
         // The rename itself is durable once the directory is synced.
         let dir = self
             .target
@@ -246,23 +265,26 @@ impl BlobWriter for FsWriter {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), BlobError> {
-        drop(self.file.take());
         match fs::remove_file(&self.temp).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(BlobError::io(
-                "removing the temporary file of",
-                &self.key,
-                e,
-            )),
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(BlobError::io(
+                    "removing the temporary file of",
+                    &self.key,
+                    e,
+                ))
+            }
         }
+        self.done = true;
+        Ok(())
     }
 }
 
 impl Drop for FsWriter {
     fn drop(&mut self) {
-        if self.file.take().is_none() {
-            return; // finished or aborted
+        if self.done {
+            return;
         }
         let temp = std::mem::take(&mut self.temp);
         let remove = move || {
@@ -272,12 +294,21 @@ impl Drop for FsWriter {
                 }
             }
         };
+        // Unlinking is quick, but still a blocking call: off the async workers if possible.
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn_blocking(remove);
             }
             Err(_) => remove(),
         }
+    }
+}
+
+fn failed_earlier(key: &BlobKey) -> BlobError {
+    BlobError::Unexpected {
+        step: "writing",
+        key: key.to_string(),
+        message: "an earlier write failed; the upload must be aborted".into(),
     }
 }
 

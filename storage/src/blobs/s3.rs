@@ -105,8 +105,9 @@ impl S3Store {
             setting: "bucket",
             message: format!(
                 "cannot write to bucket {bucket:?} at {} (check bucket, endpoint, region, \
-                 allow_http and the credentials): {e}",
-                if endpoint.is_empty() { "AWS" } else { endpoint }
+                 allow_http and the credentials): {}",
+                if endpoint.is_empty() { "AWS" } else { endpoint },
+                with_causes(&e)
             ),
         })?;
         Ok(store)
@@ -124,6 +125,22 @@ impl S3Store {
     fn path(&self, key: &BlobKey) -> Path {
         Path::from(format!("{}{}", self.prefix, key.as_str()))
     }
+}
+
+/// The error and its causes, which object_store's message leaves out ("error sending
+/// request" says nothing of the certificate or the refused connection behind it).
+fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// object_store signs with ring and reqwest's rustls has no bundled provider (so aws-lc is
@@ -278,18 +295,19 @@ impl BlobWriter for S3Writer {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64, BlobError> {
+        // On any error (or if this future is dropped) the upload stays in `self.upload`,
+        // and `drop` aborts it.
         if self.failed {
             return Err(failed(&self.key));
         }
-        let Some(mut upload) = self.upload.take() else {
-            let body = self.buffer.split().freeze();
+        let last = self.buffer.split().freeze();
+        let Some(upload) = self.upload.as_mut() else {
             self.store
-                .put(&self.path, PutPayload::from(body))
+                .put(&self.path, PutPayload::from(last))
                 .await
                 .map_err(|e| BlobError::object_store("uploading", &self.key, e))?;
             return Ok(self.size);
         };
-        let last = self.buffer.split().freeze();
         let completed = async {
             if !last.is_empty() {
                 upload.put_part(PutPayload::from(last)).await?;
@@ -298,24 +316,27 @@ impl BlobWriter for S3Writer {
         }
         .await;
         if let Err(e) = completed {
-            self.upload = Some(upload); // dropped below: aborted
             return Err(BlobError::object_store(
                 "completing the upload of",
                 &self.key,
                 e,
             ));
         }
+        self.upload = None;
         Ok(self.size)
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), BlobError> {
-        let Some(mut upload) = self.upload.take() else {
+        let Some(upload) = self.upload.as_mut() else {
             return Ok(());
         };
+        // On failure `drop` tries once more in the background.
         upload
             .abort()
             .await
-            .map_err(|e| BlobError::object_store("aborting the upload of", &self.key, e))
+            .map_err(|e| BlobError::object_store("aborting the upload of", &self.key, e))?;
+        self.upload = None;
+        Ok(())
     }
 }
 
@@ -397,6 +418,9 @@ mod tests {
             .try_collect()
             .await
             .unwrap();
-        assert_eq!(chunks, ["abc", "def", "ghi", "jk"].map(Bytes::from_static));
+        assert_eq!(
+            chunks,
+            [&b"abc"[..], b"def", b"ghi", b"jk"].map(Bytes::from_static)
+        );
     }
 }

@@ -255,8 +255,10 @@ async fn small_and_empty_blobs(h: &Harness) {
     h.put(&small, b"hello, logs\n").await;
     assert_eq!(h.get(&small, 5).await.unwrap(), b"hello, logs\n");
     assert_eq!(h.get(&small, 1).await.unwrap(), b"hello, logs\n");
-    // A chunk of 0 is taken as 1, not as a stream that never ends.
+    // A chunk of 0 is taken as 1, not as a stream that never ends; a huge one is no
+    // allocation of that size.
     assert_eq!(h.get(&small, 0).await.unwrap().len(), 12);
+    assert_eq!(h.get(&small, usize::MAX).await.unwrap(), b"hello, logs\n");
 
     let empty = key("ns/result-1/empty");
     let writer = h.store.create(&empty).await.unwrap();
@@ -590,6 +592,14 @@ async fn s3_open_refuses_a_bucket_it_cannot_write_naming_the_setting() {
     assert!(matches!(err, BlobError::Config { .. }), "{err}");
 
     let mut config = s3_config(&server, BUCKET);
+    if let BlobConfig::S3 { allow_http, .. } = &mut config {
+        *allow_http = false;
+    }
+    let err = open_store(&config).await.unwrap_err();
+    assert!(matches!(err, BlobError::Config { .. }), "{err}");
+    assert!(err.to_string().contains(&server.endpoint()), "{err}");
+
+    let mut config = s3_config(&server, BUCKET);
     if let BlobConfig::S3 { prefix, .. } = &mut config {
         *prefix = "Bad Prefix".into();
     }
@@ -626,4 +636,64 @@ async fn s3_blobs_land_under_the_prefix_and_an_outage_is_unavailable() {
     assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
     let err = results_storage::Error::from(err);
     assert_eq!(err.code(), ErrorCode::Unavailable);
+}
+
+/// Over TLS the S3 store verifies the server's certificate (rustls with ring, installed by
+/// the store): a self-signed one is refused at start, and the message says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_over_tls_refuses_an_untrusted_certificate() {
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = tokio::spawn({
+        let handshakes = Arc::clone(&handshakes);
+        async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                handshakes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // The client gives up during the handshake: nothing is ever served.
+                let _ = acceptor.accept(tcp).await;
+            }
+        }
+    });
+    let err = open_store(&BlobConfig::S3 {
+        bucket: BUCKET.into(),
+        endpoint: format!("https://{addr}"),
+        region: "us-east-1".into(),
+        access_key_id: s3_server::ACCESS_KEY.into(),
+        secret_access_key: s3_server::SECRET_KEY.into(),
+        allow_http: false,
+        prefix: String::new(),
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BlobError::Config {
+                setting: "bucket",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "the message names the certificate: {err}"
+    );
+    assert!(handshakes.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    server.abort();
 }
