@@ -4,8 +4,8 @@
 //! token file) on every backend.
 //!
 //! Unauthenticated callers get UNAUTHENTICATED / 401, forbidden ones PERMISSION_DENIED / 403
-//! naming the user and the verb, allowed ones what the call does (the logs RPCs: UNIMPLEMENTED
-//! / 501, after the check). A denied call changes nothing an admin can see. Listings over `-`
+//! naming the user and the verb, allowed ones what the call does. A denied call changes
+//! nothing an admin can see. Listings over `-`
 //! show only the namespaces the caller may list in.
 
 use base64::engine::general_purpose::STANDARD;
