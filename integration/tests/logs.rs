@@ -214,9 +214,11 @@ async fn an_interrupted_upload_changes_nothing(backend: Backend) {
     let first = text(1000, "first");
     upload(&server, &name, &first, 4096).await;
 
-    // A client that sends part of a log and goes away.
+    // A client that sends part of a log and cancels the call (its connection stays up:
+    // the server sees RST_STREAM CANCEL, which tonic ends a stream with as if it were done).
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::Log>(4);
-    let mut client = logs(&server).await;
+    let connection = logs(&server).await;
+    let mut client = connection.clone();
     let call = tokio::spawn(async move {
         client
             .update_log(tokio_stream::wrappers::ReceiverStream::new(rx))

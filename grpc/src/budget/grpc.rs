@@ -75,9 +75,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let held = Held::default();
         let streaming = STREAMING_UPLOADS.contains(&request.uri().path());
+        let end = BodyEnd::default();
+        request.extensions_mut().insert(end.clone());
         let request = request.map(|body| {
             Body::new(Metered {
                 inner: body,
@@ -86,6 +88,7 @@ where
                 framing: Framing::default(),
                 waiting: None,
                 streaming,
+                end,
             })
         });
         let answer = self.inner.call(request);
@@ -113,6 +116,26 @@ struct Metered {
     waiting: Option<(Frame<Bytes>, Reserving)>,
     /// Whether earlier messages' reservations go when a new one is granted.
     streaming: bool,
+    /// Set when the body ends as the client meant it to.
+    end: BodyEnd,
+}
+
+/// Whether a request body reached its end (END_STREAM), as opposed to being cut off: tonic
+/// ends a client stream the client cancelled (RST_STREAM CANCEL) as if it had finished, so
+/// a service that must not act on half a stream (a log upload) asks this instead. Found in
+/// the request's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct BodyEnd(Arc<std::sync::atomic::AtomicBool>);
+
+impl BodyEnd {
+    /// Whether the body ended as the client meant it to.
+    pub fn reached(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn mark(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 impl http_body::Body for Metered {
@@ -143,7 +166,11 @@ impl http_body::Body for Metered {
             }
             let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => frame,
-                other => return Poll::Ready(other),
+                None => {
+                    this.end.mark();
+                    return Poll::Ready(None);
+                }
+                error => return Poll::Ready(error),
             };
             let Some(data) = frame.data_ref() else {
                 return Poll::Ready(Some(Ok(frame)));

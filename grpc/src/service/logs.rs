@@ -9,6 +9,7 @@ use results_actors::auth::{Credentials, Verb};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::ResultsApi;
+use crate::budget::grpc::BodyEnd;
 use crate::credentials;
 use crate::error::ApiError;
 use crate::pb::google::api::HttpBody;
@@ -74,6 +75,8 @@ impl Logs for LogsService {
         request: Request<Streaming<pb::Log>>,
     ) -> Result<Response<pb::LogSummary>, Status> {
         let caller = self.caller(&request)?;
+        // Without the budget layer (never in the server) the end cannot be told apart.
+        let end = request.extensions().get::<BodyEnd>().cloned();
         let mut messages = request.into_inner();
         // The log's name comes with the first message; every later one names the same log
         // (or leaves the name empty).
@@ -100,7 +103,21 @@ impl Logs for LogsService {
                 )),
             )),
         });
-        let chunks = futures::stream::once(async move { Ok(first.data.into()) }).chain(rest);
+        // A stream the client cut off ends like a finished one: refuse to keep it.
+        let cut_off = futures::stream::once(async move {
+            match end {
+                Some(end) if !end.reached() => Some(Err(results_actors::Error::Storage(
+                    results_actors::StorageError::Pool(
+                        "the upload was cancelled before its end; nothing was stored".into(),
+                    ),
+                ))),
+                _ => None,
+            }
+        })
+        .filter_map(std::future::ready);
+        let chunks = futures::stream::once(async move { Ok(first.data.into()) })
+            .chain(rest)
+            .chain(cut_off);
         Ok(Response::new(self.api.update_log(&name, chunks).await?))
     }
 

@@ -1,12 +1,15 @@
 //! Test support, behind the `test-support` feature (and in this crate's own tests), never
 //! in a release binary: throwaway databases, and the `EXPLAIN` of exactly the query a
-//! listing page runs, read into a [`QueryPlan`] for the plan-shape tests.
+//! listing page runs, read into a [`QueryPlan`] for the plan-shape tests, and a real
+//! S3-compatible server on loopback (`s3`) for the blob and log tests.
 
 mod db;
 mod explain;
 #[cfg(test)]
 mod plan_shapes;
 mod query_plan;
+#[cfg(feature = "test-support")]
+pub mod s3;
 #[cfg(test)]
 mod schema_matches;
 

@@ -1,8 +1,6 @@
 //! The blob stores against the same suite: the filesystem store in a temporary directory and
 //! the S3 store against a real S3-compatible server (s3s) started in-process on loopback.
 
-mod s3_server;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use results_storage::blobs::{open_store, BlobConfig, BlobError, BlobKey, BlobSto
 use results_storage::ErrorCode;
 use tempfile::TempDir;
 
-use s3_server::S3Server;
+use results_storage::testing::s3::{self as s3_server, S3Server};
 
 const BUCKET: &str = "results-logs";
 const MIB: usize = 1024 * 1024;

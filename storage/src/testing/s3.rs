@@ -18,6 +18,7 @@ pub const SECRET_KEY: &str = "results-test-secret";
 
 /// A running server; stopped when dropped.
 pub struct S3Server {
+    /// Where it listens.
     pub addr: SocketAddr,
     /// Where s3s-fs keeps buckets (one directory each) and its upload state.
     pub root: PathBuf,
