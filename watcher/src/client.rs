@@ -6,11 +6,13 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::{Error, Result};
+use crate::pb::logs_client::LogsClient;
 use crate::pb::results_client::ResultsClient;
 use crate::pb::{self};
 use crate::settings::ApiSettings;
@@ -23,6 +25,7 @@ const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct ApiClient {
     results: ResultsClient<Channel>,
+    logs: LogsClient<Channel>,
     token_file: Option<String>,
     token: Mutex<Option<(Instant, String)>>,
 }
@@ -38,7 +41,6 @@ impl ApiClient {
                 url: settings.url.clone(),
                 source,
             })?
-            .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -57,7 +59,13 @@ impl ApiClient {
                 source,
             })?;
         }
+        // Uploading a log takes as long as the log is large: its calls have no overall
+        // timeout (the uploader stops one that makes no progress), so they get a channel
+        // of their own.
+        let logs = LogsClient::new(endpoint.connect_lazy());
+        let endpoint = endpoint.timeout(Duration::from_secs(settings.timeout_secs));
         Ok(ApiClient {
+            logs,
             results: ResultsClient::new(endpoint.connect_lazy())
                 .max_decoding_message_size(64 << 20)
                 .max_encoding_message_size(64 << 20),
@@ -151,6 +159,22 @@ impl ApiClient {
         };
         let request = self.request(message)?;
         self.answer(self.results.clone().update_record(request).await)
+    }
+
+    /// `UpdateLog`: `messages` are the chunks of one log. No timeout of its own: the caller
+    /// decides how long a log may take.
+    pub fn update_log<S>(&self, messages: S) -> BoxFuture<'_, CallResult<pb::LogSummary>>
+    where
+        S: futures::Stream<Item = pb::Log> + Send + 'static,
+    {
+        // Boxed: awaited in place, tonic's client-streaming future is not provably `Send`
+        // for every lifetime of `&self` (a compiler limitation), which workers need.
+        let request = self.request(messages);
+        let mut logs = self.logs.clone();
+        Box::pin(async move {
+            let answer = logs.update_log(request?).await;
+            self.answer(answer)
+        })
     }
 }
 
