@@ -1161,3 +1161,20 @@ async fn a_generated_log_is_streamed_in_chunks_as_its_generator_makes_it() {
     let head = pods.logs("big-pod", &params).await.unwrap();
     assert_eq!(head, GeneratedLog::line(0) + &GeneratedLog::line(1));
 }
+
+#[tokio::test]
+async fn a_broken_log_connection_is_an_error_not_the_end_of_the_log() {
+    use futures::AsyncReadExt as _;
+
+    let fake = FakeKube::start();
+    fake.set_pod_log_broken(NS, "flaky-pod", "step-build", vec![b'x'; 100_000]);
+    let params = log_params(Some("step-build"), None);
+    let mut reader = pods(&fake).log_stream("flaky-pod", &params).await.unwrap();
+    let mut read = Vec::new();
+    let error = reader
+        .read_to_end(&mut read)
+        .await
+        .expect_err("a broken body");
+    assert!(read.len() <= 100_000, "{} bytes", read.len());
+    assert!(!error.to_string().is_empty());
+}

@@ -726,6 +726,92 @@ async fn an_outage_of_the_logs_service_holds_the_deleted_run_until_its_logs_are_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_read_that_breaks_aborts_the_upload_rather_than_storing_half_and_retries() {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let cluster = Cluster::with_double(|_| {}).await;
+    let kube = &cluster.kube;
+    // More than a chunk arrives before the break: the upload is under way when it fails.
+    kube.set_pod_log_broken(NS, "flaky-pod", "step-build", vec![b'x'; 3 * CHUNK_BYTES]);
+    kube.create(finished_task_run("flaky", &["step-build"], None));
+    let metrics = cluster.watcher.metrics();
+    eventually("failed uploads", || metrics.log_failures.load(Relaxed) >= 2).await;
+    let held = kube.get(V1, "taskruns", NS, "flaky").unwrap();
+    assert!(has_finalizer(&held), "held while its log is not up");
+    assert_eq!(annotation(&held, LOG_STORED_ANNOTATION), None);
+    assert!(
+        cluster.double().uploads().is_empty(),
+        "a cut read must abort the upload, not end it: {:?}",
+        cluster.double().uploads()
+    );
+
+    kube.set_pod_log(NS, "flaky-pod", "step-build", "whole at last\n");
+    let stored = cluster.wait_logs_stored("flaky").await;
+    let log = cluster
+        .double()
+        .log(&log_name(&stored, "step-build"))
+        .unwrap();
+    assert_eq!(log.text(), "whole at last\n");
+    assert_eq!(cluster.double().uploads().len(), 1);
+}
+
+/// Why the watcher aborts uploads on the wire: a tonic server reads a dropped
+/// client-streaming call (RST_STREAM CANCEL) as a complete stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_upload_looks_complete_to_a_tonic_server_and_an_aborted_one_does_not() {
+    use results_watcher::client::ApiClient;
+    use results_watcher::logs::Upload;
+
+    let double = LogsDouble::start("127.0.0.1:1".parse().unwrap()).await;
+    let name = "ci/results/r/logs/t/step-build";
+    let half = pb::Log {
+        name: name.into(),
+        data: b"half".to_vec(),
+    };
+    let (more, rest) = tokio::sync::mpsc::channel::<pb::Log>(1);
+    more.send(half.clone()).await.unwrap();
+    let mut client = LogsClient::connect(format!("http://{}", double.addr))
+        .await
+        .unwrap();
+    let call = tokio::spawn(async move {
+        client
+            .update_log(tokio_stream::wrappers::ReceiverStream::new(rest))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    call.abort();
+    eventually("the dropped upload ends on the server", || {
+        !double.uploads().is_empty()
+    })
+    .await;
+    assert_eq!(
+        double.log(name).unwrap().text(),
+        "half",
+        "stored as if whole"
+    );
+    drop(more);
+
+    let mut settings = watcher_settings(double.addr).api;
+    settings.timeout_secs = 5;
+    let api = ApiClient::new(&settings).unwrap();
+    let uploads = futures::stream::iter([
+        Upload::Chunk(pb::Log {
+            name: "ci/results/r/logs/t/step-test".into(),
+            data: b"half".to_vec(),
+        }),
+        Upload::Abort("the log read failed".into()),
+    ]);
+    let status = api.update_log(uploads).await.expect_err("aborted");
+    assert_ne!(status.code(), Code::Ok);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        double.uploads().len(),
+        1,
+        "the aborted upload is not stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_that_cannot_go_are_given_up_at_the_store_deadline() {
     let cluster = Cluster::with_double(|s| s.watcher.store_deadline_secs = 2).await;
     let kube = &cluster.kube;

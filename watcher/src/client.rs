@@ -1,5 +1,6 @@
-//! The watcher's side of the results API: a lazily connected gRPC channel (the watcher
-//! starts and keeps reconciling while the API is down), a per-call timeout, and an
+//! The watcher's side of the results API: lazily connected gRPC channels (the watcher
+//! starts and keeps reconciling while the API is down), a per-call timeout (log uploads,
+//! as long as their logs, are watched for progress by their caller instead), and an
 //! optional bearer token read from a file (re-read as it rotates: every minute, and at once
 //! after the API refused it).
 
@@ -12,7 +13,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::{Error, Result};
-use crate::pb::logs_client::LogsClient;
+use crate::logs::{Upload, UploadCodec};
 use crate::pb::results_client::ResultsClient;
 use crate::pb::{self};
 use crate::settings::ApiSettings;
@@ -25,7 +26,7 @@ const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct ApiClient {
     results: ResultsClient<Channel>,
-    logs: LogsClient<Channel>,
+    logs: Channel,
     token_file: Option<String>,
     token: Mutex<Option<(Instant, String)>>,
 }
@@ -62,7 +63,7 @@ impl ApiClient {
         // Uploading a log takes as long as the log is large: its calls have no overall
         // timeout (the uploader stops one that makes no progress), so they get a channel
         // of their own.
-        let logs = LogsClient::new(endpoint.connect_lazy());
+        let logs = endpoint.connect_lazy();
         let endpoint = endpoint.timeout(Duration::from_secs(settings.timeout_secs));
         Ok(ApiClient {
             logs,
@@ -161,18 +162,25 @@ impl ApiClient {
         self.answer(self.results.clone().update_record(request).await)
     }
 
-    /// `UpdateLog`: `messages` are the chunks of one log. No timeout of its own: the caller
-    /// decides how long a log may take.
-    pub fn update_log<S>(&self, messages: S) -> BoxFuture<'_, CallResult<pb::LogSummary>>
+    /// `UpdateLog`: `uploads` are the chunks of one log, or an abort (see
+    /// [`crate::logs::Upload`]). No timeout of its own: the caller decides how long a log
+    /// may take, and aborts rather than drops an upload it gives up on.
+    pub fn update_log<S>(&self, uploads: S) -> BoxFuture<'_, CallResult<pb::LogSummary>>
     where
-        S: futures::Stream<Item = pb::Log> + Send + 'static,
+        S: futures::Stream<Item = Upload> + Send + 'static,
     {
         // Boxed: awaited in place, tonic's client-streaming future is not provably `Send`
         // for every lifetime of `&self` (a compiler limitation), which workers need.
-        let request = self.request(messages);
-        let mut logs = self.logs.clone();
+        let request = self.request(uploads);
+        let mut grpc = tonic::client::Grpc::new(self.logs.clone());
         Box::pin(async move {
-            let answer = logs.update_log(request?).await;
+            let request = request?;
+            grpc.ready()
+                .await
+                .map_err(|e| Status::unavailable(format!("the results API is not ready: {e}")))?;
+            let path =
+                http::uri::PathAndQuery::from_static("/tekton.results.v1alpha2.Logs/UpdateLog");
+            let answer = grpc.client_streaming(request, path, UploadCodec).await;
             self.answer(answer)
         })
     }

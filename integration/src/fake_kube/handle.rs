@@ -248,6 +248,21 @@ impl FakeKube {
             .set_generated(namespace, pod, container, size);
     }
 
+    /// Sets the log of `container` in `pod` to `text`, after which the connection breaks
+    /// (as when the kubelet or apiserver goes away mid-log): the client reads `text`, then
+    /// an error instead of the end of the body.
+    pub fn set_pod_log_broken(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        text: impl Into<actix_web::web::Bytes>,
+    ) {
+        self.shared
+            .pod_logs()
+            .set_broken(namespace, pod, container, text.into());
+    }
+
     /// Forgets the pod's logs: its log requests answer 404 from now on.
     pub fn remove_pod_logs(&self, namespace: &str, pod: &str) {
         self.shared.pod_logs().remove_pod(namespace, pod);

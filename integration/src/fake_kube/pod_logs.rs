@@ -34,12 +34,14 @@ pub struct PodLogRequest {
 enum Source {
     Text(Bytes),
     Generated(GeneratedLog),
+    /// The text, then the connection breaks.
+    Broken(Bytes),
 }
 
 impl Source {
     fn len(&self) -> u64 {
         match self {
-            Source::Text(text) => text.len() as u64,
+            Source::Text(text) | Source::Broken(text) => text.len() as u64,
             Source::Generated(log) => log.size,
         }
     }
@@ -47,7 +49,7 @@ impl Source {
     /// The first `len` bytes, as a lazy sequence of chunks.
     fn chunks(self, len: u64) -> Box<dyn Iterator<Item = Bytes> + Send> {
         match self {
-            Source::Text(text) => {
+            Source::Text(text) | Source::Broken(text) => {
                 let text = text.slice(..len as usize);
                 let count = text.len().div_ceil(SERVE_CHUNK);
                 Box::new((0..count).map(move |i| {
@@ -131,6 +133,10 @@ impl PodLogs {
         self.set(namespace, pod, container, Source::Text(text));
     }
 
+    pub fn set_broken(&self, namespace: &str, pod: &str, container: &str, text: Bytes) {
+        self.set(namespace, pod, container, Source::Broken(text));
+    }
+
     pub fn set_generated(&self, namespace: &str, pod: &str, container: &str, size: u64) {
         self.set(
             namespace,
@@ -172,10 +178,13 @@ impl PodLogs {
     ) -> HttpResponse {
         let response = match self.find(namespace, pod, query) {
             Ok((source, len)) => {
-                let chunks = source.chunks(len).map(Ok::<_, std::convert::Infallible>);
+                let broken = matches!(source, Source::Broken(_));
+                let chunks = source.chunks(len).map(Ok::<_, std::io::Error>);
+                // A failed body item makes the server drop the connection mid-body.
+                let end = broken.then(|| Err(std::io::Error::other("the log connection broke")));
                 HttpResponse::Ok()
                     .content_type("text/plain")
-                    .streaming(futures::stream::iter(chunks))
+                    .streaming(futures::stream::iter(chunks.chain(end)))
             }
             Err(error) => answer(Err(error)),
         };

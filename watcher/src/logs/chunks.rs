@@ -1,16 +1,20 @@
 //! One step's log as `UpdateLog` messages: read from the pod's log stream a chunk at a
-//! time (never the whole log), cut at the size cap with a line saying so, and a failed
-//! read reported aside rather than as the end of the log.
+//! time (never the whole log), cut at the size cap with a line saying so; a failed read,
+//! or an abort asked for, ends the stream with [`Upload::Abort`], never as the end of the
+//! log.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::io::{AsyncRead, AsyncReadExt as _};
 use futures::Stream;
+
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::codec::Upload;
 use crate::pb;
 
 /// Bytes of log data in one message, at most.
@@ -31,6 +35,8 @@ pub struct Progress {
     read: AtomicU64,
     /// Whether the log was cut at the cap.
     truncated: std::sync::atomic::AtomicBool,
+    /// Why the upload was aborted, if it was.
+    failure: Mutex<Option<String>>,
 }
 
 impl Progress {
@@ -40,6 +46,7 @@ impl Progress {
             last_ms: AtomicU64::new(0),
             read: AtomicU64::new(0),
             truncated: Default::default(),
+            failure: Mutex::new(None),
         }
     }
 
@@ -62,18 +69,20 @@ impl Progress {
     pub fn truncated(&self) -> bool {
         self.truncated.load(Relaxed)
     }
+
+    /// Why the upload was aborted (a failed read, or an abort asked for), if it was.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().expect("failure lock").clone()
+    }
 }
 
-/// The messages of one log, with its progress and the error that stopped the reading, if
-/// any. On a read error the stream neither yields nor ends (an end would commit a partial
-/// log): the consumer sees the error on `failed` and drops the upload, which cancels it.
+/// The upload of one log and its progress.
 pub struct Chunks {
-    /// The messages, each carrying the log's name.
-    pub messages: Pin<Box<dyn Stream<Item = pb::Log> + Send>>,
+    /// The messages, each carrying the log's name; after a failed read or an abort, one
+    /// [`Upload::Abort`] and the end.
+    pub uploads: Pin<Box<dyn Stream<Item = Upload> + Send>>,
     /// Shared progress of the reading.
     pub progress: Arc<Progress>,
-    /// Resolves with the read error, if reading fails.
-    pub failed: oneshot::Receiver<std::io::Error>,
 }
 
 struct State<R> {
@@ -84,18 +93,19 @@ struct State<R> {
     sent_any: bool,
     done: bool,
     progress: Arc<Progress>,
-    failed: Option<oneshot::Sender<std::io::Error>>,
 }
+
+type AbortFuture = Pin<Box<dyn Future<Output = String> + Send>>;
 
 /// Reads `reader` into messages named `name`: chunks of at most [`CHUNK_BYTES`], at most
 /// `cap` bytes of log and then [`truncation_line`] if there was more; an empty log is one
-/// empty message.
-pub fn chunks<R>(reader: R, name: String, cap: u64) -> Chunks
+/// empty message. A reason sent on `abort` ends the upload with [`Upload::Abort`], even
+/// while a read is waiting; so does a failed read.
+pub fn chunks<R>(reader: R, name: String, cap: u64, abort: oneshot::Receiver<String>) -> Chunks
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
     let progress = Arc::new(Progress::new());
-    let (failed_tx, failed) = oneshot::channel();
     let state = State {
         reader,
         name,
@@ -104,33 +114,42 @@ where
         sent_any: false,
         done: false,
         progress: progress.clone(),
-        failed: Some(failed_tx),
     };
-    let messages = futures::stream::unfold(state, |mut state| async move {
+    // Resolves only with a reason: a dropped sender means no abort will come.
+    let abort: AbortFuture = Box::pin(async move {
+        match abort.await {
+            Ok(why) => why,
+            Err(_) => std::future::pending().await,
+        }
+    });
+    let uploads = futures::stream::unfold((state, abort), |(mut state, mut abort)| async move {
         if state.done {
             return None;
         }
-        match next_message(&mut state).await {
+        let next = tokio::select! {
+            biased;
+            why = &mut abort => Err(why),
+            next = next_message(&mut state) => {
+                next.map_err(|e| format!("reading the log failed: {e}"))
+            }
+        };
+        match next {
             Ok(Some(message)) => {
                 state.sent_any = true;
                 state.progress.touch();
-                Some((message, state))
+                Some((Upload::Chunk(message), (state, abort)))
             }
             Ok(None) => None,
-            Err(e) => {
-                if let Some(failed) = state.failed.take() {
-                    let _ = failed.send(e);
-                }
-                // Never end: an end would store what was read so far as the whole log.
-                std::future::pending::<()>().await;
-                None
+            Err(why) => {
+                state.done = true;
+                *state.progress.failure.lock().expect("failure lock") = Some(why.clone());
+                Some((Upload::Abort(why), (state, abort)))
             }
         }
     });
     Chunks {
-        messages: Box::pin(messages),
+        uploads: Box::pin(uploads),
         progress,
-        failed,
     }
 }
 
@@ -190,11 +209,22 @@ mod tests {
     use super::*;
     use futures::StreamExt as _;
 
+    fn messages(uploads: Vec<Upload>) -> Vec<pb::Log> {
+        uploads
+            .into_iter()
+            .map(|u| match u {
+                Upload::Chunk(log) => log,
+                Upload::Abort(why) => panic!("aborted: {why}"),
+            })
+            .collect()
+    }
+
     async fn collect(text: &[u8], cap: u64) -> (Vec<pb::Log>, Arc<Progress>) {
         let reader = futures::io::Cursor::new(text.to_vec());
-        let chunks = chunks(reader, "ns/results/r/logs/t/step-a".into(), cap);
-        let messages = chunks.messages.collect::<Vec<_>>().await;
-        (messages, chunks.progress)
+        let (_abort, aborted) = oneshot::channel();
+        let chunks = chunks(reader, "ns/results/r/logs/t/step-a".into(), cap, aborted);
+        let uploads = chunks.uploads.collect::<Vec<_>>().await;
+        (messages(uploads), chunks.progress)
     }
 
     fn joined(messages: &[pb::Log]) -> Vec<u8> {
@@ -213,6 +243,7 @@ mod tests {
         assert_eq!(joined(&messages), text);
         assert_eq!(progress.bytes_read(), text.len() as u64);
         assert!(!progress.truncated());
+        assert_eq!(progress.failure(), None);
     }
 
     #[tokio::test]
@@ -251,8 +282,8 @@ mod tests {
         assert_eq!(messages.len(), 1);
     }
 
-    /// Yields some bytes, then fails.
-    struct Failing(usize);
+    /// Yields `.0` bytes, then fails, or (`.1`) waits forever.
+    struct Failing(usize, bool);
 
     impl AsyncRead for Failing {
         fn poll_read(
@@ -261,6 +292,9 @@ mod tests {
             buf: &mut [u8],
         ) -> std::task::Poll<std::io::Result<usize>> {
             if self.0 == 0 {
+                if self.1 {
+                    return std::task::Poll::Pending;
+                }
                 return std::task::Poll::Ready(Err(std::io::Error::other("connection reset")));
             }
             let n = self.0.min(buf.len());
@@ -271,17 +305,37 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_read_is_reported_and_the_stream_never_ends() {
-        let mut chunks = chunks(Failing(CHUNK_BYTES + 10), "n".into(), 1 << 30);
-        let first = chunks.messages.next().await.expect("a full chunk first");
-        assert_eq!(first.data.len(), CHUNK_BYTES);
-        let next = tokio::time::timeout(
-            std::time::Duration::from_millis(200),
-            chunks.messages.next(),
-        )
-        .await;
-        assert!(next.is_err(), "the stream must not end after a failed read");
-        let error = chunks.failed.await.expect("the error is reported");
-        assert_eq!(error.to_string(), "connection reset");
+    async fn a_failed_read_ends_the_upload_with_an_abort_not_an_end() {
+        let (_abort, aborted) = oneshot::channel();
+        let chunks = chunks(
+            Failing(CHUNK_BYTES + 10, false),
+            "n".into(),
+            1 << 30,
+            aborted,
+        );
+        let uploads = chunks.uploads.collect::<Vec<_>>().await;
+        assert_eq!(uploads.len(), 2, "a full chunk, then the abort");
+        assert!(matches!(&uploads[0], Upload::Chunk(log) if log.data.len() == CHUNK_BYTES));
+        let Upload::Abort(why) = &uploads[1] else {
+            panic!("{:?}", uploads[1]);
+        };
+        assert!(why.contains("connection reset"), "{why}");
+        assert_eq!(chunks.progress.failure().as_deref(), Some(why.as_str()));
+    }
+
+    #[tokio::test]
+    async fn an_abort_ends_an_upload_whose_read_hangs() {
+        let (abort, aborted) = oneshot::channel();
+        let mut chunks = chunks(Failing(10, true), "n".into(), 1 << 30, aborted);
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(100), chunks.uploads.next())
+                .await;
+        assert!(waiting.is_err(), "the read hangs");
+        abort.send("no progress".into()).unwrap();
+        assert_eq!(
+            chunks.uploads.next().await,
+            Some(Upload::Abort("no progress".into()))
+        );
+        assert_eq!(chunks.uploads.next().await, None);
     }
 }

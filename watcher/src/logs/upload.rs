@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::{self, Either};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::{Code, Status};
 
@@ -217,34 +218,33 @@ impl LogUploader {
                 )))
             }
         };
-        let Chunks {
-            messages,
-            progress,
-            failed,
-        } = chunks(Box::pin(reader), log.to_owned(), cap);
-        let upload = Box::pin(api.update_log(messages));
-        let failed = Box::pin(async move {
-            match failed.await {
-                Ok(error) => error,
-                // The reading ended well: only the upload or the stall can end this.
-                Err(_) => std::future::pending().await,
-            }
+        let (abort, aborted) = oneshot::channel();
+        let Chunks { uploads, progress } = chunks(Box::pin(reader), log.to_owned(), cap, aborted);
+        let upload = api.update_log(uploads);
+        let watchdog = Box::pin(async {
+            stalled(&progress, self.stall).await;
+            // Aborted, not dropped: a dropped upload would end as if complete (see
+            // `codec`). The abort goes out with the next poll of the request body...
+            let _ = abort.send(format!("no progress for {:?}", self.stall));
+            // ...which does not come if the API stopped reading: then give up on it.
+            tokio::time::sleep(self.stall).await;
         });
-        let stop = future::select(failed, Box::pin(stalled(&progress, self.stall)));
-        let answer = match future::select(upload, stop).await {
+        let answer = match future::select(upload, watchdog).await {
             Either::Left((answer, _)) => answer,
-            Either::Right((Either::Left((error, _)), _)) => {
-                return Err(StepError::Retry(format!(
-                    "reading the log of container {container} of pod {pod} failed: {error}"
-                )));
-            }
-            Either::Right((Either::Right(((), _)), _)) => {
+            Either::Right(((), _)) => {
                 return Err(StepError::Retry(format!(
                     "uploading the log of container {container} of pod {pod} made no progress for {:?}",
                     self.stall
                 )));
             }
         };
+        if answer.is_err() {
+            if let Some(why) = progress.failure() {
+                return Err(StepError::Retry(format!(
+                    "uploading the log of container {container} of pod {pod} was aborted: {why}"
+                )));
+            }
+        }
         match answer {
             Ok(summary) => {
                 let sent = progress.bytes_read()
@@ -303,6 +303,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_upload_is_stalled_once_no_chunk_came_for_the_limit() {
+        use futures::StreamExt as _;
+
+        let start = Instant::now();
+        let (_abort, aborted) = oneshot::channel();
+        let reader = futures::io::Cursor::new(vec![b'a'; 10]);
+        let mut log = chunks(reader, "n".into(), 100, aborted);
+        let limit = Duration::from_secs(5);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        // A chunk read at 3 s moves the stall to 8 s.
+        assert!(log.uploads.next().await.is_some());
+        stalled(&log.progress, limit).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(8));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_api_without_logs_is_asked_again_after_a_while() {
         let uploader = uploader();
         assert!(uploader.api_offers_logs());
@@ -344,7 +360,7 @@ mod tests {
         assert!(!uploader.needed(&Run::new(RunKind::PipelineRun, &pipeline)));
         uploader.mark_unsupported(&Status::unimplemented("no"));
         assert!(!uploader.needed(&Run::new(RunKind::TaskRun, &finished)));
-        let mut disabled = super::super::LogUploader::new(
+        let mut disabled = LogUploader::new(
             LogsSettings {
                 enabled: false,
                 ..LogsSettings::default()
