@@ -38,8 +38,12 @@ pub const UPDATE_MANAGER: &str = "tekton-pipelines-controller";
 /// 201); `POST /apis/authorization.k8s.io/v1/subjectaccessreviews` allows what one of the
 /// [`AccessRule`]s of [`FakeKube::allow`] covers, RBAC style (no rule: `allowed: false`).
 ///
+/// Pod logs: `GET /api/v1/namespaces/{ns}/pods/{pod}/log` serves what
+/// [`FakeKube::set_pod_log`] and its siblings set, streamed in chunks.
+///
 /// Not modelled: schemas and validation beyond names, version conversion, subresources
-/// (`/status` is a 404; status written through the main resource is kept), field ownership
+/// other than `pods/log` (`/status` is a 404; status written through the main resource is
+/// kept), field ownership
 /// of anything but label/annotation keys and finalizers (other applied fields are merged in
 /// and only shown in `managedFields`), YAML apply bodies, strategic merge patch (415, as for
 /// custom resources), consistent snapshots across list pages and `Exact` list
