@@ -356,6 +356,38 @@ async fn a_dropped_upload_looks_complete_to_a_tonic_server_and_an_aborted_one_do
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_watcher_uploads_the_logs_its_predecessor_could_not() {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let mut cluster = Cluster::with_double(|_| {}).await;
+    cluster.double().fail(Some(Code::Unavailable));
+    cluster
+        .kube
+        .set_pod_log(NS, "carry-pod", "step-build", "carried over\n");
+    cluster
+        .kube
+        .create(finished_task_run("carry", &["step-build"], None));
+    cluster
+        .wait_task_run("carry", "stored and held for its logs", |o| {
+            o.is_some_and(|o| annotation(o, STORED_ANNOTATION) == Some("true") && has_finalizer(o))
+        })
+        .await;
+    // What is pending lives on the run, not in the watcher's memory.
+    cluster.restart_watcher();
+    cluster.double().fail(None);
+    let stored = cluster.wait_logs_stored("carry").await;
+    let log = cluster
+        .double()
+        .log(&log_name(&stored, "step-build"))
+        .unwrap();
+    assert_eq!(log.text(), "carried over\n");
+    let metrics = cluster.watcher.metrics();
+    assert_eq!(metrics.logs_uploaded.load(Relaxed), 1);
+    // The Record was current: the new watcher only uploaded the logs.
+    assert_eq!(metrics.api_writes.load(Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_that_cannot_go_are_given_up_at_the_store_deadline() {
     let cluster = Cluster::with_double(|s| s.watcher.store_deadline_secs = 2).await;
     let kube = &cluster.kube;

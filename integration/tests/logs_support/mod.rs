@@ -347,6 +347,17 @@ impl Cluster {
         }
     }
 
+    /// Stops the watcher and starts a new one (nothing remembered) with default test
+    /// settings, talking to the double if there is one.
+    pub fn restart_watcher(&mut self) {
+        self.watcher.stop();
+        let addr = self
+            .double
+            .as_ref()
+            .map_or(self.api.grpc_addr(), |d| d.addr);
+        self.watcher = WatcherThread::start(watcher_settings(addr), &self.kube.url());
+    }
+
     /// The watcher talks to the real API.
     pub fn with_server(adjust: impl FnOnce(&mut Settings)) -> Cluster {
         let api = TestServer::start(Backend::Sqlite);
