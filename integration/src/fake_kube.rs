@@ -2,13 +2,14 @@
 //! resources (`/apis/{group}/{version}/…`, objects as JSON) with list, watch, get, create,
 //! replace, patch, server-side apply, delete, finalizers and garbage collection, and
 //! TokenReview and SubjectAccessReview answered from registered tokens and RBAC-like rules,
-//! in the wire format kube-rs consumes.
+//! and container logs (`pods/{pod}/log`, streamed), in the wire format kube-rs consumes.
 
 mod delete;
 mod handle;
 mod http;
 mod managed;
 mod meta;
+mod pod_logs;
 mod rbac;
 mod requests;
 mod reviews;
@@ -21,6 +22,7 @@ mod writes;
 
 pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
 pub use http::WriteRequest;
+pub use pod_logs::{GeneratedLog, PodLogRequest};
 pub use rbac::{AccessRule, Subject};
 pub use reviews::ReviewedUser;
 

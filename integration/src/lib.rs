@@ -9,7 +9,8 @@
 //!   the OS, with gRPC and REST clients.
 //! - [`fake_kube`]: [`FakeKube`], a fake Kubernetes API server (list, watch, server-side
 //!   apply, finalizers, garbage collection, TokenReview and SubjectAccessReview against
-//!   [`ReviewedUser`] tokens and [`AccessRule`]s) that kube-rs clients talk to unchanged.
+//!   [`ReviewedUser`] tokens and [`AccessRule`]s, container logs through `pods/log`) that
+//!   kube-rs clients talk to unchanged.
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.

@@ -1015,3 +1015,166 @@ mod reviews {
         assert_eq!(status.unwrap().unwrap().authenticated, Some(true));
     }
 }
+
+fn pods(fake: &FakeKube) -> Api<k8s_openapi::api::core::v1::Pod> {
+    Api::namespaced(client(fake), NS)
+}
+
+fn log_params(container: Option<&str>, limit_bytes: Option<i64>) -> kube::api::LogParams {
+    kube::api::LogParams {
+        container: container.map(str::to_owned),
+        limit_bytes,
+        ..Default::default()
+    }
+}
+
+/// The code of a failed log request, and its message.
+fn log_error(outcome: kube::Result<String>) -> (u16, String) {
+    match outcome {
+        Err(kube::Error::Api(status)) => (status.code, status.message.clone()),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pod_logs_are_served_per_container_with_the_apiservers_errors() {
+    let fake = FakeKube::start();
+    fake.set_pod_log(NS, "build-pod", "step-build", "compiling\nlinking\n");
+    fake.set_pod_log(NS, "build-pod", "step-test", String::from("ok 1\nok 2\n"));
+    fake.set_pod_log(NS, "solo-pod", "step-only", "alone\n");
+    let pods = pods(&fake);
+
+    let log = async |pod: &str, container: Option<&str>, limit: Option<i64>| {
+        pods.logs(pod, &log_params(container, limit)).await
+    };
+    let build = log("build-pod", Some("step-build"), None).await;
+    assert_eq!(build.unwrap(), "compiling\nlinking\n");
+    let test = log("build-pod", Some("step-test"), None).await;
+    assert_eq!(test.unwrap(), "ok 1\nok 2\n");
+    // One container: it need not be named.
+    assert_eq!(log("solo-pod", None, None).await.unwrap(), "alone\n");
+    // limitBytes cuts; follow ends where the log of a terminated container does.
+    let cut = log("build-pod", Some("step-build"), Some(4)).await;
+    assert_eq!(cut.unwrap(), "comp");
+    let mut follow = log_params(Some("step-test"), None);
+    follow.follow = true;
+    assert_eq!(
+        pods.logs("build-pod", &follow).await.unwrap(),
+        "ok 1\nok 2\n"
+    );
+
+    let (code, message) = log_error(
+        pods.logs("gone-pod", &log_params(Some("step-build"), None))
+            .await,
+    );
+    assert_eq!(code, 404, "{message}");
+    assert!(message.contains("gone-pod"), "{message}");
+    let (code, message) = log_error(
+        pods.logs("build-pod", &log_params(Some("step-nope"), None))
+            .await,
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        message,
+        "container step-nope is not valid for pod build-pod"
+    );
+    let (code, message) = log_error(pods.logs("build-pod", &log_params(None, None)).await);
+    assert_eq!(code, 400);
+    assert!(message.contains("step-build step-test"), "{message}");
+    let (code, _) = log_error(
+        pods.logs("build-pod", &log_params(Some("step-build"), Some(0)))
+            .await,
+    );
+    assert_eq!(code, 400, "limitBytes must be positive");
+    let mut tail = log_params(Some("step-build"), None);
+    tail.tail_lines = Some(1);
+    let (code, message) = log_error(pods.logs("build-pod", &tail).await);
+    assert_eq!(code, 400, "not modelled rather than ignored");
+    assert!(message.contains("tailLines"), "{message}");
+
+    fake.remove_pod_logs(NS, "solo-pod");
+    let (code, _) = log_error(pods.logs("solo-pod", &log_params(None, None)).await);
+    assert_eq!(code, 404);
+    fake.fail_pod_logs(Some(500));
+    let (code, _) = log_error(
+        pods.logs("build-pod", &log_params(Some("step-build"), None))
+            .await,
+    );
+    assert_eq!(code, 500);
+    fake.fail_pod_logs(None);
+    assert!(pods
+        .logs("build-pod", &log_params(Some("step-build"), None))
+        .await
+        .is_ok());
+
+    let requests = fake.pod_log_requests();
+    assert_eq!(requests[0].pod, "build-pod");
+    // kube-rs leaves an empty pair first: `log?&container=…`.
+    assert_eq!(
+        requests[0].query.trim_start_matches('&'),
+        "container=step-build"
+    );
+    assert_eq!(requests[0].status, 200);
+    assert!(requests
+        .iter()
+        .any(|r| r.query.ends_with("container=step-build&limitBytes=4")));
+    assert!(requests
+        .iter()
+        .any(|r| r.pod == "gone-pod" && r.status == 404));
+}
+
+#[tokio::test]
+async fn a_generated_log_is_streamed_in_chunks_as_its_generator_makes_it() {
+    use futures::AsyncReadExt as _;
+    use integration::fake_kube::GeneratedLog;
+
+    const SIZE: u64 = 5 << 20;
+    let fake = FakeKube::start();
+    fake.set_pod_log_generated(NS, "big-pod", "step-build", SIZE);
+    let pods = pods(&fake);
+    let mut reader = pods
+        .log_stream("big-pod", &log_params(Some("step-build"), None))
+        .await
+        .unwrap();
+    // Compared a piece at a time: neither side holds the log whole.
+    let mut expected = GeneratedLog::new(SIZE).chunks(100_000);
+    let mut read = 0u64;
+    let mut buffer = vec![0u8; 100_000];
+    loop {
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match reader.read(&mut buffer[filled..]).await.unwrap() {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        let piece = expected.next().expect("no more bytes than generated");
+        assert_eq!(&buffer[..filled], &piece[..], "bytes from {read}");
+        read += filled as u64;
+    }
+    assert_eq!(read, SIZE);
+    assert!(expected.next().is_none());
+    let params = log_params(Some("step-build"), Some(112));
+    let head = pods.logs("big-pod", &params).await.unwrap();
+    assert_eq!(head, GeneratedLog::line(0) + &GeneratedLog::line(1));
+}
+
+#[tokio::test]
+async fn a_broken_log_connection_is_an_error_not_the_end_of_the_log() {
+    use futures::AsyncReadExt as _;
+
+    let fake = FakeKube::start();
+    fake.set_pod_log_broken(NS, "flaky-pod", "step-build", vec![b'x'; 100_000]);
+    let params = log_params(Some("step-build"), None);
+    let mut reader = pods(&fake).log_stream("flaky-pod", &params).await.unwrap();
+    let mut read = Vec::new();
+    let error = reader
+        .read_to_end(&mut read)
+        .await
+        .expect_err("a broken body");
+    assert!(read.len() <= 100_000, "{} bytes", read.len());
+    assert!(!error.to_string().is_empty());
+}

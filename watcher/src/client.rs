@@ -1,16 +1,19 @@
-//! The watcher's side of the results API: a lazily connected gRPC channel (the watcher
-//! starts and keeps reconciling while the API is down), a per-call timeout, and an
+//! The watcher's side of the results API: lazily connected gRPC channels (the watcher
+//! starts and keeps reconciling while the API is down), a per-call timeout (log uploads,
+//! as long as their logs, are watched for progress by their caller instead), and an
 //! optional bearer token read from a file (re-read as it rotates: every minute, and at once
 //! after the API refused it).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::{Error, Result};
+use crate::logs::{Upload, UploadCodec};
 use crate::pb::results_client::ResultsClient;
 use crate::pb::{self};
 use crate::settings::ApiSettings;
@@ -23,6 +26,7 @@ const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct ApiClient {
     results: ResultsClient<Channel>,
+    logs: Channel,
     token_file: Option<String>,
     token: Mutex<Option<(Instant, String)>>,
 }
@@ -38,7 +42,6 @@ impl ApiClient {
                 url: settings.url.clone(),
                 source,
             })?
-            .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -57,7 +60,13 @@ impl ApiClient {
                 source,
             })?;
         }
+        // Uploading a log takes as long as the log is large: its calls have no overall
+        // timeout (the uploader stops one that makes no progress), so they get a channel
+        // of their own.
+        let logs = endpoint.connect_lazy();
+        let endpoint = endpoint.timeout(Duration::from_secs(settings.timeout_secs));
         Ok(ApiClient {
+            logs,
             results: ResultsClient::new(endpoint.connect_lazy())
                 .max_decoding_message_size(64 << 20)
                 .max_encoding_message_size(64 << 20),
@@ -151,6 +160,29 @@ impl ApiClient {
         };
         let request = self.request(message)?;
         self.answer(self.results.clone().update_record(request).await)
+    }
+
+    /// `UpdateLog`: `uploads` are the chunks of one log, or an abort (see
+    /// [`crate::logs::Upload`]). No timeout of its own: the caller decides how long a log
+    /// may take, and aborts rather than drops an upload it gives up on.
+    pub fn update_log<S>(&self, uploads: S) -> BoxFuture<'_, CallResult<pb::LogSummary>>
+    where
+        S: futures::Stream<Item = Upload> + Send + 'static,
+    {
+        // Boxed: awaited in place, tonic's client-streaming future is not provably `Send`
+        // for every lifetime of `&self` (a compiler limitation), which workers need.
+        let request = self.request(uploads);
+        let mut grpc = tonic::client::Grpc::new(self.logs.clone());
+        Box::pin(async move {
+            let request = request?;
+            grpc.ready()
+                .await
+                .map_err(|e| Status::unavailable(format!("the results API is not ready: {e}")))?;
+            let path =
+                http::uri::PathAndQuery::from_static("/tekton.results.v1alpha2.Logs/UpdateLog");
+            let answer = grpc.client_streaming(request, path, UploadCodec).await;
+            self.answer(answer)
+        })
     }
 }
 

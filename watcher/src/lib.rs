@@ -9,6 +9,7 @@
 //! - [`run`]: naming, status and summary of one run (SPEC §7).
 //! - [`controller`]: watch streams, the work queue and the reconciler.
 //! - [`client`]: the gRPC client of the API.
+//! - [`logs`]: step logs of finished TaskRuns, streamed from `pods/log` into `UpdateLog`.
 //! - [`error`]: why the watcher could not start.
 //! - [`queue`], [`selector`], [`metrics`]: a keyed delay queue, label selectors, and the
 //!   Prometheus endpoint.
@@ -16,6 +17,7 @@
 pub mod client;
 pub mod controller;
 pub mod error;
+pub mod logs;
 pub mod metrics;
 pub mod queue;
 pub mod run;
@@ -47,6 +49,8 @@ pub const REQUIRED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
         "pipelineruns",
         &["get", "list", "watch", "patch", "delete"],
     ),
+    // The step logs of finished TaskRuns.
+    ("", "pods/log", &["get"]),
 ];
 
 /// A running watcher: watch streams, workers and the metrics endpoint, on the current

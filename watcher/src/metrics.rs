@@ -48,6 +48,17 @@ pub struct Metrics {
     pub released_stored: PerKind,
     /// Finalizers released at the store deadline without the final state stored.
     pub released_deadline: PerKind,
+    /// Step logs uploaded.
+    pub logs_uploaded: AtomicU64,
+    /// Bytes of step logs uploaded (as the API acknowledged them).
+    pub log_bytes: AtomicU64,
+    /// Failed attempts to upload a step log (retried with backoff, or given up on when
+    /// the API refuses the log for good).
+    pub log_failures: AtomicU64,
+    /// Step logs not uploaded because their pod or container was gone.
+    pub logs_missing: AtomicU64,
+    /// Step logs cut at `logs.max_bytes_per_step`.
+    pub logs_truncated: AtomicU64,
     /// Write calls made to the API (creates and updates).
     pub api_writes: AtomicU64,
     /// Errors of the Kubernetes watch streams (each is retried).
@@ -136,6 +147,36 @@ impl Metrics {
                 "counter",
                 "Errors of the Kubernetes watch streams (retried).",
                 &self.watch_errors,
+            ),
+            (
+                "results_watcher_logs_uploaded_total",
+                "counter",
+                "Step logs of finished TaskRuns uploaded to the results API.",
+                &self.logs_uploaded,
+            ),
+            (
+                "results_watcher_log_bytes_total",
+                "counter",
+                "Bytes of step logs uploaded to the results API.",
+                &self.log_bytes,
+            ),
+            (
+                "results_watcher_log_upload_failures_total",
+                "counter",
+                "Failed attempts to upload a step log.",
+                &self.log_failures,
+            ),
+            (
+                "results_watcher_logs_missing_total",
+                "counter",
+                "Step logs not uploaded because their pod or container was gone.",
+                &self.logs_missing,
+            ),
+            (
+                "results_watcher_logs_truncated_total",
+                "counter",
+                "Step logs cut at logs.max_bytes_per_step.",
+                &self.logs_truncated,
             ),
             (
                 "results_watcher_queue_depth",
@@ -246,6 +287,7 @@ mod tests {
         m.stored.inc(RunKind::TaskRun);
         m.released_deadline.inc(RunKind::PipelineRun);
         m.observe_store(Duration::from_millis(3));
+        m.log_bytes.fetch_add(4096, Relaxed);
         m.observe_store(Duration::from_secs(20));
         let text = m.render();
         for line in [
@@ -257,6 +299,8 @@ mod tests {
             "results_watcher_store_duration_seconds_bucket{le=\"10\"} 1",
             "results_watcher_store_duration_seconds_bucket{le=\"+Inf\"} 2",
             "results_watcher_store_duration_seconds_count 2",
+            "results_watcher_log_bytes_total 4096",
+            "results_watcher_logs_uploaded_total 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

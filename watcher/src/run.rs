@@ -16,6 +16,9 @@ pub const RESULT_ANNOTATION: &str = "results.tekton.dev/result";
 pub const RECORD_ANNOTATION: &str = "results.tekton.dev/record";
 /// Annotation set to `"true"` once the final state of a finished run is stored.
 pub const STORED_ANNOTATION: &str = "results.tekton.dev/stored";
+/// Annotation set to `"true"` once the step logs of a finished TaskRun are uploaded (or
+/// found to be gone).
+pub const LOG_STORED_ANNOTATION: &str = "results.tekton.dev/log-stored";
 /// Annotation holding a JSON object copied into `Result.annotations`.
 pub const RESULT_ANNOTATIONS_ANNOTATION: &str = "results.tekton.dev/resultAnnotations";
 /// Annotation holding a JSON object copied into `Result.summary.annotations`.
@@ -87,7 +90,7 @@ pub struct Run<'a> {
 }
 
 /// A name segment the API accepts: `[a-z0-9_-]{1,63}`.
-fn is_segment(s: &str) -> bool {
+pub(crate) fn is_segment(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
@@ -167,6 +170,38 @@ impl<'a> Run<'a> {
     /// Whether its final state has been stored (by this or an earlier watcher).
     pub fn is_marked_stored(&self) -> bool {
         self.annotation(STORED_ANNOTATION) == Some("true")
+    }
+
+    /// Whether its step logs have been uploaded (by this or an earlier watcher).
+    pub fn is_marked_log_stored(&self) -> bool {
+        self.annotation(LOG_STORED_ANNOTATION) == Some("true")
+    }
+
+    /// `status.podName`, if set.
+    pub fn pod_name(&self) -> Option<&str> {
+        self.object
+            .data
+            .get("status")?
+            .get("podName")?
+            .as_str()
+            .filter(|p| !p.is_empty())
+    }
+
+    /// The container names of its steps (`status.steps[].container`), in order.
+    pub fn step_containers(&self) -> Vec<&str> {
+        let Some(steps) = self
+            .object
+            .data
+            .get("status")
+            .and_then(|s| s.get("steps"))
+            .and_then(|s| s.as_array())
+        else {
+            return Vec::new();
+        };
+        steps
+            .iter()
+            .filter_map(|step| step.get("container")?.as_str())
+            .collect()
     }
 
     /// The Result and Record names (SPEC §7): the result annotation, else the trigger

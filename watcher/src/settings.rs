@@ -22,6 +22,8 @@ pub struct Settings {
     pub kubernetes: KubernetesSettings,
     /// Reconciling, finalizers and cleanup.
     pub watcher: WatcherSettings,
+    /// Uploading the step logs of finished TaskRuns.
+    pub logs: LogsSettings,
     /// The Prometheus endpoint.
     pub metrics: MetricsSettings,
     /// Logging.
@@ -77,6 +79,18 @@ pub struct WatcherSettings {
     pub cache_bytes: usize,
 }
 
+/// `[logs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsSettings {
+    /// Whether the step logs of finished TaskRuns are uploaded (before the finalizer is
+    /// released).
+    pub enabled: bool,
+    /// Bytes of one step's log uploaded at most; a longer log is cut there and ends with a
+    /// line saying so.
+    pub max_bytes_per_step: u64,
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -116,6 +130,15 @@ impl Default for WatcherSettings {
             cleanup_grace_secs: 0,
             cleanup_selector: String::new(),
             cache_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Default for LogsSettings {
+    fn default() -> Self {
+        LogsSettings {
+            enabled: true,
+            max_bytes_per_step: 64 << 20,
         }
     }
 }
@@ -169,7 +192,12 @@ impl Layered for Settings {
                 "watcher.store_deadline_secs",
                 self.watcher.store_deadline_secs,
             ),
+            ("logs.max_bytes_per_step", self.logs.max_bytes_per_step),
         ])?;
+        // The API server is asked for one byte more (to tell a cut log), as an i64.
+        if self.logs.max_bytes_per_step >= i64::MAX as u64 {
+            return Err(invalid("logs.max_bytes_per_step", "is too large"));
+        }
         crate::selector::Selector::parse(&self.watcher.cleanup_selector)
             .map_err(|e| invalid("watcher.cleanup_selector", e.to_string()))?;
         if !self.metrics.addr.is_empty() {
@@ -230,6 +258,17 @@ mod tests {
         assert_eq!(s.namespace(), Some("ci"));
         assert_eq!(s.watcher.workers, 8);
         assert_eq!(s.api.url, "https://results:8080");
+        let s = Settings::from_toml(
+            "[logs]\nmax_bytes_per_step = 1024\n",
+            "-",
+            &env(&[
+                ("RESULTS_WATCHER_LOGS_ENABLED", "false"),
+                ("RESULTS_WATCHER_LOGS_MAX_BYTES_PER_STEP", "2048"),
+            ]),
+        )
+        .unwrap();
+        assert!(!s.logs.enabled);
+        assert_eq!(s.logs.max_bytes_per_step, 2048);
     }
 
     #[test]
@@ -253,6 +292,16 @@ mod tests {
                 "watcher.cleanup_selector",
             ),
             ("[metrics]\naddr = \"nope\"", &[], "metrics.addr"),
+            (
+                "[logs]\nmax_bytes_per_step = 0",
+                &[],
+                "logs.max_bytes_per_step",
+            ),
+            (
+                "",
+                &[("RESULTS_WATCHER_LOGS_ENABLED", "maybe")],
+                "RESULTS_WATCHER_LOGS_ENABLED",
+            ),
             ("[watcher]\nworkerz = 1", &[], "workerz"),
             (
                 "",

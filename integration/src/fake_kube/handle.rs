@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::delete::DeleteOptions;
 use super::http::{self, WriteRequest};
 use super::meta::{meta_str, Resource};
+use super::pod_logs::PodLogRequest;
 use super::rbac::AccessRule;
 use super::reviews::{Review, ReviewedUser};
 use super::shared::Shared;
@@ -37,8 +38,12 @@ pub const UPDATE_MANAGER: &str = "tekton-pipelines-controller";
 /// 201); `POST /apis/authorization.k8s.io/v1/subjectaccessreviews` allows what one of the
 /// [`AccessRule`]s of [`FakeKube::allow`] covers, RBAC style (no rule: `allowed: false`).
 ///
+/// Pod logs: `GET /api/v1/namespaces/{ns}/pods/{pod}/log` serves what
+/// [`FakeKube::set_pod_log`] and its siblings set, streamed in chunks.
+///
 /// Not modelled: schemas and validation beyond names, version conversion, subresources
-/// (`/status` is a 404; status written through the main resource is kept), field ownership
+/// other than `pods/log` (`/status` is a 404; status written through the main resource is
+/// kept), field ownership
 /// of anything but label/annotation keys and finalizers (other applied fields are merged in
 /// and only shown in `managedFields`), YAML apply bodies, strategic merge patch (415, as for
 /// custom resources), consistent snapshots across list pages and `Exact` list
@@ -218,6 +223,65 @@ impl FakeKube {
     /// backoff (minutes in all), so a test of a lasting outage wants 500 or no retries.
     pub fn fail_reviews(&self, status: Option<u16>) {
         self.shared.reviews().fail(status);
+    }
+
+    /// Sets the log of `container` in `pod`, served by `GET …/pods/{pod}/log` (a pod
+    /// exists for logs once one of its containers has a log; pod objects are not
+    /// consulted). Unknown pods answer 404, unknown containers 400 as the apiserver does
+    /// (`container X is not valid for pod Y`); `container` may be left out for a pod with
+    /// one container; `limitBytes` cuts the log; `follow=true` ends where the log does
+    /// (every container of the fake has terminated); `previous`, `timestamps`,
+    /// `tailLines`, `sinceSeconds` and `sinceTime` are refused (400) as not modelled.
+    pub fn set_pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        text: impl Into<actix_web::web::Bytes>,
+    ) {
+        self.shared
+            .pod_logs()
+            .set_text(namespace, pod, container, text.into());
+    }
+
+    /// Sets the log of `container` in `pod` to the [`GeneratedLog`](super::GeneratedLog)
+    /// of `size` bytes, produced chunk by chunk as it is served (never held whole).
+    pub fn set_pod_log_generated(&self, namespace: &str, pod: &str, container: &str, size: u64) {
+        self.shared
+            .pod_logs()
+            .set_generated(namespace, pod, container, size);
+    }
+
+    /// Sets the log of `container` in `pod` to `text`, after which the connection breaks
+    /// (as when the kubelet or apiserver goes away mid-log): the client reads `text`, then
+    /// an error instead of the end of the body.
+    pub fn set_pod_log_broken(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        text: impl Into<actix_web::web::Bytes>,
+    ) {
+        self.shared
+            .pod_logs()
+            .set_broken(namespace, pod, container, text.into());
+    }
+
+    /// Forgets the pod's logs: its log requests answer 404 from now on.
+    pub fn remove_pod_logs(&self, namespace: &str, pod: &str) {
+        self.shared.pod_logs().remove_pod(namespace, pod);
+    }
+
+    /// While `Some(code)`, every log request answers that HTTP status with a `Status` body;
+    /// `None` ends it. (kube-rs clients retry 429, 503 and 504 themselves: see
+    /// [`FakeKube::fail_reviews`].)
+    pub fn fail_pod_logs(&self, status: Option<u16>) {
+        self.shared.pod_logs().fail(status);
+    }
+
+    /// The log requests received, in order.
+    pub fn pod_log_requests(&self) -> Vec<PodLogRequest> {
+        self.shared.pod_logs().requests()
     }
 
     /// The resourceVersion of the last write (0 before any).

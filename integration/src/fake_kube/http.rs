@@ -1,6 +1,6 @@
 //! The HTTP front of the fake apiserver: one actix-web handler that routes the generic
-//! resource paths and methods to [`super::requests`] and the review endpoints to
-//! [`super::reviews`], answers JSON (or a watch stream) and logs every write request.
+//! resource paths and methods to [`super::requests`], the review endpoints to
+//! [`super::reviews`] and pod logs to [`super::pod_logs`], answers JSON (or a watch stream) and logs every write request.
 
 use std::collections::HashMap;
 
@@ -52,6 +52,11 @@ enum Route {
     },
     /// A TokenReview or SubjectAccessReview, answered from the registered tokens and rules.
     Review(Review),
+    /// `pods/{pod}/log`: a container's log.
+    PodLog {
+        namespace: String,
+        pod: String,
+    },
     Unknown,
 }
 
@@ -72,6 +77,12 @@ fn route(path: &str) -> Route {
         plural: plural.to_owned(),
     };
     match rest {
+        ["namespaces", namespace, "pods", pod, "log"] if group.is_empty() && version == "v1" => {
+            Route::PodLog {
+                namespace: (*namespace).to_owned(),
+                pod: (*pod).to_owned(),
+            }
+        }
         [] => Route::Discovery {
             group: group.to_owned(),
             version: version.to_owned(),
@@ -179,6 +190,12 @@ pub(crate) async fn handle(
                 _ => answer(Err(ApiError::method_not_allowed(method.as_str()))),
             }
         }
+        Route::PodLog { namespace, pod } if method == Method::GET => {
+            shared
+                .pod_logs()
+                .serve(&namespace, &pod, &query, request.query_string())
+        }
+        Route::PodLog { .. } => answer(Err(ApiError::method_not_allowed(method.as_str()))),
         Route::Review(review) if method == Method::POST => {
             answer(shared.reviews().answer(review, &body))
         }
@@ -267,6 +284,14 @@ mod tests {
             route("/apis/authorization.k8s.io/v1/subjectaccessreviews"),
             Route::Review(Review::Access)
         );
+        assert_eq!(
+            route("/api/v1/namespaces/ns/pods/p/log"),
+            Route::PodLog {
+                namespace: "ns".into(),
+                pod: "p".into()
+            }
+        );
+        assert_eq!(route("/api/v1/namespaces/ns/pods/p/exec"), Route::Unknown);
         assert_eq!(route("/healthz"), Route::Unknown);
         assert_eq!(route("/version"), Route::Version);
     }

@@ -1,6 +1,7 @@
 //! State shared by the HTTP server thread and the in-process handle: the store behind a
 //! mutex (held for one operation, never across an await), a channel that wakes watches after
-//! each write, the log of HTTP writes, and the tokens and rules reviews are answered from.
+//! each write, the log of HTTP writes, the tokens and rules reviews are answered from, and
+//! the pods' container logs.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::http::WriteRequest;
+use super::pod_logs::PodLogs;
 use super::reviews::Reviews;
 use super::store::Store;
 
@@ -27,6 +29,7 @@ pub(crate) struct Shared {
     open_watches: AtomicUsize,
     bookmark_interval_ms: AtomicU64,
     reviews: Reviews,
+    pod_logs: PodLogs,
 }
 
 impl Shared {
@@ -38,6 +41,7 @@ impl Shared {
             open_watches: AtomicUsize::new(0),
             bookmark_interval_ms: AtomicU64::new(1000),
             reviews: Reviews::default(),
+            pod_logs: PodLogs::default(),
         }
     }
 
@@ -92,6 +96,10 @@ impl Shared {
 
     pub fn reviews(&self) -> &Reviews {
         &self.reviews
+    }
+
+    pub fn pod_logs(&self) -> &PodLogs {
+        &self.pod_logs
     }
 
     pub fn open_watches(&self) -> &AtomicUsize {

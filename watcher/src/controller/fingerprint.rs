@@ -6,7 +6,9 @@ use std::hash::Hasher as _;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use crate::run::{FINALIZER, RECORD_ANNOTATION, RESULT_ANNOTATION, STORED_ANNOTATION};
+use crate::run::{
+    FINALIZER, LOG_STORED_ANNOTATION, RECORD_ANNOTATION, RESULT_ANNOTATION, STORED_ANNOTATION,
+};
 
 /// Feeds written bytes to a hasher.
 struct HashWriter(std::hash::DefaultHasher);
@@ -54,7 +56,12 @@ pub fn fingerprint(object: &DynamicObject) -> u64 {
     metadata.deletion_timestamp = None;
     metadata.deletion_grace_period_seconds = None;
     if let Some(annotations) = metadata.annotations.as_mut() {
-        for key in [RESULT_ANNOTATION, RECORD_ANNOTATION, STORED_ANNOTATION] {
+        for key in [
+            RESULT_ANNOTATION,
+            RECORD_ANNOTATION,
+            STORED_ANNOTATION,
+            LOG_STORED_ANNOTATION,
+        ] {
             annotations.remove(key);
         }
     }
@@ -111,7 +118,7 @@ mod tests {
         ours["metadata"]["resourceVersion"] = json!("7");
         ours["metadata"]["annotations"] = json!({
             RESULT_ANNOTATION: "ci/results/u", RECORD_ANNOTATION: "ci/results/u/records/u",
-            STORED_ANNOTATION: "true",
+            STORED_ANNOTATION: "true", LOG_STORED_ANNOTATION: "true",
         });
         ours["metadata"]["finalizers"] = json!([FINALIZER]);
         ours["metadata"]["managedFields"] = json!([{"manager": "results-watcher"}]);

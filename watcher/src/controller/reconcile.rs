@@ -3,13 +3,28 @@
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::api::{
+    DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
+};
 use prost::Message as _;
 use tokio::time::Instant;
 
 use super::fingerprint::{fingerprint, hash_bytes};
 use super::state::{instant_at, plus, Controller, Key, Seen, FIELD_MANAGER};
-use crate::run::{Names, Run, FINALIZER, RECORD_ANNOTATION, RESULT_ANNOTATION, STORED_ANNOTATION};
+use crate::logs::RunLogs;
+use crate::run::{
+    Names, Run, FINALIZER, LOG_STORED_ANNOTATION, RECORD_ANNOTATION, RESULT_ANNOTATION,
+    STORED_ANNOTATION,
+};
+
+/// What of a run could not be stored.
+#[derive(Debug, Clone, Copy)]
+enum Missing {
+    /// Its final state (the Record).
+    FinalState,
+    /// Its step logs (the Record is stored).
+    Logs,
+}
 
 impl Controller {
     /// One pass over one run; returns when to look at it again, if ever.
@@ -87,7 +102,9 @@ impl Controller {
                     let retry = self.backoff(key);
                     if !gone && !run.is_deleting() && !run.has_finalizer() {
                         // Hold the run while the API is away, so that deleting it waits.
-                        if let Err(e) = self.write_back(&run, &names, false, true).await {
+                        let log_stored = run.is_marked_log_stored();
+                        if let Err(e) = self.write_back(&run, &names, false, log_stored, true).await
+                        {
                             tracing::warn!(
                                 namespace = key.namespace,
                                 name = key.name,
@@ -95,35 +112,42 @@ impl Controller {
                             );
                         }
                     }
-                    if gone {
-                        // Its final state exists nowhere else: keep it for the retry.
-                        self.remember(key.clone(), object.clone(), true, false);
-                        return Some(retry);
-                    }
-                    if let (Some(deleted_at), true) =
-                        (&object.metadata.deletion_timestamp, run.has_finalizer())
-                    {
-                        let deadline =
-                            plus(deleted_at.0, self.settings.watcher.store_deadline_secs);
-                        if Timestamp::now() >= deadline {
-                            tracing::error!(
-                                namespace = key.namespace,
-                                name = key.name,
-                                "store deadline passed: releasing the finalizer without the final state stored"
-                            );
-                            if self.write_back(&run, &names, false, false).await.is_ok() {
-                                self.metrics.released_deadline.inc(key.kind);
-                                self.attempts.lock().expect("attempts lock").remove(key);
-                                return None;
-                            }
-                            return Some(retry);
-                        }
-                        return Some(retry.min(instant_at(deadline)));
-                    }
-                    return Some(retry);
+                    return self
+                        .retry_held(key, &run, &names, &object, gone, retry, Missing::FinalState)
+                        .await;
                 }
             }
         }
+        // Stored: a finished TaskRun's step logs go before its finalizer.
+        let logs = self.logs.upload(&self.api, &run, &names).await;
+        if let RunLogs::Failed(why) = &logs {
+            tracing::warn!(
+                namespace = key.namespace,
+                name = key.name,
+                record = names.record,
+                "cannot upload step logs, will retry: {why}"
+            );
+            let retry = self.backoff(key);
+            if !gone && !run.is_deleting() {
+                // Stored, and held until its logs are uploaded.
+                let log_stored = run.is_marked_log_stored();
+                if let Err(e) = self
+                    .write_back(&run, &names, complete, log_stored, true)
+                    .await
+                {
+                    tracing::warn!(
+                        namespace = key.namespace,
+                        name = key.name,
+                        "cannot annotate run: {e}"
+                    );
+                }
+                return Some(retry);
+            }
+            return self
+                .retry_held(key, &run, &names, &object, gone, retry, Missing::Logs)
+                .await;
+        }
+        let log_stored = run.is_marked_log_stored() || logs == RunLogs::Stored;
         self.attempts.lock().expect("attempts lock").remove(key);
         if gone {
             self.seen.lock().expect("seen lock").remove(&uid);
@@ -135,7 +159,10 @@ impl Controller {
         }
         // Stored: write back where, hold the finalizer while the run may still change.
         let hold = !run.is_deleting() && !complete;
-        match self.write_back(&run, &names, complete, hold).await {
+        match self
+            .write_back(&run, &names, complete, log_stored, hold)
+            .await
+        {
             Ok(true) => self.metrics.released_stored.inc(key.kind),
             Ok(false) => {}
             Err(e) => {
@@ -151,6 +178,64 @@ impl Controller {
             return None;
         }
         self.cleanup(key, &run).await
+    }
+
+    /// After a failure to store what `missing` says of a run: keeps a gone run's final
+    /// object for the retry; releases a deleted run's finalizer once the store deadline
+    /// has passed; else says when to retry.
+    #[allow(clippy::too_many_arguments)]
+    async fn retry_held(
+        &self,
+        key: &Key,
+        run: &Run<'_>,
+        names: &Names,
+        object: &Arc<DynamicObject>,
+        gone: bool,
+        retry: Instant,
+        missing: Missing,
+    ) -> Option<Instant> {
+        if gone {
+            // Its final state exists nowhere else: keep it for the retry.
+            self.remember(key.clone(), object.clone(), true, false);
+            return Some(retry);
+        }
+        let (Some(deleted_at), true) = (&object.metadata.deletion_timestamp, run.has_finalizer())
+        else {
+            return Some(retry);
+        };
+        let deadline = plus(deleted_at.0, self.settings.watcher.store_deadline_secs);
+        if Timestamp::now() < deadline {
+            return Some(retry.min(instant_at(deadline)));
+        }
+        let stored = match missing {
+            Missing::FinalState => {
+                tracing::error!(
+                    namespace = key.namespace,
+                    name = key.name,
+                    "store deadline passed: releasing the finalizer without the final state stored"
+                );
+                false
+            }
+            Missing::Logs => {
+                tracing::error!(
+                    namespace = key.namespace,
+                    name = key.name,
+                    "store deadline passed: releasing the finalizer without the step logs uploaded"
+                );
+                run.is_complete()
+            }
+        };
+        let log_stored = run.is_marked_log_stored();
+        if self
+            .write_back(run, names, stored, log_stored, false)
+            .await
+            .is_ok()
+        {
+            self.metrics.released_deadline.inc(key.kind);
+            self.attempts.lock().expect("attempts lock").remove(key);
+            return None;
+        }
+        Some(retry)
     }
 
     /// Deletes a finished, stored top-level run once its grace period is over; else says
@@ -205,19 +290,21 @@ impl Controller {
         }
     }
 
-    /// Server-side applies the watcher's annotations (`stored` when `stored`) and its
-    /// finalizer (when `hold`), unless the run already has exactly those. Says whether
-    /// this released the finalizer.
+    /// Server-side applies the watcher's annotations (`stored` when `stored`, `log-stored`
+    /// when `log_stored`) and its finalizer (when `hold`), unless the run already has
+    /// exactly those. Says whether this released the finalizer.
     pub(super) async fn write_back(
         &self,
         run: &Run<'_>,
         names: &Names,
         stored: bool,
+        log_stored: bool,
         hold: bool,
     ) -> Result<bool, kube::Error> {
         let up_to_date = run.annotation(RESULT_ANNOTATION) == Some(names.result.as_str())
             && run.annotation(RECORD_ANNOTATION) == Some(names.record.as_str())
             && run.is_marked_stored() == stored
+            && run.is_marked_log_stored() == log_stored
             && run.has_finalizer() == hold;
         if up_to_date {
             return Ok(false);
@@ -227,6 +314,9 @@ impl Controller {
         annotations.insert(RECORD_ANNOTATION.into(), names.record.clone().into());
         if stored {
             annotations.insert(STORED_ANNOTATION.into(), "true".into());
+        }
+        if log_stored {
+            annotations.insert(LOG_STORED_ANNOTATION.into(), "true".into());
         }
         let mut metadata = serde_json::json!({
             "name": run.name(),

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::cache::{ByteCount, Cache, Cached};
 use crate::client::ApiClient;
 use crate::error::{Error, Result};
+use crate::logs::LogUploader;
 use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
 use crate::run::RunKind;
@@ -46,6 +47,7 @@ pub struct Controller {
     pub(super) settings: Settings,
     pub(super) kube: kube::Client,
     pub(super) api: ApiClient,
+    pub(super) logs: LogUploader,
     pub(super) metrics: Arc<Metrics>,
     pub(super) queue: WorkQueue<Key>,
     pub(super) cache: Mutex<Cache>,
@@ -80,10 +82,17 @@ impl Controller {
         let cleanup_selector =
             Selector::parse(&settings.watcher.cleanup_selector).map_err(Error::CleanupSelector)?;
         let cache = Cache::new(settings.watcher.cache_bytes);
+        let logs = LogUploader::new(
+            settings.logs.clone(),
+            Duration::from_secs(settings.api.timeout_secs),
+            kube.clone(),
+            metrics.clone(),
+        );
         Ok(Controller {
             settings,
             kube,
             api,
+            logs,
             metrics,
             queue: WorkQueue::default(),
             cache: Mutex::new(cache),
