@@ -8,10 +8,10 @@
 //! `bytes_received` counts the data.
 //!
 //! Two set-ups:
-//! - runnable now: the watcher talks to a test double that records `UpdateLog` calls and
-//!   forwards the Results calls the watcher makes to a real `results-api`;
-//! - `#[ignore]`d until the server's Logs service exists: the watcher against the real
-//!   server, and the logs read back with `GetLog`.
+//! - the watcher talks to a test double that records `UpdateLog` calls and forwards the
+//!   Results calls the watcher makes to a real `results-api` (to see exactly what it sends,
+//!   and to make the API fail on cue);
+//! - the watcher against the real server, and the logs read back with `GetLog`.
 
 mod logs_support;
 
@@ -497,7 +497,6 @@ async fn logs_are_not_uploaded_when_disabled() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's Logs service (issue 12, in progress)"]
 async fn step_logs_uploaded_by_the_watcher_are_served_by_get_log() {
     let cluster = Cluster::with_server(|_| {});
     let kube = &cluster.kube;
@@ -535,7 +534,6 @@ async fn step_logs_uploaded_by_the_watcher_are_served_by_get_log() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's Logs service (issue 12, in progress)"]
 async fn a_pipeline_runs_log_is_its_task_runs_logs_in_order() {
     let cluster = Cluster::with_server(|_| {});
     let kube = &cluster.kube;
@@ -576,7 +574,6 @@ async fn a_pipeline_runs_log_is_its_task_runs_logs_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's Logs service (issue 12, in progress)"]
 async fn a_big_step_log_round_trips_and_a_reupload_replaces_it() {
     const SIZE: u64 = 20 << 20;
     let cluster = Cluster::with_server(|_| {});
@@ -618,7 +615,6 @@ async fn a_big_step_log_round_trips_and_a_reupload_replaces_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's Logs service (issue 12, in progress)"]
 async fn the_watcher_retries_logs_through_an_api_outage() {
     let mut cluster = Cluster::with_server(|_| {});
     let kube = &cluster.kube;

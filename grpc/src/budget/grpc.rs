@@ -295,4 +295,53 @@ mod tests {
             assert_eq!((framing.remaining, framing.prefix_len), (0, 0));
         }
     }
+
+    /// A body of scripted frames.
+    struct Scripted(std::collections::VecDeque<Result<Frame<Bytes>, Status>>);
+
+    impl http_body::Body for Scripted {
+        type Data = Bytes;
+        type Error = Status;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+            Poll::Ready(self.get_mut().0.pop_front())
+        }
+    }
+
+    /// Reads `frames` through a metered body; answers whether it saw its end.
+    async fn end_reached(frames: Vec<Result<Frame<Bytes>, Status>>) -> bool {
+        let end = BodyEnd::default();
+        let mut body = Metered {
+            inner: Body::new(Scripted(frames.into())),
+            layer: BudgetLayer::new(
+                ByteBudget::new(1 << 20, std::time::Duration::from_secs(1)),
+                1 << 20,
+            ),
+            held: Held::default(),
+            framing: Framing::default(),
+            waiting: None,
+            streaming: true,
+            end: end.clone(),
+        };
+        while let Some(frame) =
+            std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx)).await
+        {
+            if frame.is_err() {
+                break;
+            }
+        }
+        end.reached()
+    }
+
+    #[tokio::test]
+    async fn only_a_body_that_reaches_its_end_says_so() {
+        let data = || Ok(Frame::data(Bytes::from(message(4))));
+        assert!(end_reached(vec![data(), data()]).await);
+        // A client that cancels its stream: tonic would end the stream as if complete.
+        assert!(!end_reached(vec![data(), Err(Status::cancelled("reset"))]).await);
+        assert!(!end_reached(vec![Err(Status::unknown("connection lost"))]).await);
+    }
 }
