@@ -1,4 +1,5 @@
-//! The Logs service end to end on every backend (filesystem store): uploads streamed in
+//! The Logs service end to end on every backend and both blob stores (a directory, and an
+//! S3-compatible server on loopback): uploads streamed in
 //! chunks, downloads by the Log Record's name and by the run's Record name (what
 //! `tkn-results taskrun logs` sends), replacement, interrupted uploads changing nothing,
 //! step parts, a PipelineRun's log made of its TaskRuns' in start order, deletes that take
@@ -8,23 +9,82 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt;
+use integration::secured::TempDir;
 use integration::{backend_tests, Backend, TestServer};
 use results_grpc::pb::v1alpha2 as pb;
 use results_grpc::pb::v1alpha2::logs_client::LogsClient;
+use results_grpc::settings::LogStoreKind;
+use results_storage::testing::s3::{self as s3_server, S3Server};
 use serde_json::{json, Value};
 use tonic::transport::Channel;
 use tonic::Code;
 
 const NS: &str = "ci";
+const BUCKET: &str = "results-logs";
 
-async fn logs(server: &TestServer) -> LogsClient<Channel> {
+/// Where the server under test keeps log bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Store {
+    Filesystem,
+    S3,
+}
+
+/// A server, and the S3 server it keeps logs in (S3 store).
+struct LogServer {
+    api: TestServer,
+    s3: Option<(S3Server, TempDir)>,
+}
+
+impl std::ops::Deref for LogServer {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.api
+    }
+}
+
+impl LogServer {
+    async fn start(backend: Backend, store: Store) -> LogServer {
+        let s3 = match store {
+            Store::Filesystem => None,
+            Store::S3 => {
+                let root = TempDir::new("s3-logs");
+                Some((S3Server::start(root.path(), BUCKET).await, root))
+            }
+        };
+        let api = TestServer::start_with(backend, |settings| {
+            if let Some((server, _)) = &s3 {
+                let logs = &mut settings.logs;
+                logs.store = LogStoreKind::S3;
+                logs.s3_bucket = BUCKET.into();
+                logs.s3_endpoint = server.endpoint();
+                logs.s3_region = "us-east-1".into();
+                logs.s3_access_key_id = s3_server::ACCESS_KEY.into();
+                logs.s3_secret_access_key = s3_server::SECRET_KEY.into();
+                logs.s3_allow_http = true;
+                logs.s3_prefix = "tekton".into();
+            }
+        });
+        LogServer { api, s3 }
+    }
+
+    /// The blobs stored, by key relative to the store's root (the bucket's prefix).
+    fn files(&self) -> Vec<String> {
+        match &self.s3 {
+            None => files_under(Path::new(&self.api.settings().logs.dir)),
+            Some((server, _)) => files_under(&server.root.join(BUCKET).join("tekton")),
+        }
+    }
+}
+
+async fn logs(server: &LogServer) -> LogsClient<Channel> {
     LogsClient::connect(format!("http://{}", server.grpc_addr()))
         .await
         .unwrap()
         .max_decoding_message_size(64 << 20)
 }
 
-async fn create_run(server: &TestServer, result: &str, uid: &str, kind: &str, started: &str) {
+async fn create_run(server: &LogServer, result: &str, uid: &str, kind: &str, started: &str) {
     let mut grpc = server.grpc().await;
     let _ = grpc
         .create_result(pb::CreateResultRequest {
@@ -57,7 +117,7 @@ async fn create_run(server: &TestServer, result: &str, uid: &str, kind: &str, st
 }
 
 /// Uploads `content` as the log `name` in chunks of `chunk` bytes.
-async fn upload(server: &TestServer, name: &str, content: &[u8], chunk: usize) -> pb::LogSummary {
+async fn upload(server: &LogServer, name: &str, content: &[u8], chunk: usize) -> pb::LogSummary {
     let messages: Vec<pb::Log> = content
         .chunks(chunk)
         .enumerate()
@@ -79,7 +139,7 @@ async fn upload(server: &TestServer, name: &str, content: &[u8], chunk: usize) -
         .into_inner()
 }
 
-async fn download(server: &TestServer, name: &str) -> Result<Vec<u8>, tonic::Status> {
+async fn download(server: &LogServer, name: &str) -> Result<Vec<u8>, tonic::Status> {
     let mut stream = logs(server)
         .await
         .get_log(pb::GetLogRequest { name: name.into() })
@@ -106,8 +166,8 @@ fn text(lines: usize, tag: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The files under the server's log directory, relative to it.
-fn files(server: &TestServer) -> Vec<String> {
+/// The files under `root`, relative to it (hidden ones left out).
+fn files_under(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, found: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -128,15 +188,14 @@ fn files(server: &TestServer) -> Vec<String> {
             }
         }
     }
-    let root = Path::new(&server.settings().logs.dir).to_path_buf();
     let mut found = Vec::new();
-    walk(&root, &root, &mut found);
+    walk(root, root, &mut found);
     found.sort();
     found
 }
 
-async fn a_log_round_trips_by_either_name(backend: Backend) {
-    let server = TestServer::start(backend);
+async fn a_log_round_trips_by_either_name(backend: Backend, store: Store) {
+    let server = LogServer::start(backend, store).await;
     create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
     let content = text(20_000, "build");
     let summary = upload(
@@ -207,8 +266,8 @@ async fn a_log_round_trips_by_either_name(backend: Backend) {
     }
 }
 
-async fn an_interrupted_upload_changes_nothing(backend: Backend) {
-    let server = TestServer::start(backend);
+async fn an_interrupted_upload_changes_nothing(backend: Backend, store: Store) {
+    let server = LogServer::start(backend, store).await;
     create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
     let name = format!("{NS}/results/r/logs/tr-1");
     let first = text(1000, "first");
@@ -262,11 +321,11 @@ async fn an_interrupted_upload_changes_nothing(backend: Backend) {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(download(&server, &name).await.unwrap(), first);
     // No temporary file is left behind either.
-    assert_eq!(files(&server), [format!("logs/{NS}/r/tr-1-log/_log")]);
+    assert_eq!(server.files(), [format!("logs/{NS}/r/tr-1-log/_log")]);
 }
 
-async fn step_parts_and_pipeline_runs(backend: Backend) {
-    let server = TestServer::start(backend);
+async fn step_parts_and_pipeline_runs(backend: Backend, store: Store) {
+    let server = LogServer::start(backend, store).await;
     create_run(&server, "p", "pr-1", "PipelineRun", "2026-01-01T00:00:00Z").await;
     // The second TaskRun started first.
     create_run(&server, "p", "tr-b", "TaskRun", "2026-01-01T00:00:05Z").await;
@@ -331,7 +390,7 @@ async fn step_parts_and_pipeline_runs(backend: Backend) {
     })
     .await
     .unwrap();
-    assert_eq!(files(&server), [format!("logs/{NS}/p/tr-b-log/step-test")]);
+    assert_eq!(server.files(), [format!("logs/{NS}/p/tr-b-log/step-test")]);
     let gone = grpc
         .get_record(pb::GetRecordRequest {
             name: format!("{NS}/results/p/records/tr-a-log"),
@@ -348,11 +407,11 @@ async fn step_parts_and_pipeline_runs(backend: Backend) {
     })
     .await
     .unwrap();
-    assert!(files(&server).is_empty(), "{:?}", files(&server));
+    assert!(server.files().is_empty(), "{:?}", server.files());
 }
 
-async fn rest_streams_logs(backend: Backend) {
-    let server = TestServer::start(backend);
+async fn rest_streams_logs(backend: Backend, store: Store) {
+    let server = LogServer::start(backend, store).await;
     create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
     let content = text(5_000, "rest");
     upload(
@@ -388,10 +447,26 @@ async fn rest_streams_logs(backend: Backend) {
         .get_text(&format!("/parents/{NS}/results/r/logs/tr-1"))
         .await;
     assert_eq!(status, 404);
-    assert!(files(&server).is_empty());
+    assert!(server.files().is_empty());
 }
 
-backend_tests!(
+/// One test per store for each test function taking a backend and a store.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod filesystem {
+            use super::*;
+            $(async fn $name(backend: Backend) { super::$name(backend, Store::Filesystem).await })*
+            backend_tests!($($name),*);
+        }
+        mod s3 {
+            use super::*;
+            $(async fn $name(backend: Backend) { super::$name(backend, Store::S3).await })*
+            backend_tests!($($name),*);
+        }
+    };
+}
+
+on_both_stores!(
     a_log_round_trips_by_either_name,
     an_interrupted_upload_changes_nothing,
     step_parts_and_pipeline_runs,
