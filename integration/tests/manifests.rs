@@ -1173,6 +1173,66 @@ fn user_roles_follow_the_auth_contract() {
 // ---------------------------------------------------------------------------------------
 // The databases.
 
+/// Checks that `dir` lies on a writable volume of a PersistentVolumeClaim the variant
+/// holds; `what` names the setting in failures.
+fn on_a_claim(objects: &Objects, app: &App<'_>, dir: &Path, what: &str) {
+    assert!(
+        dir.is_absolute(),
+        "{what}: relative to the image's working directory"
+    );
+    let mut mounts = app.container.volume_mounts.iter().flatten();
+    let mount = mounts.find(|m| dir.starts_with(&m.mount_path));
+    let mount = mount.unwrap_or_else(|| panic!("{what}: {} is on no volume", dir.display()));
+    assert_ne!(
+        mount.read_only,
+        Some(true),
+        "{what}: the volume is mounted read-only"
+    );
+    let volume = app
+        .pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == mount.name)
+        .unwrap();
+    let claim = volume.persistent_volume_claim.as_ref().unwrap_or_else(|| {
+        panic!(
+            "{what}: {} is not on a PersistentVolumeClaim",
+            dir.display()
+        )
+    });
+    let claims = objects.claims.iter().map(|c| name(&c.metadata));
+    assert!(
+        claims
+            .collect::<Vec<_>>()
+            .contains(&claim.claim_name.as_str()),
+        "{what}: no claim {}",
+        claim.claim_name
+    );
+}
+
+#[test]
+fn logs_lie_on_a_persistent_volume_in_every_variant() {
+    for (variant, _) in VARIANTS {
+        let objects = render(variant);
+        let (app, settings) = objects.api_settings();
+        assert_eq!(
+            settings.logs.store,
+            results_grpc::settings::LogStoreKind::Filesystem,
+            "{variant:?}"
+        );
+        let what = format!("{variant:?}: logs.dir {}", settings.logs.dir);
+        on_a_claim(&objects, &app, Path::new(&settings.logs.dir), &what);
+        let spec = app.deployment.spec.as_ref().unwrap();
+        let strategy = spec.strategy.as_ref().and_then(|s| s.type_.as_deref());
+        assert_eq!(
+            strategy,
+            Some("Recreate"),
+            "{what}: a rolling update would wait for the ReadWriteOnce volume"
+        );
+    }
+}
+
 #[test]
 fn the_sqlite_file_lies_on_the_persistent_volume() {
     let objects = render("sqlite");
@@ -1185,36 +1245,7 @@ fn the_sqlite_file_lies_on_the_persistent_volume() {
     let dir = Path::new(path.unwrap())
         .parent()
         .expect("a file in a directory");
-    assert!(
-        dir.is_absolute(),
-        "{url}: relative to the image's working directory"
-    );
-    let mut mounts = app.container.volume_mounts.iter().flatten();
-    let mount = mounts.find(|m| dir.starts_with(&m.mount_path));
-    let mount = mount.unwrap_or_else(|| panic!("{url}: {} is on no volume", dir.display()));
-    assert_ne!(
-        mount.read_only,
-        Some(true),
-        "{url}: the volume is mounted read-only"
-    );
-    let volume = app
-        .pod
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == mount.name)
-        .unwrap();
-    let claim = volume
-        .persistent_volume_claim
-        .as_ref()
-        .expect("a PersistentVolumeClaim");
-    let claims = objects.claims.iter().map(|c| name(&c.metadata));
-    assert!(
-        claims
-            .collect::<Vec<_>>()
-            .contains(&claim.claim_name.as_str()),
-        "no claim"
-    );
+    on_a_claim(&objects, &app, dir, url);
 
     let spec = app.deployment.spec.as_ref().unwrap();
     assert_eq!(spec.replicas, Some(1), "SQLite has one writing process");
