@@ -1,4 +1,5 @@
-//! gRPC health and reflection are served; the Logs service says plainly it is not offered.
+//! gRPC health and reflection are served, the Logs service among them; a log of nothing
+//! is NOT_FOUND over gRPC and REST alike.
 
 use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
@@ -71,19 +72,21 @@ async fn health_reflection_and_logs() {
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
-    assert!(status.message().contains("not supported"));
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    assert!(status.message().contains("a/results/b/records/c"), "{status:?}");
 
-    // Over REST, Unimplemented is 501 as grpc-gateway maps it (what `tkn-results taskrun
-    // logs` reports), with the gRPC code in the body.
+    // Over REST, NotFound is 404 as grpc-gateway maps it, with the gRPC code in the body;
+    // a listing of nothing is empty.
     let rest = server.rest();
     for (method, path) in [
         ("GET", "/parents/a/results/b/logs/c"),
-        ("GET", "/parents/a/results/b/logs"),
         ("DELETE", "/parents/a/results/b/logs/c"),
     ] {
         let (status, body) = rest.api(method, path, None).await;
-        assert_eq!(status, 501, "{method} {path}: {body}");
-        assert_eq!(body["code"], tonic::Code::Unimplemented as i32, "{body}");
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert_eq!(body["code"], tonic::Code::NotFound as i32, "{body}");
     }
+    let (status, body) = rest.api("GET", "/parents/a/results/b/logs", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["records"].as_array().is_none_or(Vec::is_empty), "{body}");
 }
