@@ -73,7 +73,10 @@ async fn health_reflection_and_logs() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
-    assert!(status.message().contains("a/results/b/records/c"), "{status:?}");
+    assert!(
+        status.message().contains("a/results/b/records/c"),
+        "{status:?}"
+    );
 
     // Over REST, NotFound is 404 as grpc-gateway maps it, with the gRPC code in the body;
     // a listing of nothing is empty.
@@ -88,5 +91,8 @@ async fn health_reflection_and_logs() {
     }
     let (status, body) = rest.api("GET", "/parents/a/results/b/logs", None).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["records"].as_array().is_none_or(Vec::is_empty), "{body}");
+    assert!(
+        body["records"].as_array().is_none_or(Vec::is_empty),
+        "{body}"
+    );
 }

@@ -45,6 +45,14 @@ impl std::ops::Deref for LogServer {
 
 impl LogServer {
     async fn start(backend: Backend, store: Store) -> LogServer {
+        Self::start_with(backend, store, |_| {}).await
+    }
+
+    async fn start_with(
+        backend: Backend,
+        store: Store,
+        adjust: impl FnOnce(&mut results_grpc::settings::Settings),
+    ) -> LogServer {
         let s3 = match store {
             Store::Filesystem => None,
             Store::S3 => {
@@ -64,6 +72,7 @@ impl LogServer {
                 logs.s3_allow_http = true;
                 logs.s3_prefix = "tekton".into();
             }
+            adjust(settings);
         });
         LogServer { api, s3 }
     }
@@ -448,6 +457,34 @@ async fn rest_streams_logs(backend: Backend, store: Store) {
         .await;
     assert_eq!(status, 404);
     assert!(server.files().is_empty());
+}
+
+/// A log larger than the server's whole budget for bytes in flight is answered over REST
+/// as a stream, never gathered in memory first (which the budget would refuse).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_downloads_stream_past_the_byte_budget() {
+    let server = LogServer::start_with(Backend::Sqlite, Store::Filesystem, |s| {
+        s.server.max_message_bytes = 1 << 20;
+        s.server.max_inflight_bytes = 2 << 20;
+        s.actors.timeout_secs = 1;
+    })
+    .await;
+    create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
+    let content = text(200_000, "big");
+    assert!(content.len() > 4 << 20, "{}", content.len());
+    upload(
+        &server,
+        &format!("{NS}/results/r/logs/tr-1"),
+        &content,
+        64 << 10,
+    )
+    .await;
+    let (status, body) = server
+        .rest()
+        .get_text(&format!("/parents/{NS}/results/r/logs/tr-1"))
+        .await;
+    assert_eq!(status, 200, "{}", &body[..body.len().min(300)]);
+    assert!(body.as_bytes() == &content[..], "{} bytes back", body.len());
 }
 
 /// One test per store for each test function taking a backend and a store.

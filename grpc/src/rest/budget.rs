@@ -91,7 +91,7 @@ impl FromRequest for Body {
 
 /// Middleware: answers keep their request's reservations until sent; answers to requests
 /// that reserved nothing reserve their own size first (RESOURCE_EXHAUSTED if it does not
-/// fit in time).
+/// fit in time). Streamed answers (logs) pass as they are: they hold one chunk at a time.
 pub async fn hold_answers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -103,6 +103,15 @@ pub async fn hold_answers(
     };
     let held = response.request().extensions_mut().remove::<Held>();
     let (request, response) = response.into_parts();
+    // A streamed answer (a log) is produced a chunk at a time as the client reads it:
+    // its memory is bounded by the chunk, and it must not be gathered here.
+    if matches!(response.body().size(), BodySize::Stream) {
+        drop(held);
+        return Ok(ServiceResponse::new(
+            request,
+            response.map_into_boxed_body(),
+        ));
+    }
     let (head, answer) = response.into_parts();
     // Answers are built in memory, so reading them back cannot fail; say so if it did.
     let Ok(bytes) = body::to_bytes(answer).await else {
