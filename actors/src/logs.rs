@@ -21,7 +21,7 @@ use results_storage::model::{
 };
 use results_storage::store::{ListRequest, Page};
 
-use crate::{Actors, Error, ErrorCode, Result};
+use crate::{Actors, Error, ErrorCode, Filter, FilterEnvironment, Result};
 
 /// Limits and labels of log storage.
 #[derive(Debug, Clone)]
@@ -413,6 +413,9 @@ impl Logs {
 
     /// The Log Records under `request`'s scope that match its filter.
     pub async fn list(&self, mut request: ListRequest<RecordScope>) -> Result<Page<StoredRecord>> {
+        // The client's filter must stand on its own, so that `&&` binds it whole: a text
+        // like `true) || (true` would otherwise widen the listing beyond Log Records.
+        Filter::compile(&request.filter, FilterEnvironment::Records)?;
         request.filter = if request.filter.trim().is_empty() {
             format!("data_type == '{LOG_TYPE}'")
         } else {

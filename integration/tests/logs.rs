@@ -251,6 +251,32 @@ async fn a_log_round_trips_by_either_name(backend: Backend, store: Store) {
     assert_eq!(doc["spec"]["resource"]["uid"], "tr-1");
     assert_eq!(doc["status"]["isStored"], true);
     assert_eq!(doc["status"]["size"], content.len());
+    // A filter narrows the Log Records; it cannot widen the listing to other Records.
+    for (filter, expected) in [
+        ("data.status.size > 0", Ok(1)),
+        ("data.status.size < 0", Ok(0)),
+    ] {
+        let answer = logs(&server)
+            .await
+            .list_logs(pb::ListRecordsRequest {
+                parent: format!("{NS}/results/-"),
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().records.len());
+        assert_eq!(answer.map_err(|s| s.code()), expected, "{filter}");
+    }
+    let widened = logs(&server)
+        .await
+        .list_logs(pb::ListRecordsRequest {
+            parent: format!("{NS}/results/-"),
+            filter: "true) || (true".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(widened.code(), Code::InvalidArgument, "{widened:?}");
     // Every name ListLogs returns works in GetLog (upstream #514).
     let listed_name = listed[0].name.replace("/records/", "/logs/");
     assert_eq!(download(&server, &listed_name).await.unwrap(), content);
