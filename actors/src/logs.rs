@@ -295,7 +295,7 @@ impl Logs {
                     .map(|p| p.name.clone())
                     .collect(),
             };
-            let headers = several || parts.len() > 1;
+            let headers = several || run_name.is_some() || parts.len() > 1;
             for part in parts {
                 if headers {
                     let title = match (&run_name, part.as_str()) {
@@ -310,7 +310,7 @@ impl Logs {
             }
         }
         if pieces.is_empty() {
-            return Err(not_found(format!("no log is stored for {name}")));
+            return Err(not_found(format!("log {name}")));
         }
         let store = self.store.clone();
         let chunk = self.settings.chunk_bytes;
@@ -359,7 +359,7 @@ impl Logs {
     pub async fn delete(&self, name: &LogName) -> Result<()> {
         let log = match self.target(&name.record).await? {
             Target::Log(log) | Target::Run { log: Some(log), .. } => log,
-            Target::Run { .. } => return Err(not_found(format!("no log is stored for {name}"))),
+            Target::Run { .. } => return Err(not_found(format!("log {name}"))),
         };
         match &name.part {
             None => {
@@ -370,7 +370,7 @@ impl Logs {
                 let path = prefix(&log.name)?.as_str().to_owned();
                 let mut document = LogDocument::parse(&log.data.value, &log.name)?;
                 if !document.status.parts.iter().any(|p| p.name == *part) {
-                    return Err(not_found(format!("no log is stored for {name}")));
+                    return Err(not_found(format!("log {name}")));
                 }
                 document.remove_part(part, &path);
                 let data = RecordData::new(String::new(), document.to_json())?;
