@@ -11,7 +11,8 @@ use futures::{stream, Stream, StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    BackoffConfig, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    BackoffConfig, ClientOptions, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload,
+    RetryConfig,
 };
 
 use super::{BlobConfig, BlobError, BlobKey, BlobStore, BlobStream, BlobWriter};
@@ -77,7 +78,8 @@ impl S3Store {
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_allow_http(*allow_http)
-            .with_retry(retry_config());
+            .with_retry(retry_config())
+            .with_client_options(client_options());
         if !endpoint.is_empty() {
             builder = builder.with_endpoint(endpoint);
         }
@@ -165,6 +167,16 @@ fn retry_config() -> RetryConfig {
         max_retries: 4,
         retry_timeout: Duration::from_secs(60),
     }
+}
+
+/// No deadline on a whole request (object_store's default is 30 s): a log is read as fast
+/// as its reader takes it, and a 1 GiB log read by a slow client takes minutes. A stalled
+/// connection is still caught, by the time allowed between two reads.
+fn client_options() -> ClientOptions {
+    ClientOptions::new()
+        .with_timeout_disabled()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_read_timeout(Duration::from_secs(30))
 }
 
 #[async_trait::async_trait]
