@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "tekton/results/v1alpha2/resources.proto",
     "tekton/results/v1alpha2/api.proto",
     "tekton/results/v1alpha2/logs.proto",
+    "tekton/results/v1alpha2/watch.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

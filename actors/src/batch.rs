@@ -94,8 +94,10 @@ impl Actor for WriteBatcher {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // Admission is bounded by the handle's queue slots; the mailbox just must not be
-        // the bottleneck below that bound.
-        ctx.set_mailbox_capacity(usize::MAX >> 1);
+        // the bottleneck below that bound. Not actix's largest capacity (usize::MAX >> 1):
+        // what it leaves for the address's clones is that largest capacity minus this, and
+        // with nothing left, cloning the address panics (in debug builds).
+        ctx.set_mailbox_capacity(usize::MAX >> 2);
     }
 }
 

@@ -37,6 +37,15 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A watch stream could not start, or the server ended it (the message says why and
+    /// how to go on).
+    #[error("{message}")]
+    Watch {
+        /// The code of the failure.
+        code: ErrorCode,
+        /// Why.
+        message: String,
+    },
     /// A handler panicked (a bug); the pool thread survives and the caller is told.
     #[error("internal error while handling {0}")]
     Panicked(&'static str),
@@ -68,7 +77,7 @@ impl Error {
             Error::Timeout { .. } => ErrorCode::DeadlineExceeded,
             Error::Stopped { .. } => ErrorCode::Unavailable,
             Error::Panicked(_) => ErrorCode::Internal,
-            Error::Batch { code, .. } => *code,
+            Error::Batch { code, .. } | Error::Watch { code, .. } => *code,
             Error::Auth(crate::auth::AuthError::Unauthenticated(_)) => ErrorCode::Unauthenticated,
             Error::Auth(crate::auth::AuthError::PermissionDenied { .. }) => {
                 ErrorCode::PermissionDenied

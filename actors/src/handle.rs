@@ -19,6 +19,8 @@ use tokio::sync::Semaphore;
 use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
+use crate::watch::feed::{ChangeFeed, ChangeHead, ReadChanges, Subscribe};
+use crate::watch::{ChangeSignal, Subscription, WatchRequest, WatchSettings};
 use crate::write::Write;
 use crate::writer::StorageWriter;
 use crate::{Clock, Error, IdGen, Result};
@@ -40,6 +42,8 @@ pub struct ActorSettings {
     pub batch_max: usize,
     /// How long a batch may stay open for more requests once a writer is free.
     pub batch_wait: Duration,
+    /// Watch streams and the change log.
+    pub watch: WatchSettings,
 }
 
 impl Default for ActorSettings {
@@ -52,6 +56,7 @@ impl Default for ActorSettings {
             timeout: Duration::from_secs(30),
             batch_max: 64,
             batch_wait: Duration::ZERO,
+            watch: WatchSettings::default(),
         }
     }
 }
@@ -108,6 +113,8 @@ pub struct Actors {
     writer: Pool<StorageWriter>,
     batcher: Addr<WriteBatcher>,
     query: Pool<QueryExecutor>,
+    feed: Addr<ChangeFeed>,
+    watch: WatchSettings,
     timeout: Duration,
 }
 
@@ -130,10 +137,13 @@ impl Actors {
     ) -> Actors {
         let writers = settings.effective_writers(db.backend());
         let writer_db = db.clone();
+        let changed = ChangeSignal::default();
+        let signal = changed.clone();
         let writer = SyncArbiter::start(writers, move || StorageWriter {
             db: writer_db.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
+            changed: signal.clone(),
         });
         let query = SyncArbiter::start(settings.readers.max(1), move || QueryExecutor {
             db: db.clone(),
@@ -166,10 +176,19 @@ impl Actors {
             in_flight: writers,
         };
         let batcher = WriteBatcher::new(writer.addr.clone(), limits).start();
+        let feed = ChangeFeed::new(
+            query.addr.clone(),
+            writer.addr.clone(),
+            changed,
+            settings.watch,
+        )
+        .start();
         Actors {
             writer,
             batcher,
             query,
+            feed,
+            watch: settings.watch,
             timeout: settings.timeout,
         }
     }
@@ -290,5 +309,84 @@ impl Actors {
     /// GetRecordListSummary.
     pub async fn summarize_records(&self, request: SummarizeRecords) -> Result<Vec<SummaryRow>> {
         self.call(&self.query, request).await
+    }
+
+    /// Opens a watch stream (see [`crate::watch`]). A `resume_from` must lie within the
+    /// change log: newer than what was pruned (else OUT_OF_RANGE) and not beyond its head.
+    pub async fn watch(&self, request: WatchRequest) -> Result<Subscription> {
+        if let Some(from) = request.resume_from {
+            let head = self.call(&self.query, ChangeHead).await?;
+            if from < 0 || from > head.revision {
+                return Err(Error::Watch {
+                    code: results_storage::ErrorCode::InvalidArgument,
+                    message: format!(
+                        "resume_from {from} is not a revision of this server: the newest is {}",
+                        head.revision
+                    ),
+                });
+            }
+            if from < head.pruned_through {
+                return Err(gone(from, head.pruned_through));
+            }
+        }
+        let request = Arc::new(request);
+        let (start, live, ending) = match self
+            .feed
+            .send(Subscribe(request.clone()))
+            .timeout(self.timeout)
+            .await
+        {
+            Ok(answer) => answer?,
+            Err(MailboxError::Timeout) => {
+                return Err(Error::Timeout {
+                    pool: "watch feed",
+                    timeout: self.timeout,
+                })
+            }
+            Err(MailboxError::Closed) => return Err(Error::Stopped { pool: "watch feed" }),
+        };
+        Ok(Subscription::new(
+            self.clone(),
+            request,
+            start,
+            live,
+            ending,
+            self.watch.page,
+        ))
+    }
+
+    /// The logged changes with `after < revision <= through`, oldest first, at most
+    /// `limit`; OUT_OF_RANGE when some of them have been pruned.
+    pub async fn read_changes(
+        &self,
+        after: i64,
+        through: i64,
+        limit: usize,
+    ) -> Result<Vec<results_storage::model::Change>> {
+        let (changes, head) = self
+            .call(
+                &self.query,
+                ReadChanges {
+                    after,
+                    through,
+                    limit,
+                },
+            )
+            .await?;
+        if head.pruned_through > after {
+            return Err(gone(after, head.pruned_through));
+        }
+        Ok(changes)
+    }
+}
+
+/// The answer to resuming from a pruned revision.
+fn gone(from: i64, pruned_through: i64) -> Error {
+    Error::Watch {
+        code: results_storage::ErrorCode::OutOfRange,
+        message: format!(
+            "revision {from} is too old: the change log keeps the changes after revision \
+             {pruned_through}; list again and watch from the listing"
+        ),
     }
 }

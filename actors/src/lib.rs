@@ -10,6 +10,8 @@
 //! - [`handle`]: [`Actors`], a cloneable async facade with admission control and timeouts.
 //! - [`clock`]: injectable time and uid sources, for predictable etags in tests.
 //! - [`logs`]: [`Logs`], log bytes in a blob store described by Log Records.
+//! - [`watch`]: live watch streams: the change feed that tails the change log, and one
+//!   watch hub per namespace that fans its changes out to subscribers.
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
 //!   reviews with a cache, or a static token file).
 //!
@@ -23,6 +25,7 @@ pub mod handle;
 pub mod logs;
 pub mod messages;
 mod query;
+pub mod watch;
 mod write;
 mod writer;
 
@@ -43,3 +46,4 @@ pub use results_storage::store::{ListRequest, Page};
 /// Summary requests and answers (GetRecordListSummary).
 pub use results_storage::summary;
 pub use results_storage::{Backend, Database, Error as StorageError, ErrorCode, PoolSettings};
+pub use watch::{Subscription, WatchEvent, WatchKind, WatchRequest, WatchSettings};

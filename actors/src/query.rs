@@ -1,7 +1,7 @@
 //! The query executor: a pool of threads that serves reads and listings.
 
 use actix::{Actor, Handler, SyncContext};
-use results_storage::model::{StoredRecord, StoredResult};
+use results_storage::model::{Change, ChangeLogHead, StoredRecord, StoredResult};
 use results_storage::page::TokenSigner;
 use results_storage::store::{self, Page};
 use results_storage::Database;
@@ -10,6 +10,7 @@ use crate::error::guard;
 use crate::messages::{
     GetRecord, GetResult, ListParents, ListRecords, ListResults, SummarizeRecords,
 };
+use crate::watch::feed::{ChangeHead, ReadChanges};
 use crate::Result;
 
 /// Owns reads; one instance per pool thread, sharing the connection pool.
@@ -87,5 +88,26 @@ impl Handler<ListParents> for QueryExecutor {
         guard("ListParents", || {
             Ok(self.db.read(|c| store::result_parents(c, msg.0))?)
         })
+    }
+}
+
+impl Handler<ReadChanges> for QueryExecutor {
+    type Result = Result<(Vec<Change>, ChangeLogHead)>;
+
+    fn handle(&mut self, msg: ReadChanges, _: &mut Self::Context) -> Self::Result {
+        guard("ReadChanges", || {
+            Ok(self.db.read(|c| {
+                let changes = store::changes::read(c, msg.after, msg.through, msg.limit)?;
+                Ok((changes, store::changes::head(c)?))
+            })?)
+        })
+    }
+}
+
+impl Handler<ChangeHead> for QueryExecutor {
+    type Result = Result<ChangeLogHead>;
+
+    fn handle(&mut self, _: ChangeHead, _: &mut Self::Context) -> Self::Result {
+        guard("ChangeHead", || Ok(self.db.read(store::changes::head)?))
     }
 }

@@ -5,7 +5,9 @@
 
 use actix::Message;
 use results_storage::connection::Conn;
-use results_storage::model::{StoredRecord, StoredResult, Timestamp};
+use results_storage::model::{
+    ChangeKind, ChangedObject, NewChange, StoredRecord, StoredResult, Timestamp,
+};
 use results_storage::store;
 use tokio::sync::mpsc;
 
@@ -29,6 +31,9 @@ pub(crate) trait Write: Message<Result = Result<Self::Stored>> + Send + 'static 
     /// Performs the write with the server-chosen `stamp`.
     fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<Self::Stored>;
 
+    /// The change log entry of what the write stored.
+    fn change(stored: &Self::Stored) -> NewChange;
+
     /// Reads what is stored under the write's name, and says whether it is this write's
     /// outcome (it carries the stamp).
     fn read_back(
@@ -43,6 +48,13 @@ impl Write for CreateResult {
 
     fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<StoredResult> {
         store::create_result(conn, self.0.clone(), stamp.id.clone(), stamp.now)
+    }
+
+    fn change(stored: &StoredResult) -> NewChange {
+        NewChange {
+            kind: ChangeKind::Added,
+            object: ChangedObject::Result(stored.clone()),
+        }
     }
 
     fn read_back(
@@ -65,6 +77,13 @@ impl Write for UpdateResult {
         store::update_result(conn, self.0.clone(), stamp.now)
     }
 
+    fn change(stored: &StoredResult) -> NewChange {
+        NewChange {
+            kind: ChangeKind::Modified,
+            object: ChangedObject::Result(stored.clone()),
+        }
+    }
+
     fn read_back(
         &self,
         conn: &mut Conn,
@@ -80,6 +99,13 @@ impl Write for CreateRecord {
 
     fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<StoredRecord> {
         store::create_record(conn, self.0.clone(), stamp.id.clone(), stamp.now)
+    }
+
+    fn change(stored: &StoredRecord) -> NewChange {
+        NewChange {
+            kind: ChangeKind::Added,
+            object: ChangedObject::Record(stored.clone()),
+        }
     }
 
     fn read_back(
@@ -102,6 +128,13 @@ impl Write for UpdateRecord {
         store::update_record(conn, self.0.clone(), stamp.now)
     }
 
+    fn change(stored: &StoredRecord) -> NewChange {
+        NewChange {
+            kind: ChangeKind::Modified,
+            object: ChangedObject::Record(stored.clone()),
+        }
+    }
+
     fn read_back(
         &self,
         conn: &mut Conn,
@@ -118,8 +151,9 @@ pub(crate) type Answer = Box<dyn FnOnce() + Send>;
 
 /// One write of a batch, whatever its kind: what the writer needs of it.
 pub(crate) trait Pending: Send {
-    /// Attempts the write; on success, the answer to send if the attempt is committed.
-    fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> Result<Answer>;
+    /// Attempts the write; on success, the answer to send if the attempt is committed and
+    /// the change to log with it.
+    fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> Result<(Answer, NewChange)>;
 
     /// See [`Write::read_back`]; the answer is what is stored.
     fn read_back(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<(bool, Answer)>;
@@ -154,9 +188,10 @@ impl<W: Write> Queued<W> {
 }
 
 impl<W: Write> Pending for Queued<W> {
-    fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> Result<Answer> {
+    fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> Result<(Answer, NewChange)> {
         let stored = self.write.apply(conn, stamp)?;
-        Ok(self.answer(stored))
+        let change = W::change(&stored);
+        Ok((self.answer(stored), change))
     }
 
     fn read_back(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<(bool, Answer)> {

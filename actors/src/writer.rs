@@ -8,9 +8,12 @@ use results_storage::{store, Database};
 use crate::batch::ApplyBatch;
 use crate::error::guard;
 use crate::messages::{DeleteRecord, DeleteResult};
+use crate::watch::feed::PruneChanges;
+use crate::watch::ChangeSignal;
 use crate::write::{Answer, Pending, Stamp};
 use crate::{Clock, Error, IdGen, Result};
 use results_storage::connection::Conn;
+use results_storage::model::{ChangeKind, ChangedObject, NewChange};
 use results_storage::ErrorCode;
 use tracing::warn;
 
@@ -22,6 +25,9 @@ pub(crate) struct StorageWriter {
     pub(crate) db: Database,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGen>,
+    /// Raised after every commit that logged changes, so that watch streams read them
+    /// at once instead of at their next poll.
+    pub(crate) changed: ChangeSignal,
 }
 
 impl Actor for StorageWriter {
@@ -33,7 +39,20 @@ impl Handler<DeleteResult> for StorageWriter {
 
     fn handle(&mut self, msg: DeleteResult, _: &mut Self::Context) -> Self::Result {
         guard("DeleteResult", || {
-            Ok(self.db.run(|c| store::delete_result(c, &msg.0))?)
+            let now = self.clock.now();
+            self.db.run(|c| {
+                c.transaction(|c| {
+                    let (result, records) = store::delete_result(c, &msg.0)?;
+                    let changes: Vec<NewChange> = records
+                        .into_iter()
+                        .map(|r| deleted(ChangedObject::Record(r)))
+                        .chain([deleted(ChangedObject::Result(result))])
+                        .collect();
+                    store::changes::append(c, &changes, now)
+                })
+            })?;
+            self.changed.raise();
+            Ok(())
         })
     }
 }
@@ -43,7 +62,32 @@ impl Handler<DeleteRecord> for StorageWriter {
 
     fn handle(&mut self, msg: DeleteRecord, _: &mut Self::Context) -> Self::Result {
         guard("DeleteRecord", || {
-            Ok(self.db.run(|c| store::delete_record(c, &msg.0))?)
+            let now = self.clock.now();
+            self.db.run(|c| {
+                c.transaction(|c| {
+                    let record = store::delete_record(c, &msg.0)?;
+                    store::changes::append(c, &[deleted(ChangedObject::Record(record))], now)
+                })
+            })?;
+            self.changed.raise();
+            Ok(())
+        })
+    }
+}
+
+fn deleted(object: ChangedObject) -> NewChange {
+    NewChange {
+        kind: ChangeKind::Deleted,
+        object,
+    }
+}
+
+impl Handler<PruneChanges> for StorageWriter {
+    type Result = Result<u64>;
+
+    fn handle(&mut self, msg: PruneChanges, _: &mut Self::Context) -> Self::Result {
+        guard("PruneChanges", || {
+            Ok(self.db.run(|c| store::changes::prune(c, msg.0))?)
         })
     }
 }
@@ -63,11 +107,18 @@ impl StorageWriter {
 const ATTEMPTS: usize = 8;
 
 impl StorageWriter {
-    /// One op in its own statement(s), retried when it loses a deadlock.
+    /// One op in its own transaction with its change, retried when it loses a deadlock.
     fn apply_alone(&self, conn: &mut Conn, op: &dyn Pending, stamp: &Stamp) -> Result<Answer> {
         let mut attempt = 1;
         loop {
-            match op.apply(conn, stamp) {
+            let outcome = conn
+                .transaction(|conn| {
+                    let (answer, change) = op.apply(conn, stamp).map_err(Error::into_storage)?;
+                    store::changes::append(conn, &[change], stamp.now)?;
+                    Ok(answer)
+                })
+                .map_err(Error::from);
+            match outcome {
                 Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => {
                     // Step aside a little longer each time, so that the same transactions
                     // do not collide again at once.
@@ -89,6 +140,9 @@ impl Handler<ApplyBatch> for StorageWriter {
         let ops = msg.0;
         match guard("ApplyBatch", || Ok(self.apply_batch(&ops))) {
             Ok(outcomes) => {
+                if outcomes.iter().any(Result::is_ok) {
+                    self.changed.raise();
+                }
                 for (op, outcome) in ops.iter().zip(outcomes) {
                     match outcome {
                         Ok(answer) => answer(),
@@ -137,16 +191,24 @@ impl StorageWriter {
         // less per write). If a write fails, the attempt is rolled back and the batch
         // re-run below with a savepoint per write; a failed commit is not re-run.
         let mut failed_write = false;
+        let now = stamps.last().map(|s| s.now);
         let fast = conn.transaction(|conn| {
             let mut written = Vec::with_capacity(ops.len());
+            let mut changes = Vec::with_capacity(ops.len());
             for (op, stamp) in ops.iter().zip(&stamps) {
                 match op.apply(conn, stamp) {
-                    Ok(w) => written.push(w),
+                    Ok((answer, change)) => {
+                        written.push(answer);
+                        changes.push(change);
+                    }
                     Err(e) => {
                         failed_write = true;
                         return Err(e.into_storage());
                     }
                 }
+            }
+            if let Some(now) = now {
+                store::changes::append(conn, &changes, now)?;
             }
             Ok(written)
         });
@@ -176,11 +238,19 @@ impl StorageWriter {
         // back the entire transaction then), and its ops are applied one by one.
         let batch = conn.transaction(|conn| {
             let mut answers = Vec::with_capacity(ops.len());
+            let mut changes = Vec::with_capacity(ops.len());
             for (op, stamp) in ops.iter().zip(&stamps) {
                 match conn.transaction(|conn| op.apply(conn, stamp).map_err(Error::into_storage)) {
                     Err(e) if e.is_retryable() => return Err(e),
-                    answer => answers.push(answer),
+                    Ok((answer, change)) => {
+                        answers.push(Ok(answer));
+                        changes.push(change);
+                    }
+                    Err(e) => answers.push(Err(e)),
                 }
+            }
+            if let Some(now) = now {
+                store::changes::append(conn, &changes, now)?;
             }
             Ok(answers)
         });

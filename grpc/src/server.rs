@@ -17,9 +17,10 @@ use crate::budget::grpc::BudgetLayer;
 use crate::budget::ByteBudget;
 use crate::pb::v1alpha2::logs_server::LogsServer;
 use crate::pb::v1alpha2::results_server::ResultsServer;
+use crate::pb::v1alpha2::watch_server::WatchServer;
 use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::rest::{self, BodyLimits};
-use crate::service::{LogsService, ResultsApi, ResultsService};
+use crate::service::{LogsService, ResultsApi, ResultsService, WatchService};
 use crate::settings::{AuthMode, Settings};
 use crate::tls::ReloadingCert;
 
@@ -214,6 +215,7 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ResultsServer<ResultsService>>().await;
     health.set_serving::<LogsServer<LogsService>>().await;
+    health.set_serving::<WatchServer<WatchService>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -244,6 +246,9 @@ pub async fn serve(
         )
         .add_service(
             LogsServer::new(LogsService::new(api.clone())).max_decoding_message_size(max_message),
+        )
+        .add_service(
+            WatchServer::new(WatchService::new(api.clone())).max_encoding_message_size(max_message),
         );
     let stopped = wait_for(stop_rx.clone());
     let mut grpc = match grpc_tls {

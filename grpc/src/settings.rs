@@ -34,6 +34,45 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Where logs are kept.
     pub logs: LogsSettings,
+    /// Watch streams and the change log.
+    pub watch: WatchStreamSettings,
+}
+
+/// `[watch]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchStreamSettings {
+    /// Milliseconds between reads of the change log for changes made by other replicas
+    /// (this replica's own commits are read at once).
+    pub poll_interval_ms: u64,
+    /// Seconds between BOOKMARK events on an idle stream.
+    pub bookmark_interval_secs: u64,
+    /// Events buffered per stream; a stream that falls further behind is ended with
+    /// RESOURCE_EXHAUSTED (and the revision to resume from).
+    pub buffer: usize,
+    /// Most watch streams open at once.
+    pub max_streams: usize,
+    /// Seconds a change stays in the change log (a watch can resume from within it).
+    pub retention_secs: u64,
+    /// Most changes kept in the change log.
+    pub max_changes: u64,
+    /// Seconds between prunes of the change log.
+    pub prune_interval_secs: u64,
+}
+
+impl Default for WatchStreamSettings {
+    fn default() -> Self {
+        let d = results_actors::WatchSettings::default();
+        WatchStreamSettings {
+            poll_interval_ms: d.poll_interval.as_millis() as u64,
+            bookmark_interval_secs: d.bookmark_interval.as_secs(),
+            buffer: d.buffer,
+            max_streams: d.max_subscribers,
+            retention_secs: d.retention.as_secs(),
+            max_changes: d.max_changes,
+            prune_interval_secs: d.prune_interval.as_secs(),
+        }
+    }
 }
 
 /// `logs.store`.
@@ -328,6 +367,18 @@ impl Layered for Settings {
             }
             _ => {}
         }
+        positive([
+            ("watch.poll_interval_ms", self.watch.poll_interval_ms),
+            (
+                "watch.bookmark_interval_secs",
+                self.watch.bookmark_interval_secs,
+            ),
+            ("watch.buffer", self.watch.buffer as u64),
+            ("watch.max_streams", self.watch.max_streams as u64),
+            ("watch.retention_secs", self.watch.retention_secs),
+            ("watch.max_changes", self.watch.max_changes),
+            ("watch.prune_interval_secs", self.watch.prune_interval_secs),
+        ])?;
         self.validate_auth()?;
         self.validate_logs()?;
         self.log.validate()?;
@@ -424,6 +475,16 @@ impl Settings {
             timeout: Duration::from_secs(self.actors.timeout_secs),
             batch_max: self.actors.batch_max,
             batch_wait: Duration::from_micros(self.actors.batch_wait_us),
+            watch: results_actors::WatchSettings {
+                poll_interval: Duration::from_millis(self.watch.poll_interval_ms),
+                bookmark_interval: Duration::from_secs(self.watch.bookmark_interval_secs),
+                buffer: self.watch.buffer,
+                max_subscribers: self.watch.max_streams,
+                retention: Duration::from_secs(self.watch.retention_secs),
+                max_changes: self.watch.max_changes,
+                prune_interval: Duration::from_secs(self.watch.prune_interval_secs),
+                ..results_actors::WatchSettings::default()
+            },
         }
     }
 }

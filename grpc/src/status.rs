@@ -18,6 +18,7 @@ pub fn grpc_code(code: ErrorCode) -> tonic::Code {
         ErrorCode::Internal => tonic::Code::Internal,
         ErrorCode::Unauthenticated => tonic::Code::Unauthenticated,
         ErrorCode::PermissionDenied => tonic::Code::PermissionDenied,
+        ErrorCode::OutOfRange => tonic::Code::OutOfRange,
     }
 }
 
@@ -26,7 +27,9 @@ pub fn http_status(code: tonic::Code) -> u16 {
     use tonic::Code::*;
     match code {
         Ok => 200,
-        InvalidArgument | FailedPrecondition | OutOfRange => 400,
+        InvalidArgument | FailedPrecondition => 400,
+        // As Kubernetes answers a watch from a compacted resource version.
+        OutOfRange => 410,
         Unauthenticated => 401,
         PermissionDenied => 403,
         NotFound => 404,

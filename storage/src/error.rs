@@ -30,6 +30,9 @@ pub enum ErrorCode {
     Unauthenticated,
     /// The caller may not do this.
     PermissionDenied,
+    /// The request names a position that no longer exists (a watch resuming from a
+    /// revision already pruned from the change log).
+    OutOfRange,
 }
 
 impl fmt::Display for ErrorCode {

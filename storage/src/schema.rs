@@ -45,3 +45,29 @@ diesel::table! {
 
 diesel::joinable!(records -> results (result_id));
 diesel::allow_tables_to_appear_in_same_query!(results, records);
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    /// The change log (see `store::changes`).
+    changes (revision) {
+        revision -> BigInt,
+        parent -> Text,
+        result_name -> Text,
+        record_name -> Text,
+        kind -> Integer,
+        change_time -> BigInt,
+        object -> Binary,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    /// The change log's one-row head: newest revision, pruned prefix.
+    change_log_head (id) {
+        id -> Integer,
+        revision -> BigInt,
+        pruned_through -> BigInt,
+    }
+}

@@ -22,8 +22,8 @@ use crate::status::{grpc_code, http_status, message};
 /// An error answered as JSON.
 #[derive(Debug)]
 pub struct RestError {
-    code: tonic::Code,
-    message: String,
+    pub(super) code: tonic::Code,
+    pub(super) message: String,
 }
 
 impl std::fmt::Display for RestError {
@@ -109,6 +109,49 @@ struct ListParams {
     page_token: String,
     order_by: String,
     fields: String,
+    /// Answer a watch stream instead of a page.
+    watch: bool,
+    /// With `watch`: replay the changes after this revision first.
+    resume_from: Option<String>,
+}
+
+impl ListParams {
+    /// The resume point of a watch: `resume_from`, else a server-sent events client's
+    /// `Last-Event-ID` (the revision of the last event it got, sent when it reconnects).
+    fn watch_from(&self, req: &HttpRequest) -> Result<Option<i64>, RestError> {
+        let last_event = req
+            .headers()
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
+        match self.resume_from.as_deref().or(last_event) {
+            None => Ok(None),
+            Some(text) => text.trim().parse::<i64>().map(Some).map_err(|_| {
+                invalid(format!(
+                    "resume_from must be a revision (a whole number), not {:?}",
+                    text.chars().take(40).collect::<String>()
+                ))
+            }),
+        }
+    }
+
+    /// A watch takes a filter and a resume point; paging parameters mean nothing to it.
+    fn check_watch(&self) -> Result<(), RestError> {
+        let extra = [
+            ("page_size", self.page_size != 0),
+            ("page_token", !self.page_token.is_empty()),
+            ("order_by", !self.order_by.is_empty()),
+            ("fields", !self.fields.is_empty()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given);
+        match extra {
+            Some((name, _)) => Err(invalid(format!(
+                "{name} cannot be used with watch=true (a watch stream has no pages)"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `?fields=` of Get and POST calls: the partial-response mask.
@@ -173,6 +216,18 @@ pub(super) async fn list_results(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    if p.watch {
+        p.check_watch()?;
+        let request = pb::WatchResultsRequest {
+            parent: path.into_inner(),
+            resume_from: p.watch_from(&req)?,
+            filter: p.filter,
+        };
+        let stream = api.watch_results(&caller.0, request).await?;
+        return Ok(super::watch::respond(&req, stream, |e| {
+            (e.r#type, e.revision, e.object.map(ResultJson::from))
+        }));
+    }
     let mask = mask(&p.fields)?;
     let req = pb::ListResultsRequest {
         parent: path.into_inner(),
@@ -267,6 +322,18 @@ pub(super) async fn list_records(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    if p.watch {
+        p.check_watch()?;
+        let request = pb::WatchRecordsRequest {
+            parent: result_name(&path),
+            resume_from: p.watch_from(&req)?,
+            filter: p.filter,
+        };
+        let stream = api.watch_records(&caller.0, request).await?;
+        return Ok(super::watch::respond(&req, stream, |e| {
+            (e.r#type, e.revision, e.object.map(RecordJson::from))
+        }));
+    }
     let mask = mask(&p.fields)?;
     let req = pb::ListRecordsRequest {
         parent: result_name(&path),
@@ -379,6 +446,11 @@ pub(super) async fn list_logs(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
+    if p.watch {
+        return Err(invalid(
+            "logs cannot be watched: watch the records (…/records?watch=true) instead".into(),
+        ));
+    }
     let request = pb::ListRecordsRequest {
         parent: result_name(&path),
         filter: p.filter,

@@ -4,6 +4,7 @@
 mod budget;
 mod handlers;
 mod json;
+mod watch;
 
 use actix_web::web;
 

@@ -7,8 +7,12 @@
 
 use results_actors::auth::{Access, Credentials, Resource, Verb};
 use results_actors::model::log::LogName;
+use results_actors::model::{ChangeKind, ChangedObject};
 use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
-use results_actors::{Actors, Gate, LogStream, Logs};
+use results_actors::{
+    Actors, FilterEnvironment, Gate, LogStream, Logs, Subscription, WatchEvent, WatchKind,
+    WatchRequest,
+};
 
 use crate::convert;
 use crate::convert::fields::{self, FieldMask};
@@ -324,6 +328,137 @@ impl ResultsApi {
         Ok(pb::ListRecordsResponse {
             records: page.items.into_iter().map(convert::record_to_pb).collect(),
             next_page_token: page.next_page_token,
+        })
+    }
+
+    /// WatchResults: the stream of matching Result changes (see `watch.proto`).
+    pub async fn watch_results(
+        &self,
+        caller: &Credentials,
+        req: pb::WatchResultsRequest,
+    ) -> Result<WatchStream<pb::ResultEvent>, ApiError> {
+        let parent = ListScope::parse(&req.parent, "parent", &req.parent)?;
+        let parent = self.watch_scope(caller, Resource::Results, parent).await?;
+        let filter = results_actors::Filter::compile(&req.filter, FilterEnvironment::Results)?;
+        let subscription = self
+            .actors
+            .watch(WatchRequest {
+                parent,
+                kind: WatchKind::Results,
+                filter,
+                resume_from: req.resume_from,
+            })
+            .await?;
+        Ok(WatchStream {
+            subscription,
+            convert: |event| match event {
+                WatchEvent::Bookmark(revision) => pb::ResultEvent {
+                    r#type: pb::EventType::Bookmark as i32,
+                    revision,
+                    object: None,
+                },
+                WatchEvent::Change(change) => pb::ResultEvent {
+                    r#type: event_type(change.kind) as i32,
+                    revision: change.revision,
+                    object: match &change.object {
+                        ChangedObject::Result(r) => Some(convert::result_to_pb(r.clone())),
+                        ChangedObject::Record(_) => None,
+                    },
+                },
+            },
+        })
+    }
+
+    /// WatchRecords: the stream of matching Record changes (see `watch.proto`).
+    pub async fn watch_records(
+        &self,
+        caller: &Credentials,
+        req: pb::WatchRecordsRequest,
+    ) -> Result<WatchStream<pb::RecordEvent>, ApiError> {
+        let scope = RecordScope::parse(&req.parent)?;
+        let parent = self
+            .watch_scope(caller, Resource::Records, scope.parent)
+            .await?;
+        let filter = results_actors::Filter::compile(&req.filter, FilterEnvironment::Records)?;
+        let subscription = self
+            .actors
+            .watch(WatchRequest {
+                parent,
+                kind: WatchKind::Records {
+                    result: scope.result,
+                },
+                filter,
+                resume_from: req.resume_from,
+            })
+            .await?;
+        Ok(WatchStream {
+            subscription,
+            convert: |event| match event {
+                WatchEvent::Bookmark(revision) => pb::RecordEvent {
+                    r#type: pb::EventType::Bookmark as i32,
+                    revision,
+                    object: None,
+                },
+                WatchEvent::Change(change) => pb::RecordEvent {
+                    r#type: event_type(change.kind) as i32,
+                    revision: change.revision,
+                    object: match &change.object {
+                        ChangedObject::Record(r) => Some(convert::record_to_pb(r.clone())),
+                        ChangedObject::Result(_) => None,
+                    },
+                },
+            },
+        })
+    }
+
+    /// The namespaces a watch may see: one the caller may list, or the ones of a `-`
+    /// it may list (checked once, when the stream opens).
+    async fn watch_scope(
+        &self,
+        caller: &Credentials,
+        resource: Resource,
+        parent: ListScope,
+    ) -> Result<ListScope, ApiError> {
+        match parent {
+            ListScope::Exactly(namespace) => {
+                self.allow(caller, Verb::List, resource, namespace.clone())
+                    .await?;
+                Ok(ListScope::Exactly(namespace))
+            }
+            other => self.narrow(caller, resource, other).await,
+        }
+    }
+}
+
+fn event_type(kind: ChangeKind) -> pb::EventType {
+    match kind {
+        ChangeKind::Added => pb::EventType::Added,
+        ChangeKind::Modified => pb::EventType::Modified,
+        ChangeKind::Deleted => pb::EventType::Deleted,
+    }
+}
+
+/// A watch stream in wire messages, for both front-ends.
+#[derive(Debug)]
+pub struct WatchStream<T> {
+    subscription: Subscription,
+    convert: fn(WatchEvent) -> T,
+}
+
+impl<T> WatchStream<T> {
+    /// The next event; `None` at the end. An error ends the stream.
+    pub async fn next(&mut self) -> Option<Result<T, ApiError>> {
+        let event = self.subscription.next().await?;
+        Some(event.map(self.convert).map_err(ApiError::from))
+    }
+
+    /// As a `Stream`.
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<T, ApiError>> + Send
+    where
+        T: Send + 'static,
+    {
+        futures::stream::unfold(self, |mut stream| async move {
+            stream.next().await.map(|item| (item, stream))
         })
     }
 }

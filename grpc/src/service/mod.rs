@@ -4,7 +4,9 @@
 mod api;
 mod logs;
 mod results;
+mod watch;
 
-pub use api::ResultsApi;
+pub use api::{ResultsApi, WatchStream};
 pub use logs::{LogsService, LOG_CONTENT_TYPE};
 pub use results::ResultsService;
+pub use watch::WatchService;

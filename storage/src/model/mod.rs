@@ -1,5 +1,6 @@
 //! The domain model: what a Result and a Record are, independent of wire and rows.
 
+pub(crate) mod change;
 mod document;
 pub mod log;
 mod name;
@@ -8,6 +9,7 @@ mod record;
 mod result;
 mod time;
 
+pub use change::{Change, ChangeKind, ChangeLogHead, ChangedObject, NewChange};
 pub use name::{ListScope, RecordName, RecordScope, ResultName};
 pub(crate) use projection::{assemble, follow};
 pub use projection::{DataPath, Projection, MAX_PROJECTION_PATHS};

@@ -1,6 +1,7 @@
 //! Synchronous queries on one pooled connection, one module per concern. They never
 //! spawn or block on async work; callers run them on threads made for blocking I/O.
 
+pub mod changes;
 // `pub(crate)` for `testing`, which explains the exact queries of a listing page.
 mod chunks;
 pub(crate) mod list;

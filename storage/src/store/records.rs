@@ -152,18 +152,16 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
     )
 }
 
-/// DeleteRecord.
-pub fn delete_record(conn: &mut Conn, name: &RecordName) -> Result<()> {
+/// DeleteRecord: answers the Record as it was, for the change log.
+pub fn delete_record(conn: &mut Conn, name: &RecordName) -> Result<StoredRecord> {
+    let record = get_record(conn, name)?;
     let deleted = with_conn!(conn, |c| diesel::delete(
-        records::table
-            .filter(records::parent.eq(&name.parent))
-            .filter(records::result_name.eq(&name.result))
-            .filter(records::name.eq(&name.record))
+        records::table.filter(records::id.eq(&record.uid))
     )
     .execute(c))
     .map_err(Error::db("deleting a record"))?;
     if deleted == 0 {
         return Err(Error::NotFound(format!("record {name}")));
     }
-    Ok(())
+    Ok(record)
 }

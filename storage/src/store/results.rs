@@ -3,9 +3,11 @@
 use diesel::prelude::*;
 
 use crate::connection::{with_conn, Conn};
-use crate::model::{NewResult, ResultName, ResultReplacement, StoredResult, Timestamp};
-use crate::rows::ResultRow;
-use crate::schema::results;
+use crate::model::{
+    NewResult, ResultName, ResultReplacement, StoredRecord, StoredResult, Timestamp,
+};
+use crate::rows::{RecordRow, ResultRow};
+use crate::schema::{records, results};
 use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
@@ -103,17 +105,68 @@ pub fn update_result(
     )
 }
 
-/// DeleteResult: removes the Result and, by cascade, its Records.
-pub fn delete_result(conn: &mut Conn, name: &ResultName) -> Result<()> {
+/// DeleteResult: removes the Result and, by cascade, its Records. Answers what was
+/// deleted, as it was, for the change log: the Result and its Records.
+pub fn delete_result(
+    conn: &mut Conn,
+    name: &ResultName,
+) -> Result<(StoredResult, Vec<StoredRecord>)> {
+    lock_result(conn, name)?;
+    let result = get_result(conn, name)?;
+    let records = with_conn!(conn, |c| records::table
+        .filter(records::result_id.eq(&result.uid))
+        .select(RecordRow::as_select())
+        .load(c))
+    .map_err(Error::db("reading the records of a result being deleted"))?
+    .into_iter()
+    .map(RecordRow::into_model)
+    .collect();
     let deleted = with_conn!(conn, |c| diesel::delete(
-        results::table
-            .filter(results::parent.eq(&name.parent))
-            .filter(results::name.eq(&name.result))
+        results::table.filter(results::id.eq(&result.uid))
     )
     .execute(c))
     .map_err(Error::db("deleting a result"))?;
     if deleted == 0 {
         return Err(Error::NotFound(format!("result {name}")));
     }
-    Ok(())
+    Ok((result, records))
+}
+
+/// Locks the named Result's row for the rest of the transaction, so that no Record can be
+/// added to it (their foreign key check waits) between reading its Records and deleting it:
+/// every Record the cascade deletes is one that was read.
+fn lock_result(conn: &mut Conn, name: &ResultName) -> Result<()> {
+    let query = results::table
+        .filter(results::parent.eq(&name.parent))
+        .filter(results::name.eq(&name.result))
+        .select(results::id);
+    let found = match conn {
+        Conn::Postgres(c) => {
+            let c: &mut diesel::PgConnection = &mut *c;
+            query.for_update().first::<String>(c).optional()
+        }
+        #[cfg(feature = "mysql")]
+        Conn::Mysql(c) => {
+            let c: &mut diesel::MysqlConnection = &mut *c;
+            query.for_update().first::<String>(c).optional()
+        }
+        // SQLite has no row locks: a write takes the database's write lock, which the
+        // transaction then holds until it ends.
+        Conn::Sqlite(c) => {
+            let c: &mut diesel::SqliteConnection = &mut *c;
+            diesel::update(
+                results::table
+                    .filter(results::parent.eq(&name.parent))
+                    .filter(results::name.eq(&name.result)),
+            )
+            .set(results::update_time.eq(results::update_time))
+            .execute(c)
+            .map(|n| (n > 0).then(String::new))
+        }
+    }
+    .map_err(Error::db("locking a result"))?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound(format!("result {name}"))),
+    }
 }
