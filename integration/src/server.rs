@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 use results_grpc::pb::v1alpha2::logs_client::LogsClient;
 use results_grpc::pb::v1alpha2::results_client::ResultsClient;
+use results_grpc::pb::v1alpha2::watch_client::WatchClient;
 use results_grpc::server::{open_database, serve, Listeners, ServeError};
 use results_grpc::settings::Settings;
 use serde_json::Value;
@@ -204,6 +205,17 @@ impl TestServer {
             .await
             .expect("connect to gRPC");
         ResultsClient::with_interceptor(channel, Headers::new(headers))
+            .max_decoding_message_size(64 << 20)
+    }
+
+    /// A gRPC client of the Watch service sending `headers` with every call.
+    pub async fn watch_with(&self, headers: &[(&str, &str)]) -> WatchClient<HeaderChannel> {
+        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
+            .expect("gRPC address")
+            .connect()
+            .await
+            .expect("connect to gRPC");
+        WatchClient::with_interceptor(channel, Headers::new(headers))
             .max_decoding_message_size(64 << 20)
     }
 

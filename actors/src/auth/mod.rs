@@ -338,6 +338,33 @@ impl Gate {
         Ok(ListScope::Among(permitted))
     }
 
+    /// Whether the caller may list `resource` in `namespace` (`None`: in every namespace).
+    /// A denial is an answer here, not an error (a watch over `-` asks it of each
+    /// namespace it would deliver a change from, and skips the ones it may not see).
+    pub async fn may_list(
+        &self,
+        credentials: &Credentials,
+        resource: Resource,
+        namespace: Option<&str>,
+    ) -> Result<bool> {
+        if self.keeper.is_none() {
+            return Ok(true);
+        }
+        let access = Access {
+            verb: Verb::List,
+            resource,
+            namespace: namespace.map(str::to_owned),
+        };
+        match self.decide(credentials, access.clone()).await {
+            Ok(_) => Ok(true),
+            Err(AuthError::PermissionDenied { .. }) => Ok(false),
+            Err(error) => {
+                log_denial(&error, &access);
+                Err(error.into())
+            }
+        }
+    }
+
     /// The gatekeeper's decision on `access`, not logged.
     async fn decide(
         &self,

@@ -91,8 +91,11 @@ impl ChangeFeed {
         query: Addr<QueryExecutor>,
         writer: Addr<StorageWriter>,
         signal: ChangeSignal,
-        settings: WatchSettings,
+        mut settings: WatchSettings,
     ) -> Self {
+        // One read never hands a subscriber more changes than its buffer holds: a reader
+        // that keeps up is never dropped because many changes were committed at once.
+        settings.page = settings.page.min(settings.buffer).max(1);
         ChangeFeed {
             query,
             writer,
@@ -268,7 +271,15 @@ impl Actor for ChangeFeed {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.poll(ctx);
+        // Where the log stands, before any subscriber is taken (`wait` holds the mailbox):
+        // a watch opened as the server starts waits for this instead of failing.
+        let query = self.query.clone();
+        let head = async move { query.send(ChangeHead).timeout(READ_TIMEOUT).await };
+        ctx.wait(head.into_actor(self).map(|head, feed, _| match head {
+            Ok(Ok(head)) => feed.position = Some(head.revision),
+            Ok(Err(e)) => warn!(error = %e, "reading the change log head failed; retrying"),
+            Err(e) => warn!(error = %e, "reading the change log head failed; retrying"),
+        }));
         ctx.run_interval(self.settings.poll_interval, |feed, ctx| feed.poll(ctx));
         ctx.run_interval(self.settings.prune_interval, |feed, ctx| feed.prune(ctx));
         let signal = self.signal.clone();

@@ -111,6 +111,31 @@ pub struct WatchRequest {
     pub filter: Filter,
     /// Replay the changes after this revision first.
     pub resume_from: Option<i64>,
+    /// For a `-` watch by a caller who may not list everywhere: the namespaces it sees are
+    /// decided change by change (namespaces appear after a stream opens).
+    pub visibility: Option<Visibility>,
+}
+
+/// Who is watching, to ask the gate whether it may see a namespace's changes. The gate's
+/// own cache answers repeated questions, and a revoked permission takes effect when that
+/// cache lets the decision go.
+#[derive(Debug, Clone)]
+pub struct Visibility {
+    /// The gate.
+    pub gate: crate::Gate,
+    /// The watcher's credentials.
+    pub credentials: crate::auth::Credentials,
+    /// Results or Records.
+    pub resource: crate::auth::Resource,
+}
+
+impl Visibility {
+    /// Whether the watcher may see changes in `namespace`.
+    pub(crate) async fn sees(&self, namespace: &str) -> crate::Result<bool> {
+        self.gate
+            .may_list(&self.credentials, self.resource, Some(namespace))
+            .await
+    }
 }
 
 impl WatchRequest {

@@ -77,7 +77,14 @@ impl Subscription {
         }
         loop {
             if let Some(event) = self.pending.pop_front() {
-                return Some(Ok(self.hand_out(event)));
+                match self.visible(&event).await {
+                    Ok(true) => return Some(Ok(self.hand_out(event))),
+                    Ok(false) => continue,
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
             }
             if let Some((after, through)) = self.replay {
                 match self.actors.read_changes(after, through, self.page).await {
@@ -105,8 +112,17 @@ impl Subscription {
             }
             match self.live.recv().await {
                 Some(WatchEvent::Change(change)) if change.revision <= self.floor => continue,
-                Some(WatchEvent::Bookmark(revision)) if revision <= self.sent => continue,
-                Some(event) => return Some(Ok(self.hand_out(event))),
+                // A bookmark never goes back (one pushed during a replay may be older than
+                // what the replay handed out); an equal one is a heartbeat.
+                Some(WatchEvent::Bookmark(revision)) if revision < self.sent => continue,
+                Some(event) => match self.visible(&event).await {
+                    Ok(true) => return Some(Ok(self.hand_out(event))),
+                    Ok(false) => continue,
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                },
                 None => {
                     self.done = true;
                     let (code, message) = self.ending.get().cloned().unwrap_or_else(|| {
@@ -118,6 +134,16 @@ impl Subscription {
                     return Some(Err(Error::Watch { code, message }));
                 }
             }
+        }
+    }
+
+    /// Whether the watcher may see `event` (bookmarks carry nothing to hide).
+    async fn visible(&self, event: &WatchEvent) -> Result<bool> {
+        match (&self.request.visibility, event) {
+            (Some(visibility), WatchEvent::Change(change)) => {
+                visibility.sees(change.object.parent()).await
+            }
+            _ => Ok(true),
         }
     }
 

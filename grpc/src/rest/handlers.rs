@@ -109,13 +109,25 @@ struct ListParams {
     page_token: String,
     order_by: String,
     fields: String,
-    /// Answer a watch stream instead of a page.
-    watch: bool,
+    /// `true`: answer a watch stream instead of a page.
+    watch: String,
     /// With `watch`: replay the changes after this revision first.
     resume_from: Option<String>,
 }
 
 impl ListParams {
+    /// Whether a watch stream is asked for.
+    fn watching(&self) -> Result<bool, RestError> {
+        match self.watch.as_str() {
+            "" | "false" | "0" => Ok(false),
+            "true" | "1" => Ok(true),
+            other => Err(invalid(format!(
+                "watch must be true or false, not {:?}",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
     /// The resume point of a watch: `resume_from`, else a server-sent events client's
     /// `Last-Event-ID` (the revision of the last event it got, sent when it reconnects).
     fn watch_from(&self, req: &HttpRequest) -> Result<Option<i64>, RestError> {
@@ -216,7 +228,7 @@ pub(super) async fn list_results(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
-    if p.watch {
+    if p.watching()? {
         p.check_watch()?;
         let request = pb::WatchResultsRequest {
             parent: path.into_inner(),
@@ -322,7 +334,7 @@ pub(super) async fn list_records(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
-    if p.watch {
+    if p.watching()? {
         p.check_watch()?;
         let request = pb::WatchRecordsRequest {
             parent: result_name(&path),
@@ -446,7 +458,7 @@ pub(super) async fn list_logs(
     req: HttpRequest,
 ) -> Answer {
     let p: ListParams = query(&req)?;
-    if p.watch {
+    if p.watching()? {
         return Err(invalid(
             "logs cannot be watched: watch the records (…/records?watch=true) instead".into(),
         ));

@@ -9,6 +9,7 @@ use results_actors::auth::{Access, Credentials, Resource, Verb};
 use results_actors::model::log::LogName;
 use results_actors::model::{ChangeKind, ChangedObject};
 use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
+use results_actors::watch::Visibility;
 use results_actors::{
     Actors, FilterEnvironment, Gate, LogStream, Logs, Subscription, WatchEvent, WatchKind,
     WatchRequest,
@@ -338,7 +339,7 @@ impl ResultsApi {
         req: pb::WatchResultsRequest,
     ) -> Result<WatchStream<pb::ResultEvent>, ApiError> {
         let parent = ListScope::parse(&req.parent, "parent", &req.parent)?;
-        let parent = self.watch_scope(caller, Resource::Results, parent).await?;
+        let (parent, visibility) = self.watch_scope(caller, Resource::Results, parent).await?;
         let filter = results_actors::Filter::compile(&req.filter, FilterEnvironment::Results)?;
         let subscription = self
             .actors
@@ -347,6 +348,7 @@ impl ResultsApi {
                 kind: WatchKind::Results,
                 filter,
                 resume_from: req.resume_from,
+                visibility,
             })
             .await?;
         Ok(WatchStream {
@@ -376,7 +378,7 @@ impl ResultsApi {
         req: pb::WatchRecordsRequest,
     ) -> Result<WatchStream<pb::RecordEvent>, ApiError> {
         let scope = RecordScope::parse(&req.parent)?;
-        let parent = self
+        let (parent, visibility) = self
             .watch_scope(caller, Resource::Records, scope.parent)
             .await?;
         let filter = results_actors::Filter::compile(&req.filter, FilterEnvironment::Records)?;
@@ -389,6 +391,7 @@ impl ResultsApi {
                 },
                 filter,
                 resume_from: req.resume_from,
+                visibility,
             })
             .await?;
         Ok(WatchStream {
@@ -411,21 +414,34 @@ impl ResultsApi {
         })
     }
 
-    /// The namespaces a watch may see: one the caller may list, or the ones of a `-`
-    /// it may list (checked once, when the stream opens).
+    /// The namespaces a watch may see: one the caller may list (checked when the stream
+    /// opens), or for `-` every namespace when it may list everywhere, else the ones it may
+    /// list, decided change by change (namespaces appear while a stream is open).
     async fn watch_scope(
         &self,
         caller: &Credentials,
         resource: Resource,
         parent: ListScope,
-    ) -> Result<ListScope, ApiError> {
+    ) -> Result<(ListScope, Option<Visibility>), ApiError> {
         match parent {
             ListScope::Exactly(namespace) => {
                 self.allow(caller, Verb::List, resource, namespace.clone())
                     .await?;
-                Ok(ListScope::Exactly(namespace))
+                Ok((ListScope::Exactly(namespace), None))
             }
-            other => self.narrow(caller, resource, other).await,
+            other => {
+                if self.gate.may_list(caller, resource, None).await? {
+                    return Ok((other, None));
+                }
+                Ok((
+                    other,
+                    Some(Visibility {
+                        gate: self.gate.clone(),
+                        credentials: caller.clone(),
+                        resource,
+                    }),
+                ))
+            }
         }
     }
 }
