@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
-use crate::watch::feed::{ChangeFeed, ChangeHead, ReadChanges, Subscribe};
+use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
 use crate::watch::{ChangeSignal, Subscription, WatchRequest, WatchSettings};
 use crate::write::Write;
 use crate::writer::StorageWriter;
@@ -353,6 +353,13 @@ impl Actors {
             ending,
             self.watch.page,
         ))
+    }
+
+    /// Ends every open watch stream with UNAVAILABLE (naming where each may resume) and
+    /// refuses new ones: the server is shutting down, and its clients should go on with
+    /// another replica instead of waiting for the shutdown's grace period to end.
+    pub fn end_watches(&self) {
+        self.feed.do_send(EndWatches);
     }
 
     /// The logged changes with `after < revision <= through`, oldest first, at most

@@ -205,6 +205,7 @@ pub async fn serve(
         settings.actor_settings(),
     );
     let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
+    let watches = actors.clone();
     let api = ResultsApi::new(actors, gate, logs);
     let max_message = settings.server.max_message_bytes;
     let budget = ByteBudget::new(
@@ -286,6 +287,7 @@ pub async fn serve(
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
+        watches.end_watches();
         let _ = stop_tx.send(true);
         rest_handle.stop(true).await;
     });

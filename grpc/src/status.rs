@@ -99,7 +99,8 @@ mod tests {
         for (code, status) in [
             (tonic::Code::InvalidArgument, 400),
             (tonic::Code::FailedPrecondition, 400),
-            (tonic::Code::OutOfRange, 400),
+            // A watch resuming from a pruned revision: Gone, as Kubernetes answers.
+            (tonic::Code::OutOfRange, 410),
             (tonic::Code::Unauthenticated, 401),
             (tonic::Code::PermissionDenied, 403),
             (tonic::Code::NotFound, 404),

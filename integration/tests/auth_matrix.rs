@@ -1,4 +1,4 @@
-//! The auth matrix: every RPC of the Results and Logs services and every REST route, called
+//! The auth matrix: every RPC of the Results, Logs and Watch services and every REST route, called
 //! without a token, with a bad one, with malformed credentials, by forbidden users and by an
 //! allowed one, in both checking modes (kubernetes against a fake cluster, static with a
 //! token file) on every backend.
@@ -19,6 +19,7 @@ use integration::TestServer;
 use results_grpc::pb::v1alpha2 as pb;
 use results_grpc::pb::v1alpha2::logs_client::LogsClient;
 use results_grpc::pb::v1alpha2::results_client::ResultsClient;
+use results_grpc::pb::v1alpha2::watch_client::WatchClient;
 use results_storage::Backend;
 use serde_json::{json, Value};
 use tonic::{Code, Status};
@@ -390,6 +391,61 @@ fn ops() -> Vec<Op> {
             rest: Some(|n| ("GET", format!("{}/logs", n.result_path()), None)),
         },
         Op {
+            rpc: "WatchResults",
+            verb: "list",
+            resource: "results",
+            needs: Needs::Result,
+            effect: Effect::Reads,
+            shows: Shows::TheResult,
+            grpc: |mut c, n| {
+                async move {
+                    // Replayed from the start of the change log: the Result's creation.
+                    let request = pb::WatchResultsRequest {
+                        parent: n.ns.clone(),
+                        filter: String::new(),
+                        resume_from: Some(0),
+                    };
+                    let mut events = c.watch.watch_results(request).await?.into_inner();
+                    // Everything created so far, up to this op's own Result.
+                    let mut shown = Vec::new();
+                    while !shown.contains(&n.result_name()) {
+                        let event = events.message().await?.expect("the stream stays open");
+                        shown.extend(event.object.map(|o| o.name));
+                    }
+                    Ok(shown)
+                }
+                .boxed()
+            },
+            // A stream: the REST watch's 401/403 are checked in tests/watch.rs.
+            rest: None,
+        },
+        Op {
+            rpc: "WatchRecords",
+            verb: "list",
+            resource: "records",
+            needs: Needs::Record,
+            effect: Effect::Reads,
+            shows: Shows::TheRecord,
+            grpc: |mut c, n| {
+                async move {
+                    let request = pb::WatchRecordsRequest {
+                        parent: n.result_name(),
+                        filter: String::new(),
+                        resume_from: Some(0),
+                    };
+                    let mut events = c.watch.watch_records(request).await?.into_inner();
+                    let mut shown = Vec::new();
+                    while !shown.contains(&n.record_name()) {
+                        let event = events.message().await?.expect("the stream stays open");
+                        shown.extend(event.object.map(|o| o.name));
+                    }
+                    Ok(shown)
+                }
+                .boxed()
+            },
+            rest: None,
+        },
+        Op {
             rpc: "UpdateLog",
             verb: "update",
             resource: "logs",
@@ -745,6 +801,7 @@ enum Transport {
 struct Grpc {
     results: ResultsClient<HeaderChannel>,
     logs: LogsClient<HeaderChannel>,
+    watch: WatchClient<HeaderChannel>,
 }
 
 /// A call's answer over either transport: the gRPC code (or the `code` of a REST error
@@ -795,6 +852,7 @@ async fn grpc_clients(server: &TestServer, headers: &[(&str, &str)]) -> Grpc {
     Grpc {
         results: server.grpc_with(headers).await,
         logs: server.logs_with(headers).await,
+        watch: server.watch_with(headers).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! gRPC health and reflection are served, the Logs service among them; a log of nothing
+//! gRPC health and reflection are served, the Logs and Watch services among them; a log of nothing
 //! is NOT_FOUND over gRPC and REST alike.
 
 use integration::TestServer;
@@ -28,6 +28,7 @@ async fn health_reflection_and_logs() {
         "",
         "tekton.results.v1alpha2.Results",
         "tekton.results.v1alpha2.Logs",
+        "tekton.results.v1alpha2.Watch",
     ] {
         let answer = health
             .check(HealthCheckRequest {
@@ -57,6 +58,7 @@ async fn health_reflection_and_logs() {
     for expected in [
         "tekton.results.v1alpha2.Results",
         "tekton.results.v1alpha2.Logs",
+        "tekton.results.v1alpha2.Watch",
         "grpc.health.v1.Health",
     ] {
         assert!(

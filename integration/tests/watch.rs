@@ -28,6 +28,7 @@ backend_tests!(
     bad_watches_are_refused_before_the_stream_opens,
     resuming_from_a_pruned_revision_is_out_of_range,
     a_watch_sees_only_namespaces_its_caller_may_list,
+    a_shutdown_ends_streams_naming_where_to_resume,
 );
 
 /// How long a test waits for an event before it fails (a bound on waiting, not a
@@ -714,4 +715,34 @@ async fn a_watch_sees_only_namespaces_its_caller_may_list(backend: Backend) {
         .api("GET", "/parents/team-b/results?watch=true", None)
         .await;
     assert_eq!(status, 403);
+}
+
+async fn a_shutdown_ends_streams_naming_where_to_resume(backend: Backend) {
+    let mut server = TestServer::start(backend);
+    let mut client = server.grpc().await;
+    create_result(&mut client, "ns", "r").await;
+    let mut watch = server.watch_with(&[]).await;
+    let mut stream = watch_records(&mut watch, "ns/results/r", "", None)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream).await.unwrap().r#type, BOOKMARK);
+    put_record(&mut client, "ns/results/r", "x", "t", "{}").await;
+    let seen = changes(&mut stream, 1).await;
+    // The stream ends at once (not after the shutdown's grace period), saying where to go on.
+    let stopping = std::thread::spawn(move || server.stop());
+    let status = loop {
+        match next(&mut stream).await {
+            Ok(event) => assert_eq!(event.r#type, BOOKMARK, "no change after the last write"),
+            Err(status) => break status,
+        }
+    };
+    stopping.join().unwrap();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status
+            .message()
+            .ends_with(&format!("resume_from={}", seen[0].revision)),
+        "{}",
+        status.message()
+    );
 }

@@ -48,6 +48,11 @@ pub(crate) struct Subscribe(pub(crate) Arc<WatchRequest>);
 #[rtype(result = "()")]
 struct Poll;
 
+/// Ends every watch stream (the server is shutting down) and takes no new ones.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct EndWatches;
+
 struct HubEntry {
     addr: Addr<WatchHub>,
     registered: Arc<AtomicUsize>,
@@ -84,6 +89,9 @@ pub(crate) struct ChangeFeed {
     hubs: HashMap<String, HubEntry>,
     wildcard: Option<HubEntry>,
     counts: Arc<Counts>,
+    closed: bool,
+    /// Reading the log failed last time (logged once per outage).
+    failing: bool,
 }
 
 impl ChangeFeed {
@@ -108,6 +116,8 @@ impl ChangeFeed {
             hubs: HashMap::new(),
             wildcard: None,
             counts: Arc::default(),
+            closed: false,
+            failing: false,
         }
     }
 
@@ -146,13 +156,22 @@ impl ChangeFeed {
             feed.polling = false;
             match read {
                 Ok((changes, head)) => {
+                    if std::mem::take(&mut feed.failing) {
+                        tracing::info!("the change log can be read again");
+                    }
                     let full = changes.len() >= limit;
                     feed.dispatch(changes, head);
                     if full {
                         feed.again = true;
                     }
                 }
-                Err(e) => warn!(error = %e, "reading the change log for watch streams failed"),
+                Err(e) => {
+                    // Once per outage, not at every poll.
+                    if !feed.failing {
+                        warn!(error = %e, "reading the change log for watch streams failed; retrying");
+                    }
+                    feed.failing = true;
+                }
             }
             if feed.again {
                 feed.poll(ctx);
@@ -303,10 +322,30 @@ impl Handler<Poll> for ChangeFeed {
     }
 }
 
+impl Handler<EndWatches> for ChangeFeed {
+    type Result = ();
+
+    fn handle(&mut self, _: EndWatches, _: &mut Self::Context) {
+        self.closed = true;
+        for hub in self.hubs.values().chain(&self.wildcard) {
+            hub.addr.do_send(EndAll {
+                code: ErrorCode::Unavailable,
+                message: "the server is shutting down".into(),
+            });
+        }
+    }
+}
+
 impl Handler<Subscribe> for ChangeFeed {
     type Result = Result<(i64, mpsc::Receiver<WatchEvent>, Ending)>;
 
     fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+        if self.closed {
+            return Err(Error::Watch {
+                code: ErrorCode::Unavailable,
+                message: "the server is shutting down; watch on another replica".into(),
+            });
+        }
         let Some(position) = self.position else {
             return Err(Error::Watch {
                 code: ErrorCode::Unavailable,

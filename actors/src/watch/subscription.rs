@@ -131,6 +131,13 @@ impl Subscription {
                             "the server is shutting down its watch streams".to_owned(),
                         )
                     });
+                    // Where to go on from: everything up to here was handed out.
+                    let resume = self.sent.max(self.floor);
+                    let message = if code == ErrorCode::Unavailable {
+                        format!("{message}: watch again with resume_from={resume}")
+                    } else {
+                        message
+                    };
                     return Some(Err(Error::Watch { code, message }));
                 }
             }

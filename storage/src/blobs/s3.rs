@@ -77,9 +77,10 @@ impl S3Store {
         // (AWS_ACCESS_KEY_ID, AWS_REGION, AWS_WEB_IDENTITY_TOKEN_FILE …), then the instance.
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
+            // Before `with_allow_http`, which is one of these options.
+            .with_client_options(client_options())
             .with_allow_http(*allow_http)
-            .with_retry(retry_config())
-            .with_client_options(client_options());
+            .with_retry(retry_config());
         if !endpoint.is_empty() {
             builder = builder.with_endpoint(endpoint);
         }

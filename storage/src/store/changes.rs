@@ -41,18 +41,23 @@ pub fn append(conn: &mut Conn, changes: &[NewChange], now: Timestamp) -> Result<
         .map(|c| encode(&c.object))
         .collect::<Result<Vec<_>>>()?;
     let n = i64::try_from(changes.len()).expect("a batch fits in i64");
-    with_conn!(conn, |c| diesel::update(
-        change_log_head::table.filter(change_log_head::id.eq(1))
-    )
-    .set(change_log_head::revision.eq(change_log_head::revision + n))
-    .execute(c))
-    .map_err(Error::db("assigning change revisions"))?;
-    // The row was just updated by this transaction: every backend reads its own update.
-    let last: i64 = with_conn!(conn, |c| change_log_head::table
-        .filter(change_log_head::id.eq(1))
-        .select(change_log_head::revision)
-        .first(c))
-    .map_err(Error::db("reading the assigned change revisions"))?;
+    let bump = diesel::update(change_log_head::table.filter(change_log_head::id.eq(1)))
+        .set(change_log_head::revision.eq(change_log_head::revision + n));
+    // One round trip where the dialect allows it.
+    let last: Result<i64, diesel::result::Error> = if let Conn::Postgres(c) = &mut *conn {
+        let c: &mut diesel::PgConnection = &mut *c;
+        bump.returning(change_log_head::revision).get_result(c)
+    } else {
+        with_conn!(conn, |c| bump.execute(c).and_then(|_| {
+            // The row was just updated by this transaction: every backend reads its own
+            // update.
+            change_log_head::table
+                .filter(change_log_head::id.eq(1))
+                .select(change_log_head::revision)
+                .first(c)
+        }))
+    };
+    let last = last.map_err(Error::db("assigning change revisions"))?;
     let first = last - n + 1;
     let rows: Vec<ChangeRow<'_>> = changes
         .iter()
