@@ -339,34 +339,21 @@ impl ResultsApi {
         req: pb::WatchResultsRequest,
     ) -> Result<WatchStream<pb::ResultEvent>, ApiError> {
         let parent = ListScope::parse(&req.parent, "parent", &req.parent)?;
-        let (parent, visibility) = self.watch_scope(caller, Resource::Results, parent).await?;
-        let filter = results_actors::Filter::compile(&req.filter, FilterEnvironment::Results)?;
         let subscription = self
-            .actors
-            .watch(WatchRequest {
-                parent,
-                kind: WatchKind::Results,
-                filter,
-                resume_from: req.resume_from,
-                visibility,
-            })
+            .open_watch(caller, Resource::Results, parent, WatchKind::Results, &req)
             .await?;
         Ok(WatchStream {
             subscription,
-            convert: |event| match event {
-                WatchEvent::Bookmark(revision) => pb::ResultEvent {
-                    r#type: pb::EventType::Bookmark as i32,
+            convert: |event| {
+                let (kind, revision, object) = event_parts(event);
+                pb::ResultEvent {
+                    r#type: kind as i32,
                     revision,
-                    object: None,
-                },
-                WatchEvent::Change(change) => pb::ResultEvent {
-                    r#type: event_type(change.kind) as i32,
-                    revision: change.revision,
-                    object: match &change.object {
-                        ChangedObject::Result(r) => Some(convert::result_to_pb(r.clone())),
-                        ChangedObject::Record(_) => None,
+                    object: match object {
+                        Some(ChangedObject::Result(r)) => Some(convert::result_to_pb(r)),
+                        _ => None,
                     },
-                },
+                }
             },
         })
     }
@@ -378,40 +365,54 @@ impl ResultsApi {
         req: pb::WatchRecordsRequest,
     ) -> Result<WatchStream<pb::RecordEvent>, ApiError> {
         let scope = RecordScope::parse(&req.parent)?;
-        let (parent, visibility) = self
-            .watch_scope(caller, Resource::Records, scope.parent)
-            .await?;
-        let filter = results_actors::Filter::compile(&req.filter, FilterEnvironment::Records)?;
+        let kind = WatchKind::Records {
+            result: scope.result,
+        };
         let subscription = self
-            .actors
-            .watch(WatchRequest {
-                parent,
-                kind: WatchKind::Records {
-                    result: scope.result,
-                },
-                filter,
-                resume_from: req.resume_from,
-                visibility,
-            })
+            .open_watch(caller, Resource::Records, scope.parent, kind, &req)
             .await?;
         Ok(WatchStream {
             subscription,
-            convert: |event| match event {
-                WatchEvent::Bookmark(revision) => pb::RecordEvent {
-                    r#type: pb::EventType::Bookmark as i32,
+            convert: |event| {
+                let (kind, revision, object) = event_parts(event);
+                pb::RecordEvent {
+                    r#type: kind as i32,
                     revision,
-                    object: None,
-                },
-                WatchEvent::Change(change) => pb::RecordEvent {
-                    r#type: event_type(change.kind) as i32,
-                    revision: change.revision,
-                    object: match &change.object {
-                        ChangedObject::Record(r) => Some(convert::record_to_pb(r.clone())),
-                        ChangedObject::Result(_) => None,
+                    object: match object {
+                        Some(ChangedObject::Record(r)) => Some(convert::record_to_pb(r)),
+                        _ => None,
                     },
-                },
+                }
             },
         })
+    }
+
+    /// Opens a watch of `kind` under `parent` once the caller may see it, with the
+    /// request's filter (checked against `resource`'s fields) and resume point.
+    async fn open_watch(
+        &self,
+        caller: &Credentials,
+        resource: Resource,
+        parent: ListScope,
+        kind: WatchKind,
+        req: &impl WatchParams,
+    ) -> Result<Subscription, ApiError> {
+        let (parent, visibility) = self.watch_scope(caller, resource, parent).await?;
+        let environment = match kind {
+            WatchKind::Results => FilterEnvironment::Results,
+            WatchKind::Records { .. } => FilterEnvironment::Records,
+        };
+        let filter = results_actors::Filter::compile(req.filter(), environment)?;
+        Ok(self
+            .actors
+            .watch(WatchRequest {
+                parent,
+                kind,
+                filter,
+                resume_from: req.resume_from(),
+                visibility,
+            })
+            .await?)
     }
 
     /// The namespaces a watch may see: one the caller may list (checked when the stream
@@ -446,11 +447,43 @@ impl ResultsApi {
     }
 }
 
-fn event_type(kind: ChangeKind) -> pb::EventType {
-    match kind {
-        ChangeKind::Added => pb::EventType::Added,
-        ChangeKind::Modified => pb::EventType::Modified,
-        ChangeKind::Deleted => pb::EventType::Deleted,
+/// What the two watch requests share.
+trait WatchParams {
+    fn filter(&self) -> &str;
+    fn resume_from(&self) -> Option<i64>;
+}
+
+impl WatchParams for pb::WatchResultsRequest {
+    fn filter(&self) -> &str {
+        &self.filter
+    }
+    fn resume_from(&self) -> Option<i64> {
+        self.resume_from
+    }
+}
+
+impl WatchParams for pb::WatchRecordsRequest {
+    fn filter(&self) -> &str {
+        &self.filter
+    }
+    fn resume_from(&self) -> Option<i64> {
+        self.resume_from
+    }
+}
+
+/// An event's type, revision and object (none in a bookmark).
+fn event_parts(event: WatchEvent) -> (pb::EventType, i64, Option<ChangedObject>) {
+    match event {
+        WatchEvent::Bookmark(revision) => (pb::EventType::Bookmark, revision, None),
+        WatchEvent::Change(change) => {
+            let kind = match change.kind {
+                ChangeKind::Added => pb::EventType::Added,
+                ChangeKind::Modified => pb::EventType::Modified,
+                ChangeKind::Deleted => pb::EventType::Deleted,
+            };
+            // The change is shared with other streams: its object is copied out.
+            (kind, change.revision, Some(change.object.clone()))
+        }
     }
 }
 
