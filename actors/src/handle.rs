@@ -20,6 +20,7 @@ use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
 use crate::watch::feed::{ChangeFeed, ChangeHead, ReadChanges, Subscribe};
+use crate::watch::webhook::{EventData, WebhookConfig, WebhookSink};
 use crate::watch::{ChangeSignal, Subscription, WatchRequest, WatchSettings};
 use crate::write::Write;
 use crate::writer::StorageWriter;
@@ -114,6 +115,8 @@ pub struct Actors {
     batcher: Addr<WriteBatcher>,
     query: Pool<QueryExecutor>,
     feed: Addr<ChangeFeed>,
+    /// How far the change feed has read the log (webhook sinks wait on it).
+    feed_position: tokio::sync::watch::Receiver<i64>,
     watch: WatchSettings,
     timeout: Duration,
 }
@@ -176,11 +179,13 @@ impl Actors {
             in_flight: writers,
         };
         let batcher = WriteBatcher::new(writer.addr.clone(), limits).start();
+        let (published, feed_position) = tokio::sync::watch::channel(0);
         let feed = ChangeFeed::new(
             query.addr.clone(),
             writer.addr.clone(),
             changed,
             settings.watch,
+            published,
         )
         .start();
         Actors {
@@ -188,6 +193,7 @@ impl Actors {
             batcher,
             query,
             feed,
+            feed_position,
             watch: settings.watch,
             timeout: settings.timeout,
         }
@@ -353,6 +359,18 @@ impl Actors {
             ending,
             self.watch.page,
         ))
+    }
+
+    /// Where the change log stands: its newest revision and how far it is pruned.
+    pub async fn change_log_head(&self) -> Result<results_storage::model::ChangeLogHead> {
+        self.call(&self.query, ChangeHead).await
+    }
+
+    /// Starts a webhook sink (see [`crate::watch::webhook`]): it delivers the matching
+    /// changes committed from now on, `data` giving each event's object JSON. Must run
+    /// inside an actix `System`.
+    pub fn start_webhook(&self, config: WebhookConfig, data: EventData) -> Result<WebhookSink> {
+        WebhookSink::start(self.clone(), self.feed_position.clone(), config, data)
     }
 
     /// The logged changes with `after < revision <= through`, oldest first, at most

@@ -9,7 +9,7 @@ use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message
 use results_storage::model::{Change, ChangeLogHead, ListScope, Timestamp};
 use results_storage::store::changes::Retention;
 use results_storage::ErrorCode;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{error, warn};
 
 use super::hub::{Counts, Deliver, EndAll, Ending, Register, Subscriber, WatchHub};
@@ -84,6 +84,8 @@ pub(crate) struct ChangeFeed {
     hubs: HashMap<String, HubEntry>,
     wildcard: Option<HubEntry>,
     counts: Arc<Counts>,
+    /// `position`, for the webhook sinks (they read the log once it has moved past them).
+    published: watch::Sender<i64>,
 }
 
 impl ChangeFeed {
@@ -92,6 +94,7 @@ impl ChangeFeed {
         writer: Addr<StorageWriter>,
         signal: ChangeSignal,
         settings: WatchSettings,
+        published: watch::Sender<i64>,
     ) -> Self {
         ChangeFeed {
             query,
@@ -105,6 +108,7 @@ impl ChangeFeed {
             hubs: HashMap::new(),
             wildcard: None,
             counts: Arc::default(),
+            published,
         }
     }
 
@@ -150,6 +154,13 @@ impl ChangeFeed {
                     }
                 }
                 Err(e) => warn!(error = %e, "reading the change log for watch streams failed"),
+            }
+            if let Some(position) = feed.position {
+                feed.published.send_if_modified(|published| {
+                    let moved = *published != position;
+                    *published = position;
+                    moved
+                });
             }
             if feed.again {
                 feed.poll(ctx);
