@@ -20,7 +20,9 @@ use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
 use crate::watch::feed::{ChangeFeed, ChangeHead, ReadChanges, Subscribe};
-use crate::watch::webhook::{EventData, WebhookConfig, WebhookSink};
+use crate::watch::webhook::{
+    EventData, ReadWebhookCursor, SaveWebhookCursor, WebhookConfig, WebhookSink,
+};
 use crate::watch::{ChangeSignal, Subscription, WatchRequest, WatchSettings};
 use crate::write::Write;
 use crate::writer::StorageWriter;
@@ -371,6 +373,17 @@ impl Actors {
     /// inside an actix `System`.
     pub fn start_webhook(&self, config: WebhookConfig, data: EventData) -> Result<WebhookSink> {
         WebhookSink::start(self.clone(), self.feed_position.clone(), config, data)
+    }
+
+    /// The saved cursor of webhook sink `name`.
+    pub(crate) async fn webhook_cursor(&self, name: String) -> Result<Option<i64>> {
+        self.call(&self.query, ReadWebhookCursor(name)).await
+    }
+
+    /// Saves the cursor of webhook sink `name`.
+    pub(crate) async fn save_webhook_cursor(&self, name: String, revision: i64) -> Result<()> {
+        self.call(&self.writer, SaveWebhookCursor { name, revision })
+            .await
     }
 
     /// The logged changes with `after < revision <= through`, oldest first, at most

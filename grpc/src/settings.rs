@@ -633,6 +633,7 @@ mod tests {
                 "watch.webhooks[0].secret_file",
             ),
             (sink("a", "queue = 0"), "watch.webhooks[0].queue"),
+            (sink("a b", ""), "watch.webhooks[0].name"),
             (
                 sink("a", "min_backoff_ms = 100\nmax_backoff_ms = 10"),
                 "watch.webhooks[0].max_backoff_ms",

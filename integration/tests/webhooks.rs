@@ -19,7 +19,11 @@ use results_storage::Backend;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-integration::backend_tests!(a_sink_that_fails_transiently_receives_every_event);
+integration::backend_tests!(
+    a_sink_that_fails_transiently_receives_every_event,
+    a_sink_goes_on_where_it_stopped_after_a_restart,
+    a_sink_behind_the_logs_retention_skips_what_was_pruned
+);
 
 const SECRET: &str = "s3cret-for-the-test";
 
@@ -168,23 +172,28 @@ fn first_accepted(deliveries: &[Delivery]) -> Vec<Value> {
         .collect()
 }
 
+/// The sink under test: TaskRun Records of namespace `ns`, signed.
+fn sink(url: String) -> WebhookSettings {
+    WebhookSettings {
+        name: "ci".into(),
+        url,
+        kind: WebhookKind::Records,
+        parent: "ns".into(),
+        filter: "data_type == TASK_RUN && data.n >= 0".into(),
+        secret: SECRET.into(),
+        // Quick retries, so that the test does not wait for the default backoff.
+        min_backoff_ms: 5,
+        max_backoff_ms: 50,
+        queue: 7,
+        ..WebhookSettings::default()
+    }
+}
+
 async fn a_sink_that_fails_transiently_receives_every_event(backend: Backend) {
     let receiver = Receiver::start(true).await;
     let url = receiver.url();
     let server = TestServer::start_with(backend, |settings| {
-        settings.watch.webhooks = vec![WebhookSettings {
-            name: "ci".into(),
-            url,
-            kind: WebhookKind::Records,
-            parent: "ns".into(),
-            filter: "data_type == TASK_RUN && data.n >= 0".into(),
-            secret: SECRET.into(),
-            // Quick retries, so that the test does not wait for the default backoff.
-            min_backoff_ms: 5,
-            max_backoff_ms: 50,
-            queue: 7,
-            ..WebhookSettings::default()
-        }];
+        settings.watch.webhooks = vec![sink(url)];
     });
     let rest = server.rest();
     let api = |method: &'static str, path: String, body: Option<Value>| {
@@ -348,4 +357,154 @@ async fn a_sink_that_fails_transiently_receives_every_event(backend: Backend) {
     let first = &events[0]["data"];
     assert_eq!(first["name"], "ns/results/r/records/rec-0");
     assert_eq!(first["data"]["type"], "tekton.dev/v1.TaskRun");
+}
+
+/// The subjects of the first accepted deliveries, in order.
+fn accepted_subjects(deliveries: &[Delivery]) -> Vec<String> {
+    first_accepted(deliveries)
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn a_sink_goes_on_where_it_stopped_after_a_restart(backend: Backend) {
+    let receiver = Receiver::start(false).await;
+    let url = receiver.url();
+    let mut server = TestServer::start_with(backend, |settings| {
+        settings.watch.webhooks = vec![sink(url)];
+    });
+    let create = |name: &'static str| {
+        let rest = server.rest();
+        async move {
+            let (status, answer) = rest
+                .api(
+                    "POST",
+                    "/parents/ns/results/r/records",
+                    Some(&record_body(
+                        &format!("ns/results/r/records/{name}"),
+                        "TaskRun",
+                        1,
+                    )),
+                )
+                .await;
+            assert_eq!(status, 200, "{answer}");
+        }
+    };
+    let (status, answer) = server
+        .rest()
+        .api(
+            "POST",
+            "/parents/ns/results",
+            Some(&json!({"name": "ns/results/r"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    create("before").await;
+    receiver
+        .wait_until("the first event", |d| {
+            accepted_subjects(d) == ["ns/results/r/records/before"]
+        })
+        .await;
+
+    // The receiver fails while two more changes are made, and the server stops before it
+    // recovers: they must still be sent, by the restarted server.
+    receiver.set_down(true);
+    create("during-1").await;
+    create("during-2").await;
+    receiver
+        .wait_until("a refused attempt", |d| d.iter().any(|d| !d.accepted))
+        .await;
+    server.stop();
+    receiver.set_down(false);
+    server.restart();
+    receiver
+        .wait_until("the events made before the restart", |d| {
+            accepted_subjects(d).len() == 3
+        })
+        .await;
+    assert_eq!(
+        accepted_subjects(&receiver.deliveries()),
+        [
+            "ns/results/r/records/before",
+            "ns/results/r/records/during-1",
+            "ns/results/r/records/during-2",
+        ]
+    );
+}
+
+async fn a_sink_behind_the_logs_retention_skips_what_was_pruned(backend: Backend) {
+    let receiver = Receiver::start(true).await;
+    let url = receiver.url();
+    let server = TestServer::start_with(backend, |settings| {
+        // The log keeps the 5 newest changes, pruned every second.
+        settings.watch.max_changes = 5;
+        settings.watch.prune_interval_secs = 1;
+        // The probing watch streams below are dropped by this side; the server notices only
+        // when it next writes to them, so its graceful stop would wait out the grace period.
+        settings.server.shutdown_grace_secs = 1;
+        settings.watch.webhooks = vec![WebhookSettings {
+            queue: 1,
+            ..sink(url)
+        }];
+    });
+    let rest = server.rest();
+    let (status, answer) = rest
+        .api(
+            "POST",
+            "/parents/ns/results",
+            Some(&json!({"name": "ns/results/r"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    for n in 0..20 {
+        let name = format!("ns/results/r/records/rec-{n:02}");
+        let (status, answer) = rest
+            .api(
+                "POST",
+                "/parents/ns/results/r/records",
+                Some(&record_body(&name, "TaskRun", n)),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        if n == 0 {
+            // The sink holds the first change and retries it.
+            receiver
+                .wait_until("a refused attempt", |d| d.iter().any(|d| !d.accepted))
+                .await;
+        }
+    }
+    // Wait until the log has been pruned past the sink: resuming a watch from revision 1
+    // then answers 410 (OUT_OF_RANGE).
+    let watch = format!(
+        "http://{}/apis/results.tekton.dev/v1alpha2/parents/ns/results/-/records?watch=true&resume_from=1",
+        server.rest_addr()
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = reqwest::get(&watch).await.unwrap().status().as_u16();
+        if status == 410 {
+            break;
+        }
+        assert_eq!(status, 200, "the watch opens until the log is pruned");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the log was never pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    receiver.set_down(false);
+    receiver
+        .wait_until("the newest change", |d| {
+            accepted_subjects(d).last().map(String::as_str) == Some("ns/results/r/records/rec-19")
+        })
+        .await;
+    // The change it held, then what the log still keeps (the 5 newest, at most: pruning
+    // goes on meanwhile), in order; the pruned ones in between are lost.
+    let subjects = accepted_subjects(&receiver.deliveries());
+    assert_eq!(subjects[0], "ns/results/r/records/rec-00", "{subjects:?}");
+    assert!(subjects.len() <= 6, "{subjects:?}");
+    let mut sorted = subjects.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, subjects, "in order, each once: {subjects:?}");
 }

@@ -7,12 +7,14 @@
 //! only once it is delivered (or given up after `max_attempts`), so a change is sent again
 //! after a failure, never skipped. The sink sleeps until the change feed has read past its
 //! cursor (the feed reads at once after local commits, and polls for other replicas').
+//! The cursor is saved in the database (`webhook_cursors`) after each page, so a restarted
+//! server sends what was committed while it was down.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Message, WrapFuture};
 use bytes::Bytes;
 use reqwest_object_store as reqwest;
 use results_storage::model::Change;
@@ -23,6 +25,19 @@ use tracing::{error, info, warn};
 use super::cloudevent::{self, CONTENT_TYPE, SIGNATURE_HEADER};
 use super::WatchRequest;
 use crate::{Actors, Error, Result};
+
+/// Reads the saved cursor of a sink (query pool).
+#[derive(Message)]
+#[rtype(result = "Result<Option<i64>>")]
+pub(crate) struct ReadWebhookCursor(pub(crate) String);
+
+/// Saves the cursor of a sink (writer pool).
+#[derive(Message)]
+#[rtype(result = "Result<()>")]
+pub(crate) struct SaveWebhookCursor {
+    pub(crate) name: String,
+    pub(crate) revision: i64,
+}
 
 /// The CloudEvent `data` of a change: the object as a REST Get answers it. The front-end
 /// owns that JSON, so it passes this in.
@@ -230,19 +245,7 @@ const READ_RETRY: Duration = Duration::from_secs(1);
 async fn step(shared: &Shared, cursor: Option<i64>) -> Option<i64> {
     let name = &shared.config.name;
     let Some(cursor) = cursor else {
-        // Changes committed before the sink started (e.g. while the server was down) are
-        // not sent: the cursor lives in memory.
-        return match shared.actors.change_log_head().await {
-            Ok(head) => {
-                info!(sink = %name, revision = head.revision, "webhook sink started");
-                Some(head.revision)
-            }
-            Err(e) => {
-                warn!(sink = %name, error = %e, "webhook sink cannot read the change log head");
-                tokio::time::sleep(READ_RETRY).await;
-                None
-            }
-        };
+        return start(shared).await;
     };
     let mut position = shared.position.clone();
     if position.wait_for(|p| *p > cursor).await.is_err() {
@@ -262,15 +265,67 @@ async fn step(shared: &Shared, cursor: Option<i64>) -> Option<i64> {
             return Some(cursor);
         }
     };
-    let mut cursor = cursor;
+    let mut moved = cursor;
     for change in changes {
         if shared.config.request.matches(&change) {
             deliver(shared, &change).await;
         }
-        cursor = change.revision;
-        shared.stats.cursor.store(cursor, Ordering::Relaxed);
+        moved = change.revision;
+        shared.stats.cursor.store(moved, Ordering::Relaxed);
     }
+    if moved != cursor {
+        save(shared, moved).await;
+    }
+    Some(moved)
+}
+
+/// Where a sink starts: its saved cursor, else the head of the log (saved at once, so that
+/// what is committed from now on is sent even across restarts).
+async fn start(shared: &Shared) -> Option<i64> {
+    let name = &shared.config.name;
+    let (saved, head) = match tokio::try_join!(
+        shared.actors.webhook_cursor(name.clone()),
+        shared.actors.change_log_head()
+    ) {
+        Ok(found) => found,
+        Err(e) => {
+            warn!(sink = %name, error = %e, "webhook sink cannot read where it stands");
+            tokio::time::sleep(READ_RETRY).await;
+            return None;
+        }
+    };
+    let cursor = match saved {
+        Some(saved) if saved <= head.revision => saved,
+        Some(saved) => {
+            // The log is behind the cursor: another database, or one restored from a backup.
+            warn!(
+                sink = %name,
+                saved,
+                head = head.revision,
+                "webhook sink's saved cursor is ahead of the change log; starting at its head"
+            );
+            save(shared, head.revision).await;
+            head.revision
+        }
+        None => {
+            save(shared, head.revision).await;
+            head.revision
+        }
+    };
+    info!(sink = %name, revision = cursor, head = head.revision, "webhook sink started");
     Some(cursor)
+}
+
+/// Saves the cursor; a failure only means that a restart sends some events again.
+async fn save(shared: &Shared, revision: i64) {
+    let name = &shared.config.name;
+    if let Err(e) = shared
+        .actors
+        .save_webhook_cursor(name.clone(), revision)
+        .await
+    {
+        warn!(sink = %name, revision, error = %e, "webhook sink cannot save its cursor");
+    }
 }
 
 /// The log was pruned past `cursor`: counts and logs what was lost, and answers where the
@@ -289,7 +344,9 @@ async fn skip_pruned(shared: &Shared, cursor: i64) -> i64 {
                 "webhook sink fell behind the change log's retention: up to {lost} changes were \
                  pruned before it could send them"
             );
-            head.pruned_through.max(cursor)
+            let cursor = head.pruned_through.max(cursor);
+            save(shared, cursor).await;
+            cursor
         }
         Err(e) => {
             warn!(sink = %name, error = %e, "webhook sink cannot read the change log head");

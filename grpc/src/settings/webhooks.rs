@@ -26,7 +26,8 @@ pub enum WebhookKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Unique; names the sink in logs.
+    /// Unique, `[A-Za-z0-9_.-]{1,63}`; names the sink in logs and keys its saved cursor
+    /// (rename a sink and it starts afresh at the head of the change log).
     pub name: String,
     /// Where CloudEvents are POSTed (`http://` or `https://`).
     pub url: String,
@@ -136,8 +137,20 @@ impl WebhookSettings {
 
     /// Checks what needs no file: everything but `secret_file`'s content.
     fn check(&self, key: &str) -> Result<(), SettingsError> {
-        if self.name.trim().is_empty() {
-            return Err(invalid(format!("{key}.name"), "must be set"));
+        let name_ok = (1..=63).contains(&self.name.len())
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !name_ok {
+            return Err(invalid(
+                format!("{key}.name"),
+                format!(
+                    "{:?} must be 1 to 63 letters, digits, '_', '.' or '-' (it keys the \
+                     sink's saved place in the change log)",
+                    self.name
+                ),
+            ));
         }
         parse_url(&self.url).map_err(|e| invalid(format!("{key}.url"), e))?;
         self.request(key)?;
