@@ -368,11 +368,16 @@ impl Actors {
         self.call(&self.query, ChangeHead).await
     }
 
-    /// Starts a webhook sink (see [`crate::watch::webhook`]): it delivers the matching
-    /// changes committed from now on, `data` giving each event's object JSON. Must run
-    /// inside an actix `System`.
-    pub fn start_webhook(&self, config: WebhookConfig, data: EventData) -> Result<WebhookSink> {
-        WebhookSink::start(self.clone(), self.feed_position.clone(), config, data)
+    /// Starts a webhook sink (see [`crate::watch::webhook`]), `data` giving each event's
+    /// object JSON. Once this answers, every matching change committed from now on (and
+    /// since the sink's saved cursor, if it has one) will be delivered. Must run inside an
+    /// actix `System`.
+    pub async fn start_webhook(
+        &self,
+        config: WebhookConfig,
+        data: EventData,
+    ) -> Result<WebhookSink> {
+        WebhookSink::start(self.clone(), self.feed_position.clone(), config, data).await
     }
 
     /// The saved cursor of webhook sink `name`.

@@ -211,11 +211,16 @@ pub async fn serve(
         settings.actor_settings(),
     );
     // Held until the server stops: the handles are where the sinks' counters are read.
-    let _webhooks = webhooks
-        .into_iter()
-        .map(|config| actors.start_webhook(config, rest::change_object_json))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ServeError::Webhooks(e.to_string()))?;
+    // Before serving: every change accepted from now on reaches the sinks. Their handles
+    // (name, counters) live as long as the server.
+    let mut sinks = Vec::with_capacity(webhooks.len());
+    for config in webhooks {
+        let sink = actors
+            .start_webhook(config, rest::change_object_json)
+            .await
+            .map_err(|e| ServeError::Webhooks(e.to_string()))?;
+        sinks.push(sink);
+    }
     let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
     let api = ResultsApi::new(actors, gate, logs);
     let max_message = settings.server.max_message_bytes;
@@ -314,6 +319,7 @@ pub async fn serve(
             grpc.abort();
         }
     }
+    drop(sinks);
     Ok(())
 }
 

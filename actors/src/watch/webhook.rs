@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Message, WrapFuture};
 use bytes::Bytes;
@@ -150,7 +150,7 @@ impl WebhookSink {
     }
 
     /// Starts the sink (see [`Actors::start_webhook`]).
-    pub(crate) fn start(
+    pub(crate) async fn start(
         actors: Actors,
         position: watch::Receiver<i64>,
         config: WebhookConfig,
@@ -170,8 +170,10 @@ impl WebhookSink {
                 sink: config.name.clone(),
                 message: format!("building its HTTP client: {}", with_causes(&e)),
             })?;
+        let cursor = starting_point(&actors, &config.name).await?;
         let name: Arc<str> = config.name.clone().into();
         let stats = Arc::new(Stats::default());
+        stats.cursor.store(cursor, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             config,
             actors,
@@ -179,12 +181,9 @@ impl WebhookSink {
             data,
             stats: stats.clone(),
             position,
+            saved_at: std::sync::Mutex::new(Instant::now()),
         });
-        let addr = Sink {
-            shared,
-            cursor: None,
-        }
-        .start();
+        let addr = Sink { shared, cursor }.start();
         Ok(WebhookSink {
             name,
             stats,
@@ -202,13 +201,15 @@ struct Shared {
     stats: Arc<Stats>,
     /// How far the change feed has read the log.
     position: watch::Receiver<i64>,
+    /// When the cursor was last saved (steps run one at a time: never contended).
+    saved_at: std::sync::Mutex<Instant>,
 }
 
 /// The sink actor: owns the cursor and runs one step (read a page, deliver it) at a time.
 struct Sink {
     shared: Arc<Shared>,
-    /// Every change up to here has been handled; `None` until the log's head is read.
-    cursor: Option<i64>,
+    /// Every change up to here has been handled.
+    cursor: i64,
 }
 
 impl Actor for Sink {
@@ -228,9 +229,7 @@ impl Sink {
                 .into_actor(self)
                 .map(|cursor, sink, ctx| {
                     sink.cursor = cursor;
-                    if let Some(cursor) = cursor {
-                        sink.shared.stats.cursor.store(cursor, Ordering::Relaxed);
-                    }
+                    sink.shared.stats.cursor.store(cursor, Ordering::Relaxed);
                     sink.step(ctx);
                 }),
         );
@@ -240,60 +239,59 @@ impl Sink {
 /// How long to wait before reading the log again after a failed read.
 const READ_RETRY: Duration = Duration::from_secs(1);
 
-/// One step: find the start, or wait for changes after `cursor` and deliver a page of them.
-/// Answers the new cursor.
-async fn step(shared: &Shared, cursor: Option<i64>) -> Option<i64> {
+/// One step: waits for changes after `cursor` and delivers a page of them. Answers the new
+/// cursor.
+async fn step(shared: &Shared, cursor: i64) -> i64 {
     let name = &shared.config.name;
-    let Some(cursor) = cursor else {
-        return start(shared).await;
-    };
     let mut position = shared.position.clone();
     if position.wait_for(|p| *p > cursor).await.is_err() {
         // The feed is gone: the server is stopping.
         tokio::time::sleep(READ_RETRY).await;
-        return Some(cursor);
+        return cursor;
     }
     let queue = shared.config.queue.max(1);
     let changes = match shared.actors.read_changes(cursor, i64::MAX, queue).await {
         Ok(changes) => changes,
-        Err(e) if e.code() == ErrorCode::OutOfRange => {
-            return Some(skip_pruned(shared, cursor).await)
-        }
+        Err(e) if e.code() == ErrorCode::OutOfRange => return skip_pruned(shared, cursor).await,
         Err(e) => {
             warn!(sink = %name, after = cursor, error = %e, "webhook sink cannot read the change log");
             tokio::time::sleep(READ_RETRY).await;
-            return Some(cursor);
+            return cursor;
         }
     };
     let mut moved = cursor;
+    let mut delivered = false;
     for change in changes {
         if shared.config.request.matches(&change) {
             deliver(shared, &change).await;
+            delivered = true;
         }
         moved = change.revision;
         shared.stats.cursor.store(moved, Ordering::Relaxed);
     }
-    if moved != cursor {
+    // After a page that sent something, always; past changes that did not match, at most
+    // every SAVE_INTERVAL (a restart reads those again, and sends none of them).
+    let due = shared
+        .saved_at
+        .lock()
+        .map_or(true, |at| at.elapsed() >= SAVE_INTERVAL);
+    if moved != cursor && (delivered || due) {
         save(shared, moved).await;
     }
-    Some(moved)
+    moved
 }
+
+/// How often a sink whose filter matched nothing lately saves its cursor: not once per
+/// commit of the server, which would double its writes.
+const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where a sink starts: its saved cursor, else the head of the log (saved at once, so that
 /// what is committed from now on is sent even across restarts).
-async fn start(shared: &Shared) -> Option<i64> {
-    let name = &shared.config.name;
-    let (saved, head) = match tokio::try_join!(
-        shared.actors.webhook_cursor(name.clone()),
-        shared.actors.change_log_head()
-    ) {
-        Ok(found) => found,
-        Err(e) => {
-            warn!(sink = %name, error = %e, "webhook sink cannot read where it stands");
-            tokio::time::sleep(READ_RETRY).await;
-            return None;
-        }
-    };
+async fn starting_point(actors: &Actors, name: &str) -> Result<i64> {
+    let (saved, head) = tokio::try_join!(
+        actors.webhook_cursor(name.to_owned()),
+        actors.change_log_head()
+    )?;
     let cursor = match saved {
         Some(saved) if saved <= head.revision => saved,
         Some(saved) => {
@@ -304,21 +302,28 @@ async fn start(shared: &Shared) -> Option<i64> {
                 head = head.revision,
                 "webhook sink's saved cursor is ahead of the change log; starting at its head"
             );
-            save(shared, head.revision).await;
+            actors
+                .save_webhook_cursor(name.to_owned(), head.revision)
+                .await?;
             head.revision
         }
         None => {
-            save(shared, head.revision).await;
+            actors
+                .save_webhook_cursor(name.to_owned(), head.revision)
+                .await?;
             head.revision
         }
     };
     info!(sink = %name, revision = cursor, head = head.revision, "webhook sink started");
-    Some(cursor)
+    Ok(cursor)
 }
 
 /// Saves the cursor; a failure only means that a restart sends some events again.
 async fn save(shared: &Shared, revision: i64) {
     let name = &shared.config.name;
+    if let Ok(mut at) = shared.saved_at.lock() {
+        *at = Instant::now();
+    }
     if let Err(e) = shared
         .actors
         .save_webhook_cursor(name.clone(), revision)
