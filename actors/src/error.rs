@@ -46,6 +46,14 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A webhook sink could not start.
+    #[error("webhook sink {sink}: {message}")]
+    Webhook {
+        /// The sink's name.
+        sink: String,
+        /// Why.
+        message: String,
+    },
     /// A handler panicked (a bug); the pool thread survives and the caller is told.
     #[error("internal error while handling {0}")]
     Panicked(&'static str),
@@ -77,6 +85,7 @@ impl Error {
             Error::Timeout { .. } => ErrorCode::DeadlineExceeded,
             Error::Stopped { .. } => ErrorCode::Unavailable,
             Error::Panicked(_) => ErrorCode::Internal,
+            Error::Webhook { .. } => ErrorCode::InvalidArgument,
             Error::Batch { code, .. } | Error::Watch { code, .. } => *code,
             Error::Auth(crate::auth::AuthError::Unauthenticated(_)) => ErrorCode::Unauthenticated,
             Error::Auth(crate::auth::AuthError::PermissionDenied { .. }) => {

@@ -20,6 +20,9 @@ use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
 use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
+use crate::watch::webhook::{
+    EventData, ReadWebhookCursor, SaveWebhookCursor, WebhookConfig, WebhookSink,
+};
 use crate::watch::{ChangeSignal, Subscription, WatchRequest, WatchSettings};
 use crate::write::Write;
 use crate::writer::StorageWriter;
@@ -114,6 +117,8 @@ pub struct Actors {
     batcher: Addr<WriteBatcher>,
     query: Pool<QueryExecutor>,
     feed: Addr<ChangeFeed>,
+    /// How far the change feed has read the log (webhook sinks wait on it).
+    feed_position: tokio::sync::watch::Receiver<i64>,
     watch: WatchSettings,
     timeout: Duration,
 }
@@ -176,11 +181,13 @@ impl Actors {
             in_flight: writers,
         };
         let batcher = WriteBatcher::new(writer.addr.clone(), limits).start();
+        let (published, feed_position) = tokio::sync::watch::channel(0);
         let feed = ChangeFeed::new(
             query.addr.clone(),
             writer.addr.clone(),
             changed,
             settings.watch,
+            published,
         )
         .start();
         Actors {
@@ -188,6 +195,7 @@ impl Actors {
             batcher,
             query,
             feed,
+            feed_position,
             watch: settings.watch,
             timeout: settings.timeout,
         }
@@ -360,6 +368,34 @@ impl Actors {
     /// another replica instead of waiting for the shutdown's grace period to end.
     pub fn end_watches(&self) {
         self.feed.do_send(EndWatches);
+    }
+
+    /// Where the change log stands: its newest revision and how far it is pruned.
+    pub async fn change_log_head(&self) -> Result<results_storage::model::ChangeLogHead> {
+        self.call(&self.query, ChangeHead).await
+    }
+
+    /// Starts a webhook sink (see [`crate::watch::webhook`]), `data` giving each event's
+    /// object JSON. Once this answers, every matching change committed from now on (and
+    /// since the sink's saved cursor, if it has one) will be delivered. Must run inside an
+    /// actix `System`.
+    pub async fn start_webhook(
+        &self,
+        config: WebhookConfig,
+        data: EventData,
+    ) -> Result<WebhookSink> {
+        WebhookSink::start(self.clone(), self.feed_position.clone(), config, data).await
+    }
+
+    /// The saved cursor of webhook sink `name`.
+    pub(crate) async fn webhook_cursor(&self, name: String) -> Result<Option<i64>> {
+        self.call(&self.query, ReadWebhookCursor(name)).await
+    }
+
+    /// Saves the cursor of webhook sink `name`.
+    pub(crate) async fn save_webhook_cursor(&self, name: String, revision: i64) -> Result<()> {
+        self.call(&self.writer, SaveWebhookCursor { name, revision })
+            .await
     }
 
     /// The logged changes with `after < revision <= through`, oldest first, at most

@@ -11,7 +11,8 @@
 //! - [`clock`]: injectable time and uid sources, for predictable etags in tests.
 //! - [`logs`]: [`Logs`], log bytes in a blob store described by Log Records.
 //! - [`watch`]: live watch streams: the change feed that tails the change log, and one
-//!   watch hub per namespace that fans its changes out to subscribers.
+//!   watch hub per namespace that fans its changes out to subscribers; webhook sinks, each
+//!   a cursor over the log that POSTs matching changes as CloudEvents.
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
 //!   reviews with a cache, or a static token file).
 //!
@@ -46,4 +47,7 @@ pub use results_storage::store::{ListRequest, Page};
 /// Summary requests and answers (GetRecordListSummary).
 pub use results_storage::summary;
 pub use results_storage::{Backend, Database, Error as StorageError, ErrorCode, PoolSettings};
-pub use watch::{Subscription, WatchEvent, WatchKind, WatchRequest, WatchSettings};
+pub use watch::{
+    EventData, Subscription, WatchEvent, WatchKind, WatchRequest, WatchSettings, WebhookConfig,
+    WebhookCounts, WebhookSink,
+};

@@ -11,6 +11,7 @@ use crate::messages::{
     GetRecord, GetResult, ListParents, ListRecords, ListResults, SummarizeRecords,
 };
 use crate::watch::feed::{ChangeHead, ReadChanges};
+use crate::watch::webhook::ReadWebhookCursor;
 use crate::Result;
 
 /// Owns reads; one instance per pool thread, sharing the connection pool.
@@ -109,5 +110,15 @@ impl Handler<ChangeHead> for QueryExecutor {
 
     fn handle(&mut self, _: ChangeHead, _: &mut Self::Context) -> Self::Result {
         guard("ChangeHead", || Ok(self.db.read(store::changes::head)?))
+    }
+}
+
+impl Handler<ReadWebhookCursor> for QueryExecutor {
+    type Result = Result<Option<i64>>;
+
+    fn handle(&mut self, msg: ReadWebhookCursor, _: &mut Self::Context) -> Self::Result {
+        guard("ReadWebhookCursor", || {
+            Ok(self.db.read(|c| store::webhook_cursors::read(c, &msg.0))?)
+        })
     }
 }

@@ -9,6 +9,7 @@ use crate::batch::ApplyBatch;
 use crate::error::guard;
 use crate::messages::{DeleteRecord, DeleteResult};
 use crate::watch::feed::PruneChanges;
+use crate::watch::webhook::SaveWebhookCursor;
 use crate::watch::ChangeSignal;
 use crate::write::{Answer, Pending, Stamp};
 use crate::{Clock, Error, IdGen, Result};
@@ -88,6 +89,18 @@ impl Handler<PruneChanges> for StorageWriter {
     fn handle(&mut self, msg: PruneChanges, _: &mut Self::Context) -> Self::Result {
         guard("PruneChanges", || {
             Ok(self.db.run(|c| store::changes::prune(c, msg.0))?)
+        })
+    }
+}
+
+impl Handler<SaveWebhookCursor> for StorageWriter {
+    type Result = Result<()>;
+
+    fn handle(&mut self, msg: SaveWebhookCursor, _: &mut Self::Context) -> Self::Result {
+        guard("SaveWebhookCursor", || {
+            Ok(self
+                .db
+                .run(|c| store::webhook_cursors::save(c, &msg.name, msg.revision))?)
         })
     }
 }

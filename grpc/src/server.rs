@@ -59,6 +59,9 @@ pub enum ServeError {
     /// The authentication set-up (token file, Kubernetes client) is unusable.
     #[error("auth: {0}")]
     Auth(String),
+    /// A webhook sink cannot start (e.g. its secret_file cannot be read).
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     /// The log store cannot be used.
     #[error("logs: {0}")]
     Logs(String),
@@ -197,6 +200,9 @@ pub async fn serve(
         .await
         .map_err(|e| ServeError::Logs(e.to_string()))?;
     let signer = token_signer(&settings);
+    let webhooks = settings
+        .webhook_configs()
+        .map_err(|e| ServeError::Webhooks(e.to_string()))?;
     let actors = Actors::start(
         db,
         signer,
@@ -204,6 +210,17 @@ pub async fn serve(
         Arc::new(UuidGen),
         settings.actor_settings(),
     );
+    // Held until the server stops: the handles are where the sinks' counters are read.
+    // Before serving: every change accepted from now on reaches the sinks. Their handles
+    // (name, counters) live as long as the server.
+    let mut sinks = Vec::with_capacity(webhooks.len());
+    for config in webhooks {
+        let sink = actors
+            .start_webhook(config, rest::change_object_json)
+            .await
+            .map_err(|e| ServeError::Webhooks(e.to_string()))?;
+        sinks.push(sink);
+    }
     let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
     let watches = actors.clone();
     let api = ResultsApi::new(actors, gate, logs);
@@ -304,6 +321,7 @@ pub async fn serve(
             grpc.abort();
         }
     }
+    drop(sinks);
     Ok(())
 }
 

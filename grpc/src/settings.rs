@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use results_settings::{invalid, positive, EnvOverrides};
 pub use results_settings::{Error as SettingsError, Layered, LogSettings};
 
+mod webhooks;
+pub use webhooks::{WebhookKind, WebhookSettings};
+
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "RESULTS_";
 /// Environment variable naming the config file (the `--config` flag wins over it).
@@ -58,6 +61,8 @@ pub struct WatchStreamSettings {
     pub max_changes: u64,
     /// Seconds between prunes of the change log.
     pub prune_interval_secs: u64,
+    /// Webhook sinks (`[[watch.webhooks]]`): CloudEvents for matching changes.
+    pub webhooks: Vec<WebhookSettings>,
 }
 
 impl Default for WatchStreamSettings {
@@ -71,6 +76,7 @@ impl Default for WatchStreamSettings {
             retention_secs: d.retention.as_secs(),
             max_changes: d.max_changes,
             prune_interval_secs: d.prune_interval.as_secs(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -379,6 +385,7 @@ impl Layered for Settings {
             ("watch.max_changes", self.watch.max_changes),
             ("watch.prune_interval_secs", self.watch.prune_interval_secs),
         ])?;
+        webhooks::validate(&self.watch.webhooks)?;
         self.validate_auth()?;
         self.validate_logs()?;
         self.log.validate()?;
@@ -457,6 +464,11 @@ impl Settings {
                 LogStoreKind::S3 => "S3",
             },
         }
+    }
+
+    /// The webhook sinks, checked, with their secrets read from `secret_file`s.
+    pub fn webhook_configs(&self) -> Result<Vec<results_actors::WebhookConfig>, SettingsError> {
+        webhooks::configs(&self.watch.webhooks)
     }
 
     /// The certificate and key files when TLS is configured.
@@ -564,6 +576,94 @@ mod tests {
             Settings::from_toml(text, "config/results-api.toml", &env(&[])).unwrap(),
             Settings::default()
         );
+    }
+
+    #[test]
+    fn webhooks_are_checked_at_start_with_the_key_named() {
+        let sink = |name: &str, extra: &str| {
+            format!(
+                "[[watch.webhooks]]\nname = \"{name}\"\nurl = \"http://hooks:8080/x\"\n{extra}\n"
+            )
+        };
+        let ok = Settings::from_toml(
+            &sink(
+                "ci",
+                "filter = \"data_type == TASK_RUN\"\nparent = \"ns/results/-\"",
+            ),
+            "-",
+            &env(&[]),
+        )
+        .unwrap();
+        let hook = &ok.watch.webhooks[0];
+        assert_eq!((hook.kind, hook.max_attempts), (WebhookKind::Records, 0));
+        let cases = [
+            (
+                "[[watch.webhooks]]\nname = \"a\"\nurl = \"ftp://h/x\"".to_owned(),
+                "watch.webhooks[0].url",
+            ),
+            (
+                "[[watch.webhooks]]\nname = \"a\"".to_owned(),
+                "watch.webhooks[0].url",
+            ),
+            (
+                "[[watch.webhooks]]\nurl = \"http://h/x\"".to_owned(),
+                "watch.webhooks[0].name",
+            ),
+            (
+                sink("a", "filter = \"data_type ==\""),
+                "watch.webhooks[0].filter",
+            ),
+            // A Records field in a Results sink's filter.
+            (
+                sink(
+                    "a",
+                    "kind = \"results\"\nfilter = \"data_type == TASK_RUN\"",
+                ),
+                "watch.webhooks[0].filter",
+            ),
+            (sink("a", "parent = \"a/b\""), "watch.webhooks[0].parent"),
+            (
+                sink("a", "parent = \"Not A Namespace\""),
+                "watch.webhooks[0].parent",
+            ),
+            (sink("a", "kind = \"logs\""), "logs"),
+            (sink("a", "retries = 3"), "retries"),
+            (
+                sink("a", "secret = \"x\"\nsecret_file = \"/x\""),
+                "watch.webhooks[0].secret_file",
+            ),
+            (sink("a", "queue = 0"), "watch.webhooks[0].queue"),
+            (sink("a b", ""), "watch.webhooks[0].name"),
+            (
+                sink("a", "min_backoff_ms = 100\nmax_backoff_ms = 10"),
+                "watch.webhooks[0].max_backoff_ms",
+            ),
+            (
+                format!("{}{}", sink("a", ""), sink("a", "")),
+                "watch.webhooks[1].name",
+            ),
+        ];
+        for (toml, key) in cases {
+            let err = load_error::<Settings>(&toml, &[]);
+            assert!(err.contains(key), "{toml}: {err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn a_webhook_secret_file_is_read_at_start() {
+        let path =
+            std::env::temp_dir().join(format!("results-webhook-secret-{}", std::process::id()));
+        std::fs::write(&path, "k3y\n").unwrap();
+        let toml = format!(
+            "[[watch.webhooks]]\nname = \"a\"\nurl = \"https://h/x\"\nsecret_file = {:?}\n",
+            path.display().to_string()
+        );
+        let settings = Settings::from_toml(&toml, "-", &env(&[])).unwrap();
+        let configs = settings.webhook_configs().unwrap();
+        assert_eq!(configs[0].secret.as_deref(), Some(&b"k3y"[..]));
+        std::fs::remove_file(&path).unwrap();
+        let err = settings.webhook_configs().unwrap_err().to_string();
+        assert!(err.contains("watch.webhooks[0].secret_file"), "{err}");
     }
 
     #[test]

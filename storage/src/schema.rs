@@ -71,3 +71,13 @@ diesel::table! {
         pruned_through -> BigInt,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    /// Where each webhook sink stands in the change log (see `store::webhook_cursors`).
+    webhook_cursors (name) {
+        name -> Text,
+        revision -> BigInt,
+    }
+}

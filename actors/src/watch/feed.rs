@@ -9,7 +9,7 @@ use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message
 use results_storage::model::{Change, ChangeLogHead, ListScope, Timestamp};
 use results_storage::store::changes::Retention;
 use results_storage::ErrorCode;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{error, warn};
 
 use super::hub::{Counts, Deliver, EndAll, Ending, Register, Subscriber, WatchHub};
@@ -92,6 +92,8 @@ pub(crate) struct ChangeFeed {
     closed: bool,
     /// Reading the log failed last time (logged once per outage).
     failing: bool,
+    /// `position`, for the webhook sinks (they read the log once it has moved past them).
+    published: watch::Sender<i64>,
 }
 
 impl ChangeFeed {
@@ -100,6 +102,7 @@ impl ChangeFeed {
         writer: Addr<StorageWriter>,
         signal: ChangeSignal,
         mut settings: WatchSettings,
+        published: watch::Sender<i64>,
     ) -> Self {
         // One read never hands a subscriber more changes than its buffer holds: a reader
         // that keeps up is never dropped because many changes were committed at once.
@@ -118,6 +121,7 @@ impl ChangeFeed {
             counts: Arc::default(),
             closed: false,
             failing: false,
+            published,
         }
     }
 
@@ -172,6 +176,13 @@ impl ChangeFeed {
                     }
                     feed.failing = true;
                 }
+            }
+            if let Some(position) = feed.position {
+                feed.published.send_if_modified(|published| {
+                    let moved = *published != position;
+                    *published = position;
+                    moved
+                });
             }
             if feed.again {
                 feed.poll(ctx);

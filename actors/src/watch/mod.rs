@@ -19,10 +19,15 @@
 //! position P after handing every change up to P to the hubs, and registers it with its hub
 //! before anything after P. The subscription replays (`resume_from`, P] from the log and
 //! then reads the live changes (all after P): nothing is lost or repeated in between.
+//!
+//! Webhook sinks ([`webhook`]) are no subscribers: each is a cursor over the log that
+//! POSTs matching changes as CloudEvents ([`cloudevent`]), woken when the feed moves.
 
+pub mod cloudevent;
 pub(crate) mod feed;
 pub(crate) mod hub;
 mod subscription;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +37,7 @@ use results_storage::model::{Change, ChangedObject, ListScope};
 use tokio::sync::Notify;
 
 pub use subscription::Subscription;
+pub use webhook::{EventData, WebhookConfig, WebhookCounts, WebhookSink};
 
 /// Tuning of watch streams (the `[watch]` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

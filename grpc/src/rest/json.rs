@@ -292,6 +292,21 @@ impl From<RecordJson> for pb::Record {
     }
 }
 
+/// The object of a change as a REST Get answers it: the CloudEvent `data` of webhook sinks.
+pub fn change_object_json(change: &results_actors::model::Change) -> serde_json::Value {
+    use results_actors::model::ChangedObject;
+    let json = match &change.object {
+        ChangedObject::Result(r) => {
+            serde_json::to_value(ResultJson::from(crate::convert::result_to_pb(r.clone())))
+        }
+        ChangedObject::Record(r) => {
+            serde_json::to_value(RecordJson::from(crate::convert::record_to_pb(r.clone())))
+        }
+    };
+    // These types always serialise.
+    json.unwrap_or_default()
+}
+
 /// A `google.protobuf.Struct` as the JSON object it stands for.
 pub fn struct_to_json(s: prost_types::Struct) -> serde_json::Value {
     serde_json::Value::Object(

@@ -10,6 +10,7 @@ use actix_web::web;
 
 use crate::service::ResultsApi;
 pub use budget::{hold_answers, BodyLimits};
+pub use json::change_object_json;
 
 /// Path prefix of every REST route.
 pub const PREFIX: &str = "/apis/results.tekton.dev/v1alpha2";

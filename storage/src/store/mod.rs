@@ -11,6 +11,7 @@ pub(crate) mod result_list;
 mod results;
 pub(crate) mod stored_size;
 mod summary;
+pub mod webhook_cursors;
 
 pub use list::{list_records, list_records_projected, list_records_within, ListRequest, Page};
 pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};

@@ -10,7 +10,7 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use crate::connection::{with_conn, Backend};
-use crate::schema::{records, results};
+use crate::schema::{change_log_head, changes, records, results, webhook_cursors};
 use crate::testing::TestDb;
 
 #[derive(QueryableByName)]
@@ -77,9 +77,21 @@ fn columns_match(backend: Backend) {
             "records",
             schema_columns(records::table.select(records::all_columns)),
         ),
+        (
+            "changes",
+            schema_columns(changes::table.select(changes::all_columns)),
+        ),
+        (
+            "change_log_head",
+            schema_columns(change_log_head::table.select(change_log_head::all_columns)),
+        ),
+        (
+            "webhook_cursors",
+            schema_columns(webhook_cursors::table.select(webhook_cursors::all_columns)),
+        ),
     ];
     for (table, schema) in tables {
-        assert!(schema.contains(&"id".to_owned()), "{schema:?}");
+        assert!(schema.len() >= 2, "{table}: {schema:?}");
         assert_eq!(
             database_columns(&db, table),
             schema,
