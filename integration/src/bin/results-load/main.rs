@@ -574,6 +574,18 @@ async fn drive_server(
     Ok(report)
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A child left running after an error would outlive the tool.
+        if let Server::Child { child, .. } = self {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
 /// `--watch`: the baseline run (writes alone), then the run with subscribers.
 fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> anyhow::Result<()> {
     eprintln!(
@@ -596,6 +608,19 @@ fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> 
     );
     let auth = auth::Auth::new(&args.auth)?;
     let mut server = Server::start(url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let headers = auth.headers();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let watch_addr = server.grpc_addr();
+    // The Results through the first server; the replica starts after it has migrated the
+    // database (two servers migrating a new PostgreSQL database at once can collide).
+    rt.block_on(async {
+        let client = drive::connect(watch_addr, &headers).await?;
+        watch::prepare(&client, w).await
+    })?;
     let mut replica = if args.replica {
         Some(Server::start(
             url,
@@ -606,18 +631,10 @@ fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> 
     } else {
         None
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let headers = auth.headers();
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let watch_addr = server.grpc_addr();
     let write_addr = replica.as_ref().map_or(watch_addr, Server::grpc_addr);
     let memory = || server.memory_mb();
     let runs = rt.block_on(async {
         let writers = watch::writers(write_addr, &headers, 8).await?;
-        watch::prepare(&writers[0], w).await?;
         let mut runs = Vec::new();
         if w.baseline {
             eprintln!("baseline: writes without subscribers…");
