@@ -154,6 +154,15 @@ impl TestServer {
         self.server = ServerThread::start(self.settings.clone()).expect("restart the test server");
     }
 
+    /// Starts another replica over the same database: its own ports, actors and change
+    /// feed (it sees this server's commits only through the database). Stopped on drop.
+    pub fn replica(&self) -> ServerThread {
+        let mut settings = self.settings.clone();
+        settings.server.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.server.rest_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        ServerThread::start(settings).expect("start a replica of the test server")
+    }
+
     /// The settings it runs with (its addresses filled in).
     pub fn settings(&self) -> &Settings {
         &self.settings

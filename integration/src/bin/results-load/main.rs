@@ -8,6 +8,10 @@
 //!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
 //!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH] \
 //!     [--auth none|static|kubernetes] [--gets N]
+//! cargo run --release -p integration --bin results-load -- --watch \
+//!     [--subscribers S] [--namespaces N] [--wildcard W] [--rate R] [--seconds T] \
+//!     [--record-kb K] [--poll-ms P] [--replica] [--no-baseline] [--database-url URL] \
+//!     [--server-binary PATH]
 //! ```
 
 mod auth;
@@ -16,6 +20,7 @@ mod drive;
 mod raw;
 mod report;
 mod stats;
+mod watch;
 mod workload;
 
 use std::net::SocketAddr;
@@ -48,7 +53,20 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
   --auth MODE         none (default), static (a token file) or kubernetes (a fake apiserver
                       in this process answers TokenReviews and SubjectAccessReviews): the
                       clients send a bearer token allowed everything
-  --gets N            random GetRecord calls (default 5000)";
+  --gets N            random GetRecord calls (default 5000)
+
+--watch: watch streams under write load instead (see watch.rs); first the writes alone
+(the baseline), then the same writes with the subscribers:
+  --subscribers S     WatchRecords streams, each on one namespace (default 1000)
+  --namespaces N      namespaces written to and watched (default 100)
+  --wildcard W        more streams on '-/results/-' (default 2)
+  --rate R            target CreateRecord calls per second, open loop (default 1000)
+  --seconds T         seconds of writes per run (default 20)
+  --record-kb K       record size (default 2 in this mode)
+  --poll-ms P         the servers' watch.poll_interval_ms (default: theirs, 100)
+  --replica           a second server on the same database takes the writes; the
+                      subscribers stay on the first (cross-replica delivery)
+  --no-baseline       skip the run without subscribers";
 
 #[derive(Debug)]
 struct Args {
@@ -63,6 +81,10 @@ struct Args {
     server_binary: Option<String>,
     auth: String,
     gets: u64,
+    watch: Option<watch::WatchArgs>,
+    poll_ms: Option<u64>,
+    replica: bool,
+    record_kb_set: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -78,7 +100,21 @@ fn parse_args() -> anyhow::Result<Args> {
         server_binary: None,
         auth: "none".into(),
         gets: 5000,
+        watch: None,
+        poll_ms: None,
+        replica: false,
+        record_kb_set: false,
     };
+    let mut w = watch::WatchArgs {
+        subscribers: 1000,
+        namespaces: 100,
+        wildcard: 2,
+        rate: 1000,
+        seconds: 20,
+        record_bytes: 2048,
+        baseline: true,
+    };
+    let mut watch_mode = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -99,7 +135,19 @@ fn parse_args() -> anyhow::Result<Args> {
             "--database-url" => args.database_url = Some(value(&flag)?),
             "--records" => args.records = num(&flag, value(&flag)?)?,
             "--concurrency" => args.concurrency = num(&flag, value(&flag)?)?,
-            "--record-kb" => args.record_kb = num(&flag, value(&flag)?)?,
+            "--record-kb" => {
+                args.record_kb = num(&flag, value(&flag)?)?;
+                args.record_kb_set = true;
+            }
+            "--watch" => watch_mode = true,
+            "--subscribers" => w.subscribers = num(&flag, value(&flag)?)?,
+            "--namespaces" => w.namespaces = num(&flag, value(&flag)?)?,
+            "--wildcard" => w.wildcard = num(&flag, value(&flag)?)?,
+            "--rate" => w.rate = num(&flag, value(&flag)?)?,
+            "--seconds" => w.seconds = num(&flag, value(&flag)?)?,
+            "--poll-ms" => args.poll_ms = Some(num(&flag, value(&flag)?)?),
+            "--replica" => args.replica = true,
+            "--no-baseline" => w.baseline = false,
             "--max-seconds" => args.max_seconds = num(&flag, value(&flag)?)?,
             "--seed" => args.seed = Some(num(&flag, value(&flag)?)?),
             "--reuse" => args.reuse = true,
@@ -125,6 +173,15 @@ fn parse_args() -> anyhow::Result<Args> {
     }
     if args.max_seconds == 0 {
         bail!("--max-seconds must be positive");
+    }
+    if watch_mode {
+        if args.record_kb_set {
+            w.record_bytes = args.record_kb * 1024;
+        }
+        if w.namespaces == 0 || w.rate == 0 || w.seconds == 0 {
+            bail!("--namespaces, --rate and --seconds must be positive");
+        }
+        args.watch = Some(w);
     }
     Ok(args)
 }
@@ -169,6 +226,13 @@ fn run() -> anyhow::Result<()> {
         }
     };
     let backend = Backend::of(&url)?;
+    if let Some(w) = args.watch.clone() {
+        let outcome = run_watch(&args, &w, &url, backend);
+        if let Some(dir) = temp_dir.filter(|_| !args.keep) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        return outcome;
+    }
     let seed = args.seed.unwrap_or_else(|| {
         if args.reuse {
             std::time::SystemTime::now()
@@ -200,7 +264,7 @@ fn run() -> anyhow::Result<()> {
     }
 
     let auth = auth::Auth::new(&args.auth)?;
-    let mut server = Server::start(&url, args.server_binary.as_deref(), &auth)?;
+    let mut server = Server::start(&url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -273,10 +337,18 @@ enum Server {
 }
 
 impl Server {
-    fn start(url: &str, binary: Option<&str>, auth: &auth::Auth) -> anyhow::Result<Server> {
+    fn start(
+        url: &str,
+        binary: Option<&str>,
+        auth: &auth::Auth,
+        poll_ms: Option<u64>,
+    ) -> anyhow::Result<Server> {
         let Some(binary) = binary else {
             let mut settings = integration::loopback_settings(url, "results-load-key");
             settings.server.shutdown_grace_secs = 5;
+            if let Some(ms) = poll_ms {
+                settings.watch.poll_interval_ms = ms;
+            }
             auth.apply(&mut settings);
             return Ok(Server::InProcess(integration::ServerThread::start(
                 settings,
@@ -292,6 +364,7 @@ impl Server {
             .env("RESULTS_SERVER_REST_ADDR", rest_addr.to_string())
             .env("RESULTS_PAGING_TOKEN_KEY", "results-load-key")
             .env("RESULTS_LOG_FILTER", "warn")
+            .envs(poll_ms.map(|ms| ("RESULTS_WATCH_POLL_INTERVAL_MS", ms.to_string())))
             .envs(auth.env())
             .spawn()
             .with_context(|| format!("starting {binary}"))?;
@@ -499,4 +572,126 @@ async fn drive_server(
         report.listings.push((l, expected));
     }
     Ok(report)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A child left running after an error would outlive the tool.
+        if let Server::Child { child, .. } = self {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// `--watch`: the baseline run (writes alone), then the run with subscribers.
+fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> anyhow::Result<()> {
+    eprintln!(
+        "results-load --watch: {} {url}, {} subscribers over {} namespaces + {} on '-', \
+         {} writes/s for {} s, {} B records, poll {}, {}",
+        backend.name(),
+        w.subscribers,
+        w.namespaces,
+        w.wildcard,
+        w.rate,
+        w.seconds,
+        w.record_bytes,
+        args.poll_ms
+            .map_or("(server default)".to_owned(), |ms| format!("{ms} ms")),
+        if args.replica {
+            "writes through a second replica"
+        } else {
+            "one server"
+        },
+    );
+    let auth = auth::Auth::new(&args.auth)?;
+    let mut server = Server::start(url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let headers = auth.headers();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let watch_addr = server.grpc_addr();
+    // The Results through the first server; the replica starts after it has migrated the
+    // database (two servers migrating a new PostgreSQL database at once can collide).
+    rt.block_on(async {
+        let client = drive::connect(watch_addr, &headers).await?;
+        watch::prepare(&client, w).await
+    })?;
+    let mut replica = if args.replica {
+        Some(Server::start(
+            url,
+            args.server_binary.as_deref(),
+            &auth,
+            args.poll_ms,
+        )?)
+    } else {
+        None
+    };
+    let write_addr = replica.as_ref().map_or(watch_addr, Server::grpc_addr);
+    let memory = || server.memory_mb();
+    let runs = rt.block_on(async {
+        let writers = watch::writers(write_addr, &headers, 8).await?;
+        let mut runs = Vec::new();
+        if w.baseline {
+            eprintln!("baseline: writes without subscribers…");
+            runs.push(
+                watch::run("baseline", &writers, watch_addr, &headers, w, 0, 0, &memory).await?,
+            );
+        }
+        eprintln!(
+            "opening {} streams, then the same writes…",
+            w.subscribers + w.wildcard
+        );
+        runs.push(
+            watch::run(
+                "watched",
+                &writers,
+                watch_addr,
+                &headers,
+                w,
+                w.subscribers,
+                w.wildcard,
+                &memory,
+            )
+            .await?,
+        );
+        anyhow::Ok(runs)
+    })?;
+    drop(rt);
+    println!(
+        "\nresults-load --watch on {} ({}), server {}{}",
+        backend.name(),
+        url,
+        if matches!(server, Server::Child { .. }) {
+            "as its own process (RSS is the server's alone)"
+        } else {
+            "in this process (RSS includes the load generator)"
+        },
+        if args.replica {
+            ", writes through a second replica"
+        } else {
+            ""
+        }
+    );
+    for run in &runs {
+        watch::print_run(run, w);
+    }
+    if let [base, watched] = &runs[..] {
+        let (b, r) = (base.write_rate(w.seconds), watched.write_rate(w.seconds));
+        println!(
+            "write rate with subscribers / without: {:.0}/s / {:.0}/s = {:.3}",
+            r,
+            b,
+            if b > 0.0 { r / b } else { 0.0 }
+        );
+    }
+    if let Some(mut r) = replica.take() {
+        r.stop()?;
+    }
+    server.stop()?;
+    Ok(())
 }
