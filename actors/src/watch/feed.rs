@@ -135,8 +135,18 @@ impl ChangeFeed {
         let query = self.query.clone();
         let position = self.position;
         let limit = self.settings.page.max(1);
+        // Without streams, only the position matters: the head, not the changes (which
+        // carry whole documents).
+        let head_only = !self.has_streams();
         let read = async move {
             match position {
+                _ if head_only => {
+                    let head = query.send(ChangeHead).timeout(READ_TIMEOUT).await;
+                    let head = head
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
+                    Ok((Vec::new(), head))
+                }
                 None => {
                     let head = query.send(ChangeHead).timeout(READ_TIMEOUT).await;
                     let head = head
@@ -164,7 +174,15 @@ impl ChangeFeed {
                         tracing::info!("the change log can be read again");
                     }
                     let full = changes.len() >= limit;
-                    feed.dispatch(changes, head);
+                    if !head_only {
+                        feed.dispatch(changes, head);
+                    } else if feed.has_streams() {
+                        // A stream registered at the old position while the head was read:
+                        // read the changes after that position instead of jumping past them.
+                        feed.again = true;
+                    } else {
+                        feed.position = Some(feed.position.unwrap_or(0).max(head.revision));
+                    }
                     if full {
                         feed.again = true;
                     }
@@ -188,6 +206,11 @@ impl ChangeFeed {
                 feed.poll(ctx);
             }
         }));
+    }
+
+    /// Whether any watch stream is registered (with a hub).
+    fn has_streams(&self) -> bool {
+        !self.hubs.is_empty() || self.wildcard.is_some()
     }
 
     fn dispatch(&mut self, changes: Vec<Change>, head: ChangeLogHead) {

@@ -21,3 +21,12 @@ CREATE TABLE change_log_head (
     pruned_through BIGINT  NOT NULL
 );
 INSERT INTO change_log_head (id, revision, pruned_through) VALUES (1, 0, 0);
+-- Objects are documents like records.data: compressed with lz4 where the server has it
+-- (pglz costs several times more CPU per write; see 2026-11-29-000004_lz4_documents).
+DO $$
+BEGIN
+  ALTER TABLE changes ALTER COLUMN object SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+  RAISE NOTICE 'lz4 is not available; change objects stay pglz-compressed';
+END
+$$;
