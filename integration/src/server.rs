@@ -205,37 +205,31 @@ impl TestServer {
         }
     }
 
-    /// A gRPC client of the Results service sending `headers` (e.g. `authorization`,
-    /// `impersonate-user`) as metadata with every call.
-    pub async fn grpc_with(&self, headers: &[(&str, &str)]) -> ResultsClient<HeaderChannel> {
-        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
+    /// A new connection to the gRPC port.
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
             .expect("gRPC address")
             .connect()
             .await
-            .expect("connect to gRPC");
-        ResultsClient::with_interceptor(channel, Headers::new(headers))
+            .expect("connect to gRPC")
+    }
+
+    /// A gRPC client of the Results service sending `headers` (e.g. `authorization`,
+    /// `impersonate-user`) as metadata with every call.
+    pub async fn grpc_with(&self, headers: &[(&str, &str)]) -> ResultsClient<HeaderChannel> {
+        ResultsClient::with_interceptor(self.channel().await, Headers::new(headers))
             .max_decoding_message_size(64 << 20)
     }
 
     /// A gRPC client of the Watch service sending `headers` with every call.
     pub async fn watch_with(&self, headers: &[(&str, &str)]) -> WatchClient<HeaderChannel> {
-        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
-            .expect("gRPC address")
-            .connect()
-            .await
-            .expect("connect to gRPC");
-        WatchClient::with_interceptor(channel, Headers::new(headers))
+        WatchClient::with_interceptor(self.channel().await, Headers::new(headers))
             .max_decoding_message_size(64 << 20)
     }
 
     /// A gRPC client of the Logs service sending `headers` with every call.
     pub async fn logs_with(&self, headers: &[(&str, &str)]) -> LogsClient<HeaderChannel> {
-        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr()))
-            .expect("gRPC address")
-            .connect()
-            .await
-            .expect("connect to gRPC");
-        LogsClient::with_interceptor(channel, Headers::new(headers))
+        LogsClient::with_interceptor(self.channel().await, Headers::new(headers))
     }
 }
 

@@ -80,6 +80,21 @@ struct Op {
     rest: Option<RestRoute>,
 }
 
+/// The names of the objects a watch stream shows (its replay from revision 0 holds
+/// everything created so far), up to and including `name`, this op's own object.
+async fn shown_until<E>(
+    mut events: tonic::Streaming<E>,
+    name: String,
+    object_name: fn(E) -> Option<String>,
+) -> Result<Vec<String>, Status> {
+    let mut shown = Vec::new();
+    while !shown.contains(&name) {
+        let event = events.message().await?.expect("the stream stays open");
+        shown.extend(object_name(event));
+    }
+    Ok(shown)
+}
+
 /// A call over gRPC, answering what it shows (names, or `total=<n>` of a summary).
 type GrpcCall = fn(Grpc, Names) -> BoxFuture<'static, Result<Vec<String>, Status>>;
 
@@ -405,14 +420,8 @@ fn ops() -> Vec<Op> {
                         filter: String::new(),
                         resume_from: Some(0),
                     };
-                    let mut events = c.watch.watch_results(request).await?.into_inner();
-                    // Everything created so far, up to this op's own Result.
-                    let mut shown = Vec::new();
-                    while !shown.contains(&n.result_name()) {
-                        let event = events.message().await?.expect("the stream stays open");
-                        shown.extend(event.object.map(|o| o.name));
-                    }
-                    Ok(shown)
+                    let events = c.watch.watch_results(request).await?.into_inner();
+                    shown_until(events, n.result_name(), |e| e.object.map(|o| o.name)).await
                 }
                 .boxed()
             },
@@ -433,13 +442,8 @@ fn ops() -> Vec<Op> {
                         filter: String::new(),
                         resume_from: Some(0),
                     };
-                    let mut events = c.watch.watch_records(request).await?.into_inner();
-                    let mut shown = Vec::new();
-                    while !shown.contains(&n.record_name()) {
-                        let event = events.message().await?.expect("the stream stays open");
-                        shown.extend(event.object.map(|o| o.name));
-                    }
-                    Ok(shown)
+                    let events = c.watch.watch_records(request).await?.into_inner();
+                    shown_until(events, n.record_name(), |e| e.object.map(|o| o.name)).await
                 }
                 .boxed()
             },

@@ -58,6 +58,19 @@ async fn watch_records(
         .into_inner())
 }
 
+/// A stream of `parent`'s Records from now, its opening bookmark read: the stream and the
+/// revision it starts after.
+async fn watch_from_now(
+    watch: &mut Watch,
+    parent: &str,
+    filter: &str,
+) -> (Streaming<pb::RecordEvent>, i64) {
+    let mut stream = watch_records(watch, parent, filter, None).await.unwrap();
+    let opened = next(&mut stream).await.unwrap();
+    assert_eq!(opened.r#type, BOOKMARK, "a stream opens with a bookmark");
+    (stream, opened.revision)
+}
+
 /// The next event of `stream`, or the status it ended with.
 async fn next(stream: &mut Streaming<pb::RecordEvent>) -> Result<pb::RecordEvent, tonic::Status> {
     match tokio::time::timeout(WAIT, stream.message()).await {
@@ -138,16 +151,9 @@ async fn concurrent_writes_arrive_once_in_revision_order(backend: Backend) {
 
     let server = TestServer::start(backend);
     let mut watch = server.watch_with(&[]).await;
-    let mut all = watch_records(&mut watch, "-/results/-", "", None)
-        .await
-        .unwrap();
-    let opened = next(&mut all).await.unwrap();
-    assert_eq!(opened.r#type, BOOKMARK, "a stream opens with a bookmark");
-    let start = opened.revision;
-    let mut evens = watch_records(&mut watch, "ns-1/results/-", r#"data_type == "even""#, None)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut evens).await.unwrap().r#type, BOOKMARK);
+    let (mut all, start) = watch_from_now(&mut watch, "-/results/-", "").await;
+    let (mut evens, _) =
+        watch_from_now(&mut watch, "ns-1/results/-", r#"data_type == "even""#).await;
     // Read while the writers write: a stream that is not read falls behind and is dropped.
     let all = tokio::spawn(async move { changes(&mut all, EVENTS).await });
     let evens = tokio::spawn(async move { changes(&mut evens, EVENS_IN_NS_1).await });
@@ -258,10 +264,7 @@ async fn a_resumed_watch_gets_exactly_what_it_missed(backend: Backend) {
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
     let mut watch = server.watch_with(&[]).await;
-    let mut stream = watch_records(&mut watch, "ns/results/r", "", None)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut stream).await.unwrap().r#type, BOOKMARK);
+    let (mut stream, _) = watch_from_now(&mut watch, "ns/results/r", "").await;
     for i in 0..5 {
         put_record(&mut client, "ns/results/r", &format!("x{i}"), "t", "{}").await;
     }
@@ -314,14 +317,8 @@ async fn a_slow_reader_is_dropped_while_writers_go_on(backend: Backend) {
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
     let mut watch = server.watch_with(&[]).await;
-    let mut slow = watch_records(&mut watch, "ns/results/r", "", None)
-        .await
-        .unwrap();
-    let start = next(&mut slow).await.unwrap().revision;
-    let mut fast = watch_records(&mut watch, "ns/results/r", "", None)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut fast).await.unwrap().r#type, BOOKMARK);
+    let (mut slow, start) = watch_from_now(&mut watch, "ns/results/r", "").await;
+    let (mut fast, _) = watch_from_now(&mut watch, "ns/results/r", "").await;
     let fast = tokio::spawn(async move { changes(&mut fast, RECORDS).await });
 
     let padding = "p".repeat(16 << 10);
@@ -620,14 +617,7 @@ async fn resuming_from_a_pruned_revision_is_out_of_range(backend: Backend) {
     assert_eq!(code, 410, "{body}");
     assert_eq!(body["code"], 11, "{body}");
     // The newest changes are kept: resuming from just before the last one works.
-    let newest = watch_records(&mut watch, "ns/results/r", "", None)
-        .await
-        .unwrap()
-        .message()
-        .await
-        .unwrap()
-        .unwrap()
-        .revision;
+    let (_, newest) = watch_from_now(&mut watch, "ns/results/r", "").await;
     let mut resumed = watch_records(&mut watch, "ns/results/r", "", Some(newest - 1))
         .await
         .unwrap();
@@ -664,10 +654,7 @@ async fn a_watch_sees_only_namespaces_its_caller_may_list(backend: Backend) {
     let (_, reader) = bearer(READER);
     let mut watch = server.watch_with(&[(name, &reader)]).await;
 
-    let mut everywhere = watch_records(&mut watch, "-/results/-", "", None)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut everywhere).await.unwrap().r#type, BOOKMARK);
+    let (mut everywhere, _) = watch_from_now(&mut watch, "-/results/-", "").await;
     for ns in ["team-b", "team-a"] {
         client
             .create_result(pb::CreateResultRequest {
@@ -722,10 +709,7 @@ async fn a_shutdown_ends_streams_naming_where_to_resume(backend: Backend) {
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
     let mut watch = server.watch_with(&[]).await;
-    let mut stream = watch_records(&mut watch, "ns/results/r", "", None)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut stream).await.unwrap().r#type, BOOKMARK);
+    let (mut stream, _) = watch_from_now(&mut watch, "ns/results/r", "").await;
     put_record(&mut client, "ns/results/r", "x", "t", "{}").await;
     let seen = changes(&mut stream, 1).await;
     // The stream ends at once (not after the shutdown's grace period), saying where to go on.

@@ -11,6 +11,7 @@
 //! - [`limits`]: every limit on what a client may send, checked before the database.
 //! - [`blobs`]: the bytes of logs outside the database, behind the [`blobs::BlobStore`]
 //!   trait: files under a directory, or objects in an S3-compatible bucket; streamed.
+//! - [`http`]: what the HTTP clients (the S3 store, webhook sinks) share.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
 //! - `testing` (feature `test-support`): throwaway databases and query plans, for tests.
 
@@ -19,6 +20,7 @@ pub mod connection;
 pub mod error;
 pub mod filter;
 mod fragment;
+pub mod http;
 mod json;
 pub mod limits;
 mod migrate;

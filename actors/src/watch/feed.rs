@@ -140,21 +140,7 @@ impl ChangeFeed {
         let head_only = !self.has_streams();
         let read = async move {
             match position {
-                _ if head_only => {
-                    let head = query.send(ChangeHead).timeout(READ_TIMEOUT).await;
-                    let head = head
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
-                    Ok((Vec::new(), head))
-                }
-                None => {
-                    let head = query.send(ChangeHead).timeout(READ_TIMEOUT).await;
-                    let head = head
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
-                    Ok((Vec::new(), head))
-                }
-                Some(after) => query
+                Some(after) if !head_only => query
                     .send(ReadChanges {
                         after,
                         through: i64::MAX,
@@ -164,6 +150,14 @@ impl ChangeFeed {
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string()),
+                // Where the log stands: all a feed without a position or streams needs.
+                _ => {
+                    let head = query.send(ChangeHead).timeout(READ_TIMEOUT).await;
+                    let head = head
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
+                    Ok((Vec::new(), head))
+                }
             }
         };
         ctx.spawn(read.into_actor(self).map(move |read, feed, ctx| {

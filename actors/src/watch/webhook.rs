@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Message, WrapFuture};
 use bytes::Bytes;
 use reqwest_object_store as reqwest;
+use results_storage::http::{install_ring_provider, with_causes};
 use results_storage::model::Change;
 use results_storage::ErrorCode;
 use tokio::sync::watch;
@@ -156,11 +157,7 @@ impl WebhookSink {
         config: WebhookConfig,
         data: EventData,
     ) -> Result<WebhookSink> {
-        // reqwest's rustls has no bundled provider: it takes the process default (ring).
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            // Fails only if another thread installed one meanwhile: that one serves.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
+        install_ring_provider();
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
@@ -439,22 +436,6 @@ fn jittered(backoff: Duration) -> Duration {
     let random = uuid::Uuid::new_v4().as_u128() as u64;
     let extra = half.as_nanos() as u64;
     half + Duration::from_nanos(if extra == 0 { 0 } else { random % (extra + 1) })
-}
-
-/// The error and its causes (reqwest's "error sending request" alone says nothing of a
-/// refused connection or a certificate).
-fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http::{install_ring_provider, with_causes};
 use bytes::{Bytes, BytesMut};
 use futures::{stream, Stream, StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -127,31 +128,6 @@ impl S3Store {
 
     fn path(&self, key: &BlobKey) -> Path {
         Path::from(format!("{}{}", self.prefix, key.as_str()))
-    }
-}
-
-/// The error and its causes, which object_store's message leaves out ("error sending
-/// request" says nothing of the certificate or the refused connection behind it).
-fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// object_store signs with ring and reqwest's rustls has no bundled provider (so aws-lc is
-/// never built): rustls takes the process default, which must be ring.
-fn install_ring_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Fails only if another thread installed one meanwhile: that one serves.
-        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
