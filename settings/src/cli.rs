@@ -1,5 +1,6 @@
-//! The command line both binaries share: `[--config FILE] [COMMAND]`, with `-c` and
-//! `--help`/`-h`; where the config file comes from when the flag is absent.
+//! The command line both binaries share: `[--config FILE] [COMMAND [ARGS…]]`, with `-c` and
+//! `--help`/`-h`; where the config file comes from when the flag is absent. What a
+//! command's own arguments mean is the binary's business.
 
 use std::collections::BTreeMap;
 
@@ -19,13 +20,17 @@ pub enum Invocation {
 pub struct CommandLine {
     /// The file `--config` names.
     pub config: Option<String>,
-    /// The last subcommand given, if the binary has any.
+    /// The subcommand given, if the binary has any.
     pub command: Option<String>,
+    /// The arguments after the subcommand, other than `--config`/`-c` and `--help`/`-h`,
+    /// in order.
+    pub args: Vec<String>,
 }
 
 impl CommandLine {
     /// Parses `args` (without the program name); `commands` are the subcommands the binary
-    /// accepts. `--help` anywhere after valid arguments wins over what follows it.
+    /// accepts. Everything after the subcommand but the global flags is the command's own
+    /// arguments. `--help` anywhere after valid arguments wins over what follows it.
     pub fn parse(args: impl IntoIterator<Item = String>, commands: &[&str]) -> Result<Invocation> {
         let mut args = args.into_iter();
         let mut line = CommandLine::default();
@@ -36,11 +41,20 @@ impl CommandLine {
                     None => return Err(Error::MissingValue { flag: arg }),
                 },
                 "--help" | "-h" => return Ok(Invocation::Help),
+                _ if line.command.is_some() => line.args.push(arg),
                 command if commands.contains(&command) => line.command = Some(arg),
                 _ => return Err(Error::UnknownArgument(arg)),
             }
         }
         Ok(Invocation::Run(line))
+    }
+
+    /// Refuses arguments after the subcommand, for commands that take none.
+    pub fn no_args(&self) -> Result<()> {
+        match self.args.first() {
+            Some(arg) => Err(Error::UnknownArgument(arg.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The config file: the one `--config` names, else the one the environment variable
@@ -62,29 +76,43 @@ mod tests {
         CommandLine::parse(args.iter().map(|a| a.to_string()), commands)
     }
 
-    fn run(config: Option<&str>, command: Option<&str>) -> Invocation {
+    fn run(config: Option<&str>, command: Option<&str>, args: &[&str]) -> Invocation {
         Invocation::Run(CommandLine {
             config: config.map(Into::into),
             command: command.map(Into::into),
+            args: args.iter().map(|a| a.to_string()).collect(),
         })
     }
 
     #[test]
     fn flags_and_commands() {
         let commands = &["serve", "migrate"];
-        assert_eq!(parse(&[], commands).unwrap(), run(None, None));
+        assert_eq!(parse(&[], commands).unwrap(), run(None, None, &[]));
         assert_eq!(
             parse(&["--config", "a.toml", "migrate"], commands).unwrap(),
-            run(Some("a.toml"), Some("migrate"))
+            run(Some("a.toml"), Some("migrate"), &[])
         );
+        // After the command: its own arguments, the global flags still global.
+        let line = parse(
+            &["serve", "-c", "a.toml", "--dry-run", "-c", "b.toml", "migrate"],
+            commands,
+        )
+        .unwrap();
         assert_eq!(
-            parse(
-                &["serve", "-c", "a.toml", "-c", "b.toml", "migrate"],
-                commands
-            )
-            .unwrap(),
-            run(Some("b.toml"), Some("migrate"))
+            line,
+            run(Some("b.toml"), Some("serve"), &["--dry-run", "migrate"])
         );
+        let Invocation::Run(line) = line else {
+            unreachable!()
+        };
+        assert_eq!(
+            line.no_args().unwrap_err().to_string(),
+            "unknown argument \"--dry-run\""
+        );
+        let Invocation::Run(bare) = parse(&["migrate"], commands).unwrap() else {
+            unreachable!()
+        };
+        bare.no_args().unwrap();
         assert_eq!(
             parse(&["-c", "a", "--help", "bogus"], commands).unwrap(),
             Invocation::Help
@@ -115,7 +143,7 @@ mod tests {
             .collect();
         let flagged = CommandLine {
             config: Some("flag.toml".into()),
-            command: None,
+            ..CommandLine::default()
         };
         assert_eq!(flagged.config_file("APP_CONFIG", &env), Some("flag.toml"));
         let bare = CommandLine::default();

@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(from_env.server.name, "env");
         let cli = CommandLine {
             config: Some(flagged.to_str().unwrap().into()),
-            command: None,
+            ..CommandLine::default()
         };
         assert_eq!(
             Demo::from_command_line(&cli, &vars).unwrap().server.name,
