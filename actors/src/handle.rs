@@ -2,10 +2,11 @@
 //! requests may wait for each (memory stays bounded under any load), and applies timeouts.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, MailboxError, Message, SyncArbiter};
+use prometheus_client::registry::Registry;
 use results_storage::model::{
     ListScope, NewRecord, NewResult, Projection, RecordName, RecordPatch, RecordScope, ResultName,
     ResultReplacement, StoredRecord, StoredResult,
@@ -13,13 +14,15 @@ use results_storage::model::{
 use results_storage::page::TokenSigner;
 use results_storage::store::{ListRequest, Page};
 use results_storage::summary::SummaryRow;
-use results_storage::{Backend, Database};
+use results_storage::{Backend, Database, Error as StorageError};
 use tokio::sync::Semaphore;
 
 use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
+use crate::metrics::{ActorMetrics, Gauges, QueueGauge};
 use crate::query::QueryExecutor;
 use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
+use crate::watch::hub::Counts;
 use crate::watch::webhook::{
     EventData, ReadWebhookCursor, SaveWebhookCursor, WebhookConfig, WebhookSink,
 };
@@ -81,6 +84,8 @@ impl ActorSettings {
 
 struct Pool<A: Actor> {
     name: &'static str,
+    /// The `pool` label of its metrics.
+    label: &'static str,
     addr: Addr<A>,
     slots: Arc<Semaphore>,
     capacity: usize,
@@ -99,10 +104,19 @@ impl<A: Actor> Pool<A> {
     }
 }
 
+fn queue_of<A: Actor>(pool: &Pool<A>) -> QueueGauge {
+    QueueGauge {
+        pool: pool.label,
+        slots: pool.slots.clone(),
+        capacity: pool.capacity,
+    }
+}
+
 impl<A: Actor> Clone for Pool<A> {
     fn clone(&self) -> Self {
         Pool {
             name: self.name,
+            label: self.label,
             addr: self.addr.clone(),
             slots: self.slots.clone(),
             capacity: self.capacity,
@@ -121,6 +135,10 @@ pub struct Actors {
     feed_position: tokio::sync::watch::Receiver<i64>,
     watch: WatchSettings,
     timeout: Duration,
+    metrics: ActorMetrics,
+    /// What the scrape-time gauges read.
+    db: Database,
+    watch_counts: Arc<Counts>,
 }
 
 impl std::fmt::Debug for Actors {
@@ -141,6 +159,8 @@ impl Actors {
         settings: ActorSettings,
     ) -> Actors {
         let writers = settings.effective_writers(db.backend());
+        let metrics = ActorMetrics::default();
+        let gauge_db = db.clone();
         let writer_db = db.clone();
         let changed = ChangeSignal::default();
         let signal = changed.clone();
@@ -164,6 +184,7 @@ impl Actors {
         let (name, slots, capacity) = pool("storage writer", settings.writer_queue);
         let writer = Pool {
             name,
+            label: "writer",
             addr: writer,
             slots,
             capacity,
@@ -171,6 +192,7 @@ impl Actors {
         let (name, slots, capacity) = pool("query pool", settings.reader_queue);
         let query = Pool {
             name,
+            label: "query",
             addr: query,
             slots,
             capacity,
@@ -180,14 +202,17 @@ impl Actors {
             wait: settings.batch_wait,
             in_flight: writers,
         };
-        let batcher = WriteBatcher::new(writer.addr.clone(), limits).start();
+        let batcher =
+            WriteBatcher::new(writer.addr.clone(), limits, metrics.batch_size.clone()).start();
         let (published, feed_position) = tokio::sync::watch::channel(0);
+        let watch_counts = Arc::new(Counts::default());
         let feed = ChangeFeed::new(
             query.addr.clone(),
             writer.addr.clone(),
             changed,
             settings.watch,
             published,
+            watch_counts.clone(),
         )
         .start();
         Actors {
@@ -198,7 +223,21 @@ impl Actors {
             feed_position,
             watch: settings.watch,
             timeout: settings.timeout,
+            metrics,
+            db: gauge_db,
+            watch_counts,
         }
+    }
+
+    /// Adds the actors' metrics to `registry` (see [`crate::metrics`]).
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let gauges = Gauges {
+            queues: vec![queue_of(&self.writer), queue_of(&self.query)],
+            db: self.db.clone(),
+            watch: self.watch_counts.clone(),
+            feed_position: self.feed_position.clone(),
+        };
+        crate::metrics::register(&self.metrics, gauges, registry);
     }
 
     /// Submits a write for group commit (admitted like any other write) and waits for its
@@ -226,17 +265,34 @@ impl Actors {
         M: Message<Result = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let slot = pool.admit(self.timeout).await?;
-        let answer = to.send(msg).timeout(self.timeout).await;
-        drop(slot);
-        match answer {
-            Ok(result) => result,
-            Err(MailboxError::Timeout) => Err(Error::Timeout {
-                pool: pool.name,
-                timeout: self.timeout,
-            }),
-            Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
+        let asked = Instant::now();
+        let slot = pool.admit(self.timeout).await;
+        let admitted = Instant::now();
+        let answer = match slot {
+            Ok(slot) => {
+                let answer = to.send(msg).timeout(self.timeout).await;
+                drop(slot);
+                match answer {
+                    Ok(result) => result,
+                    Err(MailboxError::Timeout) => Err(Error::Timeout {
+                        pool: pool.name,
+                        timeout: self.timeout,
+                    }),
+                    Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
+                }
+            }
+            Err(refused) => Err(refused),
+        };
+        if let Err(Error::Storage(StorageError::PageToken(_))) = &answer {
+            self.metrics.page_token_rejections.inc();
         }
+        self.metrics.observe_call(
+            pool.label,
+            answer.as_ref().err().map(Error::code),
+            admitted - asked,
+            admitted.elapsed(),
+        );
+        answer
     }
 
     /// CreateResult.

@@ -13,6 +13,8 @@
 //! - [`watch`]: live watch streams: the change feed that tails the change log, and one
 //!   watch hub per namespace that fans its changes out to subscribers; webhook sinks, each
 //!   a cursor over the log that POSTs matching changes as CloudEvents.
+//! - [`metrics`]: what the actors measure, registered in the front-end's Prometheus
+//!   registry.
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
 //!   reviews with a cache, or a static token file).
 //!
@@ -25,6 +27,7 @@ pub mod error;
 pub mod handle;
 pub mod logs;
 pub mod messages;
+pub mod metrics;
 mod query;
 pub mod watch;
 mod write;
@@ -46,7 +49,9 @@ pub use results_storage::page::{TokenSigner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use results_storage::store::{ListRequest, Page};
 /// Summary requests and answers (GetRecordListSummary).
 pub use results_storage::summary;
-pub use results_storage::{Backend, Database, Error as StorageError, ErrorCode, PoolSettings};
+pub use results_storage::{
+    Backend, Database, Error as StorageError, ErrorCode, PoolSettings, PoolState,
+};
 pub use watch::{
     EventData, Subscription, WatchEvent, WatchKind, WatchRequest, WatchSettings, WebhookConfig,
     WebhookCounts, WebhookSink,

@@ -10,6 +10,8 @@
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
 //!   services over it.
 //! - `rest`: the actix-web gateway at the upstream REST paths.
+//! - `metrics`: the Prometheus registry at `/metrics`, and request metrics for both
+//!   front-ends.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
@@ -25,6 +27,8 @@ pub mod convert;
 pub mod credentials;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod metrics;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]

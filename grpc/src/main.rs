@@ -22,8 +22,13 @@ fn main() -> anyhow::Result<()> {
         }
         Invocation::Run(command_line) => command_line,
     };
-    if matches!(command_line.command.as_deref(), None | Some("serve" | "migrate")) {
-        command_line.no_args().map_err(|e| anyhow!("{e}\n{USAGE}"))?;
+    if matches!(
+        command_line.command.as_deref(),
+        None | Some("serve" | "migrate")
+    ) {
+        command_line
+            .no_args()
+            .map_err(|e| anyhow!("{e}\n{USAGE}"))?;
     }
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let settings = Settings::from_command_line(&command_line, &env)?;

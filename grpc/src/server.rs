@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
+use actix_web::{web, App, HttpServer};
 use results_actors::auth::CacheSettings;
 use results_actors::{
     Actors, Database, Gate, Logs, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
@@ -15,6 +15,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::budget::grpc::BudgetLayer;
 use crate::budget::ByteBudget;
+use crate::metrics::{metrics_handler, observe_rest, ApiMetrics, GrpcMetricsLayer};
 use crate::pb::v1alpha2::logs_server::LogsServer;
 use crate::pb::v1alpha2::results_server::ResultsServer;
 use crate::pb::v1alpha2::watch_server::WatchServer;
@@ -221,6 +222,11 @@ pub async fn serve(
             .map_err(|e| ServeError::Webhooks(e.to_string()))?;
         sinks.push(sink);
     }
+    let metrics = ApiMetrics::new(|registry| {
+        actors.register_metrics(registry);
+        gate.register_metrics(registry);
+        results_actors::metrics::register_webhooks(sinks.clone(), registry);
+    });
     let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
     let watches = actors.clone();
     let api = ResultsApi::new(actors, gate, logs);
@@ -254,6 +260,8 @@ pub async fn serve(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grpc = tonic::transport::Server::builder()
+        // Outermost: requests refused by the budget are counted too.
+        .layer(GrpcMetricsLayer(metrics.grpc.clone()))
         .layer(BudgetLayer::new(budget.clone(), max_message))
         .add_service(health_service)
         .add_service(reflection)
@@ -287,7 +295,11 @@ pub async fn serve(
     };
     let rest = HttpServer::new(move || {
         App::new()
+            .app_data(web::Data::new(metrics.rest.clone()))
+            .app_data(web::Data::new(metrics.clone()))
             .wrap(actix_web::middleware::from_fn(rest::hold_answers))
+            .wrap(actix_web::middleware::from_fn(observe_rest))
+            .route("/metrics", web::get().to(metrics_handler))
             .configure(rest::configure(rest_api.clone(), body_limits.clone()))
     });
     let rest = match rest_tls {

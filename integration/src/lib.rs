@@ -14,12 +14,14 @@
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
+//! - [`scrape`]: [`Scrape`], a parsed `/metrics` answer.
 //! - [`captured`]: [`CapturedLogs`], the log lines of a test's servers, to wait for one.
 //! - [`secured`]: a server that checks callers: kubernetes mode against a [`FakeKube`], or
 //!   static mode with a token file.
 
 pub mod captured;
 pub mod fake_kube;
+pub mod scrape;
 pub mod secured;
 pub mod server;
 pub mod tekton;
@@ -29,6 +31,7 @@ pub use captured::CapturedLogs;
 pub use fake_kube::{AccessRule, FakeKube, ReviewedUser, Subject};
 pub use results_storage::testing::TestDb;
 pub use results_storage::Backend;
+pub use scrape::Scrape;
 pub use server::{log_to_test_output, loopback_settings, Rest, ServerThread, TestServer};
 pub use watcher::{watcher_settings, WatcherThread};
 

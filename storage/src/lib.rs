@@ -33,5 +33,5 @@ pub mod summary;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use connection::{Backend, Database, PoolSettings};
+pub use connection::{Backend, Database, PoolSettings, PoolState};
 pub use error::{Error, ErrorCode, Result};
