@@ -323,6 +323,12 @@ impl Actors {
         self.call(&self.query, ListResults(request)).await
     }
 
+    /// Whether the database answers, through the query pool (a readiness check: a pool
+    /// whose threads are all stuck on an unreachable database does not answer either).
+    pub async fn ping(&self) -> Result<()> {
+        self.call(&self.query, Ping).await
+    }
+
     /// The namespaces holding Results, in order: `limit + 1` at most, so that a caller
     /// can tell there are more than `limit`.
     pub async fn list_parents(&self, limit: usize) -> Result<Vec<String>> {

@@ -8,7 +8,7 @@ use results_storage::Database;
 
 use crate::error::guard;
 use crate::messages::{
-    GetRecord, GetResult, ListParents, ListRecords, ListResults, SummarizeRecords,
+    GetRecord, GetResult, ListParents, ListRecords, ListResults, Ping, SummarizeRecords,
 };
 use crate::watch::feed::{ChangeHead, ReadChanges};
 use crate::watch::webhook::ReadWebhookCursor;
@@ -120,5 +120,13 @@ impl Handler<ReadWebhookCursor> for QueryExecutor {
         guard("ReadWebhookCursor", || {
             Ok(self.db.read(|c| store::webhook_cursors::read(c, &msg.0))?)
         })
+    }
+}
+
+impl Handler<Ping> for QueryExecutor {
+    type Result = Result<()>;
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+        guard("Ping", || Ok(self.db.read(store::ping)?))
     }
 }

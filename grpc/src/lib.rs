@@ -9,6 +9,8 @@
 //! - `credentials`: the bearer token and `Impersonate-*` headers of a request.
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
 //!   services over it.
+//! - `readiness`: whether the database answers (`/readyz`, gRPC health), apart from
+//!   liveness (`/healthz`).
 //! - `rest`: the actix-web gateway at the upstream REST paths.
 //! - `metrics`: the Prometheus registry at `/metrics`, and request metrics for both
 //!   front-ends.
@@ -29,6 +31,8 @@ pub mod credentials;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
+pub mod readiness;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]

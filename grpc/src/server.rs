@@ -240,6 +240,11 @@ pub async fn serve(
     health.set_serving::<ResultsServer<ResultsService>>().await;
     health.set_serving::<LogsServer<LogsService>>().await;
     health.set_serving::<WatchServer<WatchService>>().await;
+    let readiness = crate::readiness::start(
+        watches.clone(),
+        health.clone(),
+        Duration::from_millis(settings.database.readiness_interval_ms),
+    );
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -299,7 +304,9 @@ pub async fn serve(
             .app_data(web::Data::new(metrics.clone()))
             .wrap(actix_web::middleware::from_fn(rest::hold_answers))
             .wrap(actix_web::middleware::from_fn(observe_rest))
+            .app_data(web::Data::new(readiness.clone()))
             .route("/metrics", web::get().to(metrics_handler))
+            .route("/readyz", web::get().to(crate::readiness::readyz))
             .configure(rest::configure(rest_api.clone(), body_limits.clone()))
     });
     let rest = match rest_tls {

@@ -238,6 +238,9 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     /// Apply pending migrations at start-up.
     pub migrate: bool,
+    /// How often readiness asks the database whether it answers (milliseconds); an answer
+    /// slower than this counts as none.
+    pub readiness_interval_ms: u64,
 }
 
 /// `[actors]`.
@@ -291,6 +294,7 @@ impl Default for DatabaseSettings {
             url: "sqlite://results.db".into(),
             connect_timeout_secs: 10,
             migrate: true,
+            readiness_interval_ms: 2000,
         }
     }
 }
@@ -337,6 +341,10 @@ impl Layered for Settings {
             (
                 "database.connect_timeout_secs",
                 self.database.connect_timeout_secs,
+            ),
+            (
+                "database.readiness_interval_ms",
+                self.database.readiness_interval_ms,
             ),
             (
                 "server.max_message_bytes",

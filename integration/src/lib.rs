@@ -14,6 +14,7 @@
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
+//! - [`tcp_proxy`]: [`TcpProxy`], to cut a server off its database and reconnect it.
 //! - [`scrape`]: [`Scrape`], a parsed `/metrics` answer.
 //! - [`captured`]: [`CapturedLogs`], the log lines of a test's servers, to wait for one.
 //! - [`secured`]: a server that checks callers: kubernetes mode against a [`FakeKube`], or
@@ -24,6 +25,7 @@ pub mod fake_kube;
 pub mod scrape;
 pub mod secured;
 pub mod server;
+pub mod tcp_proxy;
 pub mod tekton;
 pub mod watcher;
 
@@ -33,6 +35,7 @@ pub use results_storage::testing::TestDb;
 pub use results_storage::Backend;
 pub use scrape::Scrape;
 pub use server::{log_to_test_output, loopback_settings, Rest, ServerThread, TestServer};
+pub use tcp_proxy::TcpProxy;
 pub use watcher::{watcher_settings, WatcherThread};
 
 /// Generates one `#[tokio::test]` per backend (multi-threaded, so that clients' connection

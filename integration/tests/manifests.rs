@@ -39,6 +39,10 @@ const TLS_SECRET: &str = "tekton-results-tls";
 
 type Grants = BTreeSet<(String, String, String)>;
 
+/// The API's probe paths, in the order startup, readiness, liveness: the process is alive
+/// when it answers at all; it is ready when its database answers.
+const PROBE_PATHS: [&str; 3] = ["/healthz", "/readyz", "/healthz"];
+
 fn config_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     dir.canonicalize().expect("config/ exists")
@@ -762,9 +766,10 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
         } else {
             "HTTP"
         };
-        for probe in probes.into_iter().flatten() {
+        for (probe, path) in probes.into_iter().zip(PROBE_PATHS) {
+            let Some(probe) = probe else { continue };
             let get = probe.http_get.as_ref().expect("an HTTP probe");
-            assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+            assert_eq!(get.path.as_deref(), Some(path), "{at}: probe path");
             let used = get.scheme.as_deref().unwrap_or("HTTP");
             assert_eq!(
                 used, scheme,
@@ -773,6 +778,24 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
             let port = container_port(pod, &get.port).map(|(_, number)| number);
             assert_eq!(port, Some(rest), "{at}: probes go to the REST port");
         }
+
+        // Prometheus is told where /metrics is: the REST port, in the scheme it speaks.
+        let spec = app.deployment.spec.as_ref().unwrap();
+        let meta = spec.template.metadata.as_ref();
+        let annotations = meta.and_then(|m| m.annotations.clone()).unwrap_or_default();
+        let annotation = |key: &str| annotations.get(key).map(String::as_str);
+        assert_eq!(annotation("prometheus.io/scrape"), Some("true"), "{at}");
+        assert_eq!(annotation("prometheus.io/path"), Some("/metrics"), "{at}");
+        assert_eq!(
+            annotation("prometheus.io/port"),
+            Some(rest.to_string().as_str()),
+            "{at}: prometheus.io/port"
+        );
+        assert_eq!(
+            annotation("prometheus.io/scheme").unwrap_or("http"),
+            scheme.to_lowercase(),
+            "{at}: prometheus.io/scheme"
+        );
 
         let grace = pod.termination_grace_period_seconds.unwrap_or(30);
         assert!(
@@ -847,13 +870,14 @@ fn the_api_checks_tokens_with_kubernetes_and_serves_tls_from_the_mounted_secret(
             "{at}: the API gets no token to ask reviews with"
         );
 
-        // Probes: HTTPS (gRPC probes cannot speak TLS) on /healthz of the REST port.
+        // Probes: HTTPS (gRPC probes cannot speak TLS) on the REST port.
         let rest = addr("rest_addr").port();
         let probes = [&c.startup_probe, &c.readiness_probe, &c.liveness_probe];
-        for probe in probes.into_iter().flatten() {
+        for (probe, path) in probes.into_iter().zip(PROBE_PATHS) {
+            let Some(probe) = probe else { continue };
             let get = probe.http_get.as_ref().expect("an HTTP probe");
             assert_eq!(get.scheme.as_deref(), Some("HTTPS"), "{at}: probe scheme");
-            assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+            assert_eq!(get.path.as_deref(), Some(path), "{at}: probe path");
             let port = container_port(app.pod, &get.port).map(|(_, number)| number);
             assert_eq!(port, Some(rest), "{at}: probes go to the REST port");
         }

@@ -35,3 +35,8 @@ pub struct ListResults(pub ListRequest<ListScope>);
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Vec<String>>")]
 pub struct ListParents(pub usize);
+
+/// Whether the database answers (a readiness check).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<()>")]
+pub struct Ping;
