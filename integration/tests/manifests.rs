@@ -203,6 +203,14 @@ struct App<'a> {
     container: &'a Container,
 }
 
+impl App<'_> {
+    /// The labels of the Deployment's pods.
+    fn pod_labels(&self) -> Option<&BTreeMap<String, String>> {
+        let spec = self.deployment.spec.as_ref()?;
+        spec.template.metadata.as_ref()?.labels.as_ref()
+    }
+}
+
 /// `kubectl kustomize config/<variant>`, parsed.
 fn render(variant: &str) -> Objects {
     let dir = config_dir().join(variant);
@@ -808,6 +816,44 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
             replicas == 1 || shared_key,
             "{at}: replicas need paging.token_key"
         );
+        if backend == Backend::Postgres {
+            assert_eq!(
+                replicas, 2,
+                "{at}: the PostgreSQL variant runs two API replicas"
+            );
+            let from_secret = (c.env.iter().flatten())
+                .find(|v| v.name == "RESULTS_PAGING_TOKEN_KEY")
+                .and_then(|v| v.value_from.as_ref())
+                .and_then(|from| from.secret_key_ref.as_ref());
+            assert!(
+                from_secret.is_some(),
+                "{at}: the shared key comes from a Secret"
+            );
+        }
+        if replicas > 1 {
+            // A ReadWriteOnce volume is shared only on one node: replicas mounting one must
+            // be kept together.
+            let rwo = (pod.volumes.iter().flatten())
+                .filter_map(|v| v.persistent_volume_claim.as_ref())
+                .filter_map(|c| {
+                    objects
+                        .claims
+                        .iter()
+                        .find(|pvc| name(&pvc.metadata) == c.claim_name)
+                })
+                .any(|pvc| {
+                    let modes = pvc.spec.as_ref().and_then(|s| s.access_modes.clone());
+                    modes
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|m| m == "ReadWriteOnce")
+                });
+            let together = kept_on_one_node(&app);
+            assert!(
+                !rwo || together,
+                "{at}: {replicas} replicas mount a ReadWriteOnce volume on different nodes"
+            );
+        }
     }
 }
 
@@ -1235,6 +1281,28 @@ fn on_a_claim(objects: &Objects, app: &App<'_>, dir: &Path, what: &str) {
     );
 }
 
+/// Whether the app's pods must all run on one node (required pod affinity to their own
+/// labels by host name): then they can share a ReadWriteOnce volume.
+fn kept_on_one_node(app: &App<'_>) -> bool {
+    let labels = app.pod_labels().cloned().unwrap_or_default();
+    (app.pod.affinity.as_ref())
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .is_some_and(|terms| {
+            terms.iter().any(|t| {
+                let own = t
+                    .label_selector
+                    .as_ref()
+                    .and_then(|s| s.match_labels.as_ref());
+                t.topology_key == "kubernetes.io/hostname"
+                    && own.is_some_and(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            })
+        })
+}
+
 #[test]
 fn logs_lie_on_a_persistent_volume_in_every_variant() {
     for (variant, _) in VARIANTS {
@@ -1249,9 +1317,9 @@ fn logs_lie_on_a_persistent_volume_in_every_variant() {
         on_a_claim(&objects, &app, Path::new(&settings.logs.dir), &what);
         let spec = app.deployment.spec.as_ref().unwrap();
         let strategy = spec.strategy.as_ref().and_then(|s| s.type_.as_deref());
-        assert_eq!(
-            strategy,
-            Some("Recreate"),
+        // A new pod on another node would wait for the ReadWriteOnce volume forever.
+        assert!(
+            strategy == Some("Recreate") || kept_on_one_node(&app),
             "{what}: a rolling update would wait for the ReadWriteOnce volume"
         );
     }
