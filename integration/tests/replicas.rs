@@ -116,7 +116,6 @@ async fn two_replicas_serve_one_database_as_one(backend: Backend) {
                             ..Default::default()
                         }),
                         etag,
-                        ..Default::default()
                     })
                     .await
             }
