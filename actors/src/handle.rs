@@ -12,6 +12,7 @@ use results_storage::model::{
     ResultReplacement, StoredRecord, StoredResult,
 };
 use results_storage::page::TokenSigner;
+use results_storage::replicas::ReadReplicas;
 use results_storage::store::{ListRequest, Page};
 use results_storage::summary::SummaryRow;
 use results_storage::{Backend, Database, Error as StorageError};
@@ -20,7 +21,7 @@ use tokio::sync::Semaphore;
 use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::metrics::{ActorMetrics, Gauges, QueueGauge};
-use crate::query::QueryExecutor;
+use crate::query::{QueryExecutor, Read};
 use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
 use crate::watch::hub::Counts;
 use crate::watch::webhook::{
@@ -139,6 +140,9 @@ pub struct Actors {
     /// What the scrape-time gauges read.
     db: Database,
     watch_counts: Arc<Counts>,
+    replicas: Option<Arc<ReadReplicas>>,
+    /// Reads through this handle may be served by a replica that has replayed this far.
+    read_after: u64,
 }
 
 impl std::fmt::Debug for Actors {
@@ -150,9 +154,11 @@ impl std::fmt::Debug for Actors {
 }
 
 impl Actors {
-    /// Starts the writer and query pools. Must run inside an actix `System`.
+    /// Starts the writer and query pools, reading from `replicas` where they may. Must run
+    /// inside an actix `System`.
     pub fn start(
         db: Database,
+        replicas: Option<Arc<ReadReplicas>>,
         signer: TokenSigner,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
@@ -164,15 +170,21 @@ impl Actors {
         let writer_db = db.clone();
         let changed = ChangeSignal::default();
         let signal = changed.clone();
+        let writer_replicas = replicas.clone();
         let writer = SyncArbiter::start(writers, move || StorageWriter {
             db: writer_db.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
             changed: signal.clone(),
+            replicas: writer_replicas.clone(),
         });
+        let (query_replicas, served) = (replicas.clone(), metrics.reads.clone());
         let query = SyncArbiter::start(settings.readers.max(1), move || QueryExecutor {
             db: db.clone(),
             signer: signer.clone(),
+            replicas: query_replicas.clone(),
+            current: None,
+            served: served.clone(),
         });
         let pool = |name, capacity: usize| {
             (
@@ -226,7 +238,40 @@ impl Actors {
             metrics,
             db: gauge_db,
             watch_counts,
+            replicas,
+            read_after: 0,
         }
+    }
+
+    /// The primary's WAL position after the newest write this process committed (0
+    /// without read replicas): pass it to [`Actors::reading_after`] for a caller who wrote.
+    pub fn written(&self) -> u64 {
+        self.replicas.as_ref().map_or(0, |r| r.written())
+    }
+
+    /// A handle whose reads go to a replica only if it has replayed `after` (else to the
+    /// primary): a caller who wrote at `after` reads what it wrote.
+    pub fn reading_after(&self, after: u64) -> Actors {
+        let mut actors = self.clone();
+        actors.read_after = after;
+        actors
+    }
+
+    /// Sends a read that a replica may serve.
+    async fn read<M, T>(&self, msg: M) -> Result<T>
+    where
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        QueryExecutor: Handler<M> + Handler<Read<M>>,
+    {
+        if self.replicas.is_none() {
+            return self.call(&self.query, msg).await;
+        }
+        let read = Read {
+            after: self.read_after,
+            msg,
+        };
+        self.call(&self.query, read).await
     }
 
     /// Adds the actors' metrics to `registry` (see [`crate::metrics`]).
@@ -236,6 +281,7 @@ impl Actors {
             db: self.db.clone(),
             watch: self.watch_counts.clone(),
             feed_position: self.feed_position.clone(),
+            replicas: self.replicas.clone(),
         };
         crate::metrics::register(&self.metrics, gauges, registry);
     }
@@ -312,7 +358,7 @@ impl Actors {
 
     /// GetResult.
     pub async fn get_result(&self, name: ResultName) -> Result<StoredResult> {
-        self.call(&self.query, GetResult(name)).await
+        self.read(GetResult(name)).await
     }
 
     /// ListResults.
@@ -320,7 +366,7 @@ impl Actors {
         &self,
         request: ListRequest<ListScope>,
     ) -> Result<Page<StoredResult>> {
-        self.call(&self.query, ListResults(request)).await
+        self.read(ListResults(request)).await
     }
 
     /// Whether the database answers, through the query pool (a readiness check: a pool
@@ -332,8 +378,7 @@ impl Actors {
     /// The namespaces holding Results, in order: `limit + 1` at most, so that a caller
     /// can tell there are more than `limit`.
     pub async fn list_parents(&self, limit: usize) -> Result<Vec<String>> {
-        self.call(&self.query, ListParents(limit.saturating_add(1)))
-            .await
+        self.read(ListParents(limit.saturating_add(1))).await
     }
 
     /// CreateRecord.
@@ -357,7 +402,7 @@ impl Actors {
         name: RecordName,
         projection: Projection,
     ) -> Result<StoredRecord> {
-        self.call(&self.query, GetRecord { name, projection }).await
+        self.read(GetRecord { name, projection }).await
     }
 
     /// ListRecords, reading of each document what `projection` asks.
@@ -366,19 +411,16 @@ impl Actors {
         request: ListRequest<RecordScope>,
         projection: Projection,
     ) -> Result<Page<StoredRecord>> {
-        self.call(
-            &self.query,
-            ListRecords {
-                request,
-                projection,
-            },
-        )
+        self.read(ListRecords {
+            request,
+            projection,
+        })
         .await
     }
 
     /// GetRecordListSummary.
     pub async fn summarize_records(&self, request: SummarizeRecords) -> Result<Vec<SummaryRow>> {
-        self.call(&self.query, request).await
+        self.read(request).await
     }
 
     /// Opens a watch stream (see [`crate::watch`]). A `resume_from` must lie within the

@@ -40,12 +40,15 @@ pub use handle::{ActorSettings, Actors};
 pub use logs::{LogSettings, LogStream, Logs};
 /// Blob stores (log bytes).
 pub use results_storage::blobs;
+pub use results_storage::connection::redact;
 pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
 /// The limits on what clients may send (checked by the front-ends and the model).
 pub use results_storage::limits;
 /// The domain model, re-exported so that front-ends never name the storage crate.
 pub use results_storage::model;
 pub use results_storage::page::{TokenSigner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+/// Read replicas (PostgreSQL hot standbys).
+pub use results_storage::replicas;
 pub use results_storage::store::{ListRequest, Page};
 /// Summary requests and answers (GetRecordListSummary).
 pub use results_storage::summary;

@@ -66,6 +66,7 @@ pub struct ActorMetrics {
     pub(crate) calls: Family<Labels, Counter>,
     pub(crate) batch_size: Histogram,
     pub(crate) page_token_rejections: Counter,
+    pub(crate) reads: ReadCounters,
 }
 
 impl Default for ActorMetrics {
@@ -76,6 +77,7 @@ impl Default for ActorMetrics {
             calls: Family::default(),
             batch_size: Histogram::new(BATCH_BUCKETS),
             page_token_rejections: Counter::default(),
+            reads: ReadCounters::default(),
         }
     }
 }
@@ -102,6 +104,18 @@ impl ActorMetrics {
     }
 }
 
+/// Reads that a replica could serve, by where they went.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadCounters(Family<Label, Counter>);
+
+impl ReadCounters {
+    /// Counts a read served by a replica (or by the primary).
+    pub(crate) fn count(&self, by_replica: bool) {
+        let target = if by_replica { "replica" } else { "primary" };
+        self.0.get_or_create(&[("target", target)]).inc();
+    }
+}
+
 /// A pool's queue, read at each scrape.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueGauge {
@@ -117,6 +131,7 @@ pub(crate) struct Gauges {
     pub(crate) db: Database,
     pub(crate) watch: Arc<Counts>,
     pub(crate) feed_position: tokio::sync::watch::Receiver<i64>,
+    pub(crate) replicas: Option<Arc<results_storage::replicas::ReadReplicas>>,
 }
 
 fn gauge(
@@ -189,6 +204,30 @@ impl Collector for Gauges {
             None,
             MetricType::Counter,
         )?)?;
+        if let Some(replicas) = &self.replicas {
+            let states = replicas.states();
+            let names: Vec<String> = (0..states.len()).map(|i| i.to_string()).collect();
+            let mut up = encoder.encode_descriptor(
+                "results_api_read_replica_up",
+                "Whether a read replica (database.read_urls, by position) answered its last check",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (name, state) in names.iter().zip(&states) {
+                let labels = [("replica", name.as_str())];
+                ConstGauge::new(i64::from(state.healthy)).encode(up.encode_family(&labels)?)?;
+            }
+            let mut lag = encoder.encode_descriptor(
+                "results_api_read_replica_lag_seconds",
+                "How far a read replica was behind the primary at its last check",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (name, state) in names.iter().zip(&states) {
+                let labels = [("replica", name.as_str())];
+                ConstGauge::new(state.lag.as_secs_f64()).encode(lag.encode_family(&labels)?)?;
+            }
+        }
         let position = *self.feed_position.borrow();
         ConstGauge::new(position).encode(encoder.encode_descriptor(
             "results_api_watch_feed_revision",
@@ -223,6 +262,11 @@ pub(crate) fn register(metrics: &ActorMetrics, gauges: Gauges, registry: &mut Re
         "results_api_write_batch_size",
         "Writes committed together in one group-commit transaction",
         metrics.batch_size.clone(),
+    );
+    registry.register(
+        "results_api_db_reads",
+        "Reads a read replica could serve, by where they went (target: primary or replica)",
+        metrics.reads.0.clone(),
     );
     registry.register(
         "results_api_page_token_rejections",

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use results_actors::auth::CacheSettings;
+use results_actors::replicas::ReadReplicas;
 use results_actors::{
     Actors, Database, Gate, Logs, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
 };
@@ -86,6 +87,30 @@ pub fn open_database(settings: &Settings) -> Result<Database, ServeError> {
         }
     }
     Ok(db)
+}
+
+/// The read replicas of `database.read_urls`, checked from now on; none when there are none.
+pub fn read_replicas(settings: &Settings) -> Result<Option<Arc<ReadReplicas>>, ServeError> {
+    let urls = &settings.database.read_urls;
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let pool = PoolSettings {
+        max_size: settings.actors.readers as u32,
+        // A replica that is down must not hold reads up for long: they go to the primary
+        // once a check has found it down.
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs)
+            .min(Duration::from_secs(2)),
+    };
+    let max_lag = Duration::from_millis(settings.database.max_replica_lag_ms);
+    let replicas = Arc::new(ReadReplicas::new(urls, pool, max_lag)?);
+    replicas.start_checking(Duration::from_millis(settings.database.replica_check_ms));
+    tracing::info!(
+        replicas = urls.len(),
+        ?max_lag,
+        "reading from replicas while they keep up"
+    );
+    Ok(Some(replicas))
 }
 
 /// The page-token signer: the configured key, or a random one (tokens then do not survive
@@ -204,8 +229,10 @@ pub async fn serve(
     let webhooks = settings
         .webhook_configs()
         .map_err(|e| ServeError::Webhooks(e.to_string()))?;
+    let replicas = read_replicas(&settings)?;
     let actors = Actors::start(
         db,
+        replicas,
         signer,
         Arc::new(SystemClock),
         Arc::new(UuidGen),
@@ -227,7 +254,12 @@ pub async fn serve(
         gate.register_metrics(registry);
         results_actors::metrics::register_webhooks(sinks.clone(), registry);
     });
-    let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
+    // Log reads prepare optimistic updates of Log Records: always on the primary.
+    let logs = Logs::new(
+        actors.reading_after(u64::MAX),
+        log_store,
+        settings.log_settings(),
+    );
     let watches = actors.clone();
     let api = ResultsApi::new(actors, gate, logs);
     let max_message = settings.server.max_message_bytes;

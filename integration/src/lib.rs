@@ -14,6 +14,8 @@
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
+//! - [`standby`]: [`standby::PrimaryAndStandby`], a private PostgreSQL primary with a hot
+//!   standby, for read replicas.
 //! - [`tcp_proxy`]: [`TcpProxy`], to cut a server off its database and reconnect it.
 //! - [`scrape`]: [`Scrape`], a parsed `/metrics` answer.
 //! - [`captured`]: [`CapturedLogs`], the log lines of a test's servers, to wait for one.
@@ -25,6 +27,7 @@ pub mod fake_kube;
 pub mod scrape;
 pub mod secured;
 pub mod server;
+pub mod standby;
 pub mod tcp_proxy;
 pub mod tekton;
 pub mod watcher;

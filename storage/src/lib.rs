@@ -6,6 +6,7 @@
 //! - [`page`]: page sizes, `order_by` parsing and signed page tokens.
 //! - [`filter`]: CEL filters, checked into an IR that runs as SQL or in memory.
 //! - [`connection`]: the backend chosen by URL, connection pools, migrations.
+//! - [`replicas`]: PostgreSQL hot standbys that serve reads while they keep up.
 //! - [`store`]: synchronous queries on one connection; callers run them off the async
 //!   executors (the actors crate does).
 //! - [`limits`]: every limit on what a client may send, checked before the database.
@@ -26,6 +27,7 @@ pub mod limits;
 mod migrate;
 pub mod model;
 pub mod page;
+pub mod replicas;
 mod rows;
 mod schema;
 pub mod store;
