@@ -41,20 +41,27 @@ impl Scrape {
         }
     }
 
-    /// The value of the one sample named `name` with (at least) `labels`; `None` when no
-    /// sample matches. Panics when several do.
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let found: Vec<f64> = self
-            .samples
+    /// The values of the samples named `name` with (at least) `labels`.
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = f64> + 'a {
+        self.samples
             .iter()
-            .filter(|(n, l, _)| {
+            .filter(move |(n, l, _)| {
                 n == name
                     && labels
                         .iter()
                         .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
             })
             .map(|(_, _, v)| *v)
-            .collect();
+    }
+
+    /// The value of the one sample named `name` with (at least) `labels`; `None` when no
+    /// sample matches. Panics when several do.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let found: Vec<f64> = self.matching(name, labels).collect();
         assert!(
             found.len() <= 1,
             "{} samples of {name} with {labels:?}",
@@ -65,16 +72,7 @@ impl Scrape {
 
     /// The sum of every sample named `name` with (at least) `labels`.
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.samples
-            .iter()
-            .filter(|(n, l, _)| {
-                n == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
-            })
-            .map(|(_, _, v)| *v)
-            .sum()
+        self.matching(name, labels).sum()
     }
 
     /// The label sets of the samples named `name`.
