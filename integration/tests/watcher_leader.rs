@@ -185,7 +185,7 @@ async fn a_crashed_leader_is_replaced_and_every_run_is_stored_exactly_once(backe
             let held = kube
                 .get(V1, "taskruns", NS, &earlier)
                 .is_some_and(|o| has_finalizer(&o));
-            if (i - LAG) % 4 == 0 && held {
+            if (i - LAG).is_multiple_of(4) && held {
                 kube.delete(V1, "taskruns", NS, &earlier);
                 deleted += 1;
             }
