@@ -339,3 +339,80 @@ async fn a_leader_that_sees_another_holder_stops_reconciling() {
         "{lease}"
     );
 }
+
+/// A clock the test moves.
+struct ManualClock(std::sync::Mutex<k8s_openapi::jiff::Timestamp>);
+
+impl ManualClock {
+    fn advance(&self, secs: i64) {
+        let mut now = self.0.lock().unwrap();
+        *now = now
+            .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(secs))
+            .unwrap();
+    }
+}
+
+impl results_watcher::leader::Clock for ManualClock {
+    fn now(&self) -> k8s_openapi::jiff::Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_locks_take_renew_expire_and_conflict_over_the_wire() {
+    use results_watcher::leader::{Attempt, LeaseLock};
+    use std::sync::Arc;
+
+    let kube = FakeKube::start();
+    let client = kube::Client::try_from(kube::Config::new(kube.url().parse().unwrap())).unwrap();
+    let api = || kube::Api::namespaced(client.clone(), LEASE_NS);
+    let clock = Arc::new(ManualClock(std::sync::Mutex::new(
+        "2026-12-06T08:00:00Z".parse().unwrap(),
+    )));
+    let mut a = LeaseLock::new(api(), LEASE, "a", 15, clock.clone());
+    let mut b = LeaseLock::new(api(), LEASE, "b", 15, clock.clone());
+
+    // The first creates the Lease; the second finds it held.
+    assert_eq!(a.try_hold().await.unwrap(), Attempt::Held);
+    assert_eq!(b.try_hold().await.unwrap(), Attempt::Other("a".into()));
+    let lease = kube.lease(LEASE_NS, LEASE).unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "a");
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 15);
+    assert_eq!(lease["spec"]["leaseTransitions"], 0);
+    assert_eq!(lease["spec"]["renewTime"], "2026-12-06T08:00:00.000000Z");
+
+    // Renewed before it expires, it stays a's.
+    clock.advance(10);
+    assert_eq!(a.try_hold().await.unwrap(), Attempt::Held);
+    clock.advance(10);
+    assert_eq!(b.try_hold().await.unwrap(), Attempt::Other("a".into()));
+    let lease = kube.lease(LEASE_NS, LEASE).unwrap();
+    assert_eq!(lease["spec"]["renewTime"], "2026-12-06T08:00:10.000000Z");
+
+    // Unrenewed for the lease duration, b takes it; a's next renewal conflicts and a
+    // learns who holds it.
+    clock.advance(5);
+    assert_eq!(b.try_hold().await.unwrap(), Attempt::Held);
+    assert_eq!(a.try_hold().await.unwrap(), Attempt::Other("b".into()));
+    let lease = kube.lease(LEASE_NS, LEASE).unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "b");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1);
+    assert_eq!(lease["spec"]["acquireTime"], "2026-12-06T08:00:25.000000Z");
+    let conflicts = kube
+        .writes()
+        .into_iter()
+        .filter(|w| w.method == "PUT" && w.status == 409)
+        .count();
+    assert_eq!(conflicts, 1, "a's stale renewal");
+
+    // Released, it is free at once.
+    assert!(b.release().await.unwrap());
+    assert!(!b.release().await.unwrap(), "released once");
+    assert_eq!(a.try_hold().await.unwrap(), Attempt::Held);
+    let lease = kube.lease(LEASE_NS, LEASE).unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "a");
+    assert_eq!(
+        lease["spec"]["leaseTransitions"], 1,
+        "from nobody is no transition"
+    );
+}
