@@ -416,3 +416,44 @@ async fn lease_locks_take_renew_expire_and_conflict_over_the_wire() {
         "from nobody is no transition"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_cluster_steps_down_before_the_other_takes_over() {
+    let api = TestServer::start(Backend::Sqlite);
+    let kube = FakeKube::start();
+    let proxy = integration::TcpProxy::start(kube.url()["http://".len()..].parse().unwrap());
+    let a = WatcherThread::start(
+        elected(&api, "watcher-a", 3),
+        &format!("http://{}", proxy.addr()),
+    );
+    leader_of(&[&a]).await;
+    let b = WatcherThread::start(elected(&api, "watcher-b", 3), &kube.url());
+    kube.create(finished_task_run("before"));
+    eventually("the first run stored by a", || {
+        a.metrics().stored.get(RunKind::TaskRun) == 1
+    })
+    .await;
+
+    // a can no longer renew: it must stop before b may take the Lease, so that at no
+    // moment do both reconcile.
+    proxy.cut();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !b.is_leader() {
+        assert!(
+            !(a.is_leader() && b.is_leader()),
+            "both watchers reconcile at once"
+        );
+        assert!(tokio::time::Instant::now() < deadline, "b never took over");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!a.is_leader(), "a still reconciles after b took over");
+    assert_eq!(holder(&kube).as_deref(), b.identity());
+
+    kube.create(finished_task_run("after"));
+    eventually("the second run stored by b", || {
+        b.metrics().stored.get(RunKind::TaskRun) == 1
+    })
+    .await;
+    assert_eq!(a.metrics().stored.get(RunKind::TaskRun), 1);
+    assert!(b.is_leader() && !a.is_leader());
+}
