@@ -237,6 +237,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn leader_election_without_a_namespace_fails_the_start() {
+        let mut settings = Settings::default();
+        settings.metrics.addr = String::new();
+        settings.leader.enabled = true;
+        let err = Watcher::start(settings, kube()).await.err().unwrap();
+        assert!(matches!(err, Error::LeaderNamespace), "{err:?}");
+        assert!(err.to_string().contains("leader.namespace"), "{err}");
+    }
+
+    #[tokio::test]
     async fn an_unvalidated_cleanup_selector_fails_the_start() {
         let mut settings = Settings::default();
         settings.metrics.addr = String::new();
