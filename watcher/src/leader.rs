@@ -5,10 +5,10 @@
 //! watchers never act at once (as long as the clocks agree within `renew_every_secs`).
 //! Every write carries the Lease's resourceVersion: of two replicas racing, one gets 409.
 //!
-//! A small module rather than a crate: `kube-leader-election` and `kube-lease-manager`
-//! build against other kube versions (a second kube-client in the tree), and neither
-//! stops its holder at a deadline ahead of the expiry, which is what keeps two watchers
-//! from acting at once.
+//! A small module rather than a crate: `kube-lease-manager` (0.12, the newest) builds on
+//! kube 4 and k8s-openapi 0.28, while the workspace is on kube 5 and k8s-openapi 0.29, and
+//! k8s-openapi must not be in the tree twice. What is needed is small: read, create and
+//! replace one Lease, and stop reconciling at a deadline of our own.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
