@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Container, KeyToPath, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Secret,
     Service, ServiceAccount, ServicePort,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::{Metadata, NamespaceResourceScope, Resource};
@@ -170,6 +170,9 @@ struct Objects {
     claims: Vec<PersistentVolumeClaim>,
     cluster_roles: Vec<ClusterRole>,
     bindings: Vec<ClusterRoleBinding>,
+    /// Roles and RoleBindings, all in [`NAMESPACE`].
+    roles: Vec<Role>,
+    role_bindings: Vec<RoleBinding>,
     /// cert-manager's Issuers and Certificates, untyped: k8s-openapi does not know them, so
     /// their fields are not checked against an API here.
     cert_manager: Vec<Value>,
@@ -244,6 +247,8 @@ fn render(variant: &str) -> Objects {
             ("v1", "PersistentVolumeClaim") => typed(&doc, &at, &mut o.claims),
             (_, "ClusterRole") => typed(&doc, &at, &mut o.cluster_roles),
             (_, "ClusterRoleBinding") => typed(&doc, &at, &mut o.bindings),
+            (_, "Role") => typed(&doc, &at, &mut o.roles),
+            (_, "RoleBinding") => typed(&doc, &at, &mut o.role_bindings),
             ("cert-manager.io/v1", "Issuer" | "Certificate") => {
                 let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
                 assert_eq!(ns, Some(NAMESPACE), "{at}: {}: namespace", doc["kind"]);
@@ -414,6 +419,15 @@ impl Objects {
         let mut env = BTreeMap::new();
         for var in c.env.iter().flatten() {
             let secret = var.value_from.as_ref().map(|from| {
+                // The downward API: the pod's name (as a Deployment's pods are named) and
+                // namespace.
+                if let Some(field) = &from.field_ref {
+                    return match field.field_path.as_str() {
+                        "metadata.name" => format!("{}-7d9f8b6c5-x2k4q", c.name),
+                        "metadata.namespace" => NAMESPACE.to_owned(),
+                        other => panic!("{at}: {}: fieldRef {other} is not modelled", var.name),
+                    };
+                }
                 let secret = from.secret_key_ref.as_ref();
                 let secret = secret.unwrap_or_else(|| panic!("{at}: {}: not modelled", var.name));
                 self.secret_value(&secret.name, &secret.key)
@@ -543,7 +557,10 @@ impl Objects {
         let (text, origin) = self.config_file(&app);
         let env = self.env(app.container);
         let settings = results_watcher::settings::Settings::from_toml(&text, &origin, &env);
-        (app, settings.unwrap_or_else(|e| panic!("{e}")))
+        let mut settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        // As the binary does; the service account's namespace file is not modelled.
+        settings.leader.fill_from_pod(&env, || None);
+        (app, settings)
     }
 
     fn service(&self, wanted: &str) -> &Service {
@@ -614,6 +631,32 @@ impl Objects {
             .iter()
             .find(|r| name(&r.metadata) == wanted);
         found.unwrap_or_else(|| panic!("{}: no ClusterRole {wanted}", self.variant))
+    }
+
+    /// What the RoleBindings give the service account `sa` in [`NAMESPACE`] (and only
+    /// there).
+    fn granted_in_namespace_to(&self, sa: &str) -> Grants {
+        let mut set = Grants::new();
+        for binding in &self.role_bindings {
+            let mut subjects = binding.subjects.iter().flatten();
+            if subjects.any(|s| s.kind == "ServiceAccount" && s.name == sa) {
+                let rules = match binding.role_ref.kind.as_str() {
+                    "Role" => {
+                        let role = self
+                            .roles
+                            .iter()
+                            .find(|r| name(&r.metadata) == binding.role_ref.name);
+                        let role = role.unwrap_or_else(|| {
+                            panic!("{}: no Role {}", self.variant, binding.role_ref.name)
+                        });
+                        role.rules.clone()
+                    }
+                    _ => self.cluster_role(&binding.role_ref.name).rules.clone(),
+                };
+                set.extend(grants(rules.as_deref().unwrap_or_default(), &self.variant));
+            }
+        }
+        set
     }
 
     /// What the bindings give the service account `sa` of [`NAMESPACE`].
@@ -937,10 +980,21 @@ fn watcher_settings_reach_the_api_and_expose_metrics() {
         let at = &objects.variant;
         let (app, settings) = objects.watcher_settings();
         let spec = app.deployment.spec.as_ref().unwrap();
+        // Two watchers, of which the Lease's holder reconciles: in the pod's namespace,
+        // which its Role covers, each replica named after its pod.
+        assert_eq!(spec.replicas, Some(2), "{at}: a watcher and a stand-by");
+        assert!(
+            settings.leader.enabled,
+            "{at}: two replicas need leader election"
+        );
         assert_eq!(
-            spec.replicas,
-            Some(1),
-            "{at}: one watcher (there is no leader election)"
+            settings.leader.namespace, NAMESPACE,
+            "{at}: leader.namespace"
+        );
+        assert!(
+            settings.leader.identity.starts_with("results-watcher-"),
+            "{at}: leader.identity {:?} is not the pod's name",
+            settings.leader.identity
         );
 
         // api.url names the API's gRPC port, through a Service, over TLS; the watcher
@@ -1152,6 +1206,21 @@ fn the_watcher_and_the_api_are_granted_exactly_what_they_use() {
             watcher, required,
             "{at}: the watcher's RBAC is not REQUIRED_PERMISSIONS plus tekton-results-readwrite"
         );
+        let mut leases = Grants::new();
+        for (group, resource, verbs) in results_watcher::LEASE_PERMISSIONS {
+            leases.extend(triples(group, &[resource], verbs));
+        }
+        assert_eq!(
+            objects.granted_in_namespace_to(&watcher_account),
+            leases,
+            "{at}: the watcher's Role in {NAMESPACE} is not LEASE_PERMISSIONS"
+        );
+        assert!(
+            objects
+                .granted_in_namespace_to(&account("results-api"))
+                .is_empty(),
+            "{at}: the API needs no Role"
+        );
         // By the user role itself, so that it follows what users are told to bind.
         let bound = objects.bindings.iter().any(|b| {
             let mut subjects = b.subjects.iter().flatten();
@@ -1192,6 +1261,30 @@ fn bindings_and_pods_name_roles_and_service_accounts_that_exist() {
                     "{at}: people are bound by the installer"
                 );
                 assert_eq!(s.namespace.as_deref(), Some(NAMESPACE), "{at}: {}", s.name);
+                assert!(
+                    accounts.contains(s.name.as_str()),
+                    "{at}: no ServiceAccount {}",
+                    s.name
+                );
+            }
+        }
+        for binding in &objects.role_bindings {
+            let at = format!(
+                "{}: RoleBinding {}",
+                objects.variant,
+                name(&binding.metadata)
+            );
+            let role = &binding.role_ref;
+            match role.kind.as_str() {
+                "Role" => assert!(
+                    objects.roles.iter().any(|r| name(&r.metadata) == role.name),
+                    "{at}: no Role {}",
+                    role.name
+                ),
+                _ => _ = objects.cluster_role(&role.name),
+            }
+            for s in binding.subjects.as_deref().unwrap_or_default() {
+                assert_eq!(s.kind, "ServiceAccount", "{at}");
                 assert!(
                     accounts.contains(s.name.as_str()),
                     "{at}: no ServiceAccount {}",
