@@ -16,6 +16,7 @@
 //!   front-ends.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
+//! - `ui`: the history UI at `/ui`, its assets embedded.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
 
 pub mod codec;
@@ -45,3 +46,5 @@ pub mod settings;
 pub mod status;
 #[cfg(feature = "server")]
 pub mod tls;
+#[cfg(feature = "server")]
+pub mod ui;

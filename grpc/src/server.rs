@@ -339,6 +339,7 @@ pub async fn serve(
             .app_data(web::Data::new(readiness.clone()))
             .route("/metrics", web::get().to(metrics_handler))
             .route("/readyz", web::get().to(crate::readiness::readyz))
+            .configure(crate::ui::configure)
             .configure(rest::configure(rest_api.clone(), body_limits.clone()))
     });
     let rest = match rest_tls {

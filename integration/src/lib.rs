@@ -18,10 +18,12 @@
 //!   standby, for read replicas.
 //! - [`tcp_proxy`]: [`TcpProxy`], to cut a server off its database and reconnect it.
 //! - [`scrape`]: [`Scrape`], a parsed `/metrics` answer.
+//! - [`browser`]: headless Chromium over WebDriver, for the UI's end-to-end tests.
 //! - [`captured`]: [`CapturedLogs`], the log lines of a test's servers, to wait for one.
 //! - [`secured`]: a server that checks callers: kubernetes mode against a [`FakeKube`], or
 //!   static mode with a token file.
 
+pub mod browser;
 pub mod captured;
 pub mod fake_kube;
 pub mod scrape;

@@ -221,6 +221,13 @@ pub(super) async fn create_result(
     ))
 }
 
+/// `GET …/parents`: the namespaces holding Results that the caller may list (an addition
+/// for the UI; upstream has no such listing).
+pub(super) async fn list_parents(api: Data<ResultsApi>, caller: Caller) -> Answer {
+    let parents = api.list_namespaces(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "parents": parents })))
+}
+
 pub(super) async fn list_results(
     api: Data<ResultsApi>,
     caller: Caller,

@@ -23,6 +23,7 @@ pub fn configure(api: ResultsApi, limits: BodyLimits) -> impl FnOnce(&mut web::S
             .route("/healthz", web::get().to(handlers::healthz))
             .service(
                 web::scope(PREFIX)
+                    .route("/parents", web::get().to(handlers::list_parents))
                     .route(
                         "/parents/{parent}/results",
                         web::post().to(handlers::create_result),

@@ -6,6 +6,7 @@
 //! act learns nothing from how the server reads its request.
 
 use results_actors::auth::{Access, Credentials, Resource, Verb};
+use results_actors::limits::MAX_LISTED_NAMESPACES;
 use results_actors::model::log::LogName;
 use results_actors::model::{ChangeKind, ChangedObject};
 use results_actors::model::{ListScope, RecordName, RecordScope, ResultName};
@@ -101,6 +102,19 @@ impl ResultsApi {
             .gate
             .narrow(caller, resource, scope, &self.actors)
             .await?)
+    }
+
+    /// The namespaces holding Results that `caller` may list, in order: at most
+    /// [`MAX_LISTED_NAMESPACES`].
+    pub async fn list_namespaces(&self, caller: &Credentials) -> Result<Vec<String>, ApiError> {
+        match self.narrow(caller, Resource::Results, ListScope::Any).await? {
+            ListScope::Among(permitted) => Ok(permitted),
+            _ => {
+                let mut all = self.actors.list_parents(MAX_LISTED_NAMESPACES).await?;
+                all.truncate(MAX_LISTED_NAMESPACES);
+                Ok(all)
+            }
+        }
     }
 
     /// CreateResult, answering the fields `mask` keeps.
