@@ -87,7 +87,9 @@ async fn browse_page_filter_watch_and_chart() {
 
     // Namespaces → runs, newest first, a page of 20.
     browser.goto(&ui).await;
-    browser.click("#namespaces a[href='/ui?view=runs&ns=ci']").await;
+    browser
+        .click("#namespaces a[href='/ui?view=runs&ns=ci']")
+        .await;
     browser.wait_for("#runs tbody tr").await;
     assert_eq!(browser.count("#runs tbody tr").await, 20);
     assert_eq!(
@@ -95,7 +97,10 @@ async fn browse_page_filter_watch_and_chart() {
         Some("deploy-3"),
         "newest first"
     );
-    assert_eq!(browser.text("#page-number").await.as_deref(), Some("page 1"));
+    assert_eq!(
+        browser.text("#page-number").await.as_deref(),
+        Some("page 1")
+    );
     browser.screenshot(&screenshot("runs")).await;
 
     // Older, then newer again: the URL keeps the page.
@@ -142,7 +147,12 @@ async fn browse_page_filter_watch_and_chart() {
     // Live: a run stored while the page is open appears at the top without a reload.
     browser.goto(&format!("{ui}?view=runs&ns=ci")).await;
     browser.wait_for("#live.live:not(.off)").await;
-    store_run(&mut client, "live-run", &run_json("live-run", "build", 3, true)).await;
+    store_run(
+        &mut client,
+        "live-run",
+        &run_json("live-run", "build", 3, true),
+    )
+    .await;
     browser
         .wait_until(
             "document.querySelector('#runs tbody tr')?.dataset.name === arguments[0]",
@@ -170,7 +180,11 @@ async fn browse_page_filter_watch_and_chart() {
         .await;
     browser.wait_for("#run").await;
     assert!(browser.text("h1").await.unwrap().contains("build-03"));
-    assert!(browser.text("#run").await.unwrap().contains("build"));
+    let run = browser.text("#run").await.unwrap();
+    assert!(
+        run.contains("Pipeline") && run.contains("build") && run.contains("PipelineRun"),
+        "{run}"
+    );
     assert_eq!(browser.count("#json pre").await, 1);
     browser
         .wait_until(
@@ -226,7 +240,10 @@ async fn with_auth_the_ui_says_401_until_it_has_a_token() {
     }
     let browser = Browser::start().await;
     browser
-        .goto(&format!("http://{}/ui?view=runs&ns=ci", server.api.rest_addr()))
+        .goto(&format!(
+            "http://{}/ui?view=runs&ns=ci",
+            server.api.rest_addr()
+        ))
         .await;
     browser.wait_for("#auth-error:not([hidden])").await;
     let said = browser.text("#auth-error").await.unwrap();
@@ -241,7 +258,10 @@ async fn with_auth_the_ui_says_401_until_it_has_a_token() {
 
     // Another namespace: the reader may not list there.
     browser
-        .goto(&format!("http://{}/ui?view=runs&ns=prod", server.api.rest_addr()))
+        .goto(&format!(
+            "http://{}/ui?view=runs&ns=prod",
+            server.api.rest_addr()
+        ))
         .await;
     browser.wait_for("#auth-error:not([hidden])").await;
     assert!(browser.text("#auth-error").await.unwrap().contains("403"));

@@ -107,7 +107,10 @@ impl ResultsApi {
     /// The namespaces holding Results that `caller` may list, in order: at most
     /// [`MAX_LISTED_NAMESPACES`].
     pub async fn list_namespaces(&self, caller: &Credentials) -> Result<Vec<String>, ApiError> {
-        match self.narrow(caller, Resource::Results, ListScope::Any).await? {
+        match self
+            .narrow(caller, Resource::Results, ListScope::Any)
+            .await?
+        {
             ListScope::Among(permitted) => Ok(permitted),
             _ => {
                 let mut all = self.actors.list_parents(MAX_LISTED_NAMESPACES).await?;
