@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::query::QueryExecutor;
+use crate::retention::RetentionStats;
 use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
 use crate::watch::webhook::{
     EventData, ReadWebhookCursor, SaveWebhookCursor, WebhookConfig, WebhookSink,
@@ -121,6 +122,8 @@ pub struct Actors {
     feed_position: tokio::sync::watch::Receiver<i64>,
     watch: WatchSettings,
     timeout: Duration,
+    /// Retention's counters (zero unless this replica runs retention passes).
+    retention: Arc<RetentionStats>,
 }
 
 impl std::fmt::Debug for Actors {
@@ -198,6 +201,7 @@ impl Actors {
             feed_position,
             watch: settings.watch,
             timeout: settings.timeout,
+            retention: Arc::default(),
         }
     }
 
@@ -237,6 +241,31 @@ impl Actors {
             }),
             Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
         }
+    }
+
+    /// Sends `msg` to the query pool (admitted like any read).
+    pub(crate) async fn call_query<M, T>(&self, msg: M) -> Result<T>
+    where
+        QueryExecutor: Handler<M>,
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.call(&self.query, msg).await
+    }
+
+    /// Sends `msg` to the writer pool (admitted like any write).
+    pub(crate) async fn call_writer<M, T>(&self, msg: M) -> Result<T>
+    where
+        StorageWriter: Handler<M>,
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.call(&self.writer, msg).await
+    }
+
+    /// Retention's counters: what this replica's retention passes deleted, for export.
+    pub fn retention_stats(&self) -> &Arc<RetentionStats> {
+        &self.retention
     }
 
     /// CreateResult.

@@ -13,6 +13,8 @@
 //! - [`watch`]: live watch streams: the change feed that tails the change log, and one
 //!   watch hub per namespace that fans its changes out to subscribers; webhook sinks, each
 //!   a cursor over the log that POSTs matching changes as CloudEvents.
+//! - [`retention`]: retention passes and their schedule (leader-only, by a database
+//!   lease).
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
 //!   reviews with a cache, or a static token file).
 //!
@@ -26,6 +28,7 @@ pub mod handle;
 pub mod logs;
 pub mod messages;
 mod query;
+pub mod retention;
 pub mod watch;
 mod write;
 mod writer;
