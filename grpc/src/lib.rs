@@ -12,6 +12,7 @@
 //! - `rest`: the actix-web gateway at the upstream REST paths.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
+//! - `retention`: the `results-api retention run [--dry-run]` command.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
 
 pub mod codec;
@@ -27,6 +28,8 @@ pub mod credentials;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod rest;
+#[cfg(feature = "server")]
+pub mod retention;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

@@ -154,8 +154,12 @@ impl Retention {
             }
             let (report, outcome) = actors
                 .retention_pass(&config.pass, blobs.as_ref(), now, || {
-                    let (actors, config, stopped, stats) =
-                        (actors.clone(), config.clone(), stopped.clone(), stats.clone());
+                    let (actors, config, stopped, stats) = (
+                        actors.clone(),
+                        config.clone(),
+                        stopped.clone(),
+                        stats.clone(),
+                    );
                     async move {
                         if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                             return Ok(false);

@@ -101,9 +101,7 @@ impl Handler<DeleteExpired> for StorageWriter {
                         for (result, records) in deleted {
                             let log_records = records
                                 .iter()
-                                .filter(|r| {
-                                    results_storage::model::log::is_log_type(&r.data.type_)
-                                })
+                                .filter(|r| results_storage::model::log::is_log_type(&r.data.type_))
                                 .count() as u64;
                             runs.push(DeletedRun {
                                 name: result.name.clone(),

@@ -15,6 +15,9 @@ use super::messages::{CountRecords, DeleteExpired, FindExpired};
 use crate::logs::result_prefix;
 use crate::{Actors, Error, Result};
 
+/// Most Results one batch deletes (and one page reads).
+pub const MAX_BATCH_SIZE: usize = MAX_BATCH;
+
 /// Names of Results a report lists at most.
 pub const SAMPLE: usize = 10;
 
@@ -23,7 +26,7 @@ pub const SAMPLE: usize = 10;
 pub struct PassSettings {
     /// Which Results expire.
     pub policy: Arc<Policy>,
-    /// Results deleted per transaction (and read per page), 1 to [`MAX_BATCH`].
+    /// Results deleted per transaction (and read per page), 1 to [`MAX_BATCH_SIZE`].
     pub batch_size: usize,
     /// A pause after each batch, leaving the database to API traffic.
     pub pause: Duration,

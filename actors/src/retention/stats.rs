@@ -47,7 +47,9 @@ impl RetentionStats {
             results_deleted: self.results_deleted.load(Ordering::Relaxed),
             records_deleted: self.records_deleted.load(Ordering::Relaxed),
             log_blobs_deleted: self.log_blobs_deleted.load(Ordering::Relaxed),
-            last_pass_duration: Duration::from_micros(self.last_pass_micros.load(Ordering::Relaxed)),
+            last_pass_duration: Duration::from_micros(
+                self.last_pass_micros.load(Ordering::Relaxed),
+            ),
             leader: self.leader.load(Ordering::Relaxed),
         }
     }

@@ -99,9 +99,23 @@ mod tests {
             ("45s", 45),
             (" 1d12h ", day + 12 * 3600),
         ] {
-            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(secs)),
+                "{text}"
+            );
         }
-        for bad in ["", "30", "d", "3x", "1.5d", "-1d", "0d", "101000d", "99999999999999d"] {
+        for bad in [
+            "",
+            "30",
+            "d",
+            "3x",
+            "1.5d",
+            "-1d",
+            "0d",
+            "101000d",
+            "99999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
         assert_eq!(MaxAge::parse("forever"), Ok(MaxAge::Forever));

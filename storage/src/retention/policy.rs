@@ -114,8 +114,7 @@ pub struct Rule {
 impl Rule {
     fn matches(&self, run: &Run) -> bool {
         (self.namespaces.is_empty() || self.namespaces.iter().any(|p| p.matches(&run.name.parent)))
-            && (self.types.is_empty()
-                || run.type_.as_ref().is_some_and(|t| self.types.contains(t)))
+            && (self.types.is_empty() || run.type_.as_ref().is_some_and(|t| self.types.contains(t)))
             && (self.statuses.is_empty() || self.statuses.contains(&run.status()))
             && contains_all(&run.labels, &self.labels)
             && contains_all(&run.annotations, &self.annotations)
@@ -583,7 +582,11 @@ mod tests {
             ("a*b*c", "aXXbYY", false),
             ("*", "anything", true),
         ] {
-            assert_eq!(glob_match(glob.as_bytes(), text.as_bytes()), expected, "{glob} {text}");
+            assert_eq!(
+                glob_match(glob.as_bytes(), text.as_bytes()),
+                expected,
+                "{glob} {text}"
+            );
         }
     }
 }

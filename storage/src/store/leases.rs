@@ -45,9 +45,11 @@ pub fn acquire(
     // Renewal or takeover. (MySQL counts matched rows here, as diesel connects with
     // CLIENT_FOUND_ROWS, so an unchanged row still counts.)
     let updated = with_conn!(conn, |c| diesel::update(
-        leases::table
-            .filter(leases::name.eq(name))
-            .filter(leases::holder.eq(holder).or(leases::expires.lt(now.as_nanos())))
+        leases::table.filter(leases::name.eq(name)).filter(
+            leases::holder
+                .eq(holder)
+                .or(leases::expires.lt(now.as_nanos()))
+        )
     )
     .set((leases::holder.eq(holder), leases::expires.eq(expires)))
     .execute(c))
@@ -116,7 +118,10 @@ mod tests {
         let mut conn = db.database().get().unwrap();
         let c = &mut conn;
         assert!(acquire(c, "retention", "a", at(0), TTL).unwrap());
-        assert!(!acquire(c, "retention", "b", at(1), TTL).unwrap(), "a holds it");
+        assert!(
+            !acquire(c, "retention", "b", at(1), TTL).unwrap(),
+            "a holds it"
+        );
         assert!(acquire(c, "retention", "a", at(5), TTL).unwrap(), "renewal");
         // Still held (renewed until 15 s).
         assert!(!acquire(c, "retention", "b", at(12), TTL).unwrap());
@@ -124,7 +129,10 @@ mod tests {
         // Other names are independent.
         assert!(acquire(c, "webhooks", "b", at(12), TTL).unwrap());
         // Expired: b takes over, and a cannot renew any more.
-        assert!(acquire(c, "retention", "b", at(16), TTL).unwrap(), "takeover");
+        assert!(
+            acquire(c, "retention", "b", at(16), TTL).unwrap(),
+            "takeover"
+        );
         assert!(!acquire(c, "retention", "a", at(17), TTL).unwrap());
         assert_eq!(
             read(c, "retention").unwrap(),
