@@ -135,7 +135,10 @@ fn a_dry_run_reports_and_a_run_deletes() {
         assert!(!count(&db, &format!("old/results/r{i}")));
     }
     assert!(count(&db, "new/results/r0"), "what is not expired stays");
-    assert!(!dir.0.join("logs/logs/old/r0").exists(), "its log went with it");
+    assert!(
+        !dir.0.join("logs/logs/old/r0").exists(),
+        "its log went with it"
+    );
 
     let (code, out, _) = results_api(&dir, &["retention", "run", "--dry-run"]);
     assert_eq!(code, 0);
