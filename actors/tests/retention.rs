@@ -75,6 +75,10 @@ fn log_keys(result: &ResultName) -> [BlobKey; 2] {
         .map(|part| BlobKey::new(&["logs", &result.parent, &result.result, "log", part]).unwrap())
 }
 
+/// A group of seeded Results: (namespace, count, created days ago, ended days ago, label
+/// `app`, expired, how many with a log).
+type Group = (&'static str, usize, i64, Option<i64>, &'static str, bool, usize);
+
 /// Seeds directly through storage, in big transactions (the API would be slow here).
 async fn seed(db: &TestDb, blobs: &Arc<dyn BlobStore>, now: Timestamp) -> Seed {
     let mut seed = Seed {
@@ -83,8 +87,7 @@ async fn seed(db: &TestDb, blobs: &Arc<dyn BlobStore>, now: Timestamp) -> Seed {
         kept_blobs: Vec::new(),
         gone_blobs: Vec::new(),
     };
-    // (namespace, count, created days ago, ended days ago, label app, expired, logged)
-    let groups: [(&str, usize, i64, Option<i64>, &str, bool, usize); 5] = [
+    let groups: [Group; 5] = [
         ("old", EXPIRED, 100, Some(60), "x", true, LOGGED),
         ("keep", GROUP, 400, Some(300), "short", false, LOGGED),
         // Created long ago but completed yesterday: age counts from completion.

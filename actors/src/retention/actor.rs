@@ -3,6 +3,7 @@
 //! lease before each batch. One line is logged per pass with its counts and duration;
 //! counters go to [`RetentionStats`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,9 +75,14 @@ struct Retention {
     clock: Arc<dyn Clock>,
     config: RetentionConfig,
     stats: Arc<RetentionStats>,
-    running: bool,
-    stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// A pass is under way.
+    running: Arc<AtomicBool>,
+    /// No more passes or batches.
+    stopped: Arc<AtomicBool>,
 }
+
+/// How long a stop waits for the batch under way to finish.
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 impl Actor for Retention {
     type Context = Context<Self>;
@@ -98,13 +104,19 @@ impl Handler<Stop> for Retention {
     type Result = actix::ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Stop, _: &mut Context<Self>) -> Self::Result {
-        self.stopped
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stopped.store(true, Ordering::Relaxed);
         let actors = self.actors.clone();
         let holder = self.config.holder.clone();
         let stats = self.stats.clone();
+        let running = self.running.clone();
         Box::pin(
             async move {
+                // A pass stops before its next batch: let the one under way finish (its
+                // log blobs included) rather than cancel it halfway.
+                let deadline = tokio::time::Instant::now() + STOP_WAIT;
+                while running.load(Ordering::Relaxed) && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 let _ = actors
                     .call_writer(ReleaseLease {
                         name: LEASE,
@@ -121,10 +133,11 @@ impl Handler<Stop> for Retention {
 
 impl Retention {
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        if self.running || self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.running.load(Ordering::Relaxed) || self.stopped.load(Ordering::Relaxed) {
             return;
         }
-        self.running = true;
+        self.running.store(true, Ordering::Relaxed);
+        let running = self.running.clone();
         let actors = self.actors.clone();
         let blobs = self.blobs.clone();
         let config = self.config.clone();
@@ -141,6 +154,7 @@ impl Retention {
                     })
                     .await
             };
+            let _running = Running(running);
             match lease(actors.clone(), config.clone()).await {
                 Ok(true) => stats.set_leader(true),
                 Ok(false) => {
@@ -161,7 +175,7 @@ impl Retention {
                         stats.clone(),
                     );
                     async move {
-                        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                        if stopped.load(Ordering::Relaxed) {
                             return Ok(false);
                         }
                         let held = lease(actors, config).await?;
@@ -173,7 +187,16 @@ impl Retention {
             log_pass(&report, &outcome, now);
             stats.record(&report, outcome.is_err());
         };
-        ctx.spawn(job.into_actor(self).map(|_, this, _| this.running = false));
+        ctx.spawn(job.into_actor(self));
+    }
+}
+
+/// Clears the running flag when the pass ends, however it ends.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -221,7 +244,7 @@ impl Actors {
             clock,
             config,
             stats: stats.clone(),
-            running: false,
+            running: Arc::default(),
             stopped: Arc::default(),
         }
         .start();

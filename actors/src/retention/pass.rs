@@ -107,7 +107,8 @@ impl Actors {
         loop {
             if !still_leader().await? {
                 return Err(Error::Retention(
-                    "the retention lease was lost to another replica; pass stopped".into(),
+                    "pass stopped: retention is stopping, or its lease went to another replica"
+                        .into(),
                 ));
             }
             let page = self
