@@ -6,7 +6,8 @@
 //!
 //! `RETENTION_FIGURES=1 cargo test --release -p results-actors --test retention -- --nocapture`
 //! prints the pass's duration and the writes' latency before and during it
-//! (docs/performance.md); nothing here asserts a time.
+//! (docs/performance.md; `RETENTION_BATCH=20` for another batch size); nothing here
+//! asserts a time.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,7 +78,15 @@ fn log_keys(result: &ResultName) -> [BlobKey; 2] {
 
 /// A group of seeded Results: (namespace, count, created days ago, ended days ago, label
 /// `app`, expired, how many with a log).
-type Group = (&'static str, usize, i64, Option<i64>, &'static str, bool, usize);
+type Group = (
+    &'static str,
+    usize,
+    i64,
+    Option<i64>,
+    &'static str,
+    bool,
+    usize,
+);
 
 /// Seeds directly through storage, in big transactions (the API would be slow here).
 async fn seed(db: &TestDb, blobs: &Arc<dyn BlobStore>, now: Timestamp) -> Seed {
@@ -221,10 +230,18 @@ async fn seed(db: &TestDb, blobs: &Arc<dyn BlobStore>, now: Timestamp) -> Seed {
     seed
 }
 
+/// The batch size: 100, or `RETENTION_BATCH` (to measure other sizes).
+fn batch_size() -> usize {
+    std::env::var("RETENTION_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(100)
+}
+
 fn settings(dry_run: bool) -> PassSettings {
     PassSettings {
         policy: Arc::new(policy()),
-        batch_size: 100,
+        batch_size: batch_size(),
         pause: Duration::ZERO,
         dry_run,
     }
@@ -364,6 +381,7 @@ async fn a_pass_deletes_exactly_the_expired(backend: Backend) {
     assert_eq!(dry.records as usize, expired_records);
     assert_eq!(dry.log_records as usize, LOGGED);
     assert_eq!(dry.sample.len(), 10);
+    assert_eq!(dry.batches, 0, "a dry run writes nothing");
     assert_eq!(
         everything(&actors).await,
         before,
@@ -472,9 +490,10 @@ async fn a_pass_deletes_exactly_the_expired(backend: Backend) {
         let mut idle = idle;
         let mut busy = busy;
         println!(
-            "{backend:?}: seeded {} results / {} records in {:.1}s; dry run {:.2}s; pass {:.2}s \
+            "{backend:?} (batch {}): seeded {} results / {} records in {:.1}s; dry run {:.2}s; pass {:.2}s \
              ({} results, {} records, {} log blobs, {} batches); writes during the pass: {}, \
              latency p50 {:?} → {:?} ({:.1}×), p99 {:?} → {:?} ({:.1}×)",
+            batch_size(),
             before.len(),
             before.values().sum::<usize>(),
             seeding.as_secs_f64(),
