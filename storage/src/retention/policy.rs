@@ -283,9 +283,19 @@ pub(crate) fn cutoff(now: Timestamp, age: Duration) -> Timestamp {
 
 fn check_rule(index: usize, spec: &RuleSpec) -> Result<Rule, PolicyError> {
     let key = |field: &str| format!("rules[{index}].{field}");
+    // The rule's own name, when it has one, helps find it in a long file.
+    let named = if spec.name.is_empty() {
+        String::new()
+    } else {
+        format!("(rule {:?}) ", spec.name)
+    };
     let fail = |field: &str| {
         let key = key(field);
-        move |message: String| PolicyError { key, message }
+        let named = named.clone();
+        move |message: String| PolicyError {
+            key,
+            message: format!("{named}{message}"),
+        }
     };
     let max_age = if spec.max_age.trim().is_empty() {
         return Err(fail("max_age")(
@@ -569,6 +579,9 @@ mod tests {
             let err = outcome.unwrap_err();
             assert_eq!(err.key, key, "{err}");
         }
+        let err = Policy::new("", &[rule("soon", |r| r.name = "nightly".into())]).unwrap_err();
+        assert_eq!(err.key, "rules[0].max_age");
+        assert!(err.to_string().contains("(rule \"nightly\")"), "{err}");
     }
 
     #[test]
