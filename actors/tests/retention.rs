@@ -18,14 +18,14 @@ use bytes::Bytes;
 use results_actors::blobs::{BlobKey, BlobStore};
 use results_actors::model::{
     ChangeKind, ListScope, NewRecord, NewResult, Projection, RecordData, RecordName, RecordScope,
-    RecordSummary, ResultName, Status, Timestamp,
+    RecordSummary, ResultName, Status, StoredRecord, StoredResult, Timestamp,
 };
 use results_actors::retention::{PassSettings, Policy, RetentionConfig, RuleSpec};
 use results_actors::{
     ActorSettings, Actors, Backend, ListRequest, SystemClock, TokenSigner, UuidGen,
 };
 use results_storage::store;
-use results_storage::testing::TestDb;
+use results_storage::testing::{bulk, TestDb};
 
 const DAY: i64 = 86_400_000_000_000;
 /// Expired Results in namespace `old`, each with [`RECORDS`] Records: 50,000 Records.
@@ -88,7 +88,8 @@ type Group = (
     usize,
 );
 
-/// Seeds directly through storage, in big transactions (the API would be slow here).
+/// Seeds directly through storage, by multi-row inserts in big transactions (the API
+/// would be slow here).
 async fn seed(db: &TestDb, blobs: &Arc<dyn BlobStore>, now: Timestamp) -> Seed {
     let mut seed = Seed {
         kept: BTreeSet::new(),
@@ -110,71 +111,67 @@ async fn seed(db: &TestDb, blobs: &Arc<dyn BlobStore>, now: Timestamp) -> Seed {
             .map(|i| ResultName::parse(&format!("{ns}/results/r{i:05}")).unwrap())
             .collect();
         for chunk in names.chunks(500) {
+            let mut results = Vec::new();
+            let mut records = Vec::new();
+            for name in chunk {
+                let created_at = days_ago(now, created);
+                let run = RecordName {
+                    parent: name.parent.clone(),
+                    result: name.result.clone(),
+                    record: "run".into(),
+                };
+                let result = StoredResult {
+                    name: name.clone(),
+                    uid: uuid::Uuid::new_v4().to_string(),
+                    create_time: created_at,
+                    update_time: created_at,
+                    annotations: BTreeMap::new(),
+                    summary: Some(RecordSummary {
+                        record: run.to_string(),
+                        type_: "tekton.dev/v1.PipelineRun".into(),
+                        start_time: Some(created_at),
+                        end_time: ended.map(|d| days_ago(now, d)),
+                        status: Status::Success,
+                        annotations: BTreeMap::new(),
+                    }),
+                };
+                for r in 0..RECORDS {
+                    let (record, type_, json) = if r == 0 {
+                        (
+                            "run".to_string(),
+                            "tekton.dev/v1.PipelineRun",
+                            format!(
+                                r#"{{"metadata":{{"name":"{}","labels":{{"app":"{app}"}}}},"status":{{}}}}"#,
+                                name.result
+                            ),
+                        )
+                    } else {
+                        (
+                            format!("task-{r}"),
+                            "tekton.dev/v1.TaskRun",
+                            format!(
+                                r#"{{"metadata":{{"name":"t{r}"}},"status":{{"podName":"p{r}"}}}}"#
+                            ),
+                        )
+                    };
+                    records.push((
+                        result.uid.clone(),
+                        StoredRecord {
+                            name: RecordName {
+                                record,
+                                ..run.clone()
+                            },
+                            uid: uuid::Uuid::new_v4().to_string(),
+                            data: RecordData::new(type_.into(), json.into_bytes()).unwrap(),
+                            create_time: created_at,
+                            update_time: created_at,
+                        },
+                    ));
+                }
+                results.push(result);
+            }
             db.database()
-                .run(|c| {
-                    c.transaction(|c| {
-                        for name in chunk {
-                            let created_at = days_ago(now, created);
-                            let run = RecordName {
-                                parent: name.parent.clone(),
-                                result: name.result.clone(),
-                                record: "run".into(),
-                            };
-                            let summary = RecordSummary {
-                                record: run.to_string(),
-                                type_: "tekton.dev/v1.PipelineRun".into(),
-                                start_time: Some(created_at),
-                                end_time: ended.map(|d| days_ago(now, d)),
-                                status: Status::Success,
-                                annotations: BTreeMap::new(),
-                            };
-                            let new = NewResult {
-                                name: name.clone(),
-                                annotations: BTreeMap::new(),
-                                summary: Some(summary),
-                            };
-                            let result = store::create_result(
-                                c,
-                                new,
-                                uuid::Uuid::new_v4().to_string(),
-                                created_at,
-                            )?;
-                            for r in 0..RECORDS {
-                                let (record, type_, json) = if r == 0 {
-                                    (
-                                        "run".to_string(),
-                                        "tekton.dev/v1.PipelineRun",
-                                        format!(
-                                            r#"{{"metadata":{{"name":"{}","labels":{{"app":"{app}"}}}},"status":{{}}}}"#,
-                                            result.name.result
-                                        ),
-                                    )
-                                } else {
-                                    (
-                                        format!("task-{r}"),
-                                        "tekton.dev/v1.TaskRun",
-                                        format!(r#"{{"metadata":{{"name":"t{r}"}},"status":{{"podName":"p{r}"}}}}"#),
-                                    )
-                                };
-                                let new = NewRecord {
-                                    name: RecordName {
-                                        record,
-                                        ..run.clone()
-                                    },
-                                    data: RecordData::new(type_.into(), json.into_bytes())
-                                        .unwrap(),
-                                };
-                                store::create_record(
-                                    c,
-                                    new,
-                                    uuid::Uuid::new_v4().to_string(),
-                                    created_at,
-                                )?;
-                            }
-                        }
-                        Ok(())
-                    })
-                })
+                .run(|c| c.transaction(|c| bulk::insert_all(c, &results, &records)))
                 .unwrap();
         }
         for (i, name) in names.iter().enumerate() {
