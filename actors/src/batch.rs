@@ -6,6 +6,7 @@
 //! a batch in one transaction with a savepoint per request, so one failing request (say a
 //! duplicate name) fails alone, and answers every caller only after the commit.
 
+use prometheus_client::metrics::histogram::Histogram;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -37,16 +38,19 @@ pub(crate) struct WriteBatcher {
     pending: Vec<Box<dyn Pending>>,
     in_flight: usize,
     timer: Option<SpawnHandle>,
+    /// Sizes of the batches sent.
+    sizes: Histogram,
 }
 
 impl WriteBatcher {
-    pub(crate) fn new(writer: Addr<StorageWriter>, limits: BatchLimits) -> Self {
+    pub(crate) fn new(writer: Addr<StorageWriter>, limits: BatchLimits, sizes: Histogram) -> Self {
         WriteBatcher {
             writer,
             limits,
             pending: Vec::new(),
             in_flight: 0,
             timer: None,
+            sizes,
         }
     }
 
@@ -70,6 +74,7 @@ impl WriteBatcher {
         }
         let take = self.pending.len().min(self.limits.max);
         let batch: Vec<Box<dyn Pending>> = self.pending.drain(..take).collect();
+        self.sizes.observe(batch.len() as f64);
         self.in_flight += 1;
         // If the pool has stopped, the batch is dropped with its reply channels, and each
         // caller is told so.

@@ -2,25 +2,29 @@
 //! requests may wait for each (memory stays bounded under any load), and applies timeouts.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, MailboxError, Message, SyncArbiter};
+use prometheus_client::registry::Registry;
 use results_storage::model::{
     ListScope, NewRecord, NewResult, Projection, RecordName, RecordPatch, RecordScope, ResultName,
     ResultReplacement, StoredRecord, StoredResult,
 };
 use results_storage::page::TokenSigner;
+use results_storage::replicas::ReadReplicas;
 use results_storage::store::{ListRequest, Page};
 use results_storage::summary::SummaryRow;
-use results_storage::{Backend, Database};
+use results_storage::{Backend, Database, Error as StorageError};
 use tokio::sync::Semaphore;
 
 use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
-use crate::query::QueryExecutor;
+use crate::metrics::{ActorMetrics, Gauges, QueueGauge};
+use crate::query::{QueryExecutor, Read};
 use crate::retention::RetentionStats;
 use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
+use crate::watch::hub::Counts;
 use crate::watch::webhook::{
     EventData, ReadWebhookCursor, SaveWebhookCursor, WebhookConfig, WebhookSink,
 };
@@ -82,6 +86,8 @@ impl ActorSettings {
 
 struct Pool<A: Actor> {
     name: &'static str,
+    /// The `pool` label of its metrics.
+    label: &'static str,
     addr: Addr<A>,
     slots: Arc<Semaphore>,
     capacity: usize,
@@ -100,10 +106,19 @@ impl<A: Actor> Pool<A> {
     }
 }
 
+fn queue_of<A: Actor>(pool: &Pool<A>) -> QueueGauge {
+    QueueGauge {
+        pool: pool.label,
+        slots: pool.slots.clone(),
+        capacity: pool.capacity,
+    }
+}
+
 impl<A: Actor> Clone for Pool<A> {
     fn clone(&self) -> Self {
         Pool {
             name: self.name,
+            label: self.label,
             addr: self.addr.clone(),
             slots: self.slots.clone(),
             capacity: self.capacity,
@@ -122,6 +137,13 @@ pub struct Actors {
     feed_position: tokio::sync::watch::Receiver<i64>,
     watch: WatchSettings,
     timeout: Duration,
+    metrics: ActorMetrics,
+    /// What the scrape-time gauges read.
+    db: Database,
+    watch_counts: Arc<Counts>,
+    replicas: Option<Arc<ReadReplicas>>,
+    /// Reads through this handle may be served by a replica that has replayed this far.
+    read_after: u64,
     /// Retention's counters (zero unless this replica runs retention passes).
     retention: Arc<RetentionStats>,
 }
@@ -135,27 +157,37 @@ impl std::fmt::Debug for Actors {
 }
 
 impl Actors {
-    /// Starts the writer and query pools. Must run inside an actix `System`.
+    /// Starts the writer and query pools, reading from `replicas` where they may. Must run
+    /// inside an actix `System`.
     pub fn start(
         db: Database,
+        replicas: Option<Arc<ReadReplicas>>,
         signer: TokenSigner,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
         settings: ActorSettings,
     ) -> Actors {
         let writers = settings.effective_writers(db.backend());
+        let metrics = ActorMetrics::default();
+        let gauge_db = db.clone();
         let writer_db = db.clone();
         let changed = ChangeSignal::default();
         let signal = changed.clone();
+        let writer_replicas = replicas.clone();
         let writer = SyncArbiter::start(writers, move || StorageWriter {
             db: writer_db.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
             changed: signal.clone(),
+            replicas: writer_replicas.clone(),
         });
+        let (query_replicas, served) = (replicas.clone(), metrics.reads.clone());
         let query = SyncArbiter::start(settings.readers.max(1), move || QueryExecutor {
             db: db.clone(),
             signer: signer.clone(),
+            replicas: query_replicas.clone(),
+            current: None,
+            served: served.clone(),
         });
         let pool = |name, capacity: usize| {
             (
@@ -167,6 +199,7 @@ impl Actors {
         let (name, slots, capacity) = pool("storage writer", settings.writer_queue);
         let writer = Pool {
             name,
+            label: "writer",
             addr: writer,
             slots,
             capacity,
@@ -174,6 +207,7 @@ impl Actors {
         let (name, slots, capacity) = pool("query pool", settings.reader_queue);
         let query = Pool {
             name,
+            label: "query",
             addr: query,
             slots,
             capacity,
@@ -183,14 +217,17 @@ impl Actors {
             wait: settings.batch_wait,
             in_flight: writers,
         };
-        let batcher = WriteBatcher::new(writer.addr.clone(), limits).start();
+        let batcher =
+            WriteBatcher::new(writer.addr.clone(), limits, metrics.batch_size.clone()).start();
         let (published, feed_position) = tokio::sync::watch::channel(0);
+        let watch_counts = Arc::new(Counts::default());
         let feed = ChangeFeed::new(
             query.addr.clone(),
             writer.addr.clone(),
             changed,
             settings.watch,
             published,
+            watch_counts.clone(),
         )
         .start();
         Actors {
@@ -201,8 +238,56 @@ impl Actors {
             feed_position,
             watch: settings.watch,
             timeout: settings.timeout,
+            metrics,
+            db: gauge_db,
+            watch_counts,
+            replicas,
+            read_after: 0,
             retention: Arc::default(),
         }
+    }
+
+    /// The primary's WAL position after the newest write this process committed (0
+    /// without read replicas): pass it to [`Actors::reading_after`] for a caller who wrote.
+    pub fn written(&self) -> u64 {
+        self.replicas.as_ref().map_or(0, |r| r.written())
+    }
+
+    /// A handle whose reads go to a replica only if it has replayed `after` (else to the
+    /// primary): a caller who wrote at `after` reads what it wrote.
+    pub fn reading_after(&self, after: u64) -> Actors {
+        let mut actors = self.clone();
+        actors.read_after = after;
+        actors
+    }
+
+    /// Sends a read that a replica may serve.
+    async fn read<M, T>(&self, msg: M) -> Result<T>
+    where
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        QueryExecutor: Handler<M> + Handler<Read<M>>,
+    {
+        if self.replicas.is_none() {
+            return self.call(&self.query, msg).await;
+        }
+        let read = Read {
+            after: self.read_after,
+            msg,
+        };
+        self.call(&self.query, read).await
+    }
+
+    /// Adds the actors' metrics to `registry` (see [`crate::metrics`]).
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let gauges = Gauges {
+            queues: vec![queue_of(&self.writer), queue_of(&self.query)],
+            db: self.db.clone(),
+            watch: self.watch_counts.clone(),
+            feed_position: self.feed_position.clone(),
+            replicas: self.replicas.clone(),
+        };
+        crate::metrics::register(&self.metrics, gauges, registry);
     }
 
     /// Submits a write for group commit (admitted like any other write) and waits for its
@@ -230,17 +315,34 @@ impl Actors {
         M: Message<Result = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let slot = pool.admit(self.timeout).await?;
-        let answer = to.send(msg).timeout(self.timeout).await;
-        drop(slot);
-        match answer {
-            Ok(result) => result,
-            Err(MailboxError::Timeout) => Err(Error::Timeout {
-                pool: pool.name,
-                timeout: self.timeout,
-            }),
-            Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
+        let asked = Instant::now();
+        let slot = pool.admit(self.timeout).await;
+        let admitted = Instant::now();
+        let answer = match slot {
+            Ok(slot) => {
+                let answer = to.send(msg).timeout(self.timeout).await;
+                drop(slot);
+                match answer {
+                    Ok(result) => result,
+                    Err(MailboxError::Timeout) => Err(Error::Timeout {
+                        pool: pool.name,
+                        timeout: self.timeout,
+                    }),
+                    Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
+                }
+            }
+            Err(refused) => Err(refused),
+        };
+        if let Err(Error::Storage(StorageError::PageToken(_))) = &answer {
+            self.metrics.page_token_rejections.inc();
         }
+        self.metrics.observe_call(
+            pool.label,
+            answer.as_ref().err().map(Error::code),
+            admitted - asked,
+            admitted.elapsed(),
+        );
+        answer
     }
 
     /// Sends `msg` to the query pool (admitted like any read).
@@ -285,7 +387,7 @@ impl Actors {
 
     /// GetResult.
     pub async fn get_result(&self, name: ResultName) -> Result<StoredResult> {
-        self.call(&self.query, GetResult(name)).await
+        self.read(GetResult(name)).await
     }
 
     /// ListResults.
@@ -293,14 +395,19 @@ impl Actors {
         &self,
         request: ListRequest<ListScope>,
     ) -> Result<Page<StoredResult>> {
-        self.call(&self.query, ListResults(request)).await
+        self.read(ListResults(request)).await
+    }
+
+    /// Whether the database answers, through the query pool (a readiness check: a pool
+    /// whose threads are all stuck on an unreachable database does not answer either).
+    pub async fn ping(&self) -> Result<()> {
+        self.call(&self.query, Ping).await
     }
 
     /// The namespaces holding Results, in order: `limit + 1` at most, so that a caller
     /// can tell there are more than `limit`.
     pub async fn list_parents(&self, limit: usize) -> Result<Vec<String>> {
-        self.call(&self.query, ListParents(limit.saturating_add(1)))
-            .await
+        self.read(ListParents(limit.saturating_add(1))).await
     }
 
     /// CreateRecord.
@@ -324,7 +431,7 @@ impl Actors {
         name: RecordName,
         projection: Projection,
     ) -> Result<StoredRecord> {
-        self.call(&self.query, GetRecord { name, projection }).await
+        self.read(GetRecord { name, projection }).await
     }
 
     /// ListRecords, reading of each document what `projection` asks.
@@ -333,19 +440,16 @@ impl Actors {
         request: ListRequest<RecordScope>,
         projection: Projection,
     ) -> Result<Page<StoredRecord>> {
-        self.call(
-            &self.query,
-            ListRecords {
-                request,
-                projection,
-            },
-        )
+        self.read(ListRecords {
+            request,
+            projection,
+        })
         .await
     }
 
     /// GetRecordListSummary.
     pub async fn summarize_records(&self, request: SummarizeRecords) -> Result<Vec<SummaryRow>> {
-        self.call(&self.query, request).await
+        self.read(request).await
     }
 
     /// Opens a watch stream (see [`crate::watch`]). A `resume_from` must lie within the

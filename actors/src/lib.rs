@@ -13,6 +13,8 @@
 //! - [`watch`]: live watch streams: the change feed that tails the change log, and one
 //!   watch hub per namespace that fans its changes out to subscribers; webhook sinks, each
 //!   a cursor over the log that POSTs matching changes as CloudEvents.
+//! - [`metrics`]: what the actors measure, registered in the front-end's Prometheus
+//!   registry.
 //! - [`retention`]: retention passes and their schedule (leader-only, by a database
 //!   lease).
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
@@ -27,6 +29,7 @@ pub mod error;
 pub mod handle;
 pub mod logs;
 pub mod messages;
+pub mod metrics;
 mod query;
 pub mod retention;
 pub mod watch;
@@ -40,16 +43,21 @@ pub use handle::{ActorSettings, Actors};
 pub use logs::{LogSettings, LogStream, Logs};
 /// Blob stores (log bytes).
 pub use results_storage::blobs;
+pub use results_storage::connection::redact;
 pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
 /// The limits on what clients may send (checked by the front-ends and the model).
 pub use results_storage::limits;
 /// The domain model, re-exported so that front-ends never name the storage crate.
 pub use results_storage::model;
 pub use results_storage::page::{TokenSigner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+/// Read replicas (PostgreSQL hot standbys).
+pub use results_storage::replicas;
 pub use results_storage::store::{ListRequest, Page};
 /// Summary requests and answers (GetRecordListSummary).
 pub use results_storage::summary;
-pub use results_storage::{Backend, Database, Error as StorageError, ErrorCode, PoolSettings};
+pub use results_storage::{
+    Backend, Database, Error as StorageError, ErrorCode, PoolSettings, PoolState,
+};
 pub use watch::{
     EventData, Subscription, WatchEvent, WatchKind, WatchRequest, WatchSettings, WebhookConfig,
     WebhookCounts, WebhookSink,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix::{Actor, Handler, SyncContext};
+use results_storage::replicas::ReadReplicas;
 use results_storage::{store, Database};
 
 use crate::batch::ApplyBatch;
@@ -29,6 +30,8 @@ pub(crate) struct StorageWriter {
     /// Raised after every commit that logged changes, so that watch streams read them
     /// at once instead of at their next poll.
     pub(crate) changed: ChangeSignal,
+    /// Read replicas, told where the primary's WAL stands after each commit.
+    pub(crate) replicas: Option<Arc<ReadReplicas>>,
 }
 
 impl Actor for StorageWriter {
@@ -53,6 +56,7 @@ impl Handler<DeleteResult> for StorageWriter {
                 })
             })?;
             self.changed.raise();
+            self.note_write();
             Ok(())
         })
     }
@@ -71,6 +75,7 @@ impl Handler<DeleteRecord> for StorageWriter {
                 })
             })?;
             self.changed.raise();
+            self.note_write();
             Ok(())
         })
     }
@@ -106,6 +111,16 @@ impl Handler<SaveWebhookCursor> for StorageWriter {
 }
 
 impl StorageWriter {
+    /// With read replicas, notes where the primary's WAL stands now that a write has
+    /// committed, before its caller is answered (read-your-writes).
+    fn note_write(&self) {
+        if let Some(replicas) = &self.replicas {
+            if let Err(e) = self.db.run(|c| replicas.note_write(c)) {
+                warn!(error = %e, "cannot read the primary's WAL position after a write");
+            }
+        }
+    }
+
     fn stamps(&self, ops: &Ops) -> Vec<Stamp> {
         ops.iter()
             .map(|_| Stamp {
@@ -155,6 +170,7 @@ impl Handler<ApplyBatch> for StorageWriter {
             Ok(outcomes) => {
                 if outcomes.iter().any(Result::is_ok) {
                     self.changed.raise();
+                    self.note_write();
                 }
                 for (op, outcome) in ops.iter().zip(outcomes) {
                     match outcome {

@@ -69,6 +69,7 @@ async fn a_mixed_batch_answers_each_caller(backend: Backend) {
     };
     let actors = Actors::start(
         db.database().clone(),
+        None,
         TokenSigner::random(),
         Arc::new(SystemClock),
         Arc::new(UuidGen),

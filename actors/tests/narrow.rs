@@ -42,6 +42,7 @@ async fn wildcard_listings_check_at_most_the_limit_of_namespaces() {
     }
     let actors = Actors::start(
         db.database().clone(),
+        None,
         TokenSigner::random(),
         Arc::new(SystemClock),
         Arc::new(UuidGen),

@@ -32,6 +32,7 @@ async fn a_panicking_write_fails_alone() {
     let db = TestDb::migrated(Backend::Sqlite);
     let actors = Actors::start(
         db.database().clone(),
+        None,
         TokenSigner::random(),
         Arc::new(FaultyClock(AtomicBool::new(true))),
         Arc::new(UuidGen),

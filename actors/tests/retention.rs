@@ -360,6 +360,7 @@ async fn a_pass_deletes_exactly_the_expired(backend: Backend) {
     let seeding = started.elapsed();
     let actors = Actors::start(
         db.database().clone(),
+        None,
         TokenSigner::random(),
         Arc::new(SystemClock),
         Arc::new(UuidGen),
@@ -568,6 +569,7 @@ async fn only_the_lease_holder_runs_passes(backend: Backend) {
     let start = || {
         Actors::start(
             db.database().clone(),
+            None,
             TokenSigner::random(),
             Arc::new(SystemClock),
             Arc::new(UuidGen),

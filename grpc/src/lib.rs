@@ -9,7 +9,11 @@
 //! - `credentials`: the bearer token and `Impersonate-*` headers of a request.
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
 //!   services over it.
+//! - `readiness`: whether the database answers (`/readyz`, gRPC health), apart from
+//!   liveness (`/healthz`).
 //! - `rest`: the actix-web gateway at the upstream REST paths.
+//! - `metrics`: the Prometheus registry at `/metrics`, and request metrics for both
+//!   front-ends.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
 //! - `retention`: the `results-api retention run [--dry-run]` command.
@@ -26,6 +30,10 @@ pub mod convert;
 pub mod credentials;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod readiness;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]

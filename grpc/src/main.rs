@@ -1,7 +1,8 @@
 //! `results-api`: the Tekton Results API server.
 //!
-//! Usage: `results-api [--config FILE] [serve|migrate|retention run [--dry-run]]`. Settings come from the file
-//! (or `$RESULTS_CONFIG`) and `RESULTS_<SECTION>_<KEY>` environment variables.
+//! Usage: `results-api [--config FILE] [serve|migrate|retention run [--dry-run]]`.
+//! Settings come from the file (or `$RESULTS_CONFIG`) and `RESULTS_<SECTION>_<KEY>`
+//! environment variables.
 
 use std::collections::BTreeMap;
 

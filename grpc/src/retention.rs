@@ -44,8 +44,10 @@ pub async fn run(settings: &Settings, command: RunCommand) -> Result<PassReport,
     let store = results_actors::blobs::open_store(&settings.logs.blob_config())
         .await
         .map_err(|e| ServeError::Logs(e.to_string()))?;
+    // No read replicas: retention reads and deletes on the primary.
     let actors = Actors::start(
         db,
+        None,
         TokenSigner::random(),
         Arc::new(SystemClock),
         Arc::new(UuidGen),

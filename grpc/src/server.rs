@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
+use actix_web::{web, App, HttpServer};
 use results_actors::auth::CacheSettings;
+use results_actors::replicas::ReadReplicas;
 use results_actors::{
     Actors, Database, Gate, Logs, PoolSettings, StorageError, SystemClock, TokenSigner, UuidGen,
 };
@@ -15,6 +16,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::budget::grpc::BudgetLayer;
 use crate::budget::ByteBudget;
+use crate::metrics::{metrics_handler, observe_rest, ApiMetrics, GrpcMetricsLayer};
 use crate::pb::v1alpha2::logs_server::LogsServer;
 use crate::pb::v1alpha2::results_server::ResultsServer;
 use crate::pb::v1alpha2::watch_server::WatchServer;
@@ -88,6 +90,30 @@ pub fn open_database(settings: &Settings) -> Result<Database, ServeError> {
         }
     }
     Ok(db)
+}
+
+/// The read replicas of `database.read_urls`, checked from now on; none when there are none.
+pub fn read_replicas(settings: &Settings) -> Result<Option<Arc<ReadReplicas>>, ServeError> {
+    let urls = &settings.database.read_urls;
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let pool = PoolSettings {
+        max_size: settings.actors.readers as u32,
+        // A replica that is down must not hold reads up for long: they go to the primary
+        // once a check has found it down.
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs)
+            .min(Duration::from_secs(2)),
+    };
+    let max_lag = Duration::from_millis(settings.database.max_replica_lag_ms);
+    let replicas = Arc::new(ReadReplicas::new(urls, pool, max_lag)?);
+    replicas.start_checking(Duration::from_millis(settings.database.replica_check_ms));
+    tracing::info!(
+        replicas = urls.len(),
+        ?max_lag,
+        "reading from replicas while they keep up"
+    );
+    Ok(Some(replicas))
 }
 
 /// The page-token signer: the configured key, or a random one (tokens then do not survive
@@ -206,8 +232,10 @@ pub async fn serve(
     let webhooks = settings
         .webhook_configs()
         .map_err(|e| ServeError::Webhooks(e.to_string()))?;
+    let replicas = read_replicas(&settings)?;
     let actors = Actors::start(
         db,
+        replicas,
         signer,
         Arc::new(SystemClock),
         Arc::new(UuidGen),
@@ -225,7 +253,17 @@ pub async fn serve(
         sinks.push(sink);
     }
     let retention = start_retention(&settings, &actors, &log_store)?;
-    let logs = Logs::new(actors.clone(), log_store, settings.log_settings());
+    let metrics = ApiMetrics::new(|registry| {
+        actors.register_metrics(registry);
+        gate.register_metrics(registry);
+        results_actors::metrics::register_webhooks(sinks.clone(), registry);
+    });
+    // Log reads prepare optimistic updates of Log Records: always on the primary.
+    let logs = Logs::new(
+        actors.reading_after(u64::MAX),
+        log_store,
+        settings.log_settings(),
+    );
     let watches = actors.clone();
     let api = ResultsApi::new(actors, gate, logs);
     let max_message = settings.server.max_message_bytes;
@@ -238,6 +276,11 @@ pub async fn serve(
     health.set_serving::<ResultsServer<ResultsService>>().await;
     health.set_serving::<LogsServer<LogsService>>().await;
     health.set_serving::<WatchServer<WatchService>>().await;
+    let readiness = crate::readiness::start(
+        watches.clone(),
+        health.clone(),
+        Duration::from_millis(settings.database.readiness_interval_ms),
+    );
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -258,6 +301,8 @@ pub async fn serve(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grpc = tonic::transport::Server::builder()
+        // Outermost: requests refused by the budget are counted too.
+        .layer(GrpcMetricsLayer(metrics.grpc.clone()))
         .layer(BudgetLayer::new(budget.clone(), max_message))
         .add_service(health_service)
         .add_service(reflection)
@@ -291,7 +336,13 @@ pub async fn serve(
     };
     let rest = HttpServer::new(move || {
         App::new()
+            .app_data(web::Data::new(metrics.rest.clone()))
+            .app_data(web::Data::new(metrics.clone()))
             .wrap(actix_web::middleware::from_fn(rest::hold_answers))
+            .wrap(actix_web::middleware::from_fn(observe_rest))
+            .app_data(web::Data::new(readiness.clone()))
+            .route("/metrics", web::get().to(metrics_handler))
+            .route("/readyz", web::get().to(crate::readiness::readyz))
             .configure(rest::configure(rest_api.clone(), body_limits.clone()))
     });
     let rest = match rest_tls {

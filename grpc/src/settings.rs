@@ -242,6 +242,16 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     /// Apply pending migrations at start-up.
     pub migrate: bool,
+    /// How often readiness asks the database whether it answers (milliseconds); an answer
+    /// slower than this counts as none.
+    pub readiness_interval_ms: u64,
+    /// PostgreSQL hot standbys of the primary that serve Gets, Lists and summaries while
+    /// they keep up; empty = every read on the primary.
+    pub read_urls: Vec<String>,
+    /// A replica further behind than this (milliseconds) is left out until it catches up.
+    pub max_replica_lag_ms: u64,
+    /// How often each replica's lag is checked (milliseconds).
+    pub replica_check_ms: u64,
 }
 
 /// `[actors]`.
@@ -295,6 +305,10 @@ impl Default for DatabaseSettings {
             url: "sqlite://results.db".into(),
             connect_timeout_secs: 10,
             migrate: true,
+            readiness_interval_ms: 2000,
+            read_urls: Vec::new(),
+            max_replica_lag_ms: 5000,
+            replica_check_ms: 500,
         }
     }
 }
@@ -331,6 +345,20 @@ impl Layered for Settings {
                 "this build has no MySQL/MariaDB support; build with `--features mysql`",
             ));
         }
+        if !self.database.read_urls.is_empty() && backend != Backend::Postgres {
+            return Err(invalid(
+                "database.read_urls",
+                "read replicas are PostgreSQL hot standbys of a PostgreSQL primary",
+            ));
+        }
+        for url in &self.database.read_urls {
+            if Backend::from_url(url).ok() != Some(Backend::Postgres) {
+                return Err(invalid(
+                    "database.read_urls",
+                    format!("{} is not a postgres:// URL", results_actors::redact(url)),
+                ));
+            }
+        }
         positive([
             ("actors.writers", self.actors.writers as u64),
             ("actors.readers", self.actors.readers as u64),
@@ -342,6 +370,11 @@ impl Layered for Settings {
                 "database.connect_timeout_secs",
                 self.database.connect_timeout_secs,
             ),
+            (
+                "database.readiness_interval_ms",
+                self.database.readiness_interval_ms,
+            ),
+            ("database.replica_check_ms", self.database.replica_check_ms),
             (
                 "server.max_message_bytes",
                 self.server.max_message_bytes as u64,
@@ -510,6 +543,31 @@ impl Settings {
 mod tests {
     use super::*;
     use results_settings::testing::{env, load_error};
+
+    #[test]
+    fn read_replicas_are_postgresql_standbys_of_postgresql() {
+        let on = |primary: &str, replicas: &str| {
+            Settings::from_toml(
+                "",
+                "-",
+                &env(&[
+                    ("RESULTS_DATABASE_URL", primary),
+                    ("RESULTS_DATABASE_READ_URLS", replicas),
+                ]),
+            )
+        };
+        let both = on("postgres://p/db", "postgres://a/db, postgres://b/db").unwrap();
+        assert_eq!(both.database.read_urls.len(), 2);
+        for (primary, replicas) in [
+            ("sqlite://r.db", "postgres://a/db"),
+            ("postgres://p/db", "sqlite://a.db"),
+            ("postgres://p/db", "postgres://a/db,mysql://u:secret@b/db"),
+        ] {
+            let err = on(primary, replicas).unwrap_err().to_string();
+            assert!(err.contains("database.read_urls"), "{err}");
+            assert!(!err.contains("secret"), "no password in messages: {err}");
+        }
+    }
 
     #[test]
     fn defaults_need_nothing() {

@@ -2,11 +2,13 @@
 //! resources (`/apis/{group}/{version}/…`, objects as JSON) with list, watch, get, create,
 //! replace, patch, server-side apply, delete, finalizers and garbage collection, and
 //! TokenReview and SubjectAccessReview answered from registered tokens and RBAC-like rules,
-//! and container logs (`pods/{pod}/log`, streamed), in the wire format kube-rs consumes.
+//! container logs (`pods/{pod}/log`, streamed), and `coordination.k8s.io/v1` Leases (validated,
+//! with resourceVersion conflicts) for leader election, in the wire format kube-rs consumes.
 
 mod delete;
 mod handle;
 mod http;
+mod leases;
 mod managed;
 mod meta;
 mod pod_logs;
@@ -22,6 +24,7 @@ mod writes;
 
 pub use handle::{FakeKube, CREATE_MANAGER, UPDATE_MANAGER};
 pub use http::WriteRequest;
+pub use leases::LEASE_API_VERSION;
 pub use pod_logs::{GeneratedLog, PodLogRequest};
 pub use rbac::{AccessRule, Subject};
 pub use reviews::ReviewedUser;

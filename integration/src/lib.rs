@@ -14,14 +14,21 @@
 //! - [`tekton`]: `tekton.dev/v1` PipelineRun and TaskRun fixtures as the Tekton controller
 //!   writes them.
 //! - [`watcher`]: [`WatcherThread`], a real `results-watcher` on its own runtime.
+//! - [`standby`]: [`standby::PrimaryAndStandby`], a private PostgreSQL primary with a hot
+//!   standby, for read replicas.
+//! - [`tcp_proxy`]: [`TcpProxy`], to cut a server off its database and reconnect it.
+//! - [`scrape`]: [`Scrape`], a parsed `/metrics` answer.
 //! - [`captured`]: [`CapturedLogs`], the log lines of a test's servers, to wait for one.
 //! - [`secured`]: a server that checks callers: kubernetes mode against a [`FakeKube`], or
 //!   static mode with a token file.
 
 pub mod captured;
 pub mod fake_kube;
+pub mod scrape;
 pub mod secured;
 pub mod server;
+pub mod standby;
+pub mod tcp_proxy;
 pub mod tekton;
 pub mod watcher;
 
@@ -29,7 +36,9 @@ pub use captured::CapturedLogs;
 pub use fake_kube::{AccessRule, FakeKube, ReviewedUser, Subject};
 pub use results_storage::testing::TestDb;
 pub use results_storage::Backend;
+pub use scrape::Scrape;
 pub use server::{log_to_test_output, loopback_settings, Rest, ServerThread, TestServer};
+pub use tcp_proxy::TcpProxy;
 pub use watcher::{watcher_settings, WatcherThread};
 
 /// Generates one `#[tokio::test]` per backend (multi-threaded, so that clients' connection

@@ -22,11 +22,21 @@ pub fn watcher_settings(api: SocketAddr) -> Settings {
     settings
 }
 
+/// How a [`WatcherThread`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// [`Watcher::shutdown`], as on SIGTERM.
+    Clean,
+    /// Its runtime dropped mid-work, as when the process dies: nothing is released.
+    Crash,
+}
+
 /// A running watcher; stopped on drop.
 pub struct WatcherThread {
     metrics: Arc<Metrics>,
     metrics_addr: Option<SocketAddr>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    identity: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<Stop>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -35,7 +45,7 @@ impl WatcherThread {
     pub fn start(settings: Settings, kube_url: &str) -> WatcherThread {
         let url = kube_url.parse().expect("a Kubernetes API URL");
         let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<Stop>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -47,15 +57,20 @@ impl WatcherThread {
                 let watcher = Watcher::start(settings, kube)
                     .await
                     .expect("start the watcher");
-                let _ = started_tx.send((watcher.metrics().clone(), watcher.metrics_addr()));
-                let _ = stopped.await;
-                watcher.shutdown().await;
+                let identity = watcher.identity().map(str::to_owned);
+                let _ =
+                    started_tx.send((watcher.metrics().clone(), watcher.metrics_addr(), identity));
+                if stopped.await.unwrap_or(Stop::Clean) == Stop::Clean {
+                    watcher.shutdown().await;
+                }
+                // Else the runtime is dropped with every task in it, mid-request.
             });
         });
-        let (metrics, metrics_addr) = started_rx.recv().expect("the watcher started");
+        let (metrics, metrics_addr, identity) = started_rx.recv().expect("the watcher started");
         WatcherThread {
             metrics,
             metrics_addr,
+            identity,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -71,10 +86,33 @@ impl WatcherThread {
         self.metrics_addr
     }
 
+    /// Its name in the Lease, when leader election is on.
+    pub fn identity(&self) -> Option<&str> {
+        self.identity.as_deref()
+    }
+
+    /// Whether it reconciles now (its `results_watcher_leader` gauge).
+    pub fn is_leader(&self) -> bool {
+        self.metrics
+            .leader
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    }
+
     /// Stops it and waits.
     pub fn stop(&mut self) {
+        self.end(Stop::Clean);
+    }
+
+    /// Ends it as a crash would: every task dropped wherever it is, the Lease not
+    /// released, finalizers and half-done work left as they are.
+    pub fn kill(&mut self) {
+        self.end(Stop::Crash);
+    }
+
+    fn end(&mut self, how: Stop) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(how);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -433,3 +433,50 @@ async fn an_unreachable_cluster_answers_unavailable_and_is_asked_again() {
         .await
         .expect("the outage was not remembered as an answer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_and_cache_lookups_are_counted() {
+    let server = cluster(Backend::Sqlite, |_| {});
+    server
+        .kube
+        .allow(AccessRule::results(user("alice"), Some(&["ci"]), &["get"]));
+    let mut admin = client(&server, "admin-token", &[]).await;
+    create(&mut admin, "ci", "r").await.unwrap();
+    let mut alice = client(&server, "alice-token", &[]).await;
+    for _ in 0..4 {
+        get(&mut alice, "ci/results/r")
+            .await
+            .expect("alice may get");
+    }
+    let mut bob = client(&server, "bob-token", &[]).await;
+    for _ in 0..2 {
+        let denied = get(&mut bob, "ci/results/r").await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+    }
+    let anonymous = get(&mut server.api.grpc_with(&[]).await, "ci/results/r").await;
+    assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
+
+    let url = format!("http://{}/metrics", server.api.rest_addr());
+    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let scrape = integration::Scrape::parse(&text);
+    let decided = |outcome| {
+        scrape
+            .value("results_api_auth_decisions_total", &[("outcome", outcome)])
+            .unwrap_or(0.0)
+    };
+    // admin: 1 create; alice: 4 gets; bob: 2 denials; one request without a token.
+    assert_eq!(decided("allowed"), 5.0, "{text}");
+    assert_eq!(decided("denied"), 2.0);
+    assert_eq!(decided("unauthenticated"), 1.0);
+    let looked_up = |result| {
+        scrape
+            .value(
+                "results_api_auth_cache_lookups_total",
+                &[("result", result)],
+            )
+            .unwrap_or(0.0)
+    };
+    // One miss per distinct (token, access); the repeats are hits.
+    assert_eq!(looked_up("miss"), 3.0, "{text}");
+    assert_eq!(looked_up("hit"), 4.0);
+}

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Container, KeyToPath, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Secret,
     Service, ServiceAccount, ServicePort,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::{Metadata, NamespaceResourceScope, Resource};
@@ -38,6 +38,10 @@ const ADD_ONS: [&str; 1] = ["cert-manager"];
 const TLS_SECRET: &str = "tekton-results-tls";
 
 type Grants = BTreeSet<(String, String, String)>;
+
+/// The API's probe paths, in the order startup, readiness, liveness: the process is alive
+/// when it answers at all; it is ready when its database answers.
+const PROBE_PATHS: [&str; 3] = ["/healthz", "/readyz", "/healthz"];
 
 fn config_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
@@ -166,6 +170,9 @@ struct Objects {
     claims: Vec<PersistentVolumeClaim>,
     cluster_roles: Vec<ClusterRole>,
     bindings: Vec<ClusterRoleBinding>,
+    /// Roles and RoleBindings, all in [`NAMESPACE`].
+    roles: Vec<Role>,
+    role_bindings: Vec<RoleBinding>,
     /// cert-manager's Issuers and Certificates, untyped: k8s-openapi does not know them, so
     /// their fields are not checked against an API here.
     cert_manager: Vec<Value>,
@@ -197,6 +204,14 @@ struct App<'a> {
     deployment: &'a Deployment,
     pod: &'a PodSpec,
     container: &'a Container,
+}
+
+impl App<'_> {
+    /// The labels of the Deployment's pods.
+    fn pod_labels(&self) -> Option<&BTreeMap<String, String>> {
+        let spec = self.deployment.spec.as_ref()?;
+        spec.template.metadata.as_ref()?.labels.as_ref()
+    }
 }
 
 /// `kubectl kustomize config/<variant>`, parsed.
@@ -232,6 +247,8 @@ fn render(variant: &str) -> Objects {
             ("v1", "PersistentVolumeClaim") => typed(&doc, &at, &mut o.claims),
             (_, "ClusterRole") => typed(&doc, &at, &mut o.cluster_roles),
             (_, "ClusterRoleBinding") => typed(&doc, &at, &mut o.bindings),
+            (_, "Role") => typed(&doc, &at, &mut o.roles),
+            (_, "RoleBinding") => typed(&doc, &at, &mut o.role_bindings),
             ("cert-manager.io/v1", "Issuer" | "Certificate") => {
                 let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
                 assert_eq!(ns, Some(NAMESPACE), "{at}: {}: namespace", doc["kind"]);
@@ -402,6 +419,15 @@ impl Objects {
         let mut env = BTreeMap::new();
         for var in c.env.iter().flatten() {
             let secret = var.value_from.as_ref().map(|from| {
+                // The downward API: the pod's name (as a Deployment's pods are named) and
+                // namespace.
+                if let Some(field) = &from.field_ref {
+                    return match field.field_path.as_str() {
+                        "metadata.name" => format!("{}-7d9f8b6c5-x2k4q", c.name),
+                        "metadata.namespace" => NAMESPACE.to_owned(),
+                        other => panic!("{at}: {}: fieldRef {other} is not modelled", var.name),
+                    };
+                }
                 let secret = from.secret_key_ref.as_ref();
                 let secret = secret.unwrap_or_else(|| panic!("{at}: {}: not modelled", var.name));
                 self.secret_value(&secret.name, &secret.key)
@@ -531,7 +557,10 @@ impl Objects {
         let (text, origin) = self.config_file(&app);
         let env = self.env(app.container);
         let settings = results_watcher::settings::Settings::from_toml(&text, &origin, &env);
-        (app, settings.unwrap_or_else(|e| panic!("{e}")))
+        let mut settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        // As the binary does; the service account's namespace file is not modelled.
+        settings.leader.fill_from_pod(&env, || None);
+        (app, settings)
     }
 
     fn service(&self, wanted: &str) -> &Service {
@@ -602,6 +631,32 @@ impl Objects {
             .iter()
             .find(|r| name(&r.metadata) == wanted);
         found.unwrap_or_else(|| panic!("{}: no ClusterRole {wanted}", self.variant))
+    }
+
+    /// What the RoleBindings give the service account `sa` in [`NAMESPACE`] (and only
+    /// there).
+    fn granted_in_namespace_to(&self, sa: &str) -> Grants {
+        let mut set = Grants::new();
+        for binding in &self.role_bindings {
+            let mut subjects = binding.subjects.iter().flatten();
+            if subjects.any(|s| s.kind == "ServiceAccount" && s.name == sa) {
+                let rules = match binding.role_ref.kind.as_str() {
+                    "Role" => {
+                        let role = self
+                            .roles
+                            .iter()
+                            .find(|r| name(&r.metadata) == binding.role_ref.name);
+                        let role = role.unwrap_or_else(|| {
+                            panic!("{}: no Role {}", self.variant, binding.role_ref.name)
+                        });
+                        role.rules.clone()
+                    }
+                    _ => self.cluster_role(&binding.role_ref.name).rules.clone(),
+                };
+                set.extend(grants(rules.as_deref().unwrap_or_default(), &self.variant));
+            }
+        }
+        set
     }
 
     /// What the bindings give the service account `sa` of [`NAMESPACE`].
@@ -762,9 +817,10 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
         } else {
             "HTTP"
         };
-        for probe in probes.into_iter().flatten() {
+        for (probe, path) in probes.into_iter().zip(PROBE_PATHS) {
+            let Some(probe) = probe else { continue };
             let get = probe.http_get.as_ref().expect("an HTTP probe");
-            assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+            assert_eq!(get.path.as_deref(), Some(path), "{at}: probe path");
             let used = get.scheme.as_deref().unwrap_or("HTTP");
             assert_eq!(
                 used, scheme,
@@ -773,6 +829,24 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
             let port = container_port(pod, &get.port).map(|(_, number)| number);
             assert_eq!(port, Some(rest), "{at}: probes go to the REST port");
         }
+
+        // Prometheus is told where /metrics is: the REST port, in the scheme it speaks.
+        let spec = app.deployment.spec.as_ref().unwrap();
+        let meta = spec.template.metadata.as_ref();
+        let annotations = meta.and_then(|m| m.annotations.clone()).unwrap_or_default();
+        let annotation = |key: &str| annotations.get(key).map(String::as_str);
+        assert_eq!(annotation("prometheus.io/scrape"), Some("true"), "{at}");
+        assert_eq!(annotation("prometheus.io/path"), Some("/metrics"), "{at}");
+        assert_eq!(
+            annotation("prometheus.io/port"),
+            Some(rest.to_string().as_str()),
+            "{at}: prometheus.io/port"
+        );
+        assert_eq!(
+            annotation("prometheus.io/scheme").unwrap_or("http"),
+            scheme.to_lowercase(),
+            "{at}: prometheus.io/scheme"
+        );
 
         let grace = pod.termination_grace_period_seconds.unwrap_or(30);
         assert!(
@@ -785,6 +859,44 @@ fn api_settings_ports_and_probes_agree_with_the_deployment() {
             replicas == 1 || shared_key,
             "{at}: replicas need paging.token_key"
         );
+        if backend == Backend::Postgres {
+            assert_eq!(
+                replicas, 2,
+                "{at}: the PostgreSQL variant runs two API replicas"
+            );
+            let from_secret = (c.env.iter().flatten())
+                .find(|v| v.name == "RESULTS_PAGING_TOKEN_KEY")
+                .and_then(|v| v.value_from.as_ref())
+                .and_then(|from| from.secret_key_ref.as_ref());
+            assert!(
+                from_secret.is_some(),
+                "{at}: the shared key comes from a Secret"
+            );
+        }
+        if replicas > 1 {
+            // A ReadWriteOnce volume is shared only on one node: replicas mounting one must
+            // be kept together.
+            let rwo = (pod.volumes.iter().flatten())
+                .filter_map(|v| v.persistent_volume_claim.as_ref())
+                .filter_map(|c| {
+                    objects
+                        .claims
+                        .iter()
+                        .find(|pvc| name(&pvc.metadata) == c.claim_name)
+                })
+                .any(|pvc| {
+                    let modes = pvc.spec.as_ref().and_then(|s| s.access_modes.clone());
+                    modes
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|m| m == "ReadWriteOnce")
+                });
+            let together = kept_on_one_node(&app);
+            assert!(
+                !rwo || together,
+                "{at}: {replicas} replicas mount a ReadWriteOnce volume on different nodes"
+            );
+        }
     }
 }
 
@@ -847,13 +959,14 @@ fn the_api_checks_tokens_with_kubernetes_and_serves_tls_from_the_mounted_secret(
             "{at}: the API gets no token to ask reviews with"
         );
 
-        // Probes: HTTPS (gRPC probes cannot speak TLS) on /healthz of the REST port.
+        // Probes: HTTPS (gRPC probes cannot speak TLS) on the REST port.
         let rest = addr("rest_addr").port();
         let probes = [&c.startup_probe, &c.readiness_probe, &c.liveness_probe];
-        for probe in probes.into_iter().flatten() {
+        for (probe, path) in probes.into_iter().zip(PROBE_PATHS) {
+            let Some(probe) = probe else { continue };
             let get = probe.http_get.as_ref().expect("an HTTP probe");
             assert_eq!(get.scheme.as_deref(), Some("HTTPS"), "{at}: probe scheme");
-            assert_eq!(get.path.as_deref(), Some("/healthz"), "{at}: probe path");
+            assert_eq!(get.path.as_deref(), Some(path), "{at}: probe path");
             let port = container_port(app.pod, &get.port).map(|(_, number)| number);
             assert_eq!(port, Some(rest), "{at}: probes go to the REST port");
         }
@@ -867,10 +980,21 @@ fn watcher_settings_reach_the_api_and_expose_metrics() {
         let at = &objects.variant;
         let (app, settings) = objects.watcher_settings();
         let spec = app.deployment.spec.as_ref().unwrap();
+        // Two watchers, of which the Lease's holder reconciles: in the pod's namespace,
+        // which its Role covers, each replica named after its pod.
+        assert_eq!(spec.replicas, Some(2), "{at}: a watcher and a stand-by");
+        assert!(
+            settings.leader.enabled,
+            "{at}: two replicas need leader election"
+        );
         assert_eq!(
-            spec.replicas,
-            Some(1),
-            "{at}: one watcher (there is no leader election)"
+            settings.leader.namespace, NAMESPACE,
+            "{at}: leader.namespace"
+        );
+        assert!(
+            settings.leader.identity.starts_with("results-watcher-"),
+            "{at}: leader.identity {:?} is not the pod's name",
+            settings.leader.identity
         );
 
         // api.url names the API's gRPC port, through a Service, over TLS; the watcher
@@ -1082,6 +1206,21 @@ fn the_watcher_and_the_api_are_granted_exactly_what_they_use() {
             watcher, required,
             "{at}: the watcher's RBAC is not REQUIRED_PERMISSIONS plus tekton-results-readwrite"
         );
+        let mut leases = Grants::new();
+        for (group, resource, verbs) in results_watcher::LEASE_PERMISSIONS {
+            leases.extend(triples(group, &[resource], verbs));
+        }
+        assert_eq!(
+            objects.granted_in_namespace_to(&watcher_account),
+            leases,
+            "{at}: the watcher's Role in {NAMESPACE} is not LEASE_PERMISSIONS"
+        );
+        assert!(
+            objects
+                .granted_in_namespace_to(&account("results-api"))
+                .is_empty(),
+            "{at}: the API needs no Role"
+        );
         // By the user role itself, so that it follows what users are told to bind.
         let bound = objects.bindings.iter().any(|b| {
             let mut subjects = b.subjects.iter().flatten();
@@ -1122,6 +1261,30 @@ fn bindings_and_pods_name_roles_and_service_accounts_that_exist() {
                     "{at}: people are bound by the installer"
                 );
                 assert_eq!(s.namespace.as_deref(), Some(NAMESPACE), "{at}: {}", s.name);
+                assert!(
+                    accounts.contains(s.name.as_str()),
+                    "{at}: no ServiceAccount {}",
+                    s.name
+                );
+            }
+        }
+        for binding in &objects.role_bindings {
+            let at = format!(
+                "{}: RoleBinding {}",
+                objects.variant,
+                name(&binding.metadata)
+            );
+            let role = &binding.role_ref;
+            match role.kind.as_str() {
+                "Role" => assert!(
+                    objects.roles.iter().any(|r| name(&r.metadata) == role.name),
+                    "{at}: no Role {}",
+                    role.name
+                ),
+                _ => _ = objects.cluster_role(&role.name),
+            }
+            for s in binding.subjects.as_deref().unwrap_or_default() {
+                assert_eq!(s.kind, "ServiceAccount", "{at}");
                 assert!(
                     accounts.contains(s.name.as_str()),
                     "{at}: no ServiceAccount {}",
@@ -1211,6 +1374,28 @@ fn on_a_claim(objects: &Objects, app: &App<'_>, dir: &Path, what: &str) {
     );
 }
 
+/// Whether the app's pods must all run on one node (required pod affinity to their own
+/// labels by host name): then they can share a ReadWriteOnce volume.
+fn kept_on_one_node(app: &App<'_>) -> bool {
+    let labels = app.pod_labels().cloned().unwrap_or_default();
+    (app.pod.affinity.as_ref())
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .is_some_and(|terms| {
+            terms.iter().any(|t| {
+                let own = t
+                    .label_selector
+                    .as_ref()
+                    .and_then(|s| s.match_labels.as_ref());
+                t.topology_key == "kubernetes.io/hostname"
+                    && own.is_some_and(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            })
+        })
+}
+
 #[test]
 fn logs_lie_on_a_persistent_volume_in_every_variant() {
     for (variant, _) in VARIANTS {
@@ -1225,9 +1410,9 @@ fn logs_lie_on_a_persistent_volume_in_every_variant() {
         on_a_claim(&objects, &app, Path::new(&settings.logs.dir), &what);
         let spec = app.deployment.spec.as_ref().unwrap();
         let strategy = spec.strategy.as_ref().and_then(|s| s.type_.as_deref());
-        assert_eq!(
-            strategy,
-            Some("Recreate"),
+        // A new pod on another node would wait for the ReadWriteOnce volume forever.
+        assert!(
+            strategy == Some("Recreate") || kept_on_one_node(&app),
             "{what}: a rolling update would wait for the ReadWriteOnce volume"
         );
     }

@@ -138,6 +138,15 @@ fn apply_env(
                 .parse()
                 .map_err(|_| invalid(var, format!("{value:?} is not true or false")))?,
         ),
+        // A list of strings: comma-separated.
+        toml::Value::Array(_) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_owned()))
+                .collect(),
+        ),
         _ => toml::Value::String(value.to_owned()),
     };
     let section = table
@@ -169,6 +178,7 @@ mod tests {
         name: String,
         tls: bool,
         max_body: u64,
+        mirrors: Vec<String>,
     }
 
     impl Default for Server {
@@ -178,6 +188,7 @@ mod tests {
                 name: "demo".into(),
                 tls: false,
                 max_body: 1024,
+                mirrors: Vec::new(),
             }
         }
     }
@@ -211,6 +222,7 @@ mod tests {
                 ("DEMO_SERVER_PORT", " 9100 "),
                 ("DEMO_SERVER_TLS", "true"),
                 ("DEMO_SERVER_NAME", "42"),
+                ("DEMO_SERVER_MIRRORS", "a://x, b://y,"),
                 // Not settings: the config file variable, another program's, unprefixed.
                 ("DEMO_CONFIG", "/ignored"),
                 ("DEMO_OTHER_THING", "x"),
@@ -225,6 +237,7 @@ mod tests {
                 name: "42".into(),
                 tls: true,
                 max_body: 5,
+                mirrors: vec!["a://x".into(), "b://y".into()],
             }
         );
     }

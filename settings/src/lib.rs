@@ -23,5 +23,5 @@ pub mod testing;
 pub use cli::{CommandLine, Invocation};
 pub use error::{invalid, Error, Result};
 pub use layered::{positive, EnvOverrides, Layered};
-pub use log::LogSettings;
+pub use log::{LogFormat, LogSettings};
 pub use shutdown::shutdown_signal;

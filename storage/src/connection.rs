@@ -68,6 +68,15 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// What a pool holds at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Open connections.
+    pub connections: u32,
+    /// Of those, the ones not in use.
+    pub idle: u32,
+}
+
 /// Pool sizing.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -237,6 +246,20 @@ impl Database {
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How many connections the pool holds, and how many of them are idle.
+    pub fn pool_state(&self) -> PoolState {
+        let state = match &self.pool {
+            AnyPool::Postgres(p) => p.state(),
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(p) => p.state(),
+            AnyPool::Sqlite(p) => p.state(),
+        };
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+        }
     }
 
     /// Takes a connection from the pool.

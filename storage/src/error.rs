@@ -47,6 +47,10 @@ pub enum Error {
     /// The input was rejected before touching the database.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A page token that this server did not issue for this listing (counted apart from
+    /// other bad input: many of them hint at a client bug or at tampering).
+    #[error("page_token is invalid: {0}")]
+    PageToken(String),
     /// The named object does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -96,7 +100,7 @@ impl Error {
     /// The transport-neutral code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::InvalidArgument(_) | Error::PageToken(_) => ErrorCode::InvalidArgument,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::EtagMismatch { .. } => ErrorCode::FailedPrecondition,

@@ -6,6 +6,7 @@
 //! - [`page`]: page sizes, `order_by` parsing and signed page tokens.
 //! - [`filter`]: CEL filters, checked into an IR that runs as SQL or in memory.
 //! - [`connection`]: the backend chosen by URL, connection pools, migrations.
+//! - [`replicas`]: PostgreSQL hot standbys that serve reads while they keep up.
 //! - [`store`]: synchronous queries on one connection; callers run them off the async
 //!   executors (the actors crate does).
 //! - [`limits`]: every limit on what a client may send, checked before the database.
@@ -28,6 +29,7 @@ pub mod limits;
 mod migrate;
 pub mod model;
 pub mod page;
+pub mod replicas;
 pub mod retention;
 mod rows;
 mod schema;
@@ -36,5 +38,5 @@ pub mod summary;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use connection::{Backend, Database, PoolSettings};
+pub use connection::{Backend, Database, PoolSettings, PoolState};
 pub use error::{Error, ErrorCode, Result};

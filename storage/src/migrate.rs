@@ -1,5 +1,14 @@
 //! Versioned migrations from `diesel-migrations/<backend>/`, embedded at build time.
+//!
+//! Several replicas starting at once on one database take turns: on PostgreSQL and
+//! MariaDB the migrating connection holds a database-wide lock (an advisory lock, a named
+//! lock) while it applies what is pending, so one replica migrates and the others wait
+//! for it, then find nothing left to do. SQLite is one file for one process.
 
+use diesel::sql_types::BigInt;
+#[cfg(feature = "mysql")]
+use diesel::sql_types::{Integer, Nullable, Text};
+use diesel::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::connection::Conn;
@@ -10,15 +19,78 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("../diesel-migrations/pos
 const MYSQL: EmbeddedMigrations = embed_migrations!("../diesel-migrations/mysql");
 const SQLITE: EmbeddedMigrations = embed_migrations!("../diesel-migrations/sqlite");
 
-/// Applies pending migrations on `conn`; returns the versions applied.
+/// The PostgreSQL advisory lock key of migrations ("results" in ASCII, then 1).
+const ADVISORY_KEY: i64 = 0x7265_7375_6c74_7301;
+/// The MariaDB lock name of migrations.
+#[cfg(feature = "mysql")]
+const LOCK_NAME: &str = "tekton-results-migrations";
+/// How long a replica waits for another's migrations on MariaDB (seconds); PostgreSQL
+/// waits as long as they take.
+#[cfg(feature = "mysql")]
+const LOCK_WAIT_SECS: i32 = 3600;
+
+#[cfg(feature = "mysql")]
+#[derive(diesel::QueryableByName)]
+struct Acquired {
+    #[diesel(sql_type = Nullable<Integer>)]
+    acquired: Option<i32>,
+}
+
+/// Applies pending migrations on `conn`, holding the migration lock of the database;
+/// returns the versions applied.
 pub(crate) fn run(conn: &mut Conn) -> Result<Vec<String>> {
+    let locking = Error::db("taking the migration lock");
     let applied = match conn {
-        Conn::Postgres(c) => (**c).run_pending_migrations(POSTGRES),
+        Conn::Postgres(c) => {
+            diesel::sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<BigInt, _>(ADVISORY_KEY)
+                .execute(&mut ***c)
+                .map_err(locking)?;
+            let applied = (**c).run_pending_migrations(POSTGRES).map(versions);
+            // Ending the session would release it too; a pooled connection lives on.
+            let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<BigInt, _>(ADVISORY_KEY)
+                .execute(&mut ***c);
+            finish(applied, unlocked)?
+        }
         #[cfg(feature = "mysql")]
-        Conn::Mysql(c) => (**c).run_pending_migrations(MYSQL),
-        Conn::Sqlite(c) => (**c).run_pending_migrations(SQLITE),
+        Conn::Mysql(c) => {
+            let acquired: Acquired = diesel::sql_query("SELECT GET_LOCK(?, ?) AS acquired")
+                .bind::<Text, _>(LOCK_NAME)
+                .bind::<Integer, _>(LOCK_WAIT_SECS)
+                .get_result(&mut ***c)
+                .map_err(locking)?;
+            if acquired.acquired != Some(1) {
+                return Err(Error::Migration(format!(
+                    "another replica has been migrating this database for over \
+                     {LOCK_WAIT_SECS} s (lock {LOCK_NAME:?} not granted)"
+                )));
+            }
+            let applied = (**c).run_pending_migrations(MYSQL).map(versions);
+            let unlocked = diesel::sql_query("SELECT RELEASE_LOCK(?)")
+                .bind::<Text, _>(LOCK_NAME)
+                .execute(&mut ***c);
+            finish(applied, unlocked)?
+        }
+        Conn::Sqlite(c) => (**c)
+            .run_pending_migrations(SQLITE)
+            .map(versions)
+            .map_err(|e| Error::Migration(e.to_string()))?,
     };
-    applied
-        .map(|versions| versions.into_iter().map(|v| v.to_string()).collect())
-        .map_err(|e| Error::Migration(e.to_string()))
+    Ok(applied)
+}
+
+fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    applied.into_iter().map(|v| v.to_string()).collect()
+}
+
+/// The migrations' outcome; a lock that could not be released is an error only when the
+/// migrations succeeded (their own error says more).
+fn finish(
+    applied: std::result::Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>>,
+    unlocked: diesel::QueryResult<usize>,
+) -> Result<Vec<String>> {
+    let applied = applied.map_err(|e| Error::Migration(e.to_string()))?;
+    unlocked.map_err(Error::db("releasing the migration lock"))?;
+    Ok(applied)
 }

@@ -242,7 +242,7 @@ impl TokenSigner {
 
     /// Checks a token's signature and that it belongs to `scope`; returns its cursor.
     pub fn verify(&self, token: &str, scope: &TokenScope) -> Result<Cursor> {
-        let invalid = |why: &str| Error::InvalidArgument(format!("page_token is invalid: {why}"));
+        let invalid = |why: &str| Error::PageToken(why.to_owned());
         if token.len() > MAX_TOKEN_LEN {
             return Err(invalid(&format!(
                 "{} bytes long; the limit is {MAX_TOKEN_LEN} bytes",

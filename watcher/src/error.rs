@@ -41,6 +41,9 @@ pub enum Error {
     /// `watcher.cleanup_selector` does not parse.
     #[error("invalid watcher.cleanup_selector: {0}")]
     CleanupSelector(#[source] SelectorError),
+    /// Leader election is on, but no namespace for its Lease was given or found.
+    #[error("leader.namespace is empty and the pod's namespace is unknown (no POD_NAMESPACE, no service account)")]
+    LeaderNamespace,
     /// Listening on `metrics.addr` failed.
     #[error("cannot listen on metrics.addr {addr}: {source}")]
     BindMetrics {

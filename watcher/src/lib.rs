@@ -10,6 +10,7 @@
 //! - [`controller`]: watch streams, the work queue and the reconciler.
 //! - [`client`]: the gRPC client of the API.
 //! - [`logs`]: step logs of finished TaskRuns, streamed from `pods/log` into `UpdateLog`.
+//! - [`leader`]: leader election on a Lease, so that of several replicas one reconciles.
 //! - [`error`]: why the watcher could not start.
 //! - [`queue`], [`selector`], [`metrics`]: a keyed delay queue, label selectors, and the
 //!   Prometheus endpoint.
@@ -17,6 +18,7 @@
 pub mod client;
 pub mod controller;
 pub mod error;
+pub mod leader;
 pub mod logs;
 pub mod metrics;
 pub mod queue;
@@ -27,13 +29,14 @@ pub mod settings;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use k8s_openapi::api::coordination::v1::Lease;
 pub use results_grpc::pb::v1alpha2 as pb;
 use tokio::task::JoinHandle;
 
-use crate::controller::Controller;
+use crate::controller::{Controller, Running};
 pub use crate::error::{Error, Result};
+use crate::leader::{LeaseLock, SystemClock, Timing};
 use crate::metrics::Metrics;
-use crate::run::RunKind;
 use crate::settings::Settings;
 
 /// What the watcher does in the cluster: `(API group, resource, verbs)`. The ClusterRole
@@ -53,16 +56,34 @@ pub const REQUIRED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     ("", "pods/log", &["get"]),
 ];
 
+/// What leader election does with its Lease, in the watcher's own namespace only (a Role
+/// in `config/` grants exactly these).
+pub const LEASE_PERMISSIONS: &[(&str, &str, &[&str])] = &[(
+    "coordination.k8s.io",
+    "leases",
+    &["get", "create", "update"],
+)];
+
 /// A running watcher: watch streams, workers and the metrics endpoint, on the current
 /// tokio runtime.
 pub struct Watcher {
-    controller: Arc<Controller>,
+    engine: Engine,
     metrics: Arc<Metrics>,
     metrics_addr: Option<SocketAddr>,
     stop_metrics: Option<tokio::sync::oneshot::Sender<()>>,
-    watches: Vec<JoinHandle<()>>,
-    workers: Vec<JoinHandle<()>>,
     metrics_task: Option<JoinHandle<()>>,
+    identity: Option<String>,
+}
+
+/// What reconciles.
+enum Engine {
+    /// The controller, at once (leader election is off).
+    Alone(Running),
+    /// The leader election loop, which runs the controller while it holds the Lease.
+    Elected {
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: JoinHandle<()>,
+    },
 }
 
 impl Watcher {
@@ -95,24 +116,66 @@ impl Watcher {
             }));
             (Some(addr), Some(stop), Some(task))
         };
-        let workers = settings.watcher.workers;
-        let controller = Arc::new(Controller::new(settings, kube, metrics.clone())?);
-        let watches = RunKind::ALL
-            .into_iter()
-            .map(|kind| tokio::spawn(controller.clone().watch(kind)))
-            .collect();
-        let workers = (0..workers)
-            .map(|_| tokio::spawn(controller.clone().work()))
-            .collect();
+        // Built now, so that bad settings stop the start whether or not it leads.
+        let first = Controller::new(settings.clone(), kube.clone(), metrics.clone())?;
+        let mut identity = None;
+        let engine = if settings.leader.enabled {
+            let leader = &settings.leader;
+            if leader.namespace.is_empty() {
+                return Err(Error::LeaderNamespace);
+            }
+            let id = leader::identity(&leader.identity);
+            identity = Some(id.clone());
+            let lock = LeaseLock::new(
+                kube::Api::<Lease>::namespaced(kube.clone(), &leader.namespace),
+                &leader.lease_name,
+                &id,
+                i32::try_from(leader.lease_duration_secs).unwrap_or(i32::MAX),
+                Arc::new(SystemClock),
+            );
+            let timing = Timing::new(leader);
+            let mut first = Some(first);
+            let metrics_of_terms = metrics.clone();
+            // Each term of leadership starts afresh (empty queue and caches).
+            let start = move || {
+                let controller = match first.take() {
+                    Some(controller) => controller,
+                    None => match Controller::new(
+                        settings.clone(),
+                        kube.clone(),
+                        metrics_of_terms.clone(),
+                    ) {
+                        Ok(controller) => controller,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot start reconciling");
+                            return None;
+                        }
+                    },
+                };
+                Some(Running::start(Arc::new(controller)))
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(leader::elect(lock, timing, metrics.clone(), start, stopped));
+            Engine::Elected { stop, task }
+        } else {
+            metrics
+                .leader
+                .store(1, std::sync::atomic::Ordering::Relaxed);
+            Engine::Alone(Running::start(Arc::new(first)))
+        };
         Ok(Watcher {
-            controller,
+            engine,
             metrics,
             metrics_addr,
             stop_metrics,
-            watches,
-            workers,
             metrics_task,
+            identity,
         })
+    }
+
+    /// Its name in the Lease, when leader election is on.
+    pub fn identity(&self) -> Option<&str> {
+        self.identity.as_deref()
     }
 
     /// Its metrics.
@@ -125,16 +188,16 @@ impl Watcher {
         self.metrics_addr
     }
 
-    /// Stops watching, lets every worker finish the run in hand, and stops the metrics
-    /// endpoint. Finalizers stay on runs not yet stored: the next watcher carries on.
+    /// Stops watching, lets every worker finish the run in hand, releases the Lease (so
+    /// that another replica takes over at once) and stops the metrics endpoint. Finalizers
+    /// stay on runs not yet stored: the next watcher carries on.
     pub async fn shutdown(mut self) {
-        for watch in self.watches.drain(..) {
-            watch.abort();
-            let _ = watch.await;
-        }
-        self.controller.close();
-        for worker in self.workers.drain(..) {
-            let _ = worker.await;
+        match self.engine {
+            Engine::Alone(running) => running.stop().await,
+            Engine::Elected { stop, task } => {
+                let _ = stop.send(());
+                let _ = task.await;
+            }
         }
         if let Some(stop) = self.stop_metrics.take() {
             let _ = stop.send(());
@@ -171,6 +234,16 @@ mod tests {
             message.contains("metrics.addr") && message.contains(&addr),
             "{message}"
         );
+    }
+
+    #[tokio::test]
+    async fn leader_election_without_a_namespace_fails_the_start() {
+        let mut settings = Settings::default();
+        settings.metrics.addr = String::new();
+        settings.leader.enabled = true;
+        let err = Watcher::start(settings, kube()).await.err().unwrap();
+        assert!(matches!(err, Error::LeaderNamespace), "{err:?}");
+        assert!(err.to_string().contains("leader.namespace"), "{err}");
     }
 
     #[tokio::test]

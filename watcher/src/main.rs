@@ -27,13 +27,16 @@ fn main() -> ExitCode {
         }
     };
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let settings = match Settings::from_command_line(&command_line, &env) {
+    let mut settings = match Settings::from_command_line(&command_line, &env) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("results-watcher: {e}");
             return ExitCode::from(2);
         }
     };
+    settings.leader.fill_from_pod(&env, || {
+        std::fs::read_to_string(results_watcher::settings::SERVICE_ACCOUNT_NAMESPACE_FILE).ok()
+    });
     settings.log.init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -53,7 +56,10 @@ async fn run(settings: Settings) -> results_watcher::Result<()> {
     if let Some(addr) = watcher.metrics_addr() {
         tracing::info!(%addr, "metrics on /metrics");
     }
-    tracing::info!("watching TaskRuns and PipelineRuns");
+    match watcher.identity() {
+        Some(identity) => tracing::info!(identity, "waiting for the lease to reconcile"),
+        None => tracing::info!("watching TaskRuns and PipelineRuns"),
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     watcher.shutdown().await;

@@ -65,6 +65,8 @@ pub struct Metrics {
     pub watch_errors: AtomicU64,
     /// Keys waiting in the work queue (set by the workers).
     pub queue_depth: AtomicU64,
+    /// 1 while this replica reconciles (holds the Lease, or leader election is off).
+    pub leader: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -184,6 +186,12 @@ impl Metrics {
                 "Runs waiting to be reconciled.",
                 &self.queue_depth,
             ),
+            (
+                "results_watcher_leader",
+                "gauge",
+                "1 while this replica reconciles (it holds the Lease, or leader election is off).",
+                &self.leader,
+            ),
         ] {
             let _ = writeln!(
                 out,
@@ -301,6 +309,7 @@ mod tests {
             "results_watcher_store_duration_seconds_count 2",
             "results_watcher_log_bytes_total 4096",
             "results_watcher_logs_uploaded_total 0",
+            "results_watcher_leader 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

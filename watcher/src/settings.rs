@@ -24,6 +24,8 @@ pub struct Settings {
     pub watcher: WatcherSettings,
     /// Uploading the step logs of finished TaskRuns.
     pub logs: LogsSettings,
+    /// Leader election among replicas.
+    pub leader: LeaderSettings,
     /// The Prometheus endpoint.
     pub metrics: MetricsSettings,
     /// Logging.
@@ -91,6 +93,31 @@ pub struct LogsSettings {
     pub max_bytes_per_step: u64,
 }
 
+/// `[leader]`: leader election on a `coordination.k8s.io/v1` Lease, so that of several
+/// replicas exactly one reconciles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LeaderSettings {
+    /// Whether to elect a leader; off = this watcher reconciles at once, alone.
+    pub enabled: bool,
+    /// Name of the Lease.
+    pub lease_name: String,
+    /// Namespace of the Lease; empty = the pod's (`POD_NAMESPACE`, else the service
+    /// account's namespace file).
+    pub namespace: String,
+    /// This replica's name in the Lease (a random suffix is added); empty = `POD_NAME`,
+    /// else `HOSTNAME`.
+    pub identity: String,
+    /// Seconds a Lease that is not renewed stays held; then another replica takes it.
+    pub lease_duration_secs: u64,
+    /// Seconds between renewals by the leader. A leader that could not renew for
+    /// `lease_duration_secs - renew_every_secs` stops reconciling, before anyone may take
+    /// the Lease over.
+    pub renew_every_secs: u64,
+    /// Seconds between attempts to take the Lease (and between retries of a failed renewal).
+    pub retry_every_secs: u64,
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -139,6 +166,51 @@ impl Default for LogsSettings {
         LogsSettings {
             enabled: true,
             max_bytes_per_step: 64 << 20,
+        }
+    }
+}
+
+impl Default for LeaderSettings {
+    fn default() -> Self {
+        LeaderSettings {
+            enabled: false,
+            lease_name: "tekton-results-watcher".into(),
+            namespace: String::new(),
+            identity: String::new(),
+            lease_duration_secs: 15,
+            renew_every_secs: 5,
+            retry_every_secs: 2,
+        }
+    }
+}
+
+/// Where a pod's service account tells its namespace.
+pub const SERVICE_ACCOUNT_NAMESPACE_FILE: &str =
+    "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+impl LeaderSettings {
+    /// Fills an empty `namespace` and `identity` from the pod: `POD_NAMESPACE` (else the
+    /// service account's namespace, as `read_namespace` returns it) and `POD_NAME` (else
+    /// `HOSTNAME`), as the downward API and the kubelet set them.
+    pub fn fill_from_pod(
+        &mut self,
+        env: &std::collections::BTreeMap<String, String>,
+        read_namespace: impl FnOnce() -> Option<String>,
+    ) {
+        let var = |name: &str| {
+            env.get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if self.namespace.is_empty() {
+            self.namespace = var("POD_NAMESPACE")
+                .or_else(|| read_namespace().map(|ns| ns.trim().to_owned()))
+                .unwrap_or_default();
+        }
+        if self.identity.is_empty() {
+            self.identity = var("POD_NAME")
+                .or_else(|| var("HOSTNAME"))
+                .unwrap_or_default();
         }
     }
 }
@@ -193,7 +265,33 @@ impl Layered for Settings {
                 self.watcher.store_deadline_secs,
             ),
             ("logs.max_bytes_per_step", self.logs.max_bytes_per_step),
+            (
+                "leader.lease_duration_secs",
+                self.leader.lease_duration_secs,
+            ),
+            ("leader.renew_every_secs", self.leader.renew_every_secs),
+            ("leader.retry_every_secs", self.leader.retry_every_secs),
         ])?;
+        // The Lease holds seconds as an i32; the leader must renew at least twice within
+        // a lease (it stops one renewal period before the Lease could be taken).
+        if self.leader.lease_duration_secs > i32::MAX as u64 {
+            return Err(invalid("leader.lease_duration_secs", "is too large"));
+        }
+        if self.leader.renew_every_secs * 2 >= self.leader.lease_duration_secs {
+            return Err(invalid(
+                "leader.renew_every_secs",
+                "must be less than half of leader.lease_duration_secs",
+            ));
+        }
+        if self.leader.retry_every_secs >= self.leader.lease_duration_secs {
+            return Err(invalid(
+                "leader.retry_every_secs",
+                "must be less than leader.lease_duration_secs",
+            ));
+        }
+        if self.leader.enabled && self.leader.lease_name.is_empty() {
+            return Err(invalid("leader.lease_name", "must not be empty"));
+        }
         // The API server is asked for one byte more (to tell a cut log), as an i64.
         if self.logs.max_bytes_per_step >= i64::MAX as u64 {
             return Err(invalid("logs.max_bytes_per_step", "is too large"));
@@ -293,6 +391,26 @@ mod tests {
             ),
             ("[metrics]\naddr = \"nope\"", &[], "metrics.addr"),
             (
+                "[leader]\nlease_duration_secs = 10\nrenew_every_secs = 5",
+                &[],
+                "leader.renew_every_secs",
+            ),
+            (
+                "[leader]\nretry_every_secs = 15",
+                &[],
+                "leader.retry_every_secs",
+            ),
+            (
+                "[leader]\nlease_duration_secs = 0",
+                &[],
+                "leader.lease_duration_secs",
+            ),
+            (
+                "[leader]\nenabled = true\nlease_name = \"\"",
+                &[],
+                "leader.lease_name",
+            ),
+            (
                 "[logs]\nmax_bytes_per_step = 0",
                 &[],
                 "logs.max_bytes_per_step",
@@ -313,6 +431,41 @@ mod tests {
             let err = load_error::<Settings>(toml, vars);
             assert!(err.contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn the_leader_namespace_and_identity_come_from_the_pod_unless_set() {
+        let mut leader = LeaderSettings::default();
+        leader.fill_from_pod(
+            &env(&[
+                ("POD_NAMESPACE", "tekton"),
+                ("POD_NAME", "watcher-abc"),
+                ("HOSTNAME", "h"),
+            ]),
+            || panic!("POD_NAMESPACE wins over the file"),
+        );
+        assert_eq!(
+            (leader.namespace.as_str(), leader.identity.as_str()),
+            ("tekton", "watcher-abc")
+        );
+        let mut leader = LeaderSettings::default();
+        leader.fill_from_pod(&env(&[("HOSTNAME", "host-1")]), || {
+            Some("from-file\n".into())
+        });
+        assert_eq!(
+            (leader.namespace.as_str(), leader.identity.as_str()),
+            ("from-file", "host-1")
+        );
+        let mut leader = LeaderSettings {
+            namespace: "set".into(),
+            identity: "me".into(),
+            ..LeaderSettings::default()
+        };
+        leader.fill_from_pod(&env(&[("POD_NAMESPACE", "x"), ("POD_NAME", "y")]), || None);
+        assert_eq!(
+            (leader.namespace.as_str(), leader.identity.as_str()),
+            ("set", "me")
+        );
     }
 
     #[test]

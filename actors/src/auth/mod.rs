@@ -15,6 +15,7 @@
 mod cache;
 pub mod gatekeeper;
 pub mod kubernetes;
+mod metrics;
 pub mod tokens;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ use sha2::{Digest, Sha256};
 
 use crate::{Actors, Result};
 use gatekeeper::{Authority, Decide, DecisionKey, Gatekeeper, Published};
+use metrics::AuthMetrics;
+use prometheus_client::registry::Registry;
 
 /// The API group of every access the server checks.
 pub const API_GROUP: &str = "results.tekton.dev";
@@ -197,6 +200,7 @@ pub struct CacheSettings {
 pub struct Gate {
     keeper: Option<Keeper>,
     timeout: Duration,
+    metrics: AuthMetrics,
 }
 
 #[derive(Clone)]
@@ -229,6 +233,7 @@ impl Gate {
         Gate {
             keeper: None,
             timeout: Duration::ZERO,
+            metrics: AuthMetrics::default(),
         }
     }
 
@@ -239,6 +244,7 @@ impl Gate {
         Gate {
             keeper: Some(Keeper::start(authority, cache)),
             timeout,
+            metrics: AuthMetrics::default(),
         }
     }
 
@@ -254,6 +260,7 @@ impl Gate {
         Ok(Gate {
             keeper: Some(Keeper::start(authority, cache)),
             timeout,
+            metrics: AuthMetrics::default(),
         })
     }
 
@@ -365,8 +372,26 @@ impl Gate {
         }
     }
 
-    /// The gatekeeper's decision on `access`, not logged.
+    /// Adds the gate's metrics to `registry`: decisions by outcome and, in kubernetes
+    /// mode, decision cache lookups.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+    }
+
+    /// The gatekeeper's decision on `access`, not logged, counted.
     async fn decide(
+        &self,
+        credentials: &Credentials,
+        access: Access,
+    ) -> Result<Arc<User>, AuthError> {
+        let decision = self.decide_uncounted(credentials, access).await;
+        if self.keeper.is_some() {
+            self.metrics.decided(&decision);
+        }
+        decision
+    }
+
+    async fn decide_uncounted(
         &self,
         credentials: &Credentials,
         access: Access,
@@ -382,7 +407,11 @@ impl Gate {
             impersonate: credentials.impersonate.clone(),
             access,
         };
-        if let Some(decision) = keeper.published.lookup(&key) {
+        let cached = keeper.published.lookup(&key);
+        if let Published::Cache(_) = &*keeper.published {
+            self.metrics.looked_up(cached.is_some());
+        }
+        if let Some(decision) = cached {
             return decision;
         }
         let message = Decide {

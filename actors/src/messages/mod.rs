@@ -6,4 +6,6 @@ mod results;
 pub use records::{
     CreateRecord, DeleteRecord, GetRecord, ListRecords, SummarizeRecords, UpdateRecord,
 };
-pub use results::{CreateResult, DeleteResult, GetResult, ListParents, ListResults, UpdateResult};
+pub use results::{
+    CreateResult, DeleteResult, GetResult, ListParents, ListResults, Ping, UpdateResult,
+};

@@ -25,7 +25,7 @@ pub struct UpdateRecord(pub RecordPatch);
 pub struct DeleteRecord(pub RecordName);
 
 /// Read one Record.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<StoredRecord>")]
 pub struct GetRecord {
     /// Which Record.
@@ -35,7 +35,7 @@ pub struct GetRecord {
 }
 
 /// Summarise the Records under a parent that match a filter.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Vec<SummaryRow>>")]
 pub struct SummarizeRecords {
     /// Where to look (`-` wildcards allowed).
@@ -47,7 +47,7 @@ pub struct SummarizeRecords {
 }
 
 /// List Records.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Page<StoredRecord>>")]
 pub struct ListRecords {
     /// Where, which and in what order.

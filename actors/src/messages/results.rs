@@ -22,16 +22,21 @@ pub struct UpdateResult(pub ResultReplacement);
 pub struct DeleteResult(pub ResultName);
 
 /// Read one Result.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<StoredResult>")]
 pub struct GetResult(pub ResultName);
 
 /// List Results.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Page<StoredResult>>")]
 pub struct ListResults(pub ListRequest<ListScope>);
 
 /// The namespaces holding Results, in order: at most this many.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Vec<String>>")]
 pub struct ListParents(pub usize);
+
+/// Whether the database answers (a readiness check).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<()>")]
+pub struct Ping;

@@ -103,6 +103,7 @@ impl ChangeFeed {
         signal: ChangeSignal,
         mut settings: WatchSettings,
         published: watch::Sender<i64>,
+        counts: Arc<Counts>,
     ) -> Self {
         // One read never hands a subscriber more changes than its buffer holds: a reader
         // that keeps up is never dropped because many changes were committed at once.
@@ -118,7 +119,7 @@ impl ChangeFeed {
             pruning: false,
             hubs: HashMap::new(),
             wildcard: None,
-            counts: Arc::default(),
+            counts,
             closed: false,
             failing: false,
             published,

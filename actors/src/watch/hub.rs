@@ -1,7 +1,7 @@
 //! A watch hub: the subscribers of one namespace (or the wildcard subscribers) and the
 //! changes handed to them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ pub(crate) type Ending = Arc<OnceLock<(ErrorCode, String)>>;
 pub(crate) struct Counts {
     /// Open streams in all hubs.
     pub(crate) total: AtomicUsize,
+    /// Streams ended because their reader fell a whole buffer behind.
+    pub(crate) dropped: AtomicU64,
 }
 
 /// One stream, as its hub holds it.
@@ -121,6 +123,7 @@ impl Handler<Deliver> for WatchHub {
     fn handle(&mut self, msg: Deliver, _: &mut Self::Context) {
         self.through = self.through.max(msg.through);
         let buffer = self.buffer;
+        let counts = self.counts.clone();
         self.retain(|s| {
             for change in msg.changes.iter() {
                 if change.revision <= s.start || !s.request.matches(change) {
@@ -129,6 +132,7 @@ impl Handler<Deliver> for WatchHub {
                 match s.events.try_send(WatchEvent::Change(change.clone())) {
                     Ok(()) => s.pushed = change.revision,
                     Err(TrySendError::Full(_)) => {
+                        counts.dropped.fetch_add(1, Ordering::Relaxed);
                         let resume = s.pushed.max(s.start);
                         let _ = s.ending.set((
                             ErrorCode::ResourceExhausted,

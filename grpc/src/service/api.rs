@@ -15,6 +15,9 @@ use results_actors::{
     WatchRequest,
 };
 
+use std::sync::Arc;
+
+use super::fences::Fences;
 use crate::convert;
 use crate::convert::fields::{self, FieldMask};
 use crate::error::ApiError;
@@ -26,6 +29,8 @@ pub struct ResultsApi {
     actors: Actors,
     gate: Gate,
     logs: Logs,
+    /// Read-your-writes with read replicas.
+    fences: Arc<Fences>,
 }
 
 /// The namespace of a Create's `parent`: a name segment, not `-`.
@@ -41,7 +46,23 @@ fn parent_namespace(parent: &str) -> Result<String, ApiError> {
 impl ResultsApi {
     /// Serves requests through `actors` and `logs`, letting through what `gate` allows.
     pub fn new(actors: Actors, gate: Gate, logs: Logs) -> Self {
-        ResultsApi { actors, gate, logs }
+        ResultsApi {
+            actors,
+            gate,
+            logs,
+            fences: Arc::default(),
+        }
+    }
+
+    /// The actors for a read by `caller`: a read replica serves it only if it has replayed
+    /// the caller's last write (see `fences`).
+    fn reader(&self, caller: &Credentials) -> Actors {
+        self.actors.reading_after(self.fences.of(caller))
+    }
+
+    /// Notes that `caller` wrote (with read replicas: its reads now wait for its write).
+    fn wrote(&self, caller: &Credentials) {
+        self.fences.wrote(caller, self.actors.written());
     }
 
     /// Whether requests need credentials (the front-ends read them only then).
@@ -94,6 +115,7 @@ impl ResultsApi {
             .await?;
         let new = convert::create_result(req)?;
         let mut result = convert::result_to_pb(self.actors.create_result(new).await?);
+        self.wrote(caller);
         fields::trim_result(mask, &mut result);
         Ok(result)
     }
@@ -108,7 +130,7 @@ impl ResultsApi {
         let name = ResultName::parse(&req.name)?;
         self.allow(caller, Verb::Get, Resource::Results, name.parent.clone())
             .await?;
-        let mut result = convert::result_to_pb(self.actors.get_result(name).await?);
+        let mut result = convert::result_to_pb(self.reader(caller).get_result(name).await?);
         fields::trim_result(mask, &mut result);
         Ok(result)
     }
@@ -125,6 +147,7 @@ impl ResultsApi {
             .await?;
         let replacement = convert::update_result(req)?;
         let mut result = convert::result_to_pb(self.actors.update_result(replacement).await?);
+        self.wrote(caller);
         fields::trim_result(mask, &mut result);
         Ok(result)
     }
@@ -139,6 +162,7 @@ impl ResultsApi {
         self.allow(caller, Verb::Delete, Resource::Results, name.parent.clone())
             .await?;
         self.actors.delete_result(name.clone()).await?;
+        self.wrote(caller);
         Ok(self.logs.forget_result(&name).await?)
     }
 
@@ -153,7 +177,7 @@ impl ResultsApi {
         request.scope = self
             .narrow(caller, Resource::Results, request.scope)
             .await?;
-        let page = self.actors.list_results(request).await?;
+        let page = self.reader(caller).list_results(request).await?;
         let mut answer = pb::ListResultsResponse {
             results: page.items.into_iter().map(convert::result_to_pb).collect(),
             next_page_token: page.next_page_token,
@@ -178,6 +202,7 @@ impl ResultsApi {
         let new = convert::create_record(req)?;
         let projection = fields::record_projection(Some(mask))?;
         let mut record = convert::record_to_pb(self.actors.create_record(new).await?);
+        self.wrote(caller);
         fields::trim_written_record(mask, &projection, &mut record);
         Ok(record)
     }
@@ -194,7 +219,8 @@ impl ResultsApi {
         self.allow(caller, Verb::Get, Resource::Records, name.parent.clone())
             .await?;
         let projection = fields::record_projection(Some(mask))?;
-        let mut record = convert::record_to_pb(self.actors.get_record(name, projection).await?);
+        let mut record =
+            convert::record_to_pb(self.reader(caller).get_record(name, projection).await?);
         fields::trim_record(mask, &mut record);
         Ok(record)
     }
@@ -215,6 +241,7 @@ impl ResultsApi {
         let patch = convert::update_record(req)?;
         let projection = fields::record_projection(Some(mask))?;
         let mut record = convert::record_to_pb(self.actors.update_record(patch).await?);
+        self.wrote(caller);
         fields::trim_written_record(mask, &projection, &mut record);
         Ok(record)
     }
@@ -229,6 +256,7 @@ impl ResultsApi {
         self.allow(caller, Verb::Delete, Resource::Records, name.parent.clone())
             .await?;
         self.actors.delete_record(name.clone()).await?;
+        self.wrote(caller);
         Ok(self.logs.forget_record(&name).await?)
     }
 
@@ -245,7 +273,10 @@ impl ResultsApi {
             .narrow(caller, Resource::Records, request.scope.parent)
             .await?;
         let projection = fields::record_projection(fields::listed_records(mask))?;
-        let page = self.actors.list_records(request, projection).await?;
+        let page = self
+            .reader(caller)
+            .list_records(request, projection)
+            .await?;
         let mut answer = pb::ListRecordsResponse {
             records: page.items.into_iter().map(convert::record_to_pb).collect(),
             next_page_token: page.next_page_token,
@@ -266,7 +297,7 @@ impl ResultsApi {
         let mut request = convert::summarize_records(req)?;
         request.scope.parent = parent;
         Ok(convert::summary_to_pb(
-            self.actors.summarize_records(request).await?,
+            self.reader(caller).summarize_records(request).await?,
         ))
     }
 

@@ -2,6 +2,7 @@
 //! are thin adapters over it.
 
 mod api;
+mod fences;
 mod logs;
 mod results;
 mod watch;

@@ -38,6 +38,10 @@ pub const UPDATE_MANAGER: &str = "tekton-pipelines-controller";
 /// 201); `POST /apis/authorization.k8s.io/v1/subjectaccessreviews` allows what one of the
 /// [`AccessRule`]s of [`FakeKube::allow`] covers, RBAC style (no rule: `allowed: false`).
 ///
+/// Leases: `coordination.k8s.io/v1` `leases` are served like any namespaced object (get,
+/// create, replace, patch; a stale resourceVersion is 409 Conflict) and validated as the
+/// apiserver validates their spec; [`FakeKube::lease`] reads one.
+///
 /// Pod logs: `GET /api/v1/namespaces/{ns}/pods/{pod}/log` serves what
 /// [`FakeKube::set_pod_log`] and its siblings set, streamed in chunks.
 ///
@@ -141,6 +145,11 @@ impl FakeKube {
         self.shared
             .read(|s| s.get(&resource, namespace, name).ok())
             .map(|o| (*o).clone())
+    }
+
+    /// The Lease `namespace/name`, if it exists.
+    pub fn lease(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.get(super::leases::LEASE_API_VERSION, "leases", namespace, name)
     }
 
     /// Every object of the resource, in all namespaces, ordered by namespace and name.

@@ -73,12 +73,16 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// An empty store that already knows the kinds of Tekton runs.
+    /// An empty store that already knows the kinds of Tekton runs and Leases.
     pub fn new() -> Store {
-        let kinds = [("taskruns", "TaskRun"), ("pipelineruns", "PipelineRun")]
-            .into_iter()
-            .map(|(plural, kind)| (Resource::new("tekton.dev/v1", plural), kind.to_owned()))
-            .collect();
+        let kinds = [
+            ("tekton.dev/v1", "taskruns", "TaskRun"),
+            ("tekton.dev/v1", "pipelineruns", "PipelineRun"),
+            (super::leases::LEASE_API_VERSION, "leases", "Lease"),
+        ]
+        .into_iter()
+        .map(|(api_version, plural, kind)| (Resource::new(api_version, plural), kind.to_owned()))
+        .collect();
         Store {
             rv: 0,
             objects: BTreeMap::new(),

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::managed;
 use super::meta::{finalizers, meta_str, metadata_mut, normalize, now, valid_name, Resource};
 use super::status::{ApiError, ApiResult};
 use super::store::{key_of, EventKind, Store};
+use super::{leases, managed};
 
 /// A patch that is not an apply.
 #[derive(Debug, Clone)]
@@ -82,6 +82,7 @@ impl Store {
         }
         fill_server_fields(&mut body);
         normalize(&mut body);
+        leases::validate(resource, &body)?;
         managed::record_update(None, &mut body, manager, &now());
         self.learn_kind(resource, &body);
         Ok(self.put(resource, body, EventKind::Added, None, false))
@@ -149,8 +150,17 @@ impl Store {
             ));
         }
         let old = self.get(resource, namespace, name).ok();
-        if let Some(old) = &old {
-            check_preconditions(resource, old, body)?;
+        match &old {
+            Some(old) => check_preconditions(resource, old, body)?,
+            // As the apiserver: an apply that names a uid never creates.
+            None if !meta_str(body, "uid").is_empty() => {
+                let why = format!(
+                    "UID in precondition: {}, UID in object meta: ",
+                    meta_str(body, "uid")
+                );
+                return Err(ApiError::precondition_failed(resource, name, why));
+            }
+            None => {}
         }
         let mut new = managed::apply(old.as_deref(), body, manager, force, &now())
             .map_err(|conflicts| ApiError::apply_conflicts(resource, name, &conflicts))?;
@@ -160,10 +170,12 @@ impl Store {
             }
             fill_server_fields(&mut new);
             normalize(&mut new);
+            leases::validate(resource, &new)?;
             self.learn_kind(resource, &new);
             return Ok((self.put(resource, new, EventKind::Added, None, false), true));
         };
         restore_server_fields(&old, &mut new);
+        leases::validate(resource, &new)?;
         Ok((self.commit(resource, old, new, false)?, false))
     }
 
@@ -205,6 +217,7 @@ impl Store {
         check_preconditions(resource, &old, &new)?;
         restore_server_fields(&old, &mut new);
         normalize(&mut new);
+        leases::validate(resource, &new)?;
         managed::record_update(Some(&old), &mut new, manager, &now());
         self.commit(resource, old, new, always)
     }
@@ -419,6 +432,27 @@ mod tests {
             Patch::Merge(json!({"metadata": {"resourceVersion": "7", "labels": {"a": "b"}}}));
         let error = store.patch(&tekton(), "ns", "a", &patch, "me").unwrap_err();
         assert_eq!((error.code, error.reason), (409, "Conflict"));
+    }
+
+    #[test]
+    fn an_apply_naming_a_uid_never_creates() {
+        let mut store = Store::new();
+        let mut body = task_run("a");
+        body["metadata"]["uid"] = json!("gone-uid");
+        let error = store
+            .apply(&tekton(), "ns", "a", &body, "me", true)
+            .unwrap_err();
+        assert_eq!((error.code, error.reason), (409, "Conflict"));
+        assert!(error.message.contains("UID in precondition"), "{error}");
+        assert!(store.get(&tekton(), "ns", "a").is_err());
+        let created = store.create(&tekton(), "ns", task_run("a"), "me").unwrap();
+        body["metadata"]["uid"] = created["metadata"]["uid"].clone();
+        body["metadata"]["labels"] = json!({"x": "y"});
+        let (applied, new) = store
+            .apply(&tekton(), "ns", "a", &body, "me", true)
+            .unwrap();
+        assert!(!new);
+        assert_eq!(applied["metadata"]["labels"]["x"], "y");
     }
 
     #[test]

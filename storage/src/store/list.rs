@@ -261,9 +261,7 @@ impl Plan {
                     .map(|(f, _)| expressions(*f, backend).len())
                     .sum();
                 if cursor.keys.len() != expected {
-                    return Err(Error::InvalidArgument(
-                        "page_token is invalid: wrong shape".into(),
-                    ));
+                    return Err(Error::PageToken("wrong shape".into()));
                 }
                 Some(cursor)
             }

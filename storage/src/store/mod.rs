@@ -6,6 +6,7 @@ pub mod changes;
 mod chunks;
 pub mod leases;
 pub(crate) mod list;
+mod ping;
 pub(crate) mod projection;
 mod records;
 pub(crate) mod result_list;
@@ -15,6 +16,7 @@ mod summary;
 pub mod webhook_cursors;
 
 pub use list::{list_records, list_records_projected, list_records_within, ListRequest, Page};
+pub use ping::ping;
 pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};
 pub use result_list::{list_results, list_results_within};
 pub use results::{create_result, delete_result, get_result, result_parents, update_result};

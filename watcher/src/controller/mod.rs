@@ -10,8 +10,10 @@
 mod cache;
 mod fingerprint;
 mod reconcile;
+mod running;
 mod state;
 mod store;
 
 pub use fingerprint::{fingerprint, record_data};
+pub use running::Running;
 pub use state::{Controller, Key, FIELD_MANAGER};

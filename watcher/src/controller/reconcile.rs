@@ -17,6 +17,13 @@ use crate::run::{
     STORED_ANNOTATION,
 };
 
+/// Whether a write to a run failed because it no longer exists (404), or another object
+/// of its name does (409 on the uid precondition).
+fn is_gone(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status)
+        if status.code == 404 || (status.code == 409 && status.message.contains("UID")))
+}
+
 /// What of a run could not be stored.
 #[derive(Debug, Clone, Copy)]
 enum Missing {
@@ -165,6 +172,11 @@ impl Controller {
         {
             Ok(true) => self.metrics.released_stored.inc(key.kind),
             Ok(false) => {}
+            Err(e) if is_gone(&e) => {
+                // Deleted (or replaced by a namesake) since this event: nothing to write.
+                self.attempts.lock().expect("attempts lock").remove(key);
+                return None;
+            }
             Err(e) => {
                 tracing::warn!(
                     namespace = key.namespace,
@@ -318,9 +330,12 @@ impl Controller {
         if log_stored {
             annotations.insert(LOG_STORED_ANNOTATION.into(), "true".into());
         }
+        // The uid makes the apply fail (409) rather than create the run again when it is
+        // gone already: a stale event of a run whose finalizer this watcher just released.
         let mut metadata = serde_json::json!({
             "name": run.name(),
             "namespace": run.namespace(),
+            "uid": run.uid(),
             "annotations": annotations,
         });
         if hold {
