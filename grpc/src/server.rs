@@ -257,6 +257,7 @@ pub async fn serve(
         actors.register_metrics(registry);
         gate.register_metrics(registry);
         results_actors::metrics::register_webhooks(sinks.clone(), registry);
+        results_actors::metrics::register_retention(actors.retention_stats().clone(), registry);
     });
     // Log reads prepare optimistic updates of Log Records: always on the primary.
     let logs = Logs::new(

@@ -1,7 +1,7 @@
 //! Scheduled retention end to end, on every backend: two replicas with retention enabled
 //! over one database; Results whose run ended long ago are deleted with their Records
 //! (only one replica holds the `retention` lease), watch streams see the DELETED events,
-//! and what the policy keeps stays.
+//! what the policy keeps stays, and `/metrics` counts the deletes.
 
 mod common;
 
@@ -68,7 +68,7 @@ async fn scheduled_retention_deletes_and_watch_streams_see_it(backend: Backend) 
             ..RetentionRule::default()
         }];
     });
-    let _replica = server.replica();
+    let replica = server.replica();
     let mut watch = server.watch_with(&[]).await;
     let mut stream = watch
         .watch_results(pb::WatchResultsRequest {
@@ -122,4 +122,39 @@ async fn scheduled_retention_deletes_and_watch_streams_see_it(backend: Backend) 
     let db = Database::connect(server.db().url(), PoolSettings::default()).unwrap();
     let lease = db.run(|c| store::leases::read(c, "retention")).unwrap();
     assert!(lease.is_some_and(|l| !l.holder.is_empty()));
+
+    // /metrics: one leader, and the deletes counted (once the pass has ended).
+    let addrs = [server.rest_addr(), replica.rest_addr()];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut scrapes = Vec::new();
+        for addr in addrs {
+            let text = reqwest::get(format!("http://{addr}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            scrapes.push(text);
+        }
+        let sum = |line: &str| -> f64 { scrapes.iter().map(|s| value(s, line)).sum() };
+        if sum("results_api_retention_deleted_total{object=\"results\"}") == 2.0 {
+            assert_eq!(sum("results_api_retention_leader"), 1.0, "{scrapes:?}");
+            assert_eq!(
+                sum("results_api_retention_deleted_total{object=\"records\"}"),
+                2.0
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{scrapes:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The value of the sample `name` (with its labels) in a scrape; 0 when absent.
+fn value(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
