@@ -54,6 +54,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A retention pass stopped (e.g. its lease was lost).
+    #[error("{0}")]
+    Retention(String),
     /// A handler panicked (a bug); the pool thread survives and the caller is told.
     #[error("internal error while handling {0}")]
     Panicked(&'static str),
@@ -85,6 +88,7 @@ impl Error {
             Error::Timeout { .. } => ErrorCode::DeadlineExceeded,
             Error::Stopped { .. } => ErrorCode::Unavailable,
             Error::Panicked(_) => ErrorCode::Internal,
+            Error::Retention(_) => ErrorCode::Unavailable,
             Error::Webhook { .. } => ErrorCode::InvalidArgument,
             Error::Batch { code, .. } | Error::Watch { code, .. } => *code,
             Error::Auth(crate::auth::AuthError::Unauthenticated(_)) => ErrorCode::Unauthenticated,

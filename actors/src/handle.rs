@@ -22,6 +22,7 @@ use crate::batch::{BatchLimits, WriteBatcher};
 use crate::messages::*;
 use crate::metrics::{ActorMetrics, Gauges, QueueGauge};
 use crate::query::{QueryExecutor, Read};
+use crate::retention::RetentionStats;
 use crate::watch::feed::{ChangeFeed, ChangeHead, EndWatches, ReadChanges, Subscribe};
 use crate::watch::hub::Counts;
 use crate::watch::webhook::{
@@ -143,6 +144,8 @@ pub struct Actors {
     replicas: Option<Arc<ReadReplicas>>,
     /// Reads through this handle may be served by a replica that has replayed this far.
     read_after: u64,
+    /// Retention's counters (zero unless this replica runs retention passes).
+    retention: Arc<RetentionStats>,
 }
 
 impl std::fmt::Debug for Actors {
@@ -240,6 +243,7 @@ impl Actors {
             watch_counts,
             replicas,
             read_after: 0,
+            retention: Arc::default(),
         }
     }
 
@@ -339,6 +343,31 @@ impl Actors {
             admitted.elapsed(),
         );
         answer
+    }
+
+    /// Sends `msg` to the query pool (admitted like any read).
+    pub(crate) async fn call_query<M, T>(&self, msg: M) -> Result<T>
+    where
+        QueryExecutor: Handler<M>,
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.call(&self.query, msg).await
+    }
+
+    /// Sends `msg` to the writer pool (admitted like any write).
+    pub(crate) async fn call_writer<M, T>(&self, msg: M) -> Result<T>
+    where
+        StorageWriter: Handler<M>,
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.call(&self.writer, msg).await
+    }
+
+    /// Retention's counters: what this replica's retention passes deleted, for export.
+    pub fn retention_stats(&self) -> &Arc<RetentionStats> {
+        &self.retention
     }
 
     /// CreateResult.

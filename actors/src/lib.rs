@@ -15,6 +15,8 @@
 //!   a cursor over the log that POSTs matching changes as CloudEvents.
 //! - [`metrics`]: what the actors measure, registered in the front-end's Prometheus
 //!   registry.
+//! - [`retention`]: retention passes and their schedule (leader-only, by a database
+//!   lease).
 //! - [`auth`]: the [`Gate`] and its gatekeeper actor: who may do what (none, Kubernetes
 //!   reviews with a cache, or a static token file).
 //!
@@ -29,6 +31,7 @@ pub mod logs;
 pub mod messages;
 pub mod metrics;
 mod query;
+pub mod retention;
 pub mod watch;
 mod write;
 mod writer;

@@ -69,7 +69,8 @@ fn prefix(record: &RecordName) -> Result<BlobKey> {
     )
 }
 
-fn result_prefix(result: &ResultName) -> Result<BlobKey> {
+/// The blob key prefix of all logs of a Result: `logs/<parent>/<result>`.
+pub(crate) fn result_prefix(result: &ResultName) -> Result<BlobKey> {
     Ok(BlobKey::new(&["logs", &result.parent, &result.result])
         .map_err(results_storage::Error::from)?)
 }

@@ -329,3 +329,57 @@ pub fn register_webhooks(sinks: Vec<crate::WebhookSink>, registry: &mut Registry
         registry.register_collector(Box::new(WebhookGauges(sinks)));
     }
 }
+
+/// Retention's counters, read at each scrape.
+#[derive(Debug)]
+struct RetentionGauges(Arc<crate::retention::RetentionStats>);
+
+impl Collector for RetentionGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let c = self.0.counts();
+        let mut passes = encoder.encode_descriptor(
+            "results_api_retention_passes",
+            "Retention passes this replica ran, by outcome: done, or failed (an error, or the \
+             lease lost)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (outcome, n) in [("done", c.passes), ("failed", c.failed_passes)] {
+            ConstCounter::new(n).encode(passes.encode_family(&[("outcome", outcome)])?)?;
+        }
+        let mut deleted = encoder.encode_descriptor(
+            "results_api_retention_deleted",
+            "Objects retention passes deleted: results, records (log records included), \
+             log_blobs",
+            None,
+            MetricType::Counter,
+        )?;
+        for (object, n) in [
+            ("results", c.results_deleted),
+            ("records", c.records_deleted),
+            ("log_blobs", c.log_blobs_deleted),
+        ] {
+            ConstCounter::new(n).encode(deleted.encode_family(&[("object", object)])?)?;
+        }
+        let last = encoder.encode_descriptor(
+            "results_api_retention_last_pass_duration_seconds",
+            "How long the last retention pass took",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(c.last_pass_duration.as_secs_f64()).encode(last)?;
+        let leader = encoder.encode_descriptor(
+            "results_api_retention_leader",
+            "1 while this replica holds the retention lease (runs the passes)",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::from(c.leader)).encode(leader)?;
+        Ok(())
+    }
+}
+
+/// Registers retention's counters (zero on a replica that runs no passes).
+pub fn register_retention(stats: Arc<crate::retention::RetentionStats>, registry: &mut Registry) {
+    registry.register_collector(Box::new(RetentionGauges(stats)));
+}

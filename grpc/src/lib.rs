@@ -17,6 +17,7 @@
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
 //! - `ui`: the history UI at `/ui`, its assets embedded.
+//! - `retention`: the `results-api retention run [--dry-run]` command.
 //! - `server`: the composition root, `serve(settings, db, listeners, shutdown)`.
 
 pub mod codec;
@@ -36,6 +37,8 @@ pub mod metrics;
 pub mod readiness;
 #[cfg(feature = "server")]
 pub mod rest;
+#[cfg(feature = "server")]
+pub mod retention;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

@@ -1,7 +1,8 @@
 //! `results-api`: the Tekton Results API server.
 //!
-//! Usage: `results-api [--config FILE] [serve|migrate]`. Settings come from the file
-//! (or `$RESULTS_CONFIG`) and `RESULTS_<SECTION>_<KEY>` environment variables.
+//! Usage: `results-api [--config FILE] [serve|migrate|retention run [--dry-run]]`.
+//! Settings come from the file (or `$RESULTS_CONFIG`) and `RESULTS_<SECTION>_<KEY>`
+//! environment variables.
 
 use std::collections::BTreeMap;
 
@@ -10,18 +11,19 @@ use results_grpc::server::{open_database, serve, Listeners};
 use results_grpc::settings::{Layered as _, Settings};
 use results_settings::{shutdown_signal, CommandLine, Invocation};
 
-const USAGE: &str = "usage: results-api [--config FILE] [serve|migrate]";
+const USAGE: &str = "usage: results-api [--config FILE] [serve|migrate|retention run [--dry-run]]";
 
 fn main() -> anyhow::Result<()> {
-    let command_line = match CommandLine::parse(std::env::args().skip(1), &["serve", "migrate"])
-        .map_err(|e| anyhow!("{e}\n{USAGE}"))?
-    {
-        Invocation::Help => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Invocation::Run(command_line) => command_line,
-    };
+    let command_line =
+        match CommandLine::parse(std::env::args().skip(1), &["serve", "migrate", "retention"])
+            .map_err(|e| anyhow!("{e}\n{USAGE}"))?
+        {
+            Invocation::Help => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            Invocation::Run(command_line) => command_line,
+        };
     if matches!(
         command_line.command.as_deref(),
         None | Some("serve" | "migrate")
@@ -30,6 +32,16 @@ fn main() -> anyhow::Result<()> {
             .no_args()
             .map_err(|e| anyhow!("{e}\n{USAGE}"))?;
     }
+    let retention = match command_line.command.as_deref() {
+        Some("retention") => match results_grpc::retention::parse_args(&command_line.args) {
+            Ok(command) => Some(command),
+            Err(e) => {
+                eprintln!("{e}\n{}", results_grpc::retention::USAGE);
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let settings = Settings::from_command_line(&command_line, &env)?;
     settings.log.init();
@@ -49,16 +61,25 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if let Some(command) = retention {
+        let report = runtime().block_on(results_grpc::retention::run(&settings, command))?;
+        print!("{}", results_grpc::retention::render(&report));
+        return Ok(());
+    }
     let listeners = Listeners::bind(&settings)?;
+    runtime().block_on(async move {
+        let db = open_database(&settings)?;
+        serve(settings, db, listeners, shutdown_signal()).await
+    })?;
+    Ok(())
+}
+
+/// The actix system on a multi-threaded tokio runtime.
+fn runtime() -> actix_rt::SystemRunner {
     actix_rt::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .expect("tokio runtime")
     })
-    .block_on(async move {
-        let db = open_database(&settings)?;
-        serve(settings, db, listeners, shutdown_signal()).await
-    })?;
-    Ok(())
 }

@@ -67,6 +67,9 @@ pub enum ServeError {
     /// The log store cannot be used.
     #[error("logs: {0}")]
     Logs(String),
+    /// Retention cannot run (its settings, or a pass failed).
+    #[error("retention: {0}")]
+    Retention(String),
     /// The gRPC server's task panicked.
     #[error("gRPC server task failed: {0}")]
     GrpcTask(#[from] tokio::task::JoinError),
@@ -249,10 +252,12 @@ pub async fn serve(
             .map_err(|e| ServeError::Webhooks(e.to_string()))?;
         sinks.push(sink);
     }
+    let retention = start_retention(&settings, &actors, &log_store)?;
     let metrics = ApiMetrics::new(|registry| {
         actors.register_metrics(registry);
         gate.register_metrics(registry);
         results_actors::metrics::register_webhooks(sinks.clone(), registry);
+        results_actors::metrics::register_retention(actors.retention_stats().clone(), registry);
     });
     // Log reads prepare optimistic updates of Log Records: always on the primary.
     let logs = Logs::new(
@@ -374,7 +379,29 @@ pub async fn serve(
         }
     }
     drop(sinks);
+    if let Some(retention) = retention {
+        retention.stop().await;
+    }
     Ok(())
+}
+
+/// Starts scheduled retention passes when `retention.enabled` (they run on the replica
+/// holding the `retention` lease).
+fn start_retention(
+    settings: &Settings,
+    actors: &Actors,
+    log_store: &Arc<dyn results_actors::blobs::BlobStore>,
+) -> Result<Option<results_actors::retention::RetentionHandle>, ServeError> {
+    // The lease holder's identity: the pod (host) name, and unique per process.
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "results-api".into());
+    let holder = format!("{host}/{}", results_actors::IdGen::next_id(&UuidGen));
+    let config = settings
+        .retention
+        .config(holder)
+        .map_err(|e| ServeError::Retention(e.to_string()))?;
+    Ok(config.map(|config| {
+        actors.start_retention(config, Some(log_store.clone()), Arc::new(SystemClock))
+    }))
 }
 
 async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use results_settings::{invalid, positive, EnvOverrides};
 pub use results_settings::{Error as SettingsError, Layered, LogSettings};
 
+mod retention;
 mod webhooks;
+pub use retention::{RetentionRule, RetentionSettings};
 pub use webhooks::{WebhookKind, WebhookSettings};
 
 /// Prefix of environment overrides.
@@ -39,6 +41,8 @@ pub struct Settings {
     pub logs: LogsSettings,
     /// Watch streams and the change log.
     pub watch: WatchStreamSettings,
+    /// Retention: deleting old Results on a schedule.
+    pub retention: RetentionSettings,
 }
 
 /// `[watch]`.
@@ -422,6 +426,7 @@ impl Layered for Settings {
         self.validate_auth()?;
         self.validate_logs()?;
         self.log.validate()?;
+        self.retention.validate()?;
         Ok(())
     }
 }

@@ -13,6 +13,8 @@
 //! - [`blobs`]: the bytes of logs outside the database, behind the [`blobs::BlobStore`]
 //!   trait: files under a directory, or objects in an S3-compatible bucket; streamed.
 //! - [`http`]: what the HTTP clients (the S3 store, webhook sinks) share.
+//! - [`retention`]: retention policies, expired Results found by keyset pages, batched
+//!   deletes.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
 //! - `testing` (feature `test-support`): throwaway databases and query plans, for tests.
 
@@ -28,6 +30,7 @@ mod migrate;
 pub mod model;
 pub mod page;
 pub mod replicas;
+pub mod retention;
 mod rows;
 mod schema;
 pub mod store;

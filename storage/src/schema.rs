@@ -81,3 +81,14 @@ diesel::table! {
         revision -> BigInt,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    /// Named leases: one holder at a time (see `store::leases`).
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires -> BigInt,
+    }
+}

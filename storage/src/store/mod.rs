@@ -4,9 +4,10 @@
 pub mod changes;
 // `pub(crate)` for `testing`, which explains the exact queries of a listing page.
 mod chunks;
+pub mod leases;
 pub(crate) mod list;
 mod ping;
-mod projection;
+pub(crate) mod projection;
 mod records;
 pub(crate) mod result_list;
 mod results;

@@ -15,10 +15,10 @@ use crate::schema::records;
 use crate::{Error, Result};
 
 /// The SQL type of what stands in for the `data` column.
-pub(super) type DataColumn = Fragment<Nullable<Json>>;
+pub(crate) type DataColumn = Fragment<Nullable<Json>>;
 
 /// The columns of a projected Record row, in [`RecordRow`]'s order.
-pub(super) type Columns = (
+pub(crate) type Columns = (
     records::id,
     records::result_id,
     records::parent,
@@ -36,7 +36,7 @@ pub(super) type Columns = (
 pub(super) type ListedColumns = (Columns, Fragment<BigInt>);
 
 /// The select list of a Record read under `projection`.
-pub(super) fn columns(projection: &Projection, backend: Backend) -> Columns {
+pub(crate) fn columns(projection: &Projection, backend: Backend) -> Columns {
     with_data(data_column(projection, backend))
 }
 
@@ -199,7 +199,7 @@ fn data_column(projection: &Projection, backend: Backend) -> DataColumn {
 }
 
 /// The Record of a row read with [`columns`] under `projection`.
-pub(super) fn decode(projection: &Projection, mut row: RecordRow) -> Result<StoredRecord> {
+pub(crate) fn decode(projection: &Projection, mut row: RecordRow) -> Result<StoredRecord> {
     let read = row.data.take();
     let mut record = row.into_model();
     record.data.value = match (projection, read) {

@@ -1,8 +1,10 @@
 //! Test support, behind the `test-support` feature (and in this crate's own tests), never
 //! in a release binary: throwaway databases, and the `EXPLAIN` of exactly the query a
 //! listing page runs, read into a [`QueryPlan`] for the plan-shape tests, and a real
-//! S3-compatible server on loopback (`s3`) for the blob and log tests.
+//! S3-compatible server on loopback (`s3`) for the blob and log tests, and [`bulk`]
+//! inserts to seed large tests fast.
 
+pub mod bulk;
 mod db;
 mod explain;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use crate::connection::{with_conn, Backend};
-use crate::schema::{change_log_head, changes, records, results, webhook_cursors};
+use crate::schema::{change_log_head, changes, leases, records, results, webhook_cursors};
 use crate::testing::TestDb;
 
 #[derive(QueryableByName)]
@@ -88,6 +88,10 @@ fn columns_match(backend: Backend) {
         (
             "webhook_cursors",
             schema_columns(webhook_cursors::table.select(webhook_cursors::all_columns)),
+        ),
+        (
+            "leases",
+            schema_columns(leases::table.select(leases::all_columns)),
         ),
     ];
     for (table, schema) in tables {
