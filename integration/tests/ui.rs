@@ -137,12 +137,25 @@ async fn browse_page_filter_watch_and_chart() {
     assert!(browser.url().await.contains("filter="), "the URL holds it");
     browser.screenshot(&screenshot("filter-error")).await;
 
-    // A quick filter: only deploy runs.
+    // Quick filters: a pipeline, a status, a start-time range.
     browser
         .goto(&format!("{ui}?view=runs&ns=ci&pipeline=deploy"))
         .await;
     browser.wait_for("#runs tbody tr").await;
     assert_eq!(browser.count("#runs tbody tr").await, DEPLOYS);
+    browser
+        .goto(&format!("{ui}?view=runs&ns=ci&status=FAILURE"))
+        .await;
+    browser.wait_for("#runs tbody tr").await;
+    let failed = (0..BUILDS).filter(|i| i % 3 == 0).count();
+    assert_eq!(browser.count("#runs tbody tr").await, failed);
+    assert_eq!(browser.count("#runs .status.SUCCESS").await, 0);
+    browser
+        .goto(&format!("{ui}?view=runs&ns=ci&since=2026-11-23"))
+        .await;
+    browser.wait_for("#runs tbody tr").await;
+    let last_day = (0..BUILDS).filter(|i| i % 4 == 3).count();
+    assert_eq!(browser.count("#runs tbody tr").await, last_day);
 
     // Live: a run stored while the page is open appears at the top without a reload.
     browser.goto(&format!("{ui}?view=runs&ns=ci")).await;
