@@ -9,6 +9,7 @@
 //! - `credentials`: the bearer token and `Impersonate-*` headers of a request.
 //! - `service`: [`service::ResultsApi`], the logic both front-ends share, and the tonic
 //!   services over it.
+//! - `import`: `results-api import`, from an upstream Tekton Results database.
 //! - `rest`: the actix-web gateway at the upstream REST paths.
 //! - `status`: the one table from error codes to gRPC codes and HTTP statuses.
 //! - `settings`: the settings of `results-api`, layered by `results-settings`.
@@ -25,6 +26,8 @@ pub mod convert;
 pub mod credentials;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod import;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]

@@ -94,7 +94,15 @@ mod tests {
         );
         // After the command: its own arguments, the global flags still global.
         let line = parse(
-            &["serve", "-c", "a.toml", "--dry-run", "-c", "b.toml", "migrate"],
+            &[
+                "serve",
+                "-c",
+                "a.toml",
+                "--dry-run",
+                "-c",
+                "b.toml",
+                "migrate",
+            ],
             commands,
         )
         .unwrap();

@@ -12,6 +12,7 @@
 //! - [`blobs`]: the bytes of logs outside the database, behind the [`blobs::BlobStore`]
 //!   trait: files under a directory, or objects in an S3-compatible bucket; streamed.
 //! - [`http`]: what the HTTP clients (the S3 store, webhook sinks) share.
+//! - [`import`]: import from an upstream Tekton Results PostgreSQL database.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
 //! - `testing` (feature `test-support`): throwaway databases and query plans, for tests.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod filter;
 mod fragment;
 pub mod http;
+pub mod import;
 mod json;
 pub mod limits;
 mod migrate;
