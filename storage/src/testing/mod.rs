@@ -1,7 +1,8 @@
 //! Test support, behind the `test-support` feature (and in this crate's own tests), never
 //! in a release binary: throwaway databases, and the `EXPLAIN` of exactly the query a
 //! listing page runs, read into a [`QueryPlan`] for the plan-shape tests, and a real
-//! S3-compatible server on loopback (`s3`) for the blob and log tests.
+//! S3-compatible server on loopback (`s3`) for the blob and log tests, and an upstream
+//! Tekton Results database for the import tests ([`UpstreamDb`]).
 
 mod db;
 mod explain;
@@ -12,10 +13,12 @@ mod query_plan;
 pub mod s3;
 #[cfg(test)]
 mod schema_matches;
+mod upstream;
 
 pub use db::{mysql_admin, postgres_admin, TestDb};
 pub use explain::{explain_list_records, explain_list_results};
 pub use query_plan::{PlanStep, QueryPlan, StepKind};
+pub use upstream::{Seeded, UpstreamDb, UPSTREAM_SCHEMA};
 
 /// One `#[test]` per backend for each listed function taking a [`crate::Backend`]:
 /// `on_every_backend!(pages_are_bounded);` makes `sqlite::pages_are_bounded`,
