@@ -29,7 +29,7 @@ pub enum ImportFailure {
     Args(#[from] ImportArgsError),
     /// The upstream database (`--from`) cannot be used.
     #[error("{0}")]
-    From(#[source] ImportError),
+    From(#[source] Box<ImportError>),
     /// Our database cannot be opened.
     #[error("opening the target database: {0}")]
     Target(#[from] ServeError),
@@ -40,14 +40,14 @@ pub enum ImportFailure {
         which: &'static str,
         /// What failed.
         #[source]
-        source: blobs::BlobError,
+        source: Box<blobs::BlobError>,
     },
     /// The runtime for the log stores' I/O cannot be made.
     #[error("starting the i/o runtime: {0}")]
     Runtime(#[source] std::io::Error),
     /// The import stopped.
     #[error("the import stopped (run it again to resume): {0}")]
-    Import(#[source] ImportError),
+    Import(#[source] Box<ImportError>),
     /// The final check found rows neither imported nor skipped.
     #[error("verification failed: {}", .0.join("; "))]
     Verify(Vec<String>),
@@ -71,7 +71,8 @@ pub fn import(
     env: &BTreeMap<String, String>,
     progress: &mut dyn Progress,
 ) -> Result<Report, ImportFailure> {
-    let mut upstream = Upstream::connect(&args.from).map_err(ImportFailure::From)?;
+    let mut upstream =
+        Upstream::connect(&args.from).map_err(|e| ImportFailure::From(Box::new(e)))?;
     let db = open_database(settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -90,13 +91,13 @@ pub fn import(
             }
             .map_err(|source| ImportFailure::LogStore {
                 which: "upstream",
-                source,
+                source: Box::new(source),
             })?;
             let ours = runtime
                 .block_on(blobs::open_store(&settings.logs.blob_config()))
                 .map_err(|source| ImportFailure::LogStore {
                     which: "our",
-                    source,
+                    source: Box::new(source),
                 })?;
             let log_settings = settings.log_settings();
             Some(LogCopy {
@@ -113,8 +114,8 @@ pub fn import(
         batch: args.batch,
         logs,
     };
-    let report =
-        import::run(&mut upstream, &db, &options, progress).map_err(ImportFailure::Import)?;
+    let report = import::run(&mut upstream, &db, &options, progress)
+        .map_err(|e| ImportFailure::Import(Box::new(e)))?;
     let problems = report.problems();
     if !problems.is_empty() {
         return Err(ImportFailure::Verify(problems));

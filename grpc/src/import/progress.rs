@@ -77,11 +77,7 @@ impl ConsoleProgress {
         } else {
             "?".into()
         };
-        let percent = if self.total == 0 {
-            100
-        } else {
-            done * 100 / self.total
-        };
+        let percent = (done * 100).checked_div(self.total).unwrap_or(100);
         let counts = format!(
             "results {}/{}, records {}/{} ({percent}%), {rate:.0} rows/s, eta {eta}",
             report.results.done(),

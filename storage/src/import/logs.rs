@@ -48,7 +48,7 @@ pub(crate) enum Copied {
     /// Copied: this many bytes; the record's document now points at our copy.
     Bytes(u64),
     /// Not copied, for this reason; the record is imported as upstream has it.
-    NotCopied(String),
+    Refused(String),
 }
 
 /// Where upstream keeps the log a Log document describes, if it says one is stored.
@@ -75,16 +75,16 @@ impl LogCopy {
     /// rewrites its document to describe our copy.
     pub(crate) fn copy(&self, record: &mut StoredRecord) -> Result<Copied, ImportError> {
         let Ok(mut doc) = serde_json::from_slice::<Value>(&record.data.value) else {
-            return Ok(Copied::NotCopied("the Log document is not JSON".into()));
+            return Ok(Copied::Refused("the Log document is not JSON".into()));
         };
         let path = match source_path(&doc) {
             None => return Ok(Copied::NothingStored),
-            Some(Err(reason)) => return Ok(Copied::NotCopied(reason)),
+            Some(Err(reason)) => return Ok(Copied::Refused(reason)),
             Some(Ok(path)) => path,
         };
         let source_key = match BlobKey::parse(&path) {
             Ok(key) => key,
-            Err(e) => return Ok(Copied::NotCopied(format!("log path {path:?}: {e}"))),
+            Err(e) => return Ok(Copied::Refused(format!("log path {path:?}: {e}"))),
         };
         let prefix = blob_prefix(&record.name)?;
         let target_key = prefix.join(WHOLE_LOG)?;
@@ -93,7 +93,7 @@ impl LogCopy {
             .block_on(self.transfer(&source_key, &target_key))?
         {
             Ok(size) => size,
-            Err(reason) => return Ok(Copied::NotCopied(reason)),
+            Err(reason) => return Ok(Copied::Refused(reason)),
         };
         doc["status"]["path"] = json!(prefix.as_str());
         doc["status"]["size"] = json!(size);
@@ -103,7 +103,7 @@ impl LogCopy {
         let value = serde_json::to_vec(&doc).expect("a JSON value serializes");
         match RecordData::new(record.data.type_.clone(), value) {
             Ok(data) => record.data = data,
-            Err(e) => return Ok(Copied::NotCopied(e.to_string())),
+            Err(e) => return Ok(Copied::Refused(e.to_string())),
         }
         Ok(Copied::Bytes(size))
     }

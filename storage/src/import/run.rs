@@ -243,7 +243,7 @@ fn copy_log(
             report.logs_copied += 1;
             report.log_bytes += size;
         }
-        Copied::NotCopied(reason) => skip(
+        Copied::Refused(reason) => skip(
             report,
             progress,
             Kind::Log,
