@@ -13,10 +13,11 @@ use futures::StreamExt;
 use integration::secured::TempDir;
 use integration::{backend_tests, Backend, TestServer};
 use results_actors::import::{Kind, Note, Progress, Report};
-use results_grpc::import::{import, ImportArgs, LogSource};
+use results_grpc::import::{import, ImportArgs, LogSource, S3_KEY_VARS};
 use results_grpc::pb::v1alpha2 as pb;
 use results_grpc::pb::v1alpha2::logs_client::LogsClient;
 use results_grpc::settings::Settings;
+use results_storage::testing::s3::{self as s3_server, S3Server};
 use results_storage::testing::{Seeded, UpstreamDb};
 use serde_json::Value;
 use tonic::Code;
@@ -34,17 +35,28 @@ impl Progress for Notes {
     }
 }
 
-/// Runs the import as `results-api import` does, on a thread of its own (it blocks).
-fn run_import(settings: &Settings, args: ImportArgs) -> (Report, Notes) {
+/// Runs the import as `results-api import` does, on a thread of its own (it blocks), while
+/// this task yields (the S3 server of a test runs on this runtime).
+async fn run_import(settings: &Settings, args: ImportArgs) -> (Report, Notes) {
+    run_import_with(settings, args, BTreeMap::new()).await
+}
+
+async fn run_import_with(
+    settings: &Settings,
+    args: ImportArgs,
+    env: BTreeMap<String, String>,
+) -> (Report, Notes) {
     let settings = settings.clone();
+    let (done, outcome) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut notes = Notes::default();
-        let report = import(&settings, &args, &BTreeMap::new(), &mut notes)
-            .unwrap_or_else(|e| panic!("import failed: {e}"));
-        (report, notes)
-    })
-    .join()
-    .expect("the import thread")
+        let report = import(&settings, &args, &env, &mut notes);
+        let _ = done.send(report.map(|report| (report, notes)));
+    });
+    outcome
+        .await
+        .expect("the import thread")
+        .unwrap_or_else(|e| panic!("import failed: {e}"))
 }
 
 #[derive(QueryableByName)]
@@ -316,7 +328,7 @@ async fn imports_what_upstream_shows(backend: Backend) {
         logs: Some(LogSource::Dir(logs.path().into())),
         batch: 64,
     };
-    let (report, notes) = run_import(server.settings(), args.clone());
+    let (report, notes) = run_import(server.settings(), args.clone()).await;
 
     // What cannot be kept is reported by name, with its reason; nothing else is skipped.
     for (name, reason) in &seeded.skipped_results {
@@ -446,7 +458,7 @@ async fn imports_what_upstream_shows(backend: Backend) {
         list_results(&server, "-").await,
         list_records(&server, "-/results/-").await,
     );
-    let (again, _) = run_import(server.settings(), args);
+    let (again, _) = run_import(server.settings(), args).await;
     assert_eq!(
         (
             again.results.imported,
@@ -466,3 +478,39 @@ async fn imports_what_upstream_shows(backend: Backend) {
 }
 
 backend_tests!(imports_what_upstream_shows);
+
+/// Upstream's logs in an S3 bucket (key `<LOGS_PATH>/<status.path>`, here `/logs/…`) are
+/// copied into our store like those in a directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_logs_from_an_s3_bucket() {
+    const BUCKET: &str = "upstream-logs";
+    let upstream = UpstreamDb::create();
+    let root = TempDir::new("upstream-s3");
+    let seeded = upstream.seed(30, 3, &root.path().join(BUCKET).join("logs"));
+    let s3 = S3Server::start(root.path(), BUCKET).await;
+    let server = TestServer::start(Backend::Sqlite);
+    let args = ImportArgs {
+        from: upstream.url().into(),
+        logs: Some(LogSource::S3 {
+            bucket: BUCKET.into(),
+            endpoint: s3.endpoint(),
+            region: "us-east-1".into(),
+            prefix: "/logs".into(),
+            allow_http: true,
+        }),
+        batch: 500,
+    };
+    let env = [
+        (S3_KEY_VARS.0.to_owned(), s3_server::ACCESS_KEY.to_owned()),
+        (S3_KEY_VARS.1.to_owned(), s3_server::SECRET_KEY.to_owned()),
+    ];
+    let (report, notes) = run_import_with(server.settings(), args, env.into_iter().collect()).await;
+    assert_eq!(report.logs_copied as usize, seeded.logs.len());
+    for name in &seeded.logs_missing {
+        assert_noted(&notes, Kind::Log, name, "no log at");
+    }
+    for (name, bytes) in &seeded.logs {
+        let log = name.replace("/records/", "/logs/");
+        assert_eq!(&get_log(&server, &log).await.unwrap(), bytes, "{log}");
+    }
+}

@@ -74,7 +74,10 @@ pub fn import(
     let mut upstream =
         Upstream::connect(&args.from).map_err(|e| ImportFailure::From(Box::new(e)))?;
     let db = open_database(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // A worker of its own drives the stores' I/O: the import blocks on it through a
+    // `Handle`, which cannot drive a current-thread runtime's network I/O.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(ImportFailure::Runtime)?;

@@ -10,6 +10,6 @@ mod args;
 mod command;
 mod progress;
 
-pub use args::{ImportArgs, ImportArgsError, LogSource};
+pub use args::{ImportArgs, ImportArgsError, LogSource, S3_KEY_VARS, USAGE};
 pub use command::{import, main, ImportFailure};
 pub use progress::ConsoleProgress;

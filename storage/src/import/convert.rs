@@ -104,11 +104,12 @@ pub fn result(row: &UpstreamResult) -> Result<StoredResult, String> {
     })
 }
 
-/// The Record an upstream row describes, or why it cannot be kept.
-pub fn record(row: &UpstreamRecord) -> Result<StoredRecord, String> {
+/// The Record an upstream row describes (its document taken out of the row, not copied),
+/// or why it cannot be kept.
+pub fn record(row: &mut UpstreamRecord) -> Result<StoredRecord, String> {
     let name = RecordName::parse(&record_display_name(row)).map_err(|e| e.to_string())?;
-    let value = match (&row.data, row.data_bytes) {
-        (Some(json), _) => json.clone().into_bytes(),
+    let value = match (row.data.take(), row.data_bytes) {
+        (Some(json), _) => json.into_bytes(),
         (None, Some(bytes)) => {
             return Err(format!(
                 "data is {bytes} bytes of JSON; the limit is {MAX_DOCUMENT_BYTES} bytes"

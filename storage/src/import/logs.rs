@@ -27,7 +27,8 @@ pub struct LogCopy {
     pub max_bytes: u64,
     /// Chunk size of the copy (`logs.chunk_bytes`).
     pub chunk_bytes: usize,
-    /// The runtime the stores' I/O runs on.
+    /// The runtime the stores' I/O runs on: a multi-thread one (the import blocks on it
+    /// through this handle, which cannot drive a current-thread runtime's network I/O).
     pub runtime: tokio::runtime::Handle,
 }
 

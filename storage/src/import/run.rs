@@ -80,8 +80,8 @@ pub fn run(
         after = Some(last.key());
         report.records.read += page.len() as u64;
         let mut converted = Vec::with_capacity(page.len());
-        for row in page {
-            match convert::record(&row) {
+        for mut row in page {
+            match convert::record(&mut row) {
                 Ok(record) => converted.push(ImportedRecord {
                     record,
                     result_id: row.result_id,

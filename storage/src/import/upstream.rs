@@ -135,21 +135,23 @@ const RESULTS_AFTER: &str = concat!(
 
 // A page of Records: at most $1 rows, and no more documents than $2 bytes together (the
 // first row always comes, so that a page is never empty while rows remain). Documents
-// larger than $3 bytes are not read, only measured: they are skipped anyway.
+// larger than $3 bytes are not sent, only measured: they are skipped anyway. Each document
+// is rendered as text once, in the innermost query (a subquery with LIMIT is never merged
+// into the outer ones, which would render it again for every use).
 macro_rules! records_page {
     ($after:literal) => {
         concat!(
             "SELECT parent, result_id, result_name, id, name, type_, \
-             CASE WHEN data_bytes <= $3 THEN data::text END AS data, data_bytes, \
+             CASE WHEN data_bytes <= $3 THEN data_text END AS data, data_bytes, \
              created_time, updated_time \
-             FROM (SELECT parent, result_id, result_name, id, name, \"type\" AS type_, data, \
-                   octet_length(data::text)::bigint AS data_bytes, created_time, updated_time, \
-                   SUM(CASE WHEN octet_length(data::text) <= $3 \
-                       THEN octet_length(data::text) ELSE 0 END) \
+             FROM (SELECT sized.*, SUM(CASE WHEN data_bytes <= $3 THEN data_bytes ELSE 0 END) \
                        OVER (ORDER BY parent, result_id, id) AS running \
-                   FROM records ",
+                   FROM (SELECT rows.*, octet_length(data_text)::bigint AS data_bytes \
+                         FROM (SELECT parent, result_id, result_name, id, name, \
+                               \"type\" AS type_, data::text AS data_text, created_time, \
+                               updated_time FROM records ",
             $after,
-            " ORDER BY parent, result_id, id LIMIT $1) page \
+            " ORDER BY parent, result_id, id LIMIT $1) rows) sized) page \
              WHERE running - (CASE WHEN data_bytes <= $3 THEN data_bytes ELSE 0 END) < $2 \
              ORDER BY parent, result_id, id"
         )
