@@ -1,7 +1,10 @@
 //! The import loop: Results first (Records need theirs), each table in key order a page
 //! at a time, every page converted, planned and written in one transaction; then the final
-//! counts. Memory is bounded by one page: at most the batch size in rows, and for Records
-//! at most [`PAGE_BYTES`] of documents (plus one document of up to the document limit).
+//! counts. The next page is read while one is written. Memory is bounded by two pages: at
+//! most the batch size in rows each, and for Records at most [`PAGE_BYTES`] of documents
+//! (plus one document of up to the document limit).
+
+use std::sync::mpsc::SyncSender;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -9,7 +12,7 @@ use super::convert::{self, record_display_name, result_display_name};
 use super::error::ImportError;
 use super::logs::{Copied, LogCopy};
 use super::report::{Kind, Note, Progress, Report};
-use super::upstream::Upstream;
+use super::upstream::{Upstream, UpstreamRecord, UpstreamResult};
 use super::write::{self, Fate, ImportedRecord};
 use crate::connection::Conn;
 use crate::model::log::is_log_type;
@@ -50,63 +53,100 @@ pub fn run(
     progress.counted(results, records);
     let mut conn = db.get()?;
 
-    let mut after = None;
-    loop {
-        let page = upstream.results(after.as_ref(), batch)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.key());
-        report.results.read += page.len() as u64;
-        let mut converted = Vec::with_capacity(page.len());
-        for row in &page {
-            match convert::result(row) {
-                Ok(result) => converted.push(result),
-                Err(reason) => skip(
-                    &mut report,
-                    progress,
-                    Kind::Result,
-                    &result_display_name(row),
-                    &reason,
-                ),
+    // Upstream is read on a thread of its own, one page ahead of the writes (the channel
+    // holds one page): reading and writing overlap, and memory stays at two pages. A
+    // failed write drops the receiver, which stops the reader.
+    let (pages, received) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_pages(upstream, batch, pages));
+        for page in received {
+            match page? {
+                Page::Results(page) => {
+                    report.results.read += page.len() as u64;
+                    let mut converted = Vec::with_capacity(page.len());
+                    for row in &page {
+                        match convert::result(row) {
+                            Ok(result) => converted.push(result),
+                            Err(reason) => skip(
+                                &mut report,
+                                progress,
+                                Kind::Result,
+                                &result_display_name(row),
+                                &reason,
+                            ),
+                        }
+                    }
+                    import_results(&mut conn, &converted, &mut report, progress)?;
+                }
+                Page::Records(page) => {
+                    report.records.read += page.len() as u64;
+                    let mut converted = Vec::with_capacity(page.len());
+                    for mut row in page {
+                        match convert::record(&mut row) {
+                            Ok(record) => converted.push(ImportedRecord {
+                                record,
+                                result_id: row.result_id,
+                            }),
+                            Err(reason) => skip(
+                                &mut report,
+                                progress,
+                                Kind::Record,
+                                &record_display_name(&row),
+                                &reason,
+                            ),
+                        }
+                    }
+                    import_records(
+                        &mut conn,
+                        converted,
+                        options.logs.as_ref(),
+                        &mut report,
+                        progress,
+                    )?;
+                }
             }
+            progress.advanced(&report);
         }
-        import_results(&mut conn, &converted, &mut report, progress)?;
-        progress.advanced(&report);
-    }
-
-    let mut after = None;
-    loop {
-        let page = upstream.records(after.as_ref(), batch, PAGE_BYTES)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.key());
-        report.records.read += page.len() as u64;
-        let mut converted = Vec::with_capacity(page.len());
-        for mut row in page {
-            match convert::record(&mut row) {
-                Ok(record) => converted.push(ImportedRecord {
-                    record,
-                    result_id: row.result_id,
-                }),
-                Err(reason) => skip(
-                    &mut report,
-                    progress,
-                    Kind::Record,
-                    &record_display_name(&row),
-                    &reason,
-                ),
-            }
-        }
-        import_records(
-            &mut conn,
-            converted,
-            options.logs.as_ref(),
-            &mut report,
-            progress,
-        )?;
-        progress.advanced(&report);
-    }
+        Ok::<_, ImportError>(())
+    })?;
 
     report.ours = write::counts(&mut conn)?;
     Ok(report)
+}
+
+/// A page of upstream rows.
+enum Page {
+    Results(Vec<UpstreamResult>),
+    Records(Vec<UpstreamRecord>),
+}
+
+/// Reads every Result, then every Record, a page at a time, into `pages`; stops at the
+/// end, at the first error (sent on), or when the receiver is gone.
+fn read_pages(upstream: &mut Upstream, batch: usize, pages: SyncSender<Result<Page, ImportError>>) {
+    let mut after = None;
+    loop {
+        let page = match upstream.results(after.as_ref(), batch) {
+            Ok(page) => page,
+            Err(e) => return drop(pages.send(Err(e))),
+        };
+        let Some(last) = page.last() else { break };
+        after = Some(last.key());
+        if pages.send(Ok(Page::Results(page))).is_err() {
+            return;
+        }
+    }
+    let mut after = None;
+    loop {
+        let page = match upstream.records(after.as_ref(), batch, PAGE_BYTES) {
+            Ok(page) => page,
+            Err(e) => return drop(pages.send(Err(e))),
+        };
+        let Some(last) = page.last() else { break };
+        after = Some(last.key());
+        if pages.send(Ok(Page::Records(page))).is_err() {
+            return;
+        }
+    }
 }
 
 fn skip(report: &mut Report, progress: &mut dyn Progress, kind: Kind, name: &str, reason: &str) {
