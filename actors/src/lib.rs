@@ -45,6 +45,8 @@ pub use logs::{LogSettings, LogStream, Logs};
 pub use results_storage::blobs;
 pub use results_storage::connection::redact;
 pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
+/// Import from an upstream Tekton Results database (`results-api import`).
+pub use results_storage::import;
 /// The limits on what clients may send (checked by the front-ends and the model).
 pub use results_storage::limits;
 /// The domain model, re-exported so that front-ends never name the storage crate.

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 use results_storage::blobs::{BlobKey, BlobStore};
 use results_storage::model::log::{
-    is_log_type, log_record_name, run_of, LogDocument, LogName, LOG_TYPE, WHOLE_LOG,
+    blob_prefix, is_log_type, log_record_name, run_of, LogDocument, LogName, LOG_TYPE, WHOLE_LOG,
 };
 use results_storage::model::{
     ListScope, NewRecord, Projection, RecordData, RecordName, RecordPatch, RecordScope, ResultName,
@@ -63,10 +63,7 @@ fn not_found(message: String) -> Error {
 
 /// The blob key prefix of a Log Record's parts: `logs/<parent>/<result>/<record>`.
 fn prefix(record: &RecordName) -> Result<BlobKey> {
-    Ok(
-        BlobKey::new(&["logs", &record.parent, &record.result, &record.record])
-            .map_err(results_storage::Error::from)?,
-    )
+    Ok(blob_prefix(record)?)
 }
 
 /// The blob key prefix of all logs of a Result: `logs/<parent>/<result>`.

@@ -11,6 +11,7 @@
 //!   services over it.
 //! - `readiness`: whether the database answers (`/readyz`, gRPC health), apart from
 //!   liveness (`/healthz`).
+//! - `import`: `results-api import`, from an upstream Tekton Results database.
 //! - `rest`: the actix-web gateway at the upstream REST paths.
 //! - `metrics`: the Prometheus registry at `/metrics`, and request metrics for both
 //!   front-ends.
@@ -31,6 +32,7 @@ pub mod convert;
 pub mod credentials;
 #[cfg(feature = "server")]
 pub mod error;
+pub mod import;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]

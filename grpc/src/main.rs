@@ -1,6 +1,6 @@
 //! `results-api`: the Tekton Results API server.
 //!
-//! Usage: `results-api [--config FILE] [serve|migrate|retention run [--dry-run]]`.
+//! Usage: `results-api [--config FILE] [serve|migrate|retention run [--dry-run]|import …]`.
 //! Settings come from the file (or `$RESULTS_CONFIG`) and `RESULTS_<SECTION>_<KEY>`
 //! environment variables.
 
@@ -11,19 +11,22 @@ use results_grpc::server::{open_database, serve, Listeners};
 use results_grpc::settings::{Layered as _, Settings};
 use results_settings::{shutdown_signal, CommandLine, Invocation};
 
-const USAGE: &str = "usage: results-api [--config FILE] [serve|migrate|retention run [--dry-run]]";
+const USAGE: &str = "usage: results-api [--config FILE] \
+                     [serve|migrate|retention run [--dry-run]|import --from postgres://…]";
 
 fn main() -> anyhow::Result<()> {
-    let command_line =
-        match CommandLine::parse(std::env::args().skip(1), &["serve", "migrate", "retention"])
-            .map_err(|e| anyhow!("{e}\n{USAGE}"))?
-        {
-            Invocation::Help => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            Invocation::Run(command_line) => command_line,
-        };
+    let command_line = match CommandLine::parse(
+        std::env::args().skip(1),
+        &["serve", "migrate", "retention", "import"],
+    )
+    .map_err(|e| anyhow!("{e}\n{USAGE}"))?
+    {
+        Invocation::Help => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Invocation::Run(command_line) => command_line,
+    };
     if matches!(
         command_line.command.as_deref(),
         None | Some("serve" | "migrate")
@@ -46,6 +49,9 @@ fn main() -> anyhow::Result<()> {
     let settings = Settings::from_command_line(&command_line, &env)?;
     settings.log.init();
 
+    if command_line.command.as_deref() == Some("import") {
+        std::process::exit(results_grpc::import::main(&command_line, &settings, &env));
+    }
     if command_line.command.as_deref() == Some("migrate") {
         let mut settings = settings;
         settings.database.migrate = false;

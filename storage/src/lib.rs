@@ -15,6 +15,7 @@
 //! - [`http`]: what the HTTP clients (the S3 store, webhook sinks) share.
 //! - [`retention`]: retention policies, expired Results found by keyset pages, batched
 //!   deletes.
+//! - [`import`]: import from an upstream Tekton Results PostgreSQL database.
 //! - [`error`]: the storage error and its transport-neutral [`ErrorCode`].
 //! - `testing` (feature `test-support`): throwaway databases and query plans, for tests.
 
@@ -24,6 +25,7 @@ pub mod error;
 pub mod filter;
 mod fragment;
 pub mod http;
+pub mod import;
 mod json;
 pub mod limits;
 mod migrate;

@@ -61,6 +61,20 @@ impl FsStore {
         Ok(FsStore { root })
     }
 
+    /// Opens the existing directory `dir` for reading only (another server's logs, for an
+    /// import): nothing is created, written or removed there.
+    pub fn open_read_only(dir: &Path) -> Result<FsStore, BlobError> {
+        if !dir.is_dir() {
+            return Err(BlobError::Config {
+                setting: "dir",
+                message: format!("{} is not a directory", dir.display()),
+            });
+        }
+        Ok(FsStore {
+            root: dir.to_path_buf(),
+        })
+    }
+
     fn path(&self, key: &BlobKey) -> PathBuf {
         // A valid key has no empty, `.`-leading or `..` segment: it stays under the root.
         self.root.join(key.as_str())

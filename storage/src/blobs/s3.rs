@@ -34,6 +34,28 @@ impl S3Store {
     /// Opens the bucket `config` names and checks that a probe object can be written and
     /// deleted there, so that a wrong bucket, endpoint or credential stops the server at start.
     pub async fn open(config: &BlobConfig) -> Result<S3Store, BlobError> {
+        let store = S3Store::open_read_only(config)?;
+        let BlobConfig::S3 {
+            bucket, endpoint, ..
+        } = config
+        else {
+            unreachable!("open_read_only accepts only S3 configurations");
+        };
+        store.probe().await.map_err(|e| BlobError::Config {
+            setting: "bucket",
+            message: format!(
+                "cannot write to bucket {bucket:?} at {} (check bucket, endpoint, region, \
+                 allow_http and the credentials): {}",
+                if endpoint.is_empty() { "AWS" } else { endpoint },
+                with_causes(&e)
+            ),
+        })?;
+        Ok(store)
+    }
+
+    /// Opens the bucket `config` names without writing anything there: for reading another
+    /// server's logs (an import), where a wrong setting shows at the first read.
+    pub fn open_read_only(config: &BlobConfig) -> Result<S3Store, BlobError> {
         let BlobConfig::S3 {
             bucket,
             endpoint,
@@ -101,20 +123,10 @@ impl S3Store {
             },
             message: e.to_string(),
         })?;
-        let store = S3Store {
+        Ok(S3Store {
             store: Arc::new(store),
             prefix,
-        };
-        store.probe().await.map_err(|e| BlobError::Config {
-            setting: "bucket",
-            message: format!(
-                "cannot write to bucket {bucket:?} at {} (check bucket, endpoint, region, \
-                 allow_http and the credentials): {}",
-                if endpoint.is_empty() { "AWS" } else { endpoint },
-                with_causes(&e)
-            ),
-        })?;
-        Ok(store)
+        })
     }
 
     /// Writes and deletes a small object next to where blobs go.

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::blobs::BlobKey;
 use crate::model::{RecordName, ResultName};
 use crate::{Error, Result};
 
@@ -102,6 +103,17 @@ pub fn log_record_name(run: &RecordName) -> RecordName {
         result: run.result.clone(),
         record,
     }
+}
+
+/// Where the parts of the Log Record `record` are kept: blob keys under
+/// `logs/<parent>/<result>/<record>`, one per part.
+pub fn blob_prefix(record: &RecordName) -> Result<BlobKey> {
+    Ok(BlobKey::new(&[
+        "logs",
+        &record.parent,
+        &record.result,
+        &record.record,
+    ])?)
 }
 
 /// The run a log belongs to (`spec.resource`).

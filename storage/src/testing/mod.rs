@@ -3,6 +3,8 @@
 //! listing page runs, read into a [`QueryPlan`] for the plan-shape tests, and a real
 //! S3-compatible server on loopback (`s3`) for the blob and log tests, and [`bulk`]
 //! inserts to seed large tests fast.
+//! S3-compatible server on loopback (`s3`) for the blob and log tests, and an upstream
+//! Tekton Results database for the import tests ([`UpstreamDb`]).
 
 pub mod bulk;
 mod db;
@@ -14,10 +16,12 @@ mod query_plan;
 pub mod s3;
 #[cfg(test)]
 mod schema_matches;
+mod upstream;
 
 pub use db::{mysql_admin, postgres_admin, TestDb};
 pub use explain::{explain_list_records, explain_list_results};
 pub use query_plan::{PlanStep, QueryPlan, StepKind};
+pub use upstream::{Seeded, UpstreamDb, UPSTREAM_SCHEMA};
 
 /// One `#[test]` per backend for each listed function taking a [`crate::Backend`]:
 /// `on_every_backend!(pages_are_bounded);` makes `sqlite::pages_are_bounded`,

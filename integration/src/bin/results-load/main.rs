@@ -12,6 +12,7 @@
 //!     [--subscribers S] [--namespaces N] [--wildcard W] [--rate R] [--seconds T] \
 //!     [--record-kb K] [--poll-ms P] [--replica] [--no-baseline] [--database-url URL] \
 //!     [--server-binary PATH]
+//! cargo run --release -p integration --bin results-load -- --seed-upstream URL [--records N]
 //! ```
 
 mod auth;
@@ -20,6 +21,7 @@ mod drive;
 mod raw;
 mod report;
 mod stats;
+mod upstream;
 mod watch;
 mod workload;
 
@@ -66,7 +68,11 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
   --poll-ms P         the servers' watch.poll_interval_ms (default: theirs, 100)
   --replica           a second server on the same database takes the writes; the
                       subscribers stay on the first (cross-replica delivery)
-  --no-baseline       skip the run without subscribers";
+  --no-baseline       skip the run without subscribers
+
+--seed-upstream URL: instead, create upstream Tekton Results' tables in the (empty)
+PostgreSQL database URL and seed --records records of 5 to 15 KiB (one Result per 5), for
+measuring `results-api import` (see upstream.rs)";
 
 #[derive(Debug)]
 struct Args {
@@ -85,6 +91,7 @@ struct Args {
     poll_ms: Option<u64>,
     replica: bool,
     record_kb_set: bool,
+    seed_upstream: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -104,6 +111,7 @@ fn parse_args() -> anyhow::Result<Args> {
         poll_ms: None,
         replica: false,
         record_kb_set: false,
+        seed_upstream: None,
     };
     let mut w = watch::WatchArgs {
         subscribers: 1000,
@@ -140,6 +148,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 args.record_kb_set = true;
             }
             "--watch" => watch_mode = true,
+            "--seed-upstream" => args.seed_upstream = Some(value(&flag)?),
             "--subscribers" => w.subscribers = num(&flag, value(&flag)?)?,
             "--namespaces" => w.namespaces = num(&flag, value(&flag)?)?,
             "--wildcard" => w.wildcard = num(&flag, value(&flag)?)?,
@@ -211,6 +220,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = parse_args()?;
+    if let Some(url) = &args.seed_upstream {
+        return upstream::seed(url, args.records, args.seed.unwrap_or(42));
+    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.max_seconds);
     let (url, temp_dir) = match &args.database_url {

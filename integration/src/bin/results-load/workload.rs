@@ -108,6 +108,11 @@ pub struct ResultSpec {
 }
 
 impl ResultSpec {
+    /// When it was created, Unix seconds.
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
     /// The pipeline name.
     pub fn pipeline(&self) -> &'static str {
         PIPELINES[self.pipeline].name
@@ -136,6 +141,11 @@ pub struct RecordSpec {
 }
 
 impl RecordSpec {
+    /// When the run started and when it ends, Unix seconds.
+    pub fn times(&self) -> (u64, u64) {
+        (self.start, self.start + self.duration)
+    }
+
     /// The record type.
     pub fn type_(&self) -> &'static str {
         match self.kind {
