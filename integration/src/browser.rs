@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use crate::secured::TempDir;
+
 /// How long a wait for an element lasts before the test fails.
 const WAIT: Duration = Duration::from_secs(30);
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -19,6 +21,8 @@ pub struct Browser {
     driver: Child,
     base: String,
     http: reqwest::Client,
+    /// The browser's profile and temporary files, removed on drop.
+    _scratch: TempDir,
 }
 
 impl Browser {
@@ -28,8 +32,10 @@ impl Browser {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        let scratch = TempDir::new("ui-browser");
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .env("TMPDIR", scratch.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -52,7 +58,8 @@ impl Browser {
                 "goog:chromeOptions": {
                     "binary": binary,
                     "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--window-size=1280,1000"],
+                             "--disable-dev-shm-usage", "--window-size=1280,1000",
+                             format!("--user-data-dir={}", scratch.path().join("profile").display())],
                 },
             }}}))
             .send()
@@ -69,6 +76,7 @@ impl Browser {
             driver,
             base: format!("{root}/session/{id}"),
             http,
+            _scratch: scratch,
         }
     }
 
