@@ -68,9 +68,24 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(command) = retention {
-        let report = runtime().block_on(results_grpc::retention::run(&settings, command))?;
-        print!("{}", results_grpc::retention::render(&report));
-        return Ok(());
+        // A one-shot command: it ends without tearing the actor system down (the actors it
+        // started but never needed, the change feed among them, would start as they are
+        // dropped, outside the runtime).
+        let runner = runtime();
+        let outcome = runner.block_on(results_grpc::retention::run(&settings, command));
+        let code = match outcome {
+            Ok(report) => {
+                print!("{}", results_grpc::retention::render(&report));
+                0
+            }
+            Err(e) => {
+                eprintln!("results-api retention: {e}");
+                1
+            }
+        };
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        std::process::exit(code);
     }
     let listeners = Listeners::bind(&settings)?;
     runtime().block_on(async move {

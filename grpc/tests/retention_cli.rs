@@ -114,6 +114,8 @@ fn a_dry_run_reports_and_a_run_deletes() {
         out.starts_with("retention dry run: would delete 3 results, 6 records (0 log records)"),
         "{out}"
     );
+    // Quiet at the end too (the actor system is not torn down behind the report).
+    assert!(!err.contains("panicked"), "{err}");
     for i in 0..3 {
         assert!(out.contains(&format!("  old/results/r{i}\n")), "{out}");
         assert!(
@@ -125,6 +127,7 @@ fn a_dry_run_reports_and_a_run_deletes() {
 
     let (code, out, err) = results_api(&dir, &["retention", "run"]);
     assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
     assert!(
         out.starts_with(
             "retention pass: deleted 3 results, 6 records (0 log records), 1 log blobs in 1 batches"
