@@ -2,7 +2,6 @@
 //! start-up (every problem names the key, e.g. `retention.rules[1].max_age`), then turned
 //! into the actors' retention configuration.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,26 +48,9 @@ impl Default for RetentionSettings {
     }
 }
 
-/// One `[[retention.rules]]` entry; empty conditions match anything, all given ones must
-/// hold.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetentionRule {
-    /// A name for logs; empty = `rules[<index>]`.
-    pub name: String,
-    /// Namespaces, exact or globs with `*` (`team-*`); any of them.
-    pub namespaces: Vec<String>,
-    /// Run types (`summary.type`, e.g. `tekton.dev/v1.PipelineRun`); any of them.
-    pub types: Vec<String>,
-    /// Statuses (`summary.status`): SUCCESS, FAILURE, TIMEOUT, CANCELLED, UNKNOWN; any.
-    pub statuses: Vec<String>,
-    /// The run's labels (`metadata.labels`), each equal.
-    pub labels: BTreeMap<String, String>,
-    /// The run's annotations (`metadata.annotations`), each equal.
-    pub annotations: BTreeMap<String, String>,
-    /// `30d`, `12h`, `1w2d`, … or `forever`.
-    pub max_age: String,
-}
+/// One `[[retention.rules]]` entry (the policy's own rule type, see
+/// [`results_actors::retention::RuleSpec`]).
+pub type RetentionRule = RuleSpec;
 
 impl RetentionSettings {
     /// Checks every key; answers the policy.
@@ -100,20 +82,7 @@ impl RetentionSettings {
 
     /// The checked policy.
     pub fn policy(&self) -> Result<Policy, SettingsError> {
-        let specs: Vec<RuleSpec> = self
-            .rules
-            .iter()
-            .map(|r| RuleSpec {
-                name: r.name.clone(),
-                namespaces: r.namespaces.clone(),
-                types: r.types.clone(),
-                statuses: r.statuses.clone(),
-                labels: r.labels.clone(),
-                annotations: r.annotations.clone(),
-                max_age: r.max_age.clone(),
-            })
-            .collect();
-        Policy::new(&self.default_max_age, &specs)
+        Policy::new(&self.default_max_age, &self.rules)
             .map_err(|e| invalid(format!("retention.{}", e.key), e.message))
     }
 

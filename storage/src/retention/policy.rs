@@ -7,9 +7,10 @@ use std::time::Duration;
 use super::age::MaxAge;
 use crate::model::{ResultName, Status, Timestamp};
 
-/// A rule as configured (`[[retention.rules]]`), before it is checked. Empty lists and
-/// maps match anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A rule as configured (`[[retention.rules]]`, read straight from the settings), before it
+/// is checked. Empty lists and maps match anything; all given conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RuleSpec {
     /// A name for logs and messages; empty = `rules[<index>]`.
     pub name: String,
