@@ -138,11 +138,11 @@ fn gauge(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    samples: &[(&Label, i64)],
+    samples: &[(Label, i64)],
 ) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, value) in samples {
-        ConstGauge::new(*value).encode(family.encode_family(*labels)?)?;
+        ConstGauge::new(*value).encode(family.encode_family(labels)?)?;
     }
     Ok(())
 }
@@ -162,8 +162,6 @@ impl Collector for Gauges {
             .iter()
             .map(|q| ([("pool", q.pool)], q.capacity as i64))
             .collect();
-        let depth: Vec<(&Label, i64)> = depth.iter().map(|(l, n)| (l, *n)).collect();
-        let capacity: Vec<(&Label, i64)> = capacity.iter().map(|(l, n)| (l, *n)).collect();
         gauge(
             &mut encoder,
             "results_api_actor_queue_depth",
@@ -178,15 +176,16 @@ impl Collector for Gauges {
         )?;
 
         let state = self.db.pool_state();
-        let in_use = [("state", "in_use")];
-        let idle = [("state", "idle")];
         gauge(
             &mut encoder,
             "results_api_db_connections",
             "Open database connections by state",
             &[
-                (&in_use, i64::from(state.connections - state.idle)),
-                (&idle, i64::from(state.idle)),
+                (
+                    [("state", "in_use")],
+                    i64::from(state.connections - state.idle),
+                ),
+                ([("state", "idle")], i64::from(state.idle)),
             ],
         )?;
 

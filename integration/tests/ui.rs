@@ -13,7 +13,9 @@ use integration::browser::Browser;
 use integration::secured::StaticAuthServer;
 use integration::{Backend, TestServer};
 use results_grpc::pb::v1alpha2 as pb;
+use results_grpc::pb::v1alpha2::results_client::ResultsClient;
 use serde_json::json;
+use tonic::codegen::StdError;
 
 /// Runs of pipeline `build` on four days, and of `deploy`: more than a page.
 const BUILDS: usize = 21;
@@ -44,8 +46,15 @@ fn run_json(name: &str, pipeline: &str, day: usize, succeeded: bool) -> String {
     .to_string()
 }
 
-/// Stores a run as upstream's watcher would: a Result and its PipelineRun Record.
-async fn store_run(client: &mut Client, name: &str, json: &str) {
+/// Stores a run as upstream's watcher would: a Result and its PipelineRun Record (through
+/// any channel: plain, or one that adds a token).
+async fn store_run<T>(client: &mut ResultsClient<T>, name: &str, json: &str)
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<StdError> + Send,
+{
     let result = format!("ci/results/{name}");
     client
         .create_result(pb::CreateResultRequest {
@@ -227,29 +236,7 @@ async fn with_auth_the_ui_says_401_until_it_has_a_token() {
         .await;
     for i in 0..3 {
         let name = format!("build-{i}");
-        let result = format!("ci/results/{name}");
-        admin
-            .create_result(pb::CreateResultRequest {
-                parent: "ci".into(),
-                result: Some(pb::Result {
-                    name: result.clone(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .unwrap();
-        admin
-            .create_record(pb::CreateRecordRequest {
-                parent: result.clone(),
-                record: Some(record(
-                    &result,
-                    &name,
-                    "tekton.dev/v1.PipelineRun",
-                    &run_json(&name, "build", 0, true),
-                )),
-            })
-            .await
-            .unwrap();
+        store_run(&mut admin, &name, &run_json(&name, "build", 0, true)).await;
     }
     let browser = Browser::start().await;
     browser
