@@ -16,6 +16,7 @@ use results_actors::{
     WatchRequest,
 };
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::fences::Fences;
@@ -57,8 +58,13 @@ impl ResultsApi {
 
     /// The actors for a read by `caller`: a read replica serves it only if it has replayed
     /// the caller's last write (see `fences`).
-    fn reader(&self, caller: &Credentials) -> Actors {
-        self.actors.reading_after(self.fences.of(caller))
+    fn reader(&self, caller: &Credentials) -> Cow<'_, Actors> {
+        // Without read replicas, or before this process has written, every fence is 0: no
+        // lookup (a lock and a hash of the token) on the read path.
+        if self.actors.written() == 0 {
+            return Cow::Borrowed(&self.actors);
+        }
+        Cow::Owned(self.actors.reading_after(self.fences.of(caller)))
     }
 
     /// Notes that `caller` wrote (with read replicas: its reads now wait for its write).
