@@ -2,8 +2,12 @@
 //! it naming the file; mode `none` off loopback is refused naming the settings to change;
 //! a denied request is logged with who, what and where, and no token is ever printed.
 
+mod support;
+
+use support::Scratch;
+
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,29 +15,6 @@ use std::time::{Duration, Instant};
 const API: &str = "/apis/results.tekton.dev/v1alpha2";
 /// How long the server may take to stop or to start before a test gives up.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("results-auth-cli-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `results-api` on a SQLite file in `dir`, on loopback ports the OS picks.
 fn results_api(dir: &Scratch) -> Command {
@@ -125,7 +106,7 @@ fn path_str(path: &Path) -> &str {
 
 #[test]
 fn a_token_file_that_cannot_be_used_stops_the_server_naming_the_file() {
-    let dir = Scratch::new("tokens");
+    let dir = Scratch::new("auth-cli-tokens");
     let missing = dir.path("missing.toml");
     let unparsable = dir.path("unparsable.toml");
     std::fs::write(&unparsable, "[[subjects]]\nname = \n").unwrap();
@@ -152,7 +133,7 @@ fn a_token_file_that_cannot_be_used_stops_the_server_naming_the_file() {
 
 #[test]
 fn no_authentication_off_loopback_is_refused_unless_forced() {
-    let dir = Scratch::new("open");
+    let dir = Scratch::new("auth-cli-open");
     for (key, addr) in [
         ("RESULTS_SERVER_GRPC_ADDR", "0.0.0.0:0"),
         ("RESULTS_SERVER_REST_ADDR", "[::]:0"),
@@ -190,7 +171,7 @@ fn no_authentication_off_loopback_is_refused_unless_forced() {
 async fn a_denied_request_is_logged_with_who_what_and_where_but_no_token() {
     const TOKEN: &str = "reader-token-9d4c1e";
     const UNKNOWN: &str = "nobody-token-77ab02";
-    let dir = Scratch::new("denied");
+    let dir = Scratch::new("auth-cli-denied");
     let tokens = dir.path("tokens.toml");
     std::fs::write(
         &tokens,

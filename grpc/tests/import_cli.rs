@@ -2,30 +2,14 @@
 //! again ends complete with no duplicates and the right counts; a `--from` that cannot be
 //! used exits 2 with a message naming it.
 
+mod support;
+
+use support::Scratch;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use results_storage::testing::UpstreamDb;
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("results-import-cli-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `results-api import ARGS` into a SQLite file (and logs directory) in `dir`.
 fn import(dir: &Scratch, args: &[&str]) -> Command {
@@ -63,7 +47,7 @@ fn count(text: &str, line: &str, label: &str) -> u64 {
 
 #[test]
 fn an_import_killed_halfway_completes_when_run_again() {
-    let dir = Scratch::new("killed");
+    let dir = Scratch::new("import-cli-killed");
     let upstream = UpstreamDb::create();
     let logs = dir.0.join("upstream-logs");
     let seeded = upstream.seed(300, 10, &logs);
@@ -127,7 +111,7 @@ fn an_import_killed_halfway_completes_when_run_again() {
 
 #[test]
 fn a_from_that_cannot_be_used_exits_2_naming_it() {
-    let dir = Scratch::new("bad-from");
+    let dir = Scratch::new("import-cli-bad-from");
     for (args, needle) in [
         (
             vec!["--from", "mysql://root@127.0.0.1/results"],

@@ -2,35 +2,17 @@
 //! dry run prints what would go and deletes nothing; a run deletes exactly that (log
 //! files included) and prints it; bad arguments print the usage and exit with 2.
 
+mod support;
+
+use support::Scratch;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use results_storage::model::{NewRecord, NewResult, RecordData, RecordName, ResultName, Timestamp};
 use results_storage::{store, Database, PoolSettings};
 
 const DAY: i64 = 86_400_000_000_000;
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "results-retention-cli-{test}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn url(dir: &Scratch) -> String {
     format!("sqlite://{}", dir.0.join("r.db").display())
@@ -105,7 +87,7 @@ fn count(db: &Database, name: &str) -> bool {
 
 #[test]
 fn a_dry_run_reports_and_a_run_deletes() {
-    let dir = Scratch::new("run");
+    let dir = Scratch::new("retention-cli-run");
     let db = seed(&dir);
 
     let (code, out, err) = results_api(&dir, &["retention", "run", "--dry-run"]);
@@ -153,7 +135,7 @@ fn a_dry_run_reports_and_a_run_deletes() {
 
 #[test]
 fn bad_arguments_print_the_usage_and_exit_with_2() {
-    let dir = Scratch::new("usage");
+    let dir = Scratch::new("retention-cli-usage");
     for args in [
         &["retention"][..],
         &["retention", "go"],
