@@ -52,7 +52,7 @@ impl WatcherThread {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            runtime.block_on(async move {
+            let crashed = runtime.block_on(async move {
                 let kube = kube::Client::try_from(kube::Config::new(url)).expect("kube client");
                 let watcher = Watcher::start(settings, kube)
                     .await
@@ -62,9 +62,16 @@ impl WatcherThread {
                     started_tx.send((watcher.metrics().clone(), watcher.metrics_addr(), identity));
                 if stopped.await.unwrap_or(Stop::Clean) == Stop::Clean {
                     watcher.shutdown().await;
+                    return None;
                 }
-                // Else the runtime is dropped with every task in it, mid-request.
+                Some(watcher)
             });
+            // A crash: the runtime goes first, with every task in it, mid-request. The
+            // watcher's handle is dropped only then: dropped while its tasks still ran, it
+            // would tell the leader election to stop, which releases the Lease as a clean
+            // shutdown does (seen as a "crash" hand-over without a transition).
+            drop(runtime);
+            drop(crashed);
         });
         let (metrics, metrics_addr, identity) = started_rx.recv().expect("the watcher started");
         WatcherThread {
