@@ -1,13 +1,14 @@
 //! `results-load`: starts the real `results-api` in-process on loopback ports and drives it
 //! over gRPC with a realistic Tekton workload, then prints a plain-text report: create,
 //! get and update rates, latencies of typical listings, memory, and the yardstick of the
-//! same records inserted with a plain autocommit INSERT loop.
+//! same records inserted with plain autocommit INSERT loops (into a primary-key-only table,
+//! and into a copy of the records table with all its indexes).
 //!
 //! ```sh
 //! cargo run --release -p integration --bin results-load -- \
 //!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
 //!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH] \
-//!     [--auth none|static|kubernetes] [--gets N]
+//!     [--auth none|static|kubernetes] [--gets N] [--index-costs [--index-cost-records M]]
 //! cargo run --release -p integration --bin results-load -- --watch \
 //!     [--subscribers S] [--namespaces N] [--wildcard W] [--rate R] [--seconds T] \
 //!     [--record-kb K] [--poll-ms P] [--replica] [--no-baseline] [--database-url URL] \
@@ -20,6 +21,7 @@ mod catalog;
 mod drive;
 mod raw;
 mod report;
+mod size;
 mod stats;
 mod upstream;
 mod watch;
@@ -39,7 +41,7 @@ use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
 
 const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
 [--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
-[--auth none|static|kubernetes] [--gets N]
+[--auth none|static|kubernetes] [--gets N] [--index-costs [--index-cost-records M]]
 
   --database-url URL  sqlite://PATH, postgres://… or mysql://… (the database must exist);
                       default: a SQLite file in a new temporary directory
@@ -56,6 +58,13 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
                       in this process answers TokenReviews and SubjectAccessReviews): the
                       clients send a bearer token allowed everything
   --gets N            random GetRecord calls (default 5000)
+  --index-costs       after the yardsticks, the concurrent INSERT loop into the copy of
+                      `records` once per index with only that index dropped
+  --index-cost-records M  records per such run (default 20000)
+
+Yardsticks (after the server has stopped, on the same records): plain single-row
+autocommit INSERT loops at concurrency 1 and C into load_raw (a primary key only) and
+into load_records (a copy of the records table with every index, no foreign key).
 
 --watch: watch streams under write load instead (see watch.rs); first the writes alone
 (the baseline), then the same writes with the subscribers:
@@ -87,6 +96,8 @@ struct Args {
     server_binary: Option<String>,
     auth: String,
     gets: u64,
+    index_costs: bool,
+    index_cost_records: u64,
     watch: Option<watch::WatchArgs>,
     poll_ms: Option<u64>,
     replica: bool,
@@ -107,6 +118,8 @@ fn parse_args() -> anyhow::Result<Args> {
         server_binary: None,
         auth: "none".into(),
         gets: 5000,
+        index_costs: false,
+        index_cost_records: 20_000,
         watch: None,
         poll_ms: None,
         replica: false,
@@ -164,6 +177,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "--server-binary" => args.server_binary = Some(value(&flag)?),
             "--auth" => args.auth = value(&flag)?,
             "--gets" => args.gets = num(&flag, value(&flag)?)?,
+            "--index-costs" => args.index_costs = true,
+            "--index-cost-records" => args.index_cost_records = num(&flag, value(&flag)?)?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -299,26 +314,32 @@ fn run() -> anyhow::Result<()> {
         report.notes.push(format!("server shutdown: {e:#}"));
     }
 
-    // The yardstick, on the same records, after the server has stopped.
+    // The yardsticks, on the same records, after the server has stopped.
     let ops = |k: usize| report.phases.get(k).map_or(0, |(_, s)| s.ops());
     let (c1, cn) = (ops(PHASE_CREATE_1), ops(PHASE_CREATE_C));
     let scratch = raw::scratch_url(&url);
     eprintln!(
-        "raw INSERT yardstick into load_raw ({})",
+        "yardsticks: plain INSERT loops into load_raw and load_records ({})",
         if backend == Backend::Sqlite {
             raw::sqlite_path(&scratch)
         } else {
             "same database"
         }
     );
-    raw::create_scratch(&scratch)?;
-    let outcome = (|| -> anyhow::Result<()> {
-        let s = raw::insert_loop(&scratch, &workload, 0..c1, 1, deadline)?;
-        report.raw.push(("raw INSERT c=1".into(), s));
-        let s = raw::insert_loop(&scratch, &workload, c1..c1 + cn, c, deadline)?;
-        report.raw.push((format!("raw INSERT c={c}"), s));
-        Ok(())
-    })();
+    match size::measure(&url) {
+        Ok(size) => report.db_size = Some(size),
+        Err(e) => report.notes.push(format!("database size: {e:#}")),
+    }
+    let outcome = yardsticks(
+        &url,
+        &scratch,
+        &workload,
+        (c1, cn),
+        c,
+        &args,
+        deadline,
+        &mut report,
+    );
     let dropped = raw::drop_scratch(&scratch);
     outcome?;
     dropped?;
@@ -336,6 +357,75 @@ fn run() -> anyhow::Result<()> {
             "\nreminder: the {n} records are left in {url}; drop the database (or file) when done"
         ),
     }
+    Ok(())
+}
+
+/// The plain INSERT loops over the records the server created (`c1` at concurrency 1, then
+/// `cn` at `c`): into a primary-key-only table, then into a copy of `records` with all its
+/// indexes; with `--index-costs`, the concurrent loop again once per index with only that
+/// index dropped (on the first `--index-cost-records` of those records).
+#[allow(clippy::too_many_arguments)]
+fn yardsticks(
+    url: &str,
+    scratch: &str,
+    workload: &Workload,
+    (c1, cn): (u64, u64),
+    c: usize,
+    args: &Args,
+    deadline: Instant,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use raw::Table;
+    raw::create_scratch(scratch)?;
+    let s = raw::insert_loop(scratch, Table::PkOnly, workload, 0..c1, 1, deadline)?;
+    report.raw.push(("raw INSERT c=1".into(), s));
+    let s = raw::insert_loop(scratch, Table::PkOnly, workload, c1..c1 + cn, c, deadline)?;
+    report.raw.push((format!("raw INSERT c={c}"), s));
+    raw::create_schema_copy(url, scratch)?;
+    let s = raw::insert_loop(scratch, Table::SchemaCopy, workload, 0..c1, 1, deadline)?;
+    report.raw.push(("schema INSERT c=1".into(), s));
+    let s = raw::insert_loop(
+        scratch,
+        Table::SchemaCopy,
+        workload,
+        c1..c1 + cn,
+        c,
+        deadline,
+    )?;
+    report.raw.push((format!("schema INSERT c={c}"), s));
+    if !args.index_costs {
+        return Ok(());
+    }
+    let subset = c1..c1 + cn.min(args.index_cost_records);
+    let indexes = {
+        raw::create_schema_copy(url, scratch)?;
+        raw::Raw::connect(scratch)?.copy_indexes()?
+    };
+    eprintln!(
+        "index costs: {} indexes, {} records each run",
+        indexes.len(),
+        subset.end - subset.start
+    );
+    // A fresh copy of `records`, without index `drop`.
+    let fresh_copy = |drop: Option<&str>| -> anyhow::Result<()> {
+        raw::create_schema_copy(url, scratch)?;
+        if let Some(name) = drop {
+            raw::Raw::connect(scratch)?.drop_copy_index(name)?;
+        }
+        Ok(())
+    };
+    let copy = Table::SchemaCopy;
+    // All indexes before and after the per-index runs, to show the drift between them.
+    fresh_copy(None)?;
+    let before = raw::insert_loop(scratch, copy, workload, subset.clone(), c, deadline)?;
+    for (name, def) in &indexes {
+        fresh_copy(Some(name))?;
+        let s = raw::insert_loop(scratch, copy, workload, subset.clone(), c, deadline)?;
+        report.index_costs.push((name.clone(), def.clone(), s));
+    }
+    fresh_copy(None)?;
+    let after = raw::insert_loop(scratch, copy, workload, subset.clone(), c, deadline)?;
+    report.index_baseline = vec![before, after];
     Ok(())
 }
 

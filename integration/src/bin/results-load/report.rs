@@ -13,6 +13,14 @@ pub const PHASE_CREATE_1: usize = 1;
 /// Index in `Report::phases` of the creates at concurrency C.
 pub const PHASE_CREATE_C: usize = 2;
 
+/// Which create phase is compared with which yardstick (index into `Report::raw`).
+pub const YARDSTICKS: [(usize, usize); 4] = [
+    (PHASE_CREATE_1, 0),
+    (PHASE_CREATE_C, 1),
+    (PHASE_CREATE_1, 2),
+    (PHASE_CREATE_C, 3),
+];
+
 /// Everything measured.
 #[derive(Default)]
 pub struct Report {
@@ -24,8 +32,15 @@ pub struct Report {
     pub rss_mb: (f64, f64),
     /// Whether `rss_mb` is the server's alone (a child process) rather than this process's.
     pub server_alone: bool,
-    /// The raw INSERT yardstick at concurrency 1 and C.
+    /// The yardsticks: INSERT loops into the primary-key-only table at concurrency 1 and C,
+    /// then into the copy of `records` at 1 and C (see [`YARDSTICKS`]).
     pub raw: Vec<(String, Stats)>,
+    /// The database's size once the records are in (before the yardsticks).
+    pub db_size: Option<crate::size::DbSize>,
+    /// `--index-costs`: (index, definition, the loop with only that index dropped).
+    pub index_costs: Vec<(String, String, Stats)>,
+    /// `--index-costs`: the loop with every index, before and after the per-index runs.
+    pub index_baseline: Vec<Stats>,
     /// Mean document size of a sample, in KiB.
     pub mean_doc_kb: f64,
     /// Anything else worth saying.
@@ -65,12 +80,12 @@ pub fn print_report(
     println!();
     println!();
     println!(
-        "{:<20} {:>8} {:>7} {:>9} {:>10} {:>9} {:>9}",
-        "operation", "ok", "errors", "secs", "ops/s", "p50 ms", "p95 ms"
+        "{:<20} {:>8} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "operation", "ok", "errors", "secs", "ops/s", "p50 ms", "p95 ms", "p99 ms"
     );
     for (label, s) in r.phases.iter().chain(r.raw.iter()) {
         println!(
-            "{:<20} {:>8} {:>7} {:>9.2} {:>10.1} {:>9.2} {:>9.2}{}",
+            "{:<20} {:>8} {:>7} {:>9.2} {:>10.1} {:>9.2} {:>9.2} {:>9.2}{}",
             label,
             s.ok,
             s.errors,
@@ -78,6 +93,7 @@ pub fn print_report(
             s.rate(),
             s.pct_ms(50),
             s.pct_ms(95),
+            s.pct_ms(99),
             if s.truncated {
                 "  (stopped at --max-seconds)"
             } else {
@@ -85,14 +101,15 @@ pub fn print_report(
             }
         );
     }
-    for (ours, raw) in [(PHASE_CREATE_1, 0), (PHASE_CREATE_C, 1)] {
+    for (ours, raw) in YARDSTICKS {
         match (r.phases.get(ours), r.raw.get(raw)) {
             (Some((o, os)), Some((w, ws))) if ws.rate() > 0.0 => {
                 println!("ratio {o} / {w}: {:.2}", os.rate() / ws.rate());
             }
-            _ => println!("ratio ours / raw: n/a (phase missing)"),
+            _ => println!("ratio ours / yardstick: n/a (phase missing)"),
         }
     }
+    print_index_costs(r);
     println!();
     println!(
         "listings: parent {}, order_by {}, page_size {}; first page repeated 20 times, then paged to the end",
@@ -189,7 +206,72 @@ pub fn print_report(
             println!("  error in {label}: {e}");
         }
     }
+    if let Some(size) = &r.db_size {
+        let records = r
+            .phases
+            .get(PHASE_CREATE_1)
+            .zip(r.phases.get(PHASE_CREATE_C))
+            .map_or(0, |((_, a), (_, b))| a.ok + b.ok);
+        let mb = |b: u64| b as f64 / 1e6;
+        println!(
+            "database size: {:.1} MB, {:.2} KB per Record ({records} Records stored by this run){}",
+            mb(size.total),
+            if records > 0 {
+                size.total as f64 / records as f64 / 1e3
+            } else {
+                0.0
+            },
+            if size.tables.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; largest tables with their indexes: {}",
+                    size.tables
+                        .iter()
+                        .map(|(t, b)| format!("{t} {:.1} MB", mb(*b)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
     for note in &r.notes {
         println!("  note: {note}");
+    }
+}
+
+/// The cost of each index of `records` on the concurrent INSERT loop: the rate with only that
+/// index dropped over the rate with all of them (the mean of the runs before and after).
+fn print_index_costs(r: &Report) {
+    if r.index_costs.is_empty() {
+        return;
+    }
+    let all: Vec<f64> = r.index_baseline.iter().map(Stats::rate).collect();
+    let base = all.iter().sum::<f64>() / all.len().max(1) as f64;
+    println!();
+    println!(
+        "index costs: INSERT loop into the copy of records, all indexes {} ops/s (runs before \
+         and after the others: {})",
+        format_args!("{base:.1}"),
+        all.iter()
+            .map(|a| format!("{a:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{:<40} {:>10} {:>12}  definition",
+        "without index", "ops/s", "vs all"
+    );
+    for (name, def, s) in &r.index_costs {
+        println!(
+            "{:<40} {:>10.1} {:>11.2}x  {}",
+            name,
+            s.rate(),
+            if base > 0.0 { s.rate() / base } else { 0.0 },
+            def
+        );
+        if let Some(e) = s.first_errors.first() {
+            println!("    ! {} errors, the first: {e}", s.errors);
+        }
     }
 }
