@@ -12,9 +12,10 @@
 //! is paged to its end, 100 rows a page, newest first; for each page the connection's
 //! own handler counters say how many index entries MariaDB read (`Handler_icp_attempts`
 //! when the index condition is pushed down, else `Handler_read_next` +
-//! `Handler_read_prev`). It prints, per listing, the mean time and entries read per page
-//! in the first and the last tenth of the pages, and their ratio: flat when a page seeks
-//! to its token, growing with the depth when it re-reads the earlier pages.
+//! `Handler_read_prev`). It prints, per listing, the total time and entries read, the
+//! mean time and entries read per page in each tenth of the pages, and the ratio of the
+//! last tenth to the first: flat when a page seeks to its token, growing with the depth
+//! when it re-reads the earlier pages.
 
 use std::time::{Duration, Instant};
 
@@ -191,20 +192,26 @@ fn report(label: &str, pages: &[(Duration, u64)]) {
         let read = part.iter().map(|(_, r)| *r as f64).sum::<f64>() / part.len() as f64;
         (ms, read)
     };
-    let (first_ms, first_read) = mean(&pages[..tenth]);
-    let (last_ms, last_read) = mean(&pages[pages.len() - tenth..]);
+    let tenths: Vec<(f64, f64)> = pages.chunks(tenth).map(mean).collect();
+    let (first_ms, first_read) = tenths[0];
+    let (last_ms, last_read) = tenths[tenths.len() - 1];
     let total: Duration = pages.iter().map(|(d, _)| *d).sum();
     let read: u64 = pages.iter().map(|(_, r)| r).sum();
     let max = pages.iter().map(|(_, r)| *r).max().unwrap_or(0);
     println!(
-        "{label}: {} pages in {:.2} s; first tenth {first_ms:.2} ms / {first_read:.0} entries \
-         a page, last tenth {last_ms:.2} ms / {last_read:.0} entries (time ×{:.2}, entries \
-         ×{:.2}); entries read in all {read}, at most {max} for a page",
+        "{label}: {} pages in {:.2} s, {read} index entries read (at most {max} by a page); \
+         last tenth / first tenth: time {last_ms:.2} / {first_ms:.2} ms = {:.2}, entries \
+         {last_read:.0} / {first_read:.0} = {:.2}",
         pages.len(),
         total.as_secs_f64(),
         last_ms / first_ms,
         last_read / first_read.max(1.0),
     );
+    let each: Vec<String> = tenths
+        .iter()
+        .map(|(ms, read)| format!("{ms:.1} ms/{read:.0}"))
+        .collect();
+    println!("  per tenth of the pages: {}", each.join(", "));
 }
 
 #[test]

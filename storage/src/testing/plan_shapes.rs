@@ -11,11 +11,11 @@
 //! itself, MariaDB 10.11 costs the keyset's `range` (each row looked up) above a table
 //! scan while the rows still to come are a large part of the table, drops it, and reads
 //! the same index as `ref` on the namespace alone, which reads and discards every row of
-//! the earlier pages. In this fixture (`ns-a` holds 3,500 of 11,000 Records) a 21-row
-//! page 1,000 rows deep read 1,021 index entries that way (`Handler_icp_attempts`); from
-//! about 1,500 rows deep the range won by itself. Every namespace shape below that
-//! names an index now seeks; the ones pinned `Walk` on MariaDB with a continued page
-//! are the check that the hint is there.
+//! the earlier pages. In a table of this fixture's proportions (`ns-a` holds 3,500 of
+//! 11,000 Records) a 21-row page 1,000 rows deep read 1,022 index entries that way
+//! (`Handler_icp_attempts`), and from about 1,500 rows deep the range won by itself;
+//! `testing::namespace_pages` measures it in a namespace of 100,000 Records. The
+//! MariaDB namespace shapes below pinned `Walk` are the check that the hint is there.
 //!
 //! Where a backend does not manage that today, the test pins the current shape, so a
 //! change in either direction shows (a [`PagePlan`] other than `Walk`):
