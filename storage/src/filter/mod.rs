@@ -11,6 +11,7 @@
 
 mod check;
 mod eval;
+mod index_use;
 mod int;
 pub(crate) mod ir;
 mod regex;

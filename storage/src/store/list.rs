@@ -1,9 +1,14 @@
 //! Keyset pagination over an index-friendly order (the [`Plan`] of a listing), and
 //! ListRecords; ListResults is in [`super::result_list`]. Pages are read in chunks (see
 //! [`super::chunks`]) and bounded by bytes as well as by `page_size`.
+//!
+//! On MySQL/MariaDB a listing scoped to one namespace names the index of its order
+//! (`FORCE INDEX`, see [`namespace_index`]): MariaDB 10.11 otherwise reads that index as
+//! `ref` on the namespace alone whenever the rows after the page token are a large share
+//! of the table (it costs the keyset's `range` above a table scan and drops it), and so
+//! re-reads every earlier page's rows on each later page.
 
 use diesel::prelude::*;
-use diesel::query_dsl::methods as dsl;
 use diesel::sql_types::BigInt;
 
 use crate::connection::{with_conn, Backend, Conn};
@@ -15,8 +20,8 @@ use crate::page::{
     page_size, Collection, Cursor, Direction, Order, OrderField, TokenScope, TokenSigner,
 };
 use crate::rows::RecordRow;
-use crate::schema::records;
 use crate::store::chunks::{self, Chunk, Fetched};
+use crate::store::page_select::PageSelect;
 use crate::store::projection::{self, ListedColumns};
 use crate::{Error, Result};
 
@@ -109,8 +114,11 @@ fn record_cursor(plan: &Plan, r: &StoredRecord) -> Cursor {
     }
 }
 
-/// The WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
+/// The index hint, WHERE, ORDER BY and LIMIT of the one query a page of a listing runs.
 pub(crate) struct PageQuery {
+    /// The index MySQL/MariaDB must read the rows through (`FORCE INDEX`); never set on
+    /// the other backends.
+    pub(super) index: Option<&'static str>,
     pub(super) condition: Fragment,
     pub(super) order: Fragment<BigInt>,
     pub(super) limit: i64,
@@ -119,7 +127,10 @@ pub(crate) struct PageQuery {
 impl PageQuery {
     /// Identifies the statement this page prepares (see `Conn::note_statement_shape`).
     pub(super) fn shape(&self) -> u64 {
-        self.condition.shape() ^ self.order.shape().rotate_left(1)
+        use std::hash::{Hash, Hasher};
+        let mut index = std::hash::DefaultHasher::new();
+        self.index.hash(&mut index);
+        self.condition.shape() ^ self.order.shape().rotate_left(1) ^ index.finish()
     }
 }
 
@@ -139,28 +150,74 @@ pub(crate) fn records_listing(
     Ok((page, columns))
 }
 
-/// The query a chunk of a ListRecords page runs; `testing::explain_list_records` explains
-/// this same query.
-pub(crate) type RecordsQuery<'a, DB> =
-    records::BoxedQuery<'a, DB, diesel::dsl::SqlTypeOf<ListedColumns>>;
+/// The query a chunk of a ListRecords page runs, on every backend;
+/// `testing::explain_list_records` explains this same query.
+pub(crate) fn records_query(page: PageQuery, columns: ListedColumns) -> PageSelect<ListedColumns> {
+    PageSelect::new("records", columns, page)
+}
 
-/// Builds [`RecordsQuery`] for any backend. The bounds name each DSL step, since diesel
-/// does not let code name what a backend must support for them.
-pub(crate) fn records_query<'a, DB>(page: PageQuery, columns: ListedColumns) -> RecordsQuery<'a, DB>
-where
-    DB: diesel::backend::Backend,
-    diesel::dsl::Select<records::table, ListedColumns>:
-        dsl::BoxedDsl<'a, DB, Output = RecordsQuery<'a, DB>>,
-    RecordsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = RecordsQuery<'a, DB>>
-        + dsl::OrderDsl<Fragment<BigInt>, Output = RecordsQuery<'a, DB>>
-        + dsl::LimitDsl<Output = RecordsQuery<'a, DB>>,
-{
-    records::table
-        .select(columns)
-        .into_boxed()
-        .filter(page.condition)
-        .order_by(page.order)
-        .limit(page.limit)
+/// What a listing is scoped to: written into its page tokens, and telling whether the
+/// listing reads one namespace.
+pub(crate) trait ListingScope: std::fmt::Display {
+    /// Whether the listing's rows are exactly those of one namespace: Results whose parent
+    /// is one namespace, Records of every Result of one namespace.
+    fn is_one_namespace(&self) -> bool;
+}
+
+impl ListingScope for ListScope {
+    fn is_one_namespace(&self) -> bool {
+        match self {
+            ListScope::Exactly(_) => true,
+            // `parent IN (?)` of one value is `parent = ?` to every planner.
+            ListScope::Among(values) => values.len() == 1,
+            ListScope::Any => false,
+        }
+    }
+}
+
+impl ListingScope for RecordScope {
+    fn is_one_namespace(&self) -> bool {
+        self.parent.is_one_namespace() && self.result == ListScope::Any
+    }
+}
+
+/// The index a page of a listing of one namespace (see [`ListingScope`]) names on
+/// MySQL/MariaDB: the namespace's index in the order of `order`, when that is the one
+/// index serving the page. Then a continued page reads it as a `range` from the page
+/// token; without the hint, MariaDB 10.11 reads it as `ref` from the namespace's first
+/// row whenever the rest of the namespace is a large share of the table, reading and
+/// discarding every earlier page (see `testing::plan_shapes`). No hint for:
+///
+/// - orders by two fields, which no index serves in order (the rows are sorted);
+/// - a filter that another index could narrow: one comparing `summary_status`
+///   (`results_by_parent_status`) or a time other than the order's own columns (see
+///   [`Filter::mysql_index_columns`]). Filters on text, JSON paths, annotations, and
+///   `data_type` (compared by bytes) are checked on each row of the order's index
+///   whether or not it is named, so the hint only adds the seek;
+/// - other scopes: Records of one Result walk `records_by_result_*` as a `range` from
+///   the token already, and listings of every namespace have no namespace to seek in.
+fn namespace_index(collection: Collection, order: &Order, filter: &Filter) -> Option<&'static str> {
+    let [(field, _)] = order.keys[..] else {
+        return None;
+    };
+    let own = expressions(field, Backend::Mysql);
+    if !filter
+        .mysql_index_columns()
+        .iter()
+        .all(|column| own.contains(column))
+    {
+        return None;
+    }
+    Some(match (collection, field) {
+        (Collection::Records, OrderField::CreateTime) => "records_by_parent_create_time",
+        (Collection::Records, OrderField::UpdateTime) => "records_by_parent_update_time",
+        (Collection::Results, OrderField::CreateTime) => "results_by_parent_create_time",
+        (Collection::Results, OrderField::UpdateTime) => "results_by_parent_update_time",
+        (Collection::Results, OrderField::SummaryStartTime) => "results_by_parent_start_time",
+        (Collection::Results, OrderField::SummaryEndTime) => "results_by_parent_end_time",
+        // Records have no summary times (`Order::parse` rejects them).
+        (Collection::Records, _) => return None,
+    })
 }
 
 /// The rows of a Record listing's parent (`-` segments add no condition).
@@ -228,12 +285,14 @@ pub(crate) struct Plan {
     pub(super) page_size: usize,
     /// Where the page starts (after this row).
     pub(super) after: Option<Cursor>,
+    /// The index to read on MySQL/MariaDB (see [`namespace_index`]).
+    index: Option<&'static str>,
     scope: TokenScope,
     signer: TokenSigner,
 }
 
 impl Plan {
-    pub(super) fn new<S: std::fmt::Display>(
+    pub(super) fn new<S: ListingScope>(
         collection: Collection,
         backend: Backend,
         signer: &TokenSigner,
@@ -266,12 +325,19 @@ impl Plan {
                 Some(cursor)
             }
         };
+        let index = match backend {
+            Backend::Mysql if request.scope.is_one_namespace() => {
+                namespace_index(collection, &order, &filter)
+            }
+            _ => None,
+        };
         Ok(Plan {
             backend,
             filter,
             order,
             page_size,
             after,
+            index,
             scope,
             signer: signer.clone(),
         })
@@ -288,6 +354,7 @@ impl Plan {
     /// The query of `limit` rows after the plan's cursor, among the rows `scope` selects.
     pub(super) fn page_query(&self, scope: Fragment, limit: i64) -> PageQuery {
         PageQuery {
+            index: self.index,
             // The keyset before the filter: SQLite seeks with the first of two bounds on
             // the same column, and the keyset's is the tighter one.
             condition: scope.and(self.keyset()).and(self.condition()).or_true(),
@@ -400,6 +467,118 @@ impl Plan {
         Page {
             items,
             next_page_token,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index a listing names on `backend` (see [`namespace_index`]).
+    fn index<S: ListingScope>(
+        collection: Collection,
+        backend: Backend,
+        scope: S,
+        filter: &str,
+        order_by: &str,
+    ) -> Option<&'static str> {
+        let request = ListRequest {
+            scope,
+            filter: filter.to_owned(),
+            page_size: 0,
+            page_token: String::new(),
+            order_by: order_by.to_owned(),
+        };
+        let signer = TokenSigner::new(b"k".to_vec());
+        Plan::new(collection, backend, &signer, &request)
+            .expect("valid")
+            .index
+    }
+
+    #[test]
+    fn only_mariadb_listings_of_one_namespace_name_the_index_of_their_order() {
+        let records = |scope: &str, filter: &str, order_by: &str| {
+            let scope = RecordScope::parse(scope).expect("scope");
+            index(Collection::Records, Backend::Mysql, scope, filter, order_by)
+        };
+        let results = |scope: ListScope, filter: &str, order_by: &str| {
+            index(Collection::Results, Backend::Mysql, scope, filter, order_by)
+        };
+        let ns = || ListScope::Exactly("ns".into());
+        let after = r#"create_time > timestamp("2026-01-01T02:00:00Z")"#;
+
+        assert_eq!(
+            records("ns/results/-", "", ""),
+            Some("records_by_parent_create_time")
+        );
+        assert_eq!(
+            records("ns/results/-", "", "update_time desc"),
+            Some("records_by_parent_update_time")
+        );
+        // Filters no other index narrows, and a range on the order's own column.
+        for filter in [
+            r#"data_type == "tekton.dev/v1.TaskRun""#,
+            r#"data.status.conditions[0].reason == "Failed""#,
+            after,
+        ] {
+            assert_eq!(
+                records("ns/results/-", filter, "create_time desc"),
+                Some("records_by_parent_create_time"),
+                "{filter}"
+            );
+        }
+        // A range on another time, two order fields, other scopes: no hint.
+        assert_eq!(records("ns/results/-", after, "update_time desc"), None);
+        assert_eq!(
+            records("ns/results/-", "", "update_time desc, create_time desc"),
+            None
+        );
+        assert_eq!(records("ns/results/r", "", ""), None);
+        assert_eq!(records("-/results/-", "", ""), None);
+        assert_eq!(records("-/results/r", "", ""), None);
+
+        assert_eq!(
+            results(ns(), r#"annotations["team"] == "a""#, "create_time desc"),
+            Some("results_by_parent_create_time")
+        );
+        assert_eq!(
+            results(ns(), "", "update_time desc"),
+            Some("results_by_parent_update_time")
+        );
+        assert_eq!(
+            results(ns(), "", "summary.start_time desc"),
+            Some("results_by_parent_start_time")
+        );
+        assert_eq!(
+            results(ns(), "", "summary.end_time"),
+            Some("results_by_parent_end_time")
+        );
+        assert_eq!(
+            results(ListScope::Among(vec!["ns".into()]), "", ""),
+            Some("results_by_parent_create_time")
+        );
+        // `results_by_parent_status` serves a status filter; the start time's own index
+        // serves a range on it (the order's index holds its generated keys instead).
+        assert_eq!(results(ns(), "summary.status == FAILURE", ""), None);
+        assert_eq!(
+            results(
+                ns(),
+                r#"summary.start_time > timestamp("2026-01-01T02:00:00Z")"#,
+                "summary.start_time desc"
+            ),
+            None
+        );
+        assert_eq!(results(ListScope::Any, "", ""), None);
+        assert_eq!(
+            results(ListScope::Among(vec!["a".into(), "b".into()]), "", ""),
+            None
+        );
+
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let scope = RecordScope::parse("ns/results/-").expect("scope");
+            assert_eq!(index(Collection::Records, backend, scope, "", ""), None);
+            assert_eq!(index(Collection::Results, backend, ns(), "", ""), None);
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod changes;
 mod chunks;
 pub mod leases;
 pub(crate) mod list;
+mod page_select;
 mod ping;
 pub(crate) mod projection;
 mod records;

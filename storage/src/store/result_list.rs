@@ -2,7 +2,6 @@
 //! annotations as well as by `page_size`, read in chunks like Record pages.
 
 use diesel::prelude::*;
-use diesel::query_dsl::methods as dsl;
 use diesel::sql_types::{BigInt, Nullable};
 
 use crate::connection::{with_conn, Backend, Conn};
@@ -15,6 +14,7 @@ use crate::rows::ResultRow;
 use crate::schema::results;
 use crate::store::chunks::Fetched;
 use crate::store::list::{ListRequest, Page, PageQuery, Plan};
+use crate::store::page_select::PageSelect;
 use crate::store::projection::text_bytes;
 use crate::{Error, Result};
 
@@ -174,26 +174,8 @@ pub(crate) fn results_listing(
     Ok((page, listed_columns(backend, chunk.row_bytes)))
 }
 
-/// The query a chunk of a ListResults page runs; `testing::explain_list_results` explains
-/// this same query.
-pub(crate) type ResultsQuery<'a, DB> =
-    results::BoxedQuery<'a, DB, diesel::dsl::SqlTypeOf<ListedColumns>>;
-
-/// Builds [`ResultsQuery`] for any backend. The bounds name each DSL step, since diesel
-/// does not let code name what a backend must support for them.
-pub(crate) fn results_query<'a, DB>(page: PageQuery, columns: ListedColumns) -> ResultsQuery<'a, DB>
-where
-    DB: diesel::backend::Backend,
-    diesel::dsl::Select<results::table, ListedColumns>:
-        dsl::BoxedDsl<'a, DB, Output = ResultsQuery<'a, DB>>,
-    ResultsQuery<'a, DB>: dsl::FilterDsl<Fragment, Output = ResultsQuery<'a, DB>>
-        + dsl::OrderDsl<Fragment<BigInt>, Output = ResultsQuery<'a, DB>>
-        + dsl::LimitDsl<Output = ResultsQuery<'a, DB>>,
-{
-    results::table
-        .select(columns)
-        .into_boxed()
-        .filter(page.condition)
-        .order_by(page.order)
-        .limit(page.limit)
+/// The query a chunk of a ListResults page runs, on every backend;
+/// `testing::explain_list_results` explains this same query.
+pub(crate) fn results_query(page: PageQuery, columns: ListedColumns) -> PageSelect<ListedColumns> {
+    PageSelect::new("results", columns, page)
 }

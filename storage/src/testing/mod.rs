@@ -10,6 +10,8 @@ pub mod bulk;
 mod db;
 mod explain;
 #[cfg(test)]
+mod namespace_pages;
+#[cfg(test)]
 mod plan_shapes;
 mod query_plan;
 #[cfg(feature = "test-support")]
