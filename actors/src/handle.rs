@@ -130,7 +130,7 @@ impl<A: Actor> Clone for Pool<A> {
 #[derive(Clone)]
 pub struct Actors {
     writer: Pool<StorageWriter>,
-    batcher: WriteBatcher,
+    batcher: Addr<WriteBatcher>,
     query: Pool<QueryExecutor>,
     feed: Addr<ChangeFeed>,
     /// How far the change feed has read the log (webhook sinks wait on it).
@@ -217,7 +217,8 @@ impl Actors {
             wait: settings.batch_wait,
             in_flight: writers,
         };
-        let batcher = WriteBatcher::new(writer.addr.clone(), limits, metrics.batch_size.clone());
+        let batcher =
+            WriteBatcher::new(writer.addr.clone(), limits, metrics.batch_size.clone()).start();
         let (published, feed_position) = tokio::sync::watch::channel(0);
         let watch_counts = Arc::new(Counts::default());
         let feed = ChangeFeed::new(
@@ -292,8 +293,7 @@ impl Actors {
     /// Submits a write for group commit (admitted like any other write) and waits for its
     /// own answer.
     async fn write<W: Write>(&self, write: W) -> Result<W::Stored> {
-        self.admitted(&self.writer, || self.batcher.submit(write))
-            .await
+        self.send(&self.writer, &self.batcher, write).await
     }
 
     async fn call<A, M, T>(&self, pool: &Pool<A>, msg: M) -> Result<T>
@@ -315,31 +315,20 @@ impl Actors {
         M: Message<Result = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        // Sent only once admitted: actix queues a message as soon as `send` is called.
-        self.admitted(pool, || to.send(msg)).await
-    }
-
-    /// Waits for `pool` to admit a call, then makes it (`call`) and waits for its answer,
-    /// holding the pool's slot until the answer, at most the call timeout.
-    async fn admitted<P, T, F>(&self, pool: &Pool<P>, call: impl FnOnce() -> F) -> Result<T>
-    where
-        P: Actor,
-        F: std::future::Future<Output = std::result::Result<Result<T>, MailboxError>>,
-    {
         let asked = Instant::now();
         let slot = pool.admit(self.timeout).await;
         let admitted = Instant::now();
         let answer = match slot {
             Ok(slot) => {
-                let answer = tokio::time::timeout(self.timeout, call()).await;
+                let answer = to.send(msg).timeout(self.timeout).await;
                 drop(slot);
                 match answer {
-                    Ok(Ok(result)) => result,
-                    Err(_) | Ok(Err(MailboxError::Timeout)) => Err(Error::Timeout {
+                    Ok(result) => result,
+                    Err(MailboxError::Timeout) => Err(Error::Timeout {
                         pool: pool.name,
                         timeout: self.timeout,
                     }),
-                    Ok(Err(MailboxError::Closed)) => Err(Error::Stopped { pool: pool.name }),
+                    Err(MailboxError::Closed) => Err(Error::Stopped { pool: pool.name }),
                 }
             }
             Err(refused) => Err(refused),

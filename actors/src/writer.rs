@@ -165,10 +165,8 @@ impl Handler<ApplyBatch> for StorageWriter {
     /// Runs the batch, then answers each caller: with what its write stored once that is
     /// committed, else with why not.
     fn handle(&mut self, msg: ApplyBatch, _: &mut Self::Context) -> Self::Result {
-        // The batch's slot is freed (and the next batch sent) when `msg` is dropped, after
-        // every caller is answered.
-        let ops = &msg.ops;
-        match guard("ApplyBatch", || Ok(self.apply_batch(ops))) {
+        let ops = msg.0;
+        match guard("ApplyBatch", || Ok(self.apply_batch(&ops))) {
             Ok(outcomes) => {
                 if outcomes.iter().any(Result::is_ok) {
                     self.changed.raise();
@@ -182,7 +180,7 @@ impl Handler<ApplyBatch> for StorageWriter {
                 }
             }
             Err(_) => {
-                for op in ops {
+                for op in &ops {
                     op.fail(Error::Panicked("ApplyBatch"));
                 }
             }
