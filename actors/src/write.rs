@@ -6,7 +6,7 @@
 use actix::Message;
 use results_storage::connection::Conn;
 use results_storage::model::{
-    ChangeKind, ChangedObject, NewChange, NewRecord, StoredRecord, StoredResult, Timestamp,
+    ChangeKind, ChangedObject, NewChange, StoredRecord, StoredResult, Timestamp,
 };
 use results_storage::store;
 use tokio::sync::mpsc;
@@ -41,17 +41,6 @@ pub(crate) trait Write: Message<Result = Result<Self::Stored>> + Send + 'static 
         conn: &mut Conn,
         stamp: &Stamp,
     ) -> results_storage::Result<(bool, Self::Stored)>;
-
-    /// The Record a CreateRecord stores: a batch inserts a run of those in one statement
-    /// ([`store::create_records`]).
-    fn new_record(&self) -> Option<&NewRecord> {
-        None
-    }
-
-    /// What the caller gets for a Record stored that way (for CreateRecord: the Record).
-    fn created_record(_stored: StoredRecord) -> Option<Self::Stored> {
-        None
-    }
 }
 
 impl Write for CreateResult {
@@ -107,14 +96,6 @@ impl Write for UpdateResult {
 
 impl Write for CreateRecord {
     type Stored = StoredRecord;
-
-    fn new_record(&self) -> Option<&NewRecord> {
-        Some(&self.0)
-    }
-
-    fn created_record(stored: StoredRecord) -> Option<StoredRecord> {
-        Some(stored)
-    }
 
     fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<StoredRecord> {
         store::create_record(conn, self.0.clone(), stamp.id.clone(), stamp.now)
@@ -177,13 +158,6 @@ pub(crate) trait Pending: Send {
     /// See [`Write::read_back`]; the answer is what is stored.
     fn read_back(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<(bool, Answer)>;
 
-    /// See [`Write::new_record`].
-    fn new_record(&self) -> Option<&NewRecord>;
-
-    /// The answer and change for the Record stored for [`Pending::new_record`]; `None` for
-    /// writes that are not Record creates.
-    fn created(&self, stored: StoredRecord) -> Option<(Answer, NewChange)>;
-
     /// Answers the caller with `error`.
     fn fail(&self, error: Error);
 }
@@ -223,16 +197,6 @@ impl<W: Write> Pending for Queued<W> {
     fn read_back(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<(bool, Answer)> {
         let (ours, stored) = self.write.read_back(conn, stamp)?;
         Ok((ours, self.answer(stored)))
-    }
-
-    fn new_record(&self) -> Option<&NewRecord> {
-        self.write.new_record()
-    }
-
-    fn created(&self, stored: StoredRecord) -> Option<(Answer, NewChange)> {
-        let stored = W::created_record(stored)?;
-        let change = W::change(&stored);
-        Some((self.answer(stored), change))
     }
 
     fn fail(&self, error: Error) {

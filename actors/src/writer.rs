@@ -15,7 +15,7 @@ use crate::watch::ChangeSignal;
 use crate::write::{Answer, Pending, Stamp};
 use crate::{Clock, Error, IdGen, Result};
 use results_storage::connection::Conn;
-use results_storage::model::{ChangeKind, ChangedObject, NewChange, NewRecord};
+use results_storage::model::{ChangeKind, ChangedObject, NewChange};
 use results_storage::ErrorCode;
 use tracing::warn;
 
@@ -224,33 +224,17 @@ impl StorageWriter {
         let fast = conn.transaction(|conn| {
             let mut written = Vec::with_capacity(ops.len());
             let mut changes = Vec::with_capacity(ops.len());
-            let mut at = 0;
-            while at < ops.len() {
-                // A run of Record creates goes in as one multi-row INSERT.
-                let records: Vec<&NewRecord> =
-                    ops[at..].iter().map_while(|op| op.new_record()).collect();
-                let run = records.len();
-                let outcome = if run >= 2 {
-                    create_records(conn, &ops[at..at + run], records, &stamps[at..at + run])
-                } else {
-                    ops[at]
-                        .apply(conn, &stamps[at])
-                        .map(|done| vec![done])
-                        .map_err(Error::into_storage)
-                };
-                match outcome {
-                    Ok(done) => {
-                        for (answer, change) in done {
-                            written.push(answer);
-                            changes.push(change);
-                        }
+            for (op, stamp) in ops.iter().zip(&stamps) {
+                match op.apply(conn, stamp) {
+                    Ok((answer, change)) => {
+                        written.push(answer);
+                        changes.push(change);
                     }
                     Err(e) => {
                         failed_write = true;
-                        return Err(e);
+                        return Err(e.into_storage());
                     }
                 }
-                at += run.max(1);
             }
             if let Some(now) = now {
                 store::changes::append(conn, &changes, now)?;
@@ -329,37 +313,6 @@ impl StorageWriter {
             }
         }
     }
-}
-
-/// Applies a run of Record creates (`ops`, each with [`Pending::new_record`]) as one
-/// multi-row insert; any failure fails the run (the batch is then redone write by write).
-fn create_records(
-    conn: &mut Conn,
-    ops: &Ops,
-    records: Vec<&NewRecord>,
-    stamps: &[Stamp],
-) -> results_storage::Result<Vec<(Answer, NewChange)>> {
-    let creates = records
-        .into_iter()
-        .zip(stamps)
-        .map(|(new, stamp)| store::RecordCreate {
-            new: new.clone(),
-            uid: stamp.id.clone(),
-            now: stamp.now,
-        })
-        .collect();
-    let stored = store::create_records(conn, creates)?;
-    // One answer per write, in order: the caller pairs them with the writes' callers.
-    Ok(ops
-        .iter()
-        .zip(stored)
-        .map(|(op, record)| {
-            // `created` answers exactly the writes whose `new_record` is set (CreateRecord);
-            // a panic here is caught by the batch's guard and fails the batch.
-            op.created(record)
-                .expect("every write of the run is a Record create")
-        })
-        .collect())
 }
 
 /// Attempts at reading back a write whose commit outcome is unknown, about 2.5 s in all.

@@ -18,10 +18,7 @@ pub mod webhook_cursors;
 
 pub use list::{list_records, list_records_projected, list_records_within, ListRequest, Page};
 pub use ping::ping;
-pub use records::{
-    create_record, create_records, delete_record, get_record, get_record_projected, update_record,
-    RecordCreate,
-};
+pub use records::{create_record, delete_record, get_record, get_record_projected, update_record};
 pub use result_list::{list_results, list_results_within};
 pub use results::{create_result, delete_result, get_result, result_parents, update_result};
 pub use summary::record_list_summary;

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use crate::json::{Json, JsonStr};
+use crate::json::Json;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::connection::{with_conn, Conn};
@@ -77,124 +77,6 @@ pub fn create_record(
         return Err(missing_result());
     }
     Ok(record)
-}
-
-/// One Record of [`create_records`]: what to store, its uid and its create time.
-pub struct RecordCreate {
-    /// The Record.
-    pub new: NewRecord,
-    /// The uid it gets.
-    pub uid: String,
-    /// Its create (and update) time.
-    pub now: Timestamp,
-}
-
-/// A row of `records` as a create writes it, borrowing the document.
-#[derive(Insertable)]
-#[diesel(table_name = records)]
-struct NewRecordRow<'a> {
-    id: &'a str,
-    result_id: &'a str,
-    parent: &'a str,
-    result_name: &'a str,
-    name: &'a str,
-    data_type: &'a str,
-    data: Option<JsonStr<'a>>,
-    create_time: i64,
-    update_time: i64,
-    data_bytes: Option<i64>,
-}
-
-/// Most Records in one statement: far below every backend's limit on bound values
-/// (SQLite's 32,766 at 10 per row), and group commit batches are smaller still.
-const RECORDS_PER_INSERT: usize = 500;
-
-/// Several CreateRecords in one round trip for their Results and one multi-row `INSERT`
-/// per [`RECORDS_PER_INSERT`], in the caller's transaction: what group commit does with a
-/// run of creates instead of one `INSERT … SELECT` each. Each Record is stored exactly as
-/// [`create_record`] would store it.
-///
-/// All or nothing: if a Result is missing, or a name is taken (by a stored Record or
-/// another of `creates`), the statement fails and the caller is expected to roll back and
-/// apply the creates one by one, which says which failed and why.
-pub fn create_records(conn: &mut Conn, creates: Vec<RecordCreate>) -> Result<Vec<StoredRecord>> {
-    if creates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let backend = conn.backend();
-    // The Results' uids, in one query.
-    let mut wanted: Vec<(&str, &str)> = creates
-        .iter()
-        .map(|c| (c.new.name.parent.as_str(), c.new.name.result.as_str()))
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut ids: Vec<(String, String, String)> = Vec::with_capacity(wanted.len());
-    for chunk in wanted.chunks(RECORDS_PER_INSERT) {
-        // Boxed queries are per backend: built inside the closure for each.
-        ids.extend(
-            with_conn!(conn, |c| {
-                let mut query = results::table
-                    .select((results::parent, results::name, results::id))
-                    .into_boxed();
-                for (parent, name) in chunk {
-                    query =
-                        query.or_filter(results::parent.eq(*parent).and(results::name.eq(*name)));
-                }
-                query.load::<(String, String, String)>(c)
-            })
-            .map_err(Error::db("finding the results of new records"))?,
-        );
-    }
-    ids.sort_unstable();
-    let result_id = |parent: &str, result: &str| -> Result<&str> {
-        ids.binary_search_by(|(p, n, _)| (p.as_str(), n.as_str()).cmp(&(parent, result)))
-            .map(|i| ids[i].2.as_str())
-            .map_err(|_| Error::NotFound(format!("result {parent}/results/{result}")))
-    };
-    let rows = creates
-        .iter()
-        .map(|c| {
-            let name = &c.new.name;
-            Ok(NewRecordRow {
-                id: &c.uid,
-                result_id: result_id(&name.parent, &name.result)?,
-                parent: &name.parent,
-                result_name: &name.result,
-                name: &name.record,
-                data_type: &c.new.data.type_,
-                data: json_str(&c.new.data.value),
-                create_time: c.now.as_nanos(),
-                update_time: c.now.as_nanos(),
-                data_bytes: stored_bytes(&c.new.data.value, backend),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    for chunk in rows.chunks(RECORDS_PER_INSERT) {
-        with_conn!(conn, |c| diesel::insert_into(records::table)
-            .values(chunk)
-            .execute(c))
-        .map_err(|e| match e {
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                Error::NotFound("a result of the new records".into())
-            }
-            other => {
-                let names: Vec<String> = creates.iter().map(|c| c.new.name.to_string()).collect();
-                insert_error(&names.join(", "), "creating records")(other)
-            }
-        })?;
-    }
-    drop(rows);
-    Ok(creates
-        .into_iter()
-        .map(|c| StoredRecord {
-            name: c.new.name,
-            uid: c.uid,
-            data: c.new.data,
-            create_time: c.now,
-            update_time: c.now,
-        })
-        .collect())
 }
 
 /// GetRecord.
