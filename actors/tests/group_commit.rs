@@ -158,3 +158,109 @@ async fn a_mixed_batch_answers_each_caller_on_postgres() {
 async fn a_mixed_batch_answers_each_caller_on_mariadb() {
     a_mixed_batch_answers_each_caller(Backend::Mysql).await
 }
+
+/// A batch of Record creates: every caller gets its own Record (name, document, a uid of
+/// its own) exactly as stored, each create is logged once, and when one create of the
+/// batch fails (a name taken before, twice in the batch, or a missing Result) it fails
+/// alone and the others are stored.
+async fn a_run_of_record_creates_answers_each_caller(backend: Backend) {
+    let db = TestDb::migrated(backend);
+    let settings = ActorSettings {
+        // Long enough for every write below to join one batch.
+        batch_wait: Duration::from_millis(300),
+        ..ActorSettings::default()
+    };
+    let actors = Actors::start(
+        db.database().clone(),
+        None,
+        TokenSigner::random(),
+        Arc::new(SystemClock),
+        Arc::new(UuidGen),
+        settings,
+    );
+    for name in ["ns/results/a", "ns/results/b", "other/results/a"] {
+        actors.create_result(new_result(name)).await.unwrap();
+    }
+    let taken = actors
+        .create_record(new_record("ns/results/a/records/taken", "{}"))
+        .await
+        .unwrap();
+    let parents = ["ns/results/a", "ns/results/b", "other/results/a"];
+    let names: Vec<String> = (0..24)
+        .map(|i| format!("{}/records/r{i}", parents[i % 3]))
+        .collect();
+
+    // All good: one run.
+    let answers = futures::future::join_all(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| actors.create_record(new_record(name, &format!(r#"{{"i":{i}}}"#)))),
+    )
+    .await;
+    let mut uids = std::collections::BTreeSet::new();
+    for (i, (name, answer)) in names.iter().zip(answers).enumerate() {
+        let answer = answer.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(answer.name.to_string(), *name);
+        assert_eq!(answer.data.value, format!(r#"{{"i":{i}}}"#).as_bytes());
+        assert!(uids.insert(answer.uid.clone()), "uids are unique");
+        let stored = actors
+            .get_record(RecordName::parse(name).unwrap(), Projection::Whole)
+            .await
+            .unwrap();
+        assert_same_record(&stored, &answer);
+    }
+
+    // A run with failures in it: each fails alone.
+    let (ok1, dup_stored, twice_1, twice_2, no_result, ok2) = futures::join!(
+        actors.create_record(new_record("ns/results/b/records/fresh1", r#"{"f":1}"#)),
+        actors.create_record(new_record("ns/results/a/records/taken", r#"{"f":2}"#)),
+        actors.create_record(new_record("ns/results/b/records/twice", r#"{"f":3}"#)),
+        actors.create_record(new_record("ns/results/b/records/twice", r#"{"f":4}"#)),
+        actors.create_record(new_record("ns/results/nope/records/x", r#"{"f":5}"#)),
+        actors.create_record(new_record("other/results/a/records/fresh2", r#"{"f":6}"#)),
+    );
+    let ok1 = ok1.unwrap();
+    let ok2 = ok2.unwrap();
+    assert_eq!(dup_stored.unwrap_err().code(), ErrorCode::AlreadyExists);
+    assert_eq!(no_result.unwrap_err().code(), ErrorCode::NotFound);
+    let twice = match (twice_1, twice_2) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => {
+            assert_eq!(lost.code(), ErrorCode::AlreadyExists);
+            won
+        }
+        (a, b) => panic!("exactly one of two creates of one name wins: {a:?} / {b:?}"),
+    };
+    let get = |name: &str| actors.get_record(RecordName::parse(name).unwrap(), Projection::Whole);
+    assert_same_record(&get("ns/results/b/records/fresh1").await.unwrap(), &ok1);
+    assert_same_record(&get("other/results/a/records/fresh2").await.unwrap(), &ok2);
+    assert_same_record(&get("ns/results/b/records/twice").await.unwrap(), &twice);
+    assert_same_record(&get("ns/results/a/records/taken").await.unwrap(), &taken);
+
+    // Each stored create logged exactly once: the 3 Results, `taken`, the 24, the 3 of
+    // the second run.
+    let changes = db
+        .database()
+        .run(|c| results_storage::store::changes::read(c, 0, i64::MAX, 10_000))
+        .unwrap();
+    assert_eq!(
+        changes.len(),
+        3 + 1 + 24 + 3,
+        "one change per stored create"
+    );
+}
+
+#[actix_rt::test]
+async fn a_run_of_record_creates_answers_each_caller_on_sqlite() {
+    a_run_of_record_creates_answers_each_caller(Backend::Sqlite).await
+}
+
+#[actix_rt::test]
+async fn a_run_of_record_creates_answers_each_caller_on_postgres() {
+    a_run_of_record_creates_answers_each_caller(Backend::Postgres).await
+}
+
+#[actix_rt::test]
+async fn a_run_of_record_creates_answers_each_caller_on_mariadb() {
+    a_run_of_record_creates_answers_each_caller(Backend::Mysql).await
+}

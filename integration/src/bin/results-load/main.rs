@@ -61,6 +61,8 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
   --index-costs       after the yardsticks, the concurrent INSERT loop into the copy of
                       `records` once per index with only that index dropped
   --index-cost-records M  records per such run (default 20000)
+  --yardstick-records M   the concurrent yardstick loops insert only the first M of the
+                      records created at concurrency C (default: all of them)
 
 Yardsticks (after the server has stopped, on the same records): plain single-row
 autocommit INSERT loops at concurrency 1 and C into load_raw (a primary key only) and
@@ -98,6 +100,7 @@ struct Args {
     gets: u64,
     index_costs: bool,
     index_cost_records: u64,
+    yardstick_records: Option<u64>,
     watch: Option<watch::WatchArgs>,
     poll_ms: Option<u64>,
     replica: bool,
@@ -120,6 +123,7 @@ fn parse_args() -> anyhow::Result<Args> {
         gets: 5000,
         index_costs: false,
         index_cost_records: 20_000,
+        yardstick_records: None,
         watch: None,
         poll_ms: None,
         replica: false,
@@ -179,6 +183,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--gets" => args.gets = num(&flag, value(&flag)?)?,
             "--index-costs" => args.index_costs = true,
             "--index-cost-records" => args.index_cost_records = num(&flag, value(&flag)?)?,
+            "--yardstick-records" => args.yardstick_records = Some(num(&flag, value(&flag)?)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -317,6 +322,7 @@ fn run() -> anyhow::Result<()> {
     // The yardsticks, on the same records, after the server has stopped.
     let ops = |k: usize| report.phases.get(k).map_or(0, |(_, s)| s.ops());
     let (c1, cn) = (ops(PHASE_CREATE_1), ops(PHASE_CREATE_C));
+    let cn = args.yardstick_records.map_or(cn, |m| cn.min(m));
     let scratch = raw::scratch_url(&url);
     eprintln!(
         "yardsticks: plain INSERT loops into load_raw and load_records ({})",
