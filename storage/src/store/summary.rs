@@ -18,17 +18,27 @@
 //! 2. `t2` classifies the reason (`Succeeded`/`Completed`, `Failed`, `Cancelled*`,
 //!    `Running`/`Started`/`Pending`, other) and tests each time against the one shape
 //!    SQL parses: `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` (Kubernetes writes `…Z` with whole
-//!    seconds);
-//! 3. `t3` validates such a time (month, day of that month, hour, minute, second
-//!    0–59, year 1970–2261) and computes in integer arithmetic its Unix seconds, its
-//!    nanoseconds (the fraction right-padded to 9 digits, as chrono reads it) and the
-//!    UTC bucket of the grouping (ISO weeks start Monday: `days − (days + 3) mod 7`);
-//! 4. the outer query groups by (handled, namespace, name, bucket) and computes count,
+//!    seconds). SQLite uses GLOB, MariaDB a regular expression on the bytes (and the
+//!    last byte, as PCRE's `$` also matches before a final newline), PostgreSQL LIKE,
+//!    replace() and ltrim() (its regular expressions cost microseconds per row);
+//! 3. `t2p` cuts out the integer parts (year … second, and the fraction right-padded
+//!    to 9 digits, as chrono reads it), only of times of that shape;
+//! 4. `t3` validates the parts (month, day of that month, hour, minute, second
+//!    0–59, year 1970–2261) and computes in integer arithmetic the Unix seconds and
+//!    the UTC bucket of the grouping (ISO weeks start Monday: `days − (days + 3) mod
+//!    7`);
+//! 5. the outer query groups by (handled, namespace, name, bucket) and computes count,
 //!    the four reason counts, the number of durations, the sum of their whole seconds
 //!    and of their nanosecond parts (separately, so that no sum can overflow a
 //!    BIGINT), their minimum and maximum in nanoseconds and the latest start in
 //!    nanoseconds. The years 1970–2261 keep every nanosecond value and difference
-//!    inside an i64, as in the fold.
+//!    inside an i64 (the fold computes in i128 for the times outside).
+//!
+//! Each derived table is fenced (`OFFSET 0`, `LIMIT`) so that the database computes
+//! its columns once per row instead of inlining them at each use. On PostgreSQL the
+//! statement runs with `SET LOCAL jit = off` in a transaction: its cost estimate
+//! otherwise triggers JIT compilation, which took longer (about half a second) than
+//! the query.
 //!
 //! A row whose start or completion time is present but not of that shape (an offset
 //! other than `Z`, a lowercase `t`, more than 9 fraction digits, a leap second, a year
@@ -483,10 +493,31 @@ impl Dialect {
                 t(),
                 s(") - 21) NOT GLOB '*[^0-9]*')) THEN 1 ELSE 0 END"),
             ]),
+            // Without a regular expression or translate(), which cost a microsecond or
+            // more per row: LIKE fixes the separators; once '-', ':' and 'T' are removed,
+            // the first 14 characters are digits exactly when ltrim() leaves what follows
+            // the seconds (and exactly the five separators LIKE placed were removed); the
+            // fraction is digits when ltrim() leaves only the 'Z'.
             Backend::Postgres => cat([
                 s("CASE WHEN "),
                 t(),
-                s(" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?Z$' THEN 1 ELSE 0 END"),
+                s(" LIKE '____-__-__T__:__:__%Z' AND length(replace(replace(replace("),
+                t(),
+                s(", '-', ''), ':', ''), 'T', '')) = length("),
+                t(),
+                s(") - 5 AND length(ltrim(replace(replace(replace("),
+                t(),
+                s(", '-', ''), ':', ''), 'T', ''), '0123456789')) = length("),
+                t(),
+                s(") - 19 AND (length("),
+                t(),
+                s(") = 20 OR (length("),
+                t(),
+                s(") BETWEEN 22 AND 30 AND substr("),
+                t(),
+                s(", 20, 1) = '.' AND ltrim(substr("),
+                t(),
+                s(", 21), '0123456789') = 'Z')) THEN 1 ELSE 0 END"),
             ]),
             // `$` also matches before a final newline in PCRE: the last byte is checked.
             Backend::Mysql => cat([
@@ -560,6 +591,22 @@ struct Parts {
 }
 
 impl Parts {
+    /// Parts that are columns of these names (shape flag, year, month, day, hour,
+    /// minute, second, nanoseconds).
+    fn columns(names: [&'static str; 8]) -> Parts {
+        let [m, y, mo, d, h, mi, sec, f] = names.map(s);
+        Parts {
+            m,
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s: sec,
+            f,
+        }
+    }
+
     fn leap(&self) -> Sql {
         let y = || self.y.clone();
         cat([
@@ -704,9 +751,10 @@ impl Parts {
     }
 }
 
-/// `t3`: per row the namespace, group name, reason class, and for each time whether it
-/// is absent (`sn0`), valid in SQL (`sv`), its seconds and nanoseconds (`se`, `sf`),
-/// and the bucket `kt` of the grouping; `raw` adds id, create_time and the texts.
+/// `t3` (over `t1`, `t2`, `t2p`, see the module docs): per row the namespace, group
+/// name, reason class, and for each time whether it is absent (`sn0`), valid in SQL
+/// (`sv`), its seconds and nanoseconds (`se`, `sf`), and the bucket `kt` of the
+/// grouping; `raw` adds id, create_time and the texts.
 /// `t1_tail` follows `t1`'s WHERE (a fence, or an ORDER BY and LIMIT).
 fn per_row(d: Dialect, spec: &SummarySpec, condition: Sql, t1_tail: Sql, raw: bool) -> Sql {
     let name = match spec.group {
@@ -749,8 +797,68 @@ fn per_row(d: Dialect, spec: &SummarySpec, condition: Sql, t1_tail: Sql, raw: bo
         s(") t1"),
         s(d.fence()),
     ]);
-    let start = d.parts(&s("s0"), &s("sm"));
-    let completion = d.parts(&s("c0"), &s("cm"));
+    // The parts once per row: each is read several times below.
+    let part_columns = |p: Parts, names: [&'static str; 7]| {
+        let [y, mo, day, h, mi, sec, f] = names;
+        cat([
+            p.y,
+            s(y),
+            p.mo,
+            s(mo),
+            p.d,
+            s(day),
+            p.h,
+            s(h),
+            p.mi,
+            s(mi),
+            p.s,
+            s(sec),
+            p.f,
+            s(f),
+        ])
+    };
+    let t2p = cat([
+        s("SELECT "),
+        s(if raw {
+            "id, create_time, r0, s0, c0, "
+        } else {
+            ""
+        }),
+        s(
+            "parent, g0, cls, sm, cm, CASE WHEN s0 IS NULL THEN 1 ELSE 0 END AS sn0, \
+           CASE WHEN c0 IS NULL THEN 1 ELSE 0 END AS cn0, ",
+        ),
+        part_columns(
+            d.parts(&s("s0"), &s("sm")),
+            [
+                " AS sy, ",
+                " AS smo, ",
+                " AS sd, ",
+                " AS sh, ",
+                " AS smi, ",
+                " AS ss, ",
+                " AS sf, ",
+            ],
+        ),
+        part_columns(
+            d.parts(&s("c0"), &s("cm")),
+            [
+                " AS cy, ",
+                " AS cmo, ",
+                " AS cd, ",
+                " AS ch, ",
+                " AS cmi, ",
+                " AS cs, ",
+                " AS cf",
+            ],
+        ),
+        s(" FROM ("),
+        t2,
+        s(") t2"),
+        s(d.fence()),
+    ]);
+    let start = Parts::columns(["sm", "sy", "smo", "sd", "sh", "smi", "ss", "sf"]);
+    let completion = Parts::columns(["cm", "cy", "cmo", "cd", "ch", "cmi", "cs", "cf"]);
     let bucket = match spec.group {
         Some(Group::Time {
             unit,
@@ -774,23 +882,19 @@ fn per_row(d: Dialect, spec: &SummarySpec, condition: Sql, t1_tail: Sql, raw: bo
         } else {
             ""
         }),
-        s("parent, g0, cls, CASE WHEN s0 IS NULL THEN 1 ELSE 0 END AS sn0, "),
+        s("parent, g0, cls, sn0, "),
         start.valid(),
         s(" AS sv, "),
         start.epoch(d),
-        s(" AS se, "),
-        start.f.clone(),
-        s(" AS sf, CASE WHEN c0 IS NULL THEN 1 ELSE 0 END AS cn0, "),
+        s(" AS se, sf, cn0, "),
         completion.valid(),
         s(" AS cv, "),
         completion.epoch(d),
-        s(" AS ce, "),
-        completion.f.clone(),
-        s(" AS cf, "),
+        s(" AS ce, cf, "),
         bucket,
         s(" AS kt FROM ("),
-        t2,
-        s(") t2"),
+        t2p,
+        s(") t2p"),
         s(d.fence()),
     ])
 }
@@ -958,6 +1062,13 @@ mod tests {
         "",
         "not a time",
         "2024-01-01",
+        "2024-0--01T00:00:00Z",
+        "2024-01-01TT0:00:00Z",
+        "2024-01-01T00:00:0:Z",
+        "2024-01-01T00:00:00.1Z2Z",
+        "2024-01-01T00:00:+1Z",
+        "\u{662}\u{660}\u{662}\u{664}-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.-1Z",
     ];
 
     /// Canonical edges SQL handles itself.
@@ -1207,5 +1318,163 @@ mod tests {
         assert!(compared > 300, "{compared}");
     }
 
-    crate::on_every_backend!(sql_equals_fold);
+    /// `SUMMARY_FIGURES=1 cargo test --release -p results-storage --lib summary_figures --
+    /// --nocapture --test-threads 1` prints how long summaries take over 10,000 and
+    /// 100,000 Records (`SUMMARY_SIZES=…` for others), folded in Rust and aggregated in
+    /// SQL; nothing here asserts a time.
+    fn summary_figures(backend: Backend) {
+        if std::env::var_os("SUMMARY_FIGURES").is_none() {
+            return;
+        }
+        let sizes = std::env::var("SUMMARY_SIZES").unwrap_or_else(|_| "10000,100000".into());
+        for n in sizes.split(',').map(|n| n.trim().parse::<usize>().unwrap()) {
+            let db = TestDb::migrated(backend);
+            let started = std::time::Instant::now();
+            seed_runs(&db, n);
+            let seeding = started.elapsed();
+            let mut conn = db.database().get().unwrap();
+            let scope = RecordScope::parse("-/results/-").unwrap();
+            if std::env::var_os("SUMMARY_EXPLAIN").is_some() {
+                let spec = SummarySpec::parse(ALL, "minute completionTime", "").unwrap();
+                let statement = grouped(Dialect(backend), &spec, s("1 = 1"));
+                let text = match backend {
+                    Backend::Postgres => {
+                        diesel::debug_query::<diesel::pg::Pg, _>(&statement).to_string()
+                    }
+                    Backend::Sqlite => {
+                        diesel::debug_query::<diesel::sqlite::Sqlite, _>(&statement).to_string()
+                    }
+                    Backend::Mysql => {
+                        diesel::debug_query::<diesel::mysql::Mysql, _>(&statement).to_string()
+                    }
+                };
+                std::fs::write(format!("/tmp/summary_{backend:?}.sql"), text).unwrap();
+                println!("kept database {}", db.name());
+                std::mem::forget(db);
+                return;
+            }
+            for (summary, group_by) in [
+                ("total", ""),
+                (ALL, ""),
+                (ALL, "day"),
+                (ALL, "pipeline"),
+                (ALL, "minute completionTime"),
+            ] {
+                let spec = SummarySpec::parse(summary, group_by, "").unwrap();
+                let time = |conn: &mut Conn, sql: bool| {
+                    (0..3)
+                        .map(|_| {
+                            let t = std::time::Instant::now();
+                            let rows = if sql {
+                                record_list_summary(conn, &scope, "", spec.clone())
+                            } else {
+                                record_list_summary_folded(conn, &scope, "", spec.clone())
+                            }
+                            .unwrap();
+                            (t.elapsed(), rows.len())
+                        })
+                        .min()
+                        .unwrap()
+                };
+                let (fold, groups) = time(&mut conn, false);
+                let (sql, _) = time(&mut conn, true);
+                println!(
+                    "{backend:?} n={n} (seeded in {:.1}s) summary={} group_by={group_by:?}: \
+                     {groups} groups; fold {:.3}s, SQL {:.3}s ({:.1}x)",
+                    seeding.as_secs_f64(),
+                    if summary == ALL { "all" } else { summary },
+                    fold.as_secs_f64(),
+                    sql.as_secs_f64(),
+                    fold.as_secs_f64() / sql.as_secs_f64()
+                );
+            }
+        }
+    }
+
+    /// `n` PipelineRun-like Records (about 1.5 KiB each) over 10 namespaces, a day apart
+    /// at most, as Kubernetes writes them.
+    fn seed_runs(db: &TestDb, n: usize) {
+        let mut rng = Rng(42);
+        for start in (0..n).step_by(5000) {
+            let mut results = Vec::new();
+            let mut records = Vec::new();
+            for i in start..(start + 5000).min(n) {
+                let name = ResultName::parse(&format!("ns-{}/results/r{i}", i % 10)).unwrap();
+                let created = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as i64);
+                let begin = 1_704_067_200 + (rng.next() % 86_400) as i64;
+                let end = begin + (rng.next() % 3600) as i64;
+                let at = |t: i64| {
+                    chrono::DateTime::from_timestamp(t, 0)
+                        .unwrap()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                };
+                let reason = rng.pick(&["Succeeded", "Failed", "Cancelled", "Running"]);
+                let doc = json!({
+                    "apiVersion": "tekton.dev/v1",
+                    "kind": "PipelineRun",
+                    "metadata": {
+                        "name": format!("run-{i}"),
+                        "namespace": name.parent,
+                        "uid": format!("{i:08}-aaaa-bbbb-cccc-dddddddddddd"),
+                        "labels": {
+                            "tekton.dev/pipeline": format!("pipeline-{}", i % 37),
+                            "app.kubernetes.io/managed-by": "tekton-pipelines",
+                        },
+                        "annotations": {
+                            "pipelinesascode.tekton.dev/repository": format!("repo-{}", i % 11),
+                            "results.tekton.dev/record": "x".repeat(120),
+                        },
+                    },
+                    "spec": {
+                        "pipelineRef": {"name": format!("pipeline-{}", i % 37)},
+                        "params": (0..8).map(|p| json!({"name": format!("param-{p}"), "value": "v".repeat(60)})).collect::<Vec<_>>(),
+                        "timeouts": {"pipeline": "1h0m0s"},
+                    },
+                    "status": {
+                        "conditions": [{
+                            "type": "Succeeded",
+                            "status": "True",
+                            "reason": reason,
+                            "message": "Tasks Completed: 3 (Failed: 0, Cancelled 0), Skipped: 0",
+                            "lastTransitionTime": at(end),
+                        }],
+                        "startTime": at(begin),
+                        "completionTime": at(end),
+                    },
+                });
+                let result = StoredResult {
+                    name: name.clone(),
+                    uid: format!("result-{i:07}"),
+                    create_time: created,
+                    update_time: created,
+                    annotations: BTreeMap::new(),
+                    summary: None,
+                };
+                records.push((
+                    result.uid.clone(),
+                    StoredRecord {
+                        name: RecordName {
+                            parent: name.parent.clone(),
+                            result: name.result.clone(),
+                            record: "run".into(),
+                        },
+                        uid: format!("record-{i:07}"),
+                        data: RecordData::new(
+                            "tekton.dev/v1.PipelineRun".into(),
+                            serde_json::to_vec(&doc).unwrap(),
+                        )
+                        .unwrap(),
+                        create_time: created,
+                        update_time: created,
+                    },
+                ));
+                results.push(result);
+            }
+            db.database()
+                .run(|c| c.transaction(|c| bulk::insert_all(c, &results, &records)))
+                .unwrap();
+        }
+    }
+
+    crate::on_every_backend!(sql_equals_fold, summary_figures);
 }
