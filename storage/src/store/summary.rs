@@ -1321,7 +1321,9 @@ mod tests {
     /// `SUMMARY_FIGURES=1 cargo test --release -p results-storage --lib summary_figures --
     /// --nocapture --test-threads 1` prints how long summaries take over 10,000 and
     /// 100,000 Records (`SUMMARY_SIZES=…` for others), folded in Rust and aggregated in
-    /// SQL; nothing here asserts a time.
+    /// SQL; nothing here asserts a time. With `SUMMARY_EXPLAIN=1` it instead writes the
+    /// statement of a minute grouping to `/tmp/summary_<backend>.sql` and keeps the
+    /// seeded database (named in the output; drop it by hand) for EXPLAIN.
     fn summary_figures(backend: Backend) {
         if std::env::var_os("SUMMARY_FIGURES").is_none() {
             return;
