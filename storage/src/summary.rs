@@ -250,24 +250,50 @@ pub enum SummaryValue {
 /// One answer row: aggregate (and `group_value`) → value.
 pub type SummaryRow = BTreeMap<String, SummaryValue>;
 
-#[derive(Debug, Clone, Default)]
-struct Acc {
-    total: u64,
-    succeeded: u64,
-    failed: u64,
-    cancelled: u64,
-    running: u64,
-    others: u64,
-    durations: u64,
-    duration_sum: i128,
-    duration_min: Option<i64>,
-    duration_max: Option<i64>,
-    last_start: Option<i64>,
+/// The aggregates of some rows of one group: what [`Summarizer::add`] accumulates, and
+/// what the database computes per group (`store::summary`), merged by
+/// [`Summarizer::merge`]. Durations are nanoseconds; `last_start` is Unix nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Acc {
+    pub(crate) total: u64,
+    pub(crate) succeeded: u64,
+    pub(crate) failed: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) running: u64,
+    pub(crate) others: u64,
+    pub(crate) durations: u64,
+    pub(crate) duration_sum: i128,
+    pub(crate) duration_min: Option<i128>,
+    pub(crate) duration_max: Option<i128>,
+    pub(crate) last_start: Option<i64>,
+}
+
+impl Acc {
+    /// Adds the aggregates of other rows of the same group.
+    fn merge(&mut self, other: &Acc) {
+        fn pick<T: Copy>(a: Option<T>, b: Option<T>, f: fn(T, T) -> T) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(f(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+        self.total += other.total;
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.cancelled += other.cancelled;
+        self.running += other.running;
+        self.others += other.others;
+        self.durations += other.durations;
+        self.duration_sum += other.duration_sum;
+        self.duration_min = pick(self.duration_min, other.duration_min, i128::min);
+        self.duration_max = pick(self.duration_max, other.duration_max, i128::max);
+        self.last_start = pick(self.last_start, other.last_start, i64::max);
+    }
 }
 
 /// Group key: ordered so that absent values come first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
+pub(crate) enum Key {
     None,
     Time(i64),
     Text(String),
@@ -315,6 +341,17 @@ impl Summarizer {
         }
     }
 
+    /// The request being answered.
+    pub(crate) fn spec(&self) -> &SummarySpec {
+        &self.spec
+    }
+
+    /// Adds the aggregates `acc` of some rows whose group is `key` (as [`Summarizer::add`]
+    /// would have found it for each of them).
+    pub(crate) fn merge(&mut self, key: Key, acc: &Acc) {
+        self.groups.entry(key).or_default().merge(acc);
+    }
+
     /// Adds one Record.
     pub fn add(&mut self, row: SummaryInput) {
         let start = parse_time(&row.start_time);
@@ -346,9 +383,10 @@ impl Summarizer {
         if let Some(s) = start.and_then(nanos) {
             acc.last_start = Some(acc.last_start.map_or(s, |l| l.max(s)));
             if let Some(c) = completion.and_then(nanos) {
-                let d = c - s;
+                // In i128: two times 585 years apart are more nanoseconds than an i64.
+                let d = i128::from(c) - i128::from(s);
                 acc.durations += 1;
-                acc.duration_sum += i128::from(d);
+                acc.duration_sum += d;
                 acc.duration_min = Some(acc.duration_min.map_or(d, |m| m.min(d)));
                 acc.duration_max = Some(acc.duration_max.map_or(d, |m| m.max(d)));
             }
@@ -397,7 +435,7 @@ impl Summarizer {
 }
 
 /// The group `<namespace>/<name>` of a pipeline or repository.
-fn namespaced(namespace: &str, name: Option<&str>) -> Key {
+pub(crate) fn namespaced(namespace: &str, name: Option<&str>) -> Key {
     Key::Text(format!("{namespace}/{}", name.unwrap_or_default()))
 }
 
@@ -413,8 +451,8 @@ fn sort_value(acc: &Acc, aggregate: Aggregate) -> Option<i128> {
         Aggregate::AvgDuration => {
             (acc.durations > 0).then(|| acc.duration_sum / i128::from(acc.durations))
         }
-        Aggregate::MinDuration => acc.duration_min.map(i128::from),
-        Aggregate::MaxDuration => acc.duration_max.map(i128::from),
+        Aggregate::MinDuration => acc.duration_min,
+        Aggregate::MaxDuration => acc.duration_max,
         Aggregate::TotalDuration => (acc.durations > 0).then_some(acc.duration_sum),
         Aggregate::LastRuntime => acc.last_start.map(i128::from),
     }
@@ -609,6 +647,33 @@ mod tests {
             Summarizer::new(SummarySpec::parse("total,avg_duration", "", "").unwrap()).finish();
         assert_eq!(empty[0]["total"], SummaryValue::Number(0.0));
         assert_eq!(empty[0]["avg_duration"], SummaryValue::Null);
+    }
+
+    /// A run from 1677 to 2262 lasts more nanoseconds than an i64 holds: the fold once
+    /// overflowed there (a panic in debug builds, a wrapped duration in release).
+    #[test]
+    fn durations_beyond_an_i64_are_exact() {
+        let spec = SummarySpec::parse("max_duration,total_duration", "", "").unwrap();
+        let mut s = Summarizer::new(spec);
+        s.add(input(
+            "a",
+            "Succeeded",
+            "1677-09-21T00:12:44Z",
+            "2262-04-11T23:47:16Z",
+        ));
+        s.add(input(
+            "a",
+            "Succeeded",
+            "1677-09-21T00:12:44Z",
+            "2262-04-11T23:47:16Z",
+        ));
+        let rows = s.finish();
+        let at = |t: &str| i128::from(DateTime::parse_from_rfc3339(t).unwrap().timestamp());
+        let seconds = at("2262-04-11T23:47:16Z") - at("1677-09-21T00:12:44Z");
+        assert!(seconds * 1_000_000_000 > i128::from(i64::MAX));
+        let expect = |n: i128| format_duration(n * seconds * 1_000_000_000);
+        assert_eq!(rows[0]["max_duration"], SummaryValue::Text(expect(1)));
+        assert_eq!(rows[0]["total_duration"], SummaryValue::Text(expect(2)));
     }
 
     #[test]
