@@ -93,7 +93,7 @@ impl ReadReplicas {
                 Ok(Replica {
                     name: redact(url),
                     url: url.clone(),
-                    pool,
+                    pool: pool.clone(),
                     db: Mutex::new(None),
                     state: Mutex::new(ReplicaState::default()),
                 })
@@ -201,7 +201,7 @@ impl Replica {
         let db = {
             let mut db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
             if db.is_none() {
-                *db = Some(Database::connect(&self.url, self.pool)?);
+                *db = Some(Database::connect(&self.url, self.pool.clone())?);
             }
             db.clone().expect("connected above")
         };
@@ -249,6 +249,7 @@ mod tests {
         let pool = PoolSettings {
             max_size: 1,
             connect_timeout: Duration::from_millis(100),
+            ..PoolSettings::default()
         };
         let refused = ReadReplicas::new(&["sqlite://x.db".into()], pool, Duration::ZERO);
         assert!(refused.unwrap_err().to_string().contains("PostgreSQL"));

@@ -7,7 +7,7 @@ use diesel::query_dsl::methods as dsl;
 use diesel::sql_types::BigInt;
 
 use crate::connection::{with_conn, Backend, Conn};
-use crate::filter::{Environment, Filter};
+use crate::filter::{Environment, Filter, IndexedPaths};
 use crate::fragment::Fragment;
 use crate::limits::MAX_PAGE_BYTES;
 use crate::model::{ListScope, Projection, RecordScope, StoredRecord};
@@ -79,7 +79,8 @@ pub fn list_records_within(
     max_page_bytes: usize,
 ) -> Result<Page<StoredRecord>> {
     let backend = conn.backend();
-    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let plan = Plan::new(Collection::Records, backend, signer, request)?
+        .with_indexed_paths(conn.indexed_paths());
     let scope = || record_scope(&request.scope);
     plan.read_page(max_page_bytes, scope, record_cursor, |page, chunk| {
         let columns = projection::listed_columns(projection, backend, chunk.row_bytes);
@@ -129,10 +130,12 @@ impl PageQuery {
 #[cfg(any(test, feature = "test-support"))]
 pub(crate) fn records_listing(
     backend: Backend,
+    indexed: IndexedPaths,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<(PageQuery, ListedColumns)> {
-    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let plan =
+        Plan::new(Collection::Records, backend, signer, request)?.with_indexed_paths(indexed);
     let chunk = Chunk::first(plan.page_size, MAX_PAGE_BYTES);
     let page = plan.page_query(record_scope(&request.scope), chunk.limit);
     let columns = projection::listed_columns(&Projection::Whole, backend, chunk.row_bytes);
@@ -224,6 +227,8 @@ pub(super) fn expressions(field: OrderField, backend: Backend) -> &'static [&'st
 pub(crate) struct Plan {
     backend: Backend,
     filter: Filter,
+    /// JSON paths with an index the filter may use (none unless given).
+    indexed: IndexedPaths,
     pub(super) order: Order,
     pub(super) page_size: usize,
     /// Where the page starts (after this row).
@@ -269,6 +274,7 @@ impl Plan {
         Ok(Plan {
             backend,
             filter,
+            indexed: IndexedPaths::none(),
             order,
             page_size,
             after,
@@ -277,12 +283,18 @@ impl Plan {
         })
     }
 
+    /// The plan, with equalities on `indexed` JSON paths answered by their indexes.
+    pub(super) fn with_indexed_paths(mut self, indexed: IndexedPaths) -> Plan {
+        self.indexed = indexed;
+        self
+    }
+
     /// The filter's condition (empty when it matches everything).
     pub(super) fn condition(&self) -> Fragment {
         if self.filter.is_trivial() {
             return Fragment::new();
         }
-        self.filter.to_sql(self.backend)
+        self.filter.to_sql(self.backend, &self.indexed)
     }
 
     /// The query of `limit` rows after the plan's cursor, among the rows `scope` selects.

@@ -48,7 +48,8 @@ pub fn record_list_summary(
         backend,
         &TokenSigner::new(Vec::new()),
         &request,
-    )?;
+    )?
+    .with_indexed_paths(conn.indexed_paths());
     let mut summarizer = Summarizer::new(spec);
     loop {
         // The keyset before the filter, as in listings (SQLite seeks with the first bound).
