@@ -585,6 +585,55 @@ mod tests {
     }
 
     #[test]
+    fn indexed_json_paths_are_checked_at_start_up() {
+        let toml = r#"
+            [database]
+            indexed_json_paths = [
+                "data.metadata.labels['tekton.dev/pipeline']",
+                "data.status.conditions[0].reason",
+            ]
+        "#;
+        let s = Settings::from_toml(toml, "-", &env(&[])).unwrap();
+        let paths = s.database.indexed_paths().unwrap();
+        assert_eq!(paths.paths().len(), 2);
+        assert_eq!(
+            paths.paths()[1].source(),
+            "data.status.conditions[0].reason"
+        );
+        let from_env = Settings::from_toml(
+            "",
+            "-",
+            &env(&[(
+                "RESULTS_DATABASE_INDEXED_JSON_PATHS",
+                "data.kind, data.metadata.name",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.database.indexed_json_paths,
+            ["data.kind", "data.metadata.name"]
+        );
+        for (bad, says) in [
+            ("data.metadata.labels['a b']", "key \"a b\""),
+            ("name", "not a path into a Record's data"),
+            ("data.a'); DROP TABLE records; --", "not valid CEL"),
+        ] {
+            let toml = format!("[database]\nindexed_json_paths = [{bad:?}]\n");
+            let err = Settings::from_toml(&toml, "-", &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("database.indexed_json_paths"), "{err}");
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let many: Vec<String> = (0..17).map(|i| format!("\"data.k{i}\"")).collect();
+        let toml = format!("[database]\nindexed_json_paths = [{}]\n", many.join(", "));
+        let err = Settings::from_toml(&toml, "-", &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 16"), "{err}");
+    }
+
+    #[test]
     fn defaults_need_nothing() {
         let s = Settings::from_toml("", "-", &env(&[])).unwrap();
         assert_eq!(s, Settings::default());

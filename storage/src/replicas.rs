@@ -251,7 +251,7 @@ mod tests {
             connect_timeout: Duration::from_millis(100),
             ..PoolSettings::default()
         };
-        let refused = ReadReplicas::new(&["sqlite://x.db".into()], pool, Duration::ZERO);
+        let refused = ReadReplicas::new(&["sqlite://x.db".into()], pool.clone(), Duration::ZERO);
         assert!(refused.unwrap_err().to_string().contains("PostgreSQL"));
         let unchecked = ReadReplicas::new(
             &["postgres://u:secret@127.0.0.1:1/db".into()],
