@@ -32,6 +32,15 @@ const LOCK_NAME: &str = "tekton-results-migrations";
 #[cfg(feature = "mysql")]
 const LOCK_WAIT_SECS: i32 = 3600;
 
+/// How often a replica asks for the PostgreSQL migration lock while another holds it.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+#[derive(diesel::QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    taken: bool,
+}
+
 #[cfg(feature = "mysql")]
 #[derive(diesel::QueryableByName)]
 struct Acquired {
@@ -43,13 +52,22 @@ struct Acquired {
 /// (see [`crate::json_indexes`]), holding the migration lock of the database; returns the
 /// versions applied.
 pub(crate) fn run(conn: &mut Conn, indexed: &IndexedPaths) -> Result<Vec<String>> {
-    let locking = Error::db("taking the migration lock");
     match conn {
         Conn::Postgres(c) => {
-            diesel::sql_query("SELECT pg_advisory_lock($1)")
-                .bind::<BigInt, _>(ADVISORY_KEY)
-                .execute(&mut ***c)
-                .map_err(locking)?;
+            // Polled, not waited for in `pg_advisory_lock`: a session blocked in that
+            // statement holds a snapshot, which a `CREATE INDEX CONCURRENTLY` under the
+            // lock (see `json_indexes`) waits out: a deadlock PostgreSQL breaks by failing
+            // one of the two (seen with replicas starting at once).
+            loop {
+                let taken: Taken = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS taken")
+                    .bind::<BigInt, _>(ADVISORY_KEY)
+                    .get_result(&mut ***c)
+                    .map_err(Error::db("taking the migration lock"))?;
+                if taken.taken {
+                    break;
+                }
+                std::thread::sleep(LOCK_POLL);
+            }
         }
         #[cfg(feature = "mysql")]
         Conn::Mysql(c) => {
@@ -57,7 +75,7 @@ pub(crate) fn run(conn: &mut Conn, indexed: &IndexedPaths) -> Result<Vec<String>
                 .bind::<Text, _>(LOCK_NAME)
                 .bind::<Integer, _>(LOCK_WAIT_SECS)
                 .get_result(&mut ***c)
-                .map_err(locking)?;
+                .map_err(Error::db("taking the migration lock"))?;
             if acquired.acquired != Some(1) {
                 return Err(Error::Migration(format!(
                     "another replica has been migrating this database for over \

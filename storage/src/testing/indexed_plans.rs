@@ -260,3 +260,44 @@ crate::on_every_backend!(
     indexed_equalities_walk_their_index,
     indexes_follow_the_configuration
 );
+
+/// Replicas starting at once on a database that holds Records: one builds the indexes
+/// while the others wait for the migration lock, then find them in place; every one
+/// ends up using them.
+fn replicas_start_at_once(backend: Backend) {
+    let db = TestDb::create(backend);
+    let first = database(&db, &[]);
+    fill(&mut first.get().expect("connection"));
+    let expected = all_uids(&mut first.get().unwrap(), "-/results/-", FAILED);
+    let replicas: Vec<Database> = std::thread::scope(|scope| {
+        let starting: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| database(&db, &[LABEL, REASON])))
+            .collect();
+        starting
+            .into_iter()
+            .map(|s| s.join().expect("started"))
+            .collect()
+    });
+    for replica in &replicas {
+        let mut conn = replica.get().expect("connection");
+        assert_eq!(conn.indexed_paths().paths().len(), 2);
+        assert_eq!(all_uids(&mut conn, "-/results/-", FAILED), expected);
+        let (indexes, _, recorded) = slots(&mut conn);
+        assert_eq!(indexes, vec!["records_jp_0", "records_jp_1"]);
+        assert_eq!(recorded.len(), 2);
+    }
+}
+
+mod at_once {
+    use super::*;
+
+    #[test]
+    fn replicas_start_at_once_on_postgres() {
+        replicas_start_at_once(Backend::Postgres);
+    }
+
+    #[test]
+    fn replicas_start_at_once_on_mariadb() {
+        replicas_start_at_once(Backend::Mysql);
+    }
+}

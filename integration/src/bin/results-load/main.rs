@@ -7,7 +7,7 @@
 //! cargo run --release -p integration --bin results-load -- \
 //!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
 //!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH] \
-//!     [--auth none|static|kubernetes] [--gets N]
+//!     [--auth none|static|kubernetes] [--gets N] [--index-json-path PATH]…
 //! cargo run --release -p integration --bin results-load -- --watch \
 //!     [--subscribers S] [--namespaces N] [--wildcard W] [--rate R] [--seconds T] \
 //!     [--record-kb K] [--poll-ms P] [--replica] [--no-baseline] [--database-url URL] \
@@ -39,7 +39,7 @@ use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
 
 const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
 [--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
-[--auth none|static|kubernetes] [--gets N]
+[--auth none|static|kubernetes] [--gets N] [--index-json-path PATH]…
 
   --database-url URL  sqlite://PATH, postgres://… or mysql://… (the database must exist);
                       default: a SQLite file in a new temporary directory
@@ -56,6 +56,8 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
                       in this process answers TokenReviews and SubjectAccessReviews): the
                       clients send a bearer token allowed everything
   --gets N            random GetRecord calls (default 5000)
+  --index-json-path P the server indexes this JSON path (`[database] indexed_json_paths`,
+                      e.g. \"data.status.conditions[0].reason\"); repeat for more
 
 --watch: watch streams under write load instead (see watch.rs); first the writes alone
 (the baseline), then the same writes with the subscribers:
@@ -92,6 +94,7 @@ struct Args {
     replica: bool,
     record_kb_set: bool,
     seed_upstream: Option<String>,
+    indexed_json_paths: Vec<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -112,6 +115,7 @@ fn parse_args() -> anyhow::Result<Args> {
         replica: false,
         record_kb_set: false,
         seed_upstream: None,
+        indexed_json_paths: Vec::new(),
     };
     let mut w = watch::WatchArgs {
         subscribers: 1000,
@@ -164,6 +168,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--server-binary" => args.server_binary = Some(value(&flag)?),
             "--auth" => args.auth = value(&flag)?,
             "--gets" => args.gets = num(&flag, value(&flag)?)?,
+            "--index-json-path" => args.indexed_json_paths.push(value(&flag)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -276,7 +281,7 @@ fn run() -> anyhow::Result<()> {
     }
 
     let auth = auth::Auth::new(&args.auth)?;
-    let mut server = Server::start(&url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
+    let mut server = Server::start(&url, &args, &auth)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -349,15 +354,13 @@ enum Server {
 }
 
 impl Server {
-    fn start(
-        url: &str,
-        binary: Option<&str>,
-        auth: &auth::Auth,
-        poll_ms: Option<u64>,
-    ) -> anyhow::Result<Server> {
-        let Some(binary) = binary else {
+    fn start(url: &str, args: &Args, auth: &auth::Auth) -> anyhow::Result<Server> {
+        let poll_ms = args.poll_ms;
+        let indexed = &args.indexed_json_paths;
+        let Some(binary) = args.server_binary.as_deref() else {
             let mut settings = integration::loopback_settings(url, "results-load-key");
             settings.server.shutdown_grace_secs = 5;
+            settings.database.indexed_json_paths = indexed.clone();
             if let Some(ms) = poll_ms {
                 settings.watch.poll_interval_ms = ms;
             }
@@ -377,6 +380,10 @@ impl Server {
             .env("RESULTS_PAGING_TOKEN_KEY", "results-load-key")
             .env("RESULTS_LOG_FILTER", "warn")
             .envs(poll_ms.map(|ms| ("RESULTS_WATCH_POLL_INTERVAL_MS", ms.to_string())))
+            .envs(
+                (!indexed.is_empty())
+                    .then(|| ("RESULTS_DATABASE_INDEXED_JSON_PATHS", indexed.join(","))),
+            )
             .envs(auth.env())
             .spawn()
             .with_context(|| format!("starting {binary}"))?;
@@ -619,7 +626,7 @@ fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> 
         },
     );
     let auth = auth::Auth::new(&args.auth)?;
-    let mut server = Server::start(url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
+    let mut server = Server::start(url, args, &auth)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -634,12 +641,7 @@ fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> 
         watch::prepare(&client, w).await
     })?;
     let mut replica = if args.replica {
-        Some(Server::start(
-            url,
-            args.server_binary.as_deref(),
-            &auth,
-            args.poll_ms,
-        )?)
+        Some(Server::start(url, args, &auth)?)
     } else {
         None
     };
