@@ -88,11 +88,8 @@ pub(crate) fn active(conn: &mut Conn, configured: &IndexedPaths) -> Result<Index
     if configured.is_empty() {
         return Ok(IndexedPaths::none());
     }
-    let recorded = match recorded(conn) {
-        Ok(recorded) => recorded,
-        // Before the migration that makes the table (or without one at all).
-        Err(_) => Vec::new(),
-    };
+    // None before the migration that makes the table.
+    let recorded = recorded(conn).unwrap_or_default();
     let active = configured.only(|p| recorded.contains(&(p.slot(), p.json_path())));
     let missing: Vec<&str> = configured
         .paths()

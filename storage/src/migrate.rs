@@ -3,7 +3,7 @@
 //! Several replicas starting at once on one database take turns: on PostgreSQL and
 //! MariaDB the migrating connection holds a database-wide lock (an advisory lock, a named
 //! lock) while it applies what is pending, so one replica migrates and the others wait
-//! for it, then find nothing left to do. SQLite is one file for one process. The indexes
+//! for it (on PostgreSQL by asking again every 200 ms), then find nothing left to do. SQLite is one file for one process. The indexes
 //! of indexed JSON paths ([`crate::json_indexes`]) are made under the same lock, after
 //! the migrations.
 

@@ -301,3 +301,54 @@ mod at_once {
         replicas_start_at_once(Backend::Mysql);
     }
 }
+
+/// Insert cost of each indexed path: not a test of behaviour but a measurement, run only
+/// with `RESULTS_BENCH_JSON_INDEX_INSERTS=1` (in a release build):
+/// `RESULTS_BENCH_JSON_INDEX_INSERTS=1 cargo test --release -p results-storage --lib
+/// insert_cost -- --nocapture`. Inserts the fixture's Records one autocommitted statement
+/// each (as creates commit) into databases with 0, 1 and 2 indexed paths, twice in
+/// alternation, and prints rows/s.
+#[test]
+fn insert_cost_of_indexed_paths() {
+    if std::env::var_os("RESULTS_BENCH_JSON_INDEX_INSERTS").is_none() {
+        return;
+    }
+    let backends = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
+    let configs: [&[&str]; 3] = [&[], &[REASON], &[REASON, LABEL]];
+    let (results, records) = fixture();
+    let records = &records[..6000];
+    for backend in backends {
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+        for _round in 0..2 {
+            for (k, paths) in configs.iter().enumerate() {
+                let db = TestDb::create(backend);
+                let database = database(&db, paths);
+                let mut conn = database.get().expect("connection");
+                for chunk in results.chunks(CHUNK) {
+                    with_conn!(&mut conn, |c| diesel::insert_into(results::table)
+                        .values(chunk)
+                        .execute(c))
+                    .expect("results");
+                }
+                let started = std::time::Instant::now();
+                for record in records {
+                    with_conn!(&mut conn, |c| diesel::insert_into(records::table)
+                        .values(record)
+                        .execute(c))
+                    .expect("record");
+                }
+                rates[k].push(records.len() as f64 / started.elapsed().as_secs_f64());
+                drop(conn);
+                drop(database);
+            }
+        }
+        for (paths, rates) in configs.iter().zip(&rates) {
+            println!(
+                "{backend:?}: {} indexed paths: {:.0} rows/s (runs: {:?})",
+                paths.len(),
+                rates.iter().sum::<f64>() / rates.len() as f64,
+                rates.iter().map(|r| r.round()).collect::<Vec<_>>()
+            );
+        }
+    }
+}
