@@ -44,6 +44,7 @@ pub use logs::{LogSettings, LogStream, Logs};
 /// Blob stores (log bytes).
 pub use results_storage::blobs;
 pub use results_storage::connection::redact;
+pub use results_storage::filter::IndexedPaths;
 pub use results_storage::filter::{Environment as FilterEnvironment, Filter};
 /// Import from an upstream Tekton Results database (`results-api import`).
 pub use results_storage::import;

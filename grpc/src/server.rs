@@ -75,12 +75,21 @@ pub enum ServeError {
     GrpcTask(#[from] tokio::task::JoinError),
 }
 
+/// The configured indexed JSON paths (already checked when the settings were loaded).
+fn indexed_paths(settings: &Settings) -> Result<results_actors::IndexedPaths, ServeError> {
+    Ok(settings
+        .database
+        .indexed_paths()
+        .map_err(|e| StorageError::InvalidArgument(e.to_string()))?)
+}
+
 /// Opens the configured database and applies migrations when enabled.
 pub fn open_database(settings: &Settings) -> Result<Database, ServeError> {
     let backend = results_actors::Backend::from_url(&settings.database.url)?;
     let pool = PoolSettings {
         max_size: settings.actor_settings().connections(backend),
         connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs),
+        indexed_json_paths: indexed_paths(settings)?,
     };
     let db = Database::connect(&settings.database.url, pool)?;
     if settings.database.migrate {
@@ -104,6 +113,7 @@ pub fn read_replicas(settings: &Settings) -> Result<Option<Arc<ReadReplicas>>, S
         // once a check has found it down.
         connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs)
             .min(Duration::from_secs(2)),
+        indexed_json_paths: indexed_paths(settings)?,
     };
     let max_lag = Duration::from_millis(settings.database.max_replica_lag_ms);
     let replicas = Arc::new(ReadReplicas::new(urls, pool, max_lag)?);

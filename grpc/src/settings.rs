@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use results_actors::{ActorSettings, Backend};
+use results_actors::{ActorSettings, Backend, IndexedPaths};
 use serde::{Deserialize, Serialize};
 
 use results_settings::{invalid, positive, EnvOverrides};
@@ -252,6 +252,19 @@ pub struct DatabaseSettings {
     pub max_replica_lag_ms: u64,
     /// How often each replica's lag is checked (milliseconds).
     pub replica_check_ms: u64,
+    /// JSON paths of Record documents to index, written as in filters
+    /// (`data.metadata.labels['tekton.dev/pipeline']`): equality filters on them are
+    /// answered by an index (see `results_storage::filter::IndexedPaths`). At most 16;
+    /// made at start-up by the replica that migrates. Slot = position: append new ones.
+    pub indexed_json_paths: Vec<String>,
+}
+
+impl DatabaseSettings {
+    /// The indexed JSON paths, checked (`validate` has checked them already).
+    pub fn indexed_paths(&self) -> Result<IndexedPaths, SettingsError> {
+        IndexedPaths::parse(&self.indexed_json_paths)
+            .map_err(|e| invalid("database.indexed_json_paths", e.to_string()))
+    }
 }
 
 /// `[actors]`.
@@ -309,6 +322,7 @@ impl Default for DatabaseSettings {
             read_urls: Vec::new(),
             max_replica_lag_ms: 5000,
             replica_check_ms: 500,
+            indexed_json_paths: Vec::new(),
         }
     }
 }
@@ -351,6 +365,7 @@ impl Layered for Settings {
                 "read replicas are PostgreSQL hot standbys of a PostgreSQL primary",
             ));
         }
+        self.database.indexed_paths()?;
         for url in &self.database.read_urls {
             if Backend::from_url(url).ok() != Some(Backend::Postgres) {
                 return Err(invalid(
@@ -567,6 +582,55 @@ mod tests {
             assert!(err.contains("database.read_urls"), "{err}");
             assert!(!err.contains("secret"), "no password in messages: {err}");
         }
+    }
+
+    #[test]
+    fn indexed_json_paths_are_checked_at_start_up() {
+        let toml = r#"
+            [database]
+            indexed_json_paths = [
+                "data.metadata.labels['tekton.dev/pipeline']",
+                "data.status.conditions[0].reason",
+            ]
+        "#;
+        let s = Settings::from_toml(toml, "-", &env(&[])).unwrap();
+        let paths = s.database.indexed_paths().unwrap();
+        assert_eq!(paths.paths().len(), 2);
+        assert_eq!(
+            paths.paths()[1].source(),
+            "data.status.conditions[0].reason"
+        );
+        let from_env = Settings::from_toml(
+            "",
+            "-",
+            &env(&[(
+                "RESULTS_DATABASE_INDEXED_JSON_PATHS",
+                "data.kind, data.metadata.name",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.database.indexed_json_paths,
+            ["data.kind", "data.metadata.name"]
+        );
+        for (bad, says) in [
+            ("data.metadata.labels['a b']", "key \"a b\""),
+            ("name", "not a path into a Record's data"),
+            ("data.a'); DROP TABLE records; --", "not valid CEL"),
+        ] {
+            let toml = format!("[database]\nindexed_json_paths = [{bad:?}]\n");
+            let err = Settings::from_toml(&toml, "-", &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("database.indexed_json_paths"), "{err}");
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let many: Vec<String> = (0..17).map(|i| format!("\"data.k{i}\"")).collect();
+        let toml = format!("[database]\nindexed_json_paths = [{}]\n", many.join(", "));
+        let err = Settings::from_toml(&toml, "-", &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 16"), "{err}");
     }
 
     #[test]

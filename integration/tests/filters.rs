@@ -19,8 +19,10 @@ use tonic::Code;
 
 integration::backend_tests!(
     record_filters_agree_with_memory,
+    indexed_record_filters_agree_with_memory,
     result_filters_agree_with_memory,
     hostile_strings_match_exactly,
+    indexed_hostile_strings_match_exactly,
     filtered_paging_is_exact,
     rejected_filters_answer_invalid_argument,
 );
@@ -519,8 +521,36 @@ async fn seed_records(client: &mut Client, count: usize) {
     }
 }
 
+/// Paths of the generated documents to index (`[database] indexed_json_paths`): strings,
+/// mixed kinds, hostile strings, an element of a list that may be missing.
+const INDEXED: &[&str] = &[
+    "data.kind",
+    "data.metadata.name",
+    "data.metadata.labels.app",
+    "data.metadata.labels['tekton.dev/pipeline']",
+    "data.status.conditions[0].reason",
+    "data.status.podName",
+    "data.spec.enabled",
+    "data.score",
+];
+
+/// A server whose database indexes [`INDEXED`].
+fn indexed_server(backend: Backend) -> TestServer {
+    TestServer::start_with(backend, |s| {
+        s.database.indexed_json_paths = INDEXED.iter().map(|p| p.to_string()).collect()
+    })
+}
+
 async fn record_filters_agree_with_memory(backend: Backend) {
-    let server = TestServer::start(backend);
+    check_record_filters(TestServer::start(backend)).await
+}
+
+/// The same filters give the same Records when equalities on their paths use indexes.
+async fn indexed_record_filters_agree_with_memory(backend: Backend) {
+    check_record_filters(indexed_server(backend)).await
+}
+
+async fn check_record_filters(server: TestServer) {
     let mut client = server.grpc().await;
     seed_records(&mut client, 240).await;
     let everything: Vec<StoredRecord> = all_records(&mut client, "-/results/-", "")
@@ -767,7 +797,15 @@ async fn result_names(client: &mut Client, filter: &str) -> BTreeSet<String> {
 /// Injection attempts: the exact rows holding the hostile string match, nothing else leaks,
 /// and nothing errors — including NUL, which PostgreSQL text cannot even hold.
 async fn hostile_strings_match_exactly(backend: Backend) {
-    let server = TestServer::start(backend);
+    check_hostile_strings(TestServer::start(backend)).await
+}
+
+/// The same with the names (`data.metadata.name`) indexed.
+async fn indexed_hostile_strings_match_exactly(backend: Backend) {
+    check_hostile_strings(indexed_server(backend)).await
+}
+
+async fn check_hostile_strings(server: TestServer) {
     let mut client = server.grpc().await;
     create_result(&mut client, "ns", "r").await;
     for (i, s) in HOSTILE.iter().enumerate() {

@@ -3,11 +3,13 @@
 //! Queries are written once with diesel's DSL and compiled for each backend by
 //! [`with_conn!`], which expands its body for every concrete connection type.
 
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use diesel::r2d2::{self, Pool, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 
+use crate::filter::IndexedPaths;
 use crate::{Error, Result};
 
 mod setup;
@@ -16,6 +18,7 @@ mod tracked;
 #[cfg(feature = "mysql")]
 use setup::MysqlSetup;
 use setup::{PostgresSetup, SqliteSetup};
+use tracked::SharedPaths;
 use tracked::Usage;
 pub use tracked::{Manager, Tracked, MAX_STATEMENT_SHAPES};
 
@@ -77,13 +80,16 @@ pub struct PoolState {
     pub idle: u32,
 }
 
-/// Pool sizing.
-#[derive(Debug, Clone, Copy)]
+/// Pool sizing, and what the pool's queries may rely on.
+#[derive(Debug, Clone)]
 pub struct PoolSettings {
     /// Most connections open at once.
     pub max_size: u32,
     /// How long to wait for a free connection.
     pub connect_timeout: Duration,
+    /// JSON paths of Record documents to index (see [`crate::filter::IndexedPaths`]):
+    /// [`Database::migrate`] makes their indexes, and listings use those it finds.
+    pub indexed_json_paths: IndexedPaths,
 }
 
 impl Default for PoolSettings {
@@ -91,6 +97,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_size: 8,
             connect_timeout: Duration::from_secs(10),
+            indexed_json_paths: IndexedPaths::none(),
         }
     }
 }
@@ -157,6 +164,17 @@ impl Conn {
         }
     }
 
+    /// The indexed JSON paths whose indexes this connection's database holds (as far as
+    /// its pool knows: see [`Database::migrate`]).
+    pub fn indexed_paths(&self) -> IndexedPaths {
+        match self {
+            Conn::Postgres(c) => c.indexed_paths(),
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => c.indexed_paths(),
+            Conn::Sqlite(c) => c.indexed_paths(),
+        }
+    }
+
     /// The backend of this connection.
     pub fn backend(&self) -> Backend {
         match self {
@@ -195,6 +213,10 @@ pub(crate) use with_conn;
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// The indexed JSON paths configured.
+    configured: IndexedPaths,
+    /// Those whose indexes the database holds, shared with the pool's connections.
+    active: SharedPaths,
 }
 
 impl std::fmt::Debug for Database {
@@ -209,19 +231,21 @@ impl Database {
     /// Opens a pool for `url`; fails when the first connection cannot be made.
     pub fn connect(url: &str, settings: PoolSettings) -> Result<Database> {
         let backend = Backend::from_url(url)?;
+        let active = SharedPaths::default();
+        let configured = settings.indexed_json_paths.clone();
         let connect_err = |e: r2d2::PoolError| Error::Connect(format!("{}: {e}", redact(url)));
         let pool = match backend {
             Backend::Postgres => AnyPool::Postgres(
                 builder(settings)
                     .connection_customizer(Box::new(PostgresSetup))
-                    .build(Manager::new(url))
+                    .build(Manager::sharing(url, active.clone()))
                     .map_err(connect_err)?,
             ),
             #[cfg(feature = "mysql")]
             Backend::Mysql => AnyPool::Mysql(
                 builder(settings)
                     .connection_customizer(Box::new(MysqlSetup))
-                    .build(Manager::new(url))
+                    .build(Manager::sharing(url, active.clone()))
                     .map_err(connect_err)?,
             ),
             #[cfg(not(feature = "mysql"))]
@@ -235,12 +259,26 @@ impl Database {
                 AnyPool::Sqlite(
                     builder(settings)
                         .connection_customizer(Box::new(SqliteSetup))
-                        .build(Manager::new(path))
+                        .build(Manager::sharing(path, active.clone()))
                         .map_err(connect_err)?,
                 )
             }
         };
-        Ok(Database { pool, backend })
+        let database = Database {
+            pool,
+            backend,
+            configured,
+            active,
+        };
+        if !database.configured.is_empty() {
+            let found = crate::json_indexes::active(&mut database.get()?, &database.configured)?;
+            database.set_active(found);
+        }
+        Ok(database)
+    }
+
+    fn set_active(&self, paths: IndexedPaths) {
+        *self.active.write().unwrap_or_else(PoisonError::into_inner) = paths;
     }
 
     /// The backend in use.
@@ -293,9 +331,13 @@ impl Database {
         }
     }
 
-    /// Applies every pending migration; returns the versions applied.
+    /// Applies every pending migration, then makes (or replaces, or drops) the indexes of
+    /// the configured JSON paths so that the database holds exactly those; returns the
+    /// versions applied. Listings use the indexes from then on.
     pub fn migrate(&self) -> Result<Vec<String>> {
-        crate::migrate::run(&mut self.get()?)
+        let applied = crate::migrate::run(&mut self.get()?, &self.configured)?;
+        self.set_active(self.configured.clone());
+        Ok(applied)
     }
 }
 

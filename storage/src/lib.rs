@@ -27,6 +27,7 @@ mod fragment;
 pub mod http;
 pub mod import;
 mod json;
+mod json_indexes;
 pub mod limits;
 mod migrate;
 pub mod model;

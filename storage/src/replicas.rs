@@ -93,7 +93,7 @@ impl ReadReplicas {
                 Ok(Replica {
                     name: redact(url),
                     url: url.clone(),
-                    pool,
+                    pool: pool.clone(),
                     db: Mutex::new(None),
                     state: Mutex::new(ReplicaState::default()),
                 })
@@ -201,7 +201,7 @@ impl Replica {
         let db = {
             let mut db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
             if db.is_none() {
-                *db = Some(Database::connect(&self.url, self.pool)?);
+                *db = Some(Database::connect(&self.url, self.pool.clone())?);
             }
             db.clone().expect("connected above")
         };
@@ -249,8 +249,9 @@ mod tests {
         let pool = PoolSettings {
             max_size: 1,
             connect_timeout: Duration::from_millis(100),
+            ..PoolSettings::default()
         };
-        let refused = ReadReplicas::new(&["sqlite://x.db".into()], pool, Duration::ZERO);
+        let refused = ReadReplicas::new(&["sqlite://x.db".into()], pool.clone(), Duration::ZERO);
         assert!(refused.unwrap_err().to_string().contains("PostgreSQL"));
         let unchecked = ReadReplicas::new(
             &["postgres://u:secret@127.0.0.1:1/db".into()],

@@ -92,3 +92,13 @@ diesel::table! {
         expires -> BigInt,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    /// Which JSON path each indexed-path slot holds (see `json_indexes`).
+    json_path_indexes (slot) {
+        slot -> Integer,
+        path -> Text,
+    }
+}

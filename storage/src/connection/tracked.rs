@@ -2,8 +2,15 @@
 
 use std::collections::HashSet;
 use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use diesel::r2d2::{self, ConnectionManager, ManageConnection, R2D2Connection};
+
+use crate::filter::IndexedPaths;
+
+/// The indexed JSON paths a pool's queries may use, shared by its connections (see
+/// `Database::migrate`, which makes them, and [`crate::json_indexes::active`]).
+pub(crate) type SharedPaths = Arc<RwLock<IndexedPaths>>;
 
 /// before the pool replaces it. diesel keeps every prepared statement for the life of the
 /// connection (and PostgreSQL keeps them server-side), while filter shapes are chosen by
@@ -15,6 +22,17 @@ pub const MAX_STATEMENT_SHAPES: usize = 256;
 pub struct Tracked<C> {
     conn: C,
     pub(super) usage: Usage,
+    indexed: SharedPaths,
+}
+
+impl<C> Tracked<C> {
+    /// The indexed JSON paths in use.
+    pub(super) fn indexed_paths(&self) -> IndexedPaths {
+        self.indexed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// See [`Tracked`].
@@ -38,12 +56,18 @@ impl<C> DerefMut for Tracked<C> {
 }
 
 /// diesel's connection manager, plus retirement of broken and over-full connections.
-pub struct Manager<C: R2D2Connection + 'static>(ConnectionManager<C>);
+pub struct Manager<C: R2D2Connection + 'static>(ConnectionManager<C>, SharedPaths);
 
 impl<C: R2D2Connection + 'static> Manager<C> {
-    /// A manager connecting to `url` (a path for SQLite).
+    /// A manager connecting to `url` (a path for SQLite), whose connections use no
+    /// indexed JSON paths.
     pub fn new(url: impl Into<String>) -> Self {
-        Manager(ConnectionManager::new(url))
+        Manager::sharing(url, SharedPaths::default())
+    }
+
+    /// A manager whose connections use the indexed JSON paths `indexed` holds.
+    pub(crate) fn sharing(url: impl Into<String>, indexed: SharedPaths) -> Self {
+        Manager(ConnectionManager::new(url), indexed)
     }
 }
 
@@ -55,6 +79,7 @@ impl<C: R2D2Connection + 'static> ManageConnection for Manager<C> {
         Ok(Tracked {
             conn: self.0.connect()?,
             usage: Usage::default(),
+            indexed: self.1.clone(),
         })
     }
 

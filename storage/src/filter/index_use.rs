@@ -3,7 +3,8 @@
 //! (`FORCE INDEX`, see `Plan` in `store::list`) only when no other index could serve the
 //! filter better, and asks this to find out.
 
-use super::ir::{Operand, Pred, TimeField};
+use super::indexed::IndexedPaths;
+use super::ir::{CmpOp, Operand, Pred, TimeField};
 use super::Filter;
 
 impl Filter {
@@ -11,13 +12,33 @@ impl Filter {
     /// could narrow (each once, in order of appearance): the times it compares with a
     /// time (`create_time > ?`) and `summary_status`. Text fields are compared by bytes
     /// (`CAST(… AS BINARY)`) and JSON values through functions, which no index on that
-    /// backend answers, so they narrow nothing. An index added for a JSON path or a text
+    /// backend answers, so they narrow nothing (JSON paths with an index of their own are
+    /// asked about apart: [`Filter::compares_indexed_path`]). An index added for a text
     /// field must add its columns here, or a namespace listing filtering on it would be
     /// forced through the order's index instead.
     pub(crate) fn mysql_index_columns(&self) -> Vec<&'static str> {
         let mut columns = Vec::new();
         collect(&self.pred, &mut columns);
         columns
+    }
+}
+
+impl Filter {
+    /// Whether this filter compares one of the `indexed` JSON paths for equality, which
+    /// the lowering then answers through the path's own index (`records_jp_*`): a
+    /// namespace listing must not force the order's index on MySQL/MariaDB then.
+    pub(crate) fn compares_indexed_path(&self, indexed: &IndexedPaths) -> bool {
+        !indexed.is_empty() && uses_slot(&self.pred, indexed)
+    }
+}
+
+fn uses_slot(pred: &Pred, indexed: &IndexedPaths) -> bool {
+    match pred {
+        Pred::Not(p) => uses_slot(p, indexed),
+        Pred::And(a, b) | Pred::Or(a, b) => uses_slot(a, indexed) || uses_slot(b, indexed),
+        Pred::Each { pred, .. } => uses_slot(pred, indexed),
+        Pred::Cmp(Operand::Json(path), CmpOp::Eq, _) => indexed.slot_of(path).is_some(),
+        _ => false,
     }
 }
 

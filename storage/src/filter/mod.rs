@@ -12,12 +12,14 @@
 mod check;
 mod eval;
 mod index_use;
+pub(crate) mod indexed;
 mod int;
 pub(crate) mod ir;
 mod regex;
 mod sql;
 
 pub use check::Environment;
+pub use indexed::{IndexedPath, IndexedPaths, MAX_INDEXED_PATHS};
 
 use crate::model::{StoredRecord, StoredResult};
 use crate::Result;
@@ -90,13 +92,17 @@ impl Filter {
         eval::result(&self.pred, result) == Some(true)
     }
 
-    /// The SQL condition for `backend`.
-    pub(crate) fn to_sql(&self, backend: crate::Backend) -> crate::fragment::Fragment {
+    /// The SQL condition for `backend`, using the slots of `indexed` (see [`indexed`]).
+    pub(crate) fn to_sql(
+        &self,
+        backend: crate::Backend,
+        indexed: &IndexedPaths,
+    ) -> crate::fragment::Fragment {
         let table = match self.environment {
             Environment::Results => "results",
             Environment::Records => "records",
         };
-        sql::lower(&self.pred, backend, table)
+        sql::lower(&self.pred, backend, table, indexed)
     }
 }
 
@@ -142,7 +148,8 @@ mod tests {
                         crate::Backend::Postgres,
                         crate::Backend::Mysql,
                     ] {
-                        assert!(!format!("{:?}", compiled.to_sql(backend)).is_empty());
+                        let none = IndexedPaths::none();
+                        assert!(!format!("{:?}", compiled.to_sql(backend, &none)).is_empty());
                     }
                     compiled.matches_record(&record)
                 })

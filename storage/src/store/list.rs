@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::connection::{with_conn, Backend, Conn};
-use crate::filter::{Environment, Filter};
+use crate::filter::{Environment, Filter, IndexedPaths};
 use crate::fragment::Fragment;
 use crate::limits::MAX_PAGE_BYTES;
 use crate::model::{ListScope, Projection, RecordScope, StoredRecord};
@@ -84,7 +84,8 @@ pub fn list_records_within(
     max_page_bytes: usize,
 ) -> Result<Page<StoredRecord>> {
     let backend = conn.backend();
-    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let plan = Plan::new(Collection::Records, backend, signer, request)?
+        .with_indexed_paths(conn.indexed_paths());
     let scope = || record_scope(&request.scope);
     plan.read_page(max_page_bytes, scope, record_cursor, |page, chunk| {
         let columns = projection::listed_columns(projection, backend, chunk.row_bytes);
@@ -140,10 +141,12 @@ impl PageQuery {
 #[cfg(any(test, feature = "test-support"))]
 pub(crate) fn records_listing(
     backend: Backend,
+    indexed: IndexedPaths,
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<(PageQuery, ListedColumns)> {
-    let plan = Plan::new(Collection::Records, backend, signer, request)?;
+    let plan =
+        Plan::new(Collection::Records, backend, signer, request)?.with_indexed_paths(indexed);
     let chunk = Chunk::first(plan.page_size, MAX_PAGE_BYTES);
     let page = plan.page_query(record_scope(&request.scope), chunk.limit);
     let columns = projection::listed_columns(&Projection::Whole, backend, chunk.row_bytes);
@@ -281,6 +284,8 @@ pub(super) fn expressions(field: OrderField, backend: Backend) -> &'static [&'st
 pub(crate) struct Plan {
     backend: Backend,
     filter: Filter,
+    /// JSON paths with an index the filter may use (none unless given).
+    indexed: IndexedPaths,
     pub(super) order: Order,
     pub(super) page_size: usize,
     /// Where the page starts (after this row).
@@ -334,6 +339,7 @@ impl Plan {
         Ok(Plan {
             backend,
             filter,
+            indexed: IndexedPaths::none(),
             order,
             page_size,
             after,
@@ -343,12 +349,22 @@ impl Plan {
         })
     }
 
+    /// The plan, with equalities on `indexed` JSON paths answered by their indexes.
+    pub(super) fn with_indexed_paths(mut self, indexed: IndexedPaths) -> Plan {
+        // A JSON path's own index serves the filter better than the order's: no hint.
+        if self.filter.compares_indexed_path(&indexed) {
+            self.index = None;
+        }
+        self.indexed = indexed;
+        self
+    }
+
     /// The filter's condition (empty when it matches everything).
     pub(super) fn condition(&self) -> Fragment {
         if self.filter.is_trivial() {
             return Fragment::new();
         }
-        self.filter.to_sql(self.backend)
+        self.filter.to_sql(self.backend, &self.indexed)
     }
 
     /// The query of `limit` rows after the plan's cursor, among the rows `scope` selects.
@@ -536,6 +552,37 @@ mod tests {
         );
         assert_eq!(records("ns/results/r", "", ""), None);
         assert_eq!(records("-/results/-", "", ""), None);
+        // An equality on a JSON path with an index of its own: that index, not the order's.
+        let indexed =
+            crate::filter::indexed::IndexedPaths::parse(&["data.status.conditions[0].reason"])
+                .expect("path");
+        let with_paths = |filter: &str| {
+            let request = ListRequest {
+                scope: RecordScope::parse("ns/results/-").expect("scope"),
+                filter: filter.to_owned(),
+                page_size: 0,
+                page_token: String::new(),
+                order_by: String::new(),
+            };
+            Plan::new(
+                Collection::Records,
+                Backend::Mysql,
+                &TokenSigner::new(b"k".to_vec()),
+                &request,
+            )
+            .expect("valid")
+            .with_indexed_paths(indexed.clone())
+            .index
+        };
+        assert_eq!(
+            with_paths(r#"data.status.conditions[0].reason == "Failed""#),
+            None
+        );
+        assert_eq!(
+            with_paths(r#"data.metadata.labels["app"] == "a""#),
+            Some("records_by_parent_create_time"),
+            "a path without an index keeps the hint"
+        );
         assert_eq!(records("-/results/r", "", ""), None);
 
         assert_eq!(

@@ -128,7 +128,7 @@ pub fn record_list_summary_in_db(
     spec: SummarySpec,
 ) -> Result<Vec<SummaryRow>> {
     let backend = conn.backend();
-    let plan = scan_plan(backend, scope, filter)?;
+    let plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
     let condition = record_scope(scope).and(plan.condition()).or_true();
     let statement = grouped(Dialect(backend), &spec, condition.cast());
     conn.note_statement_shape(statement.0.shape());
@@ -202,7 +202,7 @@ fn fold_unhandled(
     summarizer: &mut Summarizer,
 ) -> Result<()> {
     let backend = conn.backend();
-    let mut plan = scan_plan(backend, scope, filter)?;
+    let mut plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
     loop {
         let condition = record_scope(scope)
             .and(plan.keyset())
@@ -263,7 +263,7 @@ pub fn record_list_summary_folded(
     spec: SummarySpec,
 ) -> Result<Vec<SummaryRow>> {
     let backend = conn.backend();
-    let mut plan = scan_plan(backend, scope, filter)?;
+    let mut plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
     let mut summarizer = Summarizer::new(spec);
     loop {
         // The keyset before the filter, as in listings (SQLite seeks with the first bound).

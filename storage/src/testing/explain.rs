@@ -41,7 +41,7 @@ pub fn explain_list_records(
     signer: &TokenSigner,
     request: &ListRequest<RecordScope>,
 ) -> Result<QueryPlan> {
-    let (page, columns) = records_listing(conn.backend(), signer, request)?;
+    let (page, columns) = records_listing(conn.backend(), conn.indexed_paths(), signer, request)?;
     with_conn!(conn, |c| c.explain_plan(records_query(page, columns)))
 }
 

@@ -52,6 +52,9 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
+#[path = "indexed_plans.rs"]
+mod indexed_plans;
+
 use crate::connection::{with_conn, Backend, Conn};
 use crate::json::JsonText;
 use crate::model::{ListScope, RecordScope};

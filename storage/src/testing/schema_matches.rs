@@ -10,7 +10,9 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use crate::connection::{with_conn, Backend};
-use crate::schema::{change_log_head, changes, leases, records, results, webhook_cursors};
+use crate::schema::{
+    change_log_head, changes, json_path_indexes, leases, records, results, webhook_cursors,
+};
 use crate::testing::TestDb;
 
 #[derive(QueryableByName)]
@@ -92,6 +94,10 @@ fn columns_match(backend: Backend) {
         (
             "leases",
             schema_columns(leases::table.select(leases::all_columns)),
+        ),
+        (
+            "json_path_indexes",
+            schema_columns(json_path_indexes::table.select(json_path_indexes::all_columns)),
         ),
     ];
     for (table, schema) in tables {

@@ -9,6 +9,7 @@
 //!     [--database-url URL] [--records N] [--concurrency C] [--record-kb K] \
 //!     [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH] \
 //!     [--auth none|static|kubernetes] [--gets N] [--index-costs [--index-cost-records M]]
+//!     [--yardstick-records M] [--index-json-path PATH]…
 //! cargo run --release -p integration --bin results-load -- --watch \
 //!     [--subscribers S] [--namespaces N] [--wildcard W] [--rate R] [--seconds T] \
 //!     [--record-kb K] [--poll-ms P] [--replica] [--no-baseline] [--database-url URL] \
@@ -42,6 +43,7 @@ use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
 const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
 [--record-kb K] [--max-seconds S] [--seed S] [--reuse] [--keep] [--server-binary PATH]
 [--auth none|static|kubernetes] [--gets N] [--index-costs [--index-cost-records M]]
+[--yardstick-records M] [--index-json-path PATH]…
 
   --database-url URL  sqlite://PATH, postgres://… or mysql://… (the database must exist);
                       default: a SQLite file in a new temporary directory
@@ -63,6 +65,9 @@ const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--c
   --index-cost-records M  records per such run (default 20000)
   --yardstick-records M   the concurrent yardstick loops insert only the first M of the
                       records created at concurrency C (default: all of them)
+
+  --index-json-path P the server indexes this JSON path (`[database] indexed_json_paths`,
+                      e.g. \"data.status.conditions[0].reason\"); repeat for more
 
 Yardsticks (after the server has stopped, on the same records): plain single-row
 autocommit INSERT loops at concurrency 1 and C into load_raw (a primary key only) and
@@ -106,6 +111,7 @@ struct Args {
     replica: bool,
     record_kb_set: bool,
     seed_upstream: Option<String>,
+    indexed_json_paths: Vec<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -129,6 +135,7 @@ fn parse_args() -> anyhow::Result<Args> {
         replica: false,
         record_kb_set: false,
         seed_upstream: None,
+        indexed_json_paths: Vec::new(),
     };
     let mut w = watch::WatchArgs {
         subscribers: 1000,
@@ -184,6 +191,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--index-costs" => args.index_costs = true,
             "--index-cost-records" => args.index_cost_records = num(&flag, value(&flag)?)?,
             "--yardstick-records" => args.yardstick_records = Some(num(&flag, value(&flag)?)?),
+            "--index-json-path" => args.indexed_json_paths.push(value(&flag)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -296,7 +304,7 @@ fn run() -> anyhow::Result<()> {
     }
 
     let auth = auth::Auth::new(&args.auth)?;
-    let mut server = Server::start(&url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
+    let mut server = Server::start(&url, &args, &auth)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -445,15 +453,13 @@ enum Server {
 }
 
 impl Server {
-    fn start(
-        url: &str,
-        binary: Option<&str>,
-        auth: &auth::Auth,
-        poll_ms: Option<u64>,
-    ) -> anyhow::Result<Server> {
-        let Some(binary) = binary else {
+    fn start(url: &str, args: &Args, auth: &auth::Auth) -> anyhow::Result<Server> {
+        let poll_ms = args.poll_ms;
+        let indexed = &args.indexed_json_paths;
+        let Some(binary) = args.server_binary.as_deref() else {
             let mut settings = integration::loopback_settings(url, "results-load-key");
             settings.server.shutdown_grace_secs = 5;
+            settings.database.indexed_json_paths = indexed.clone();
             if let Some(ms) = poll_ms {
                 settings.watch.poll_interval_ms = ms;
             }
@@ -473,6 +479,10 @@ impl Server {
             .env("RESULTS_PAGING_TOKEN_KEY", "results-load-key")
             .env("RESULTS_LOG_FILTER", "warn")
             .envs(poll_ms.map(|ms| ("RESULTS_WATCH_POLL_INTERVAL_MS", ms.to_string())))
+            .envs(
+                (!indexed.is_empty())
+                    .then(|| ("RESULTS_DATABASE_INDEXED_JSON_PATHS", indexed.join(","))),
+            )
             .envs(auth.env())
             .spawn()
             .with_context(|| format!("starting {binary}"))?;
@@ -715,7 +725,7 @@ fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> 
         },
     );
     let auth = auth::Auth::new(&args.auth)?;
-    let mut server = Server::start(url, args.server_binary.as_deref(), &auth, args.poll_ms)?;
+    let mut server = Server::start(url, args, &auth)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -730,12 +740,7 @@ fn run_watch(args: &Args, w: &watch::WatchArgs, url: &str, backend: Backend) -> 
         watch::prepare(&client, w).await
     })?;
     let mut replica = if args.replica {
-        Some(Server::start(
-            url,
-            args.server_binary.as_deref(),
-            &auth,
-            args.poll_ms,
-        )?)
+        Some(Server::start(url, args, &auth)?)
     } else {
         None
     };

@@ -65,6 +65,12 @@ pub(super) trait Dialect: Sync {
         w.json_cmp(path, CmpOp::Eq, lit);
     }
 
+    /// What the index of indexed-path slot `slot` holds, for the current row of
+    /// `records` (see `filter::indexed`): its generated column.
+    fn slot_value(&self, w: &mut Lower<'_>, slot: usize) {
+        w.col(crate::filter::indexed::SLOT_COLUMNS[slot]);
+    }
+
     /// ` <regex operator> pattern` after a text.
     fn regex(&self, w: &mut Lower<'_>, pattern: &Pattern);
 

@@ -5,19 +5,28 @@ use super::super::ir::*;
 use super::dialect::{for_backend, Dialect};
 use super::text::TextSource;
 use crate::connection::Backend;
+use crate::filter::indexed::{indexed_prefix, IndexedPaths};
 use crate::fragment::Fragment;
 
-/// The condition for `pred` on `backend`, over the columns of `table`.
-pub(in crate::filter) fn lower(pred: &Pred, backend: Backend, table: &'static str) -> Fragment {
+/// The condition for `pred` on `backend`, over the columns of `table`; equalities on
+/// `indexed` paths (of `records`) also test their slot, so that its index can answer them.
+pub(in crate::filter) fn lower(
+    pred: &Pred,
+    backend: Backend,
+    table: &'static str,
+    indexed: &IndexedPaths,
+) -> Fragment {
     let mut f = Fragment::new();
-    Lower::new(backend, table, &mut f).pred(pred);
+    let none = IndexedPaths::none();
+    let indexed = if table == "records" { indexed } else { &none };
+    Lower::new(backend, table, indexed, &mut f).pred(pred);
     f
 }
 
 /// The text of the JSON value at `path` (NULL when missing), e.g. for a SELECT list.
 pub(in crate::filter) fn json_text(path: &JsonPath, backend: Backend) -> Fragment {
     let mut f = Fragment::new();
-    Lower::new(backend, "records", &mut f).json_text(path);
+    Lower::new(backend, "records", &IndexedPaths::none(), &mut f).json_text(path);
     f
 }
 
@@ -27,6 +36,8 @@ pub(super) struct Lower<'a> {
     /// Columns are qualified with it: inside `exists()` SQLite's `json_each` has columns
     /// of its own (`parent`, `id`, …) that would otherwise shadow ours.
     table: &'static str,
+    /// Paths of `records.data` with an index (none for other tables).
+    indexed: &'a IndexedPaths,
     /// The output.
     pub f: &'a mut Fragment,
     /// No `NOT` above this point: unknown and false mean the same (no match), so an extra
@@ -75,10 +86,16 @@ pub(super) fn op_sql(op: CmpOp) -> &'static str {
 }
 
 impl<'a> Lower<'a> {
-    fn new(backend: Backend, table: &'static str, f: &'a mut Fragment) -> Self {
+    fn new(
+        backend: Backend,
+        table: &'static str,
+        indexed: &'a IndexedPaths,
+        f: &'a mut Fragment,
+    ) -> Self {
         Lower {
             dialect: for_backend(backend),
             table,
+            indexed,
             f,
             positive: true,
         }
@@ -258,6 +275,26 @@ impl<'a> Lower<'a> {
                 self.int_column_cmp(time_column(*field), op, *t)
             }
             (Operand::Status, Lit::Int(i)) => self.int_column_cmp("summary_status", op, *i),
+            (Operand::Json(path), Lit::Str(s)) if op == CmpOp::Eq && self.positive => {
+                match self.indexed.slot_of(path) {
+                    // Where text cannot hold NUL the literal cannot be bound as text; no
+                    // stored string equals it anyway (the exact test says so).
+                    Some(slot) if self.dialect.text_holds_nul() || !s.contains('\0') => {
+                        // The slot holds the value's first characters: equal to the
+                        // literal's whenever the value is the literal, so this only
+                        // narrows the rows the exact comparison reads (see
+                        // `filter::indexed`).
+                        self.sql("(");
+                        self.dialect.slot_value(self, slot);
+                        self.sql(" = ");
+                        self.f.text(indexed_prefix(s).to_owned());
+                        self.sql(" AND ");
+                        self.json_cmp(path, op, lit);
+                        self.sql(")");
+                    }
+                    _ => self.dialect.json_eq(self, path, lit),
+                }
+            }
             (Operand::Json(path), _) if op == CmpOp::Eq && self.positive => {
                 self.dialect.json_eq(self, path, lit)
             }

@@ -157,6 +157,11 @@ impl Dialect for Postgres {
         w.sql(")");
     }
 
+    fn slot_value(&self, w: &mut Lower<'_>, slot: usize) {
+        // The expression of the slot's index, as the planner matches only that.
+        w.sql(crate::filter::indexed::SLOT_CALLS[slot]);
+    }
+
     fn regex(&self, w: &mut Lower<'_>, pattern: &Pattern) {
         w.sql(" ~ ");
         w.f.text(pattern.source.clone());

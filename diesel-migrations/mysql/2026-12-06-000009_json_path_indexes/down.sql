@@ -1,0 +1,1 @@
+DROP TABLE json_path_indexes;
