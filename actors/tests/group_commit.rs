@@ -60,21 +60,26 @@ fn assert_same_record(stored: &StoredRecord, answered: &StoredRecord) {
     assert_eq!(json(stored), json(answered));
 }
 
-async fn a_mixed_batch_answers_each_caller(backend: Backend) {
-    let db = TestDb::migrated(backend);
+/// The actors on `db`, holding each batch open long enough for every write a test sends at
+/// once to join it.
+fn start(db: &TestDb) -> Actors {
     let settings = ActorSettings {
-        // Long enough for every write below to join the first batch.
         batch_wait: Duration::from_millis(300),
         ..ActorSettings::default()
     };
-    let actors = Actors::start(
+    Actors::start(
         db.database().clone(),
         None,
         TokenSigner::random(),
         Arc::new(SystemClock),
         Arc::new(UuidGen),
         settings,
-    );
+    )
+}
+
+async fn a_mixed_batch_answers_each_caller(backend: Backend) {
+    let db = TestDb::migrated(backend);
+    let actors = start(&db);
     actors
         .create_result(new_result("ns/results/a"))
         .await
@@ -165,19 +170,7 @@ async fn a_mixed_batch_answers_each_caller_on_mariadb() {
 /// alone and the others are stored.
 async fn a_run_of_record_creates_answers_each_caller(backend: Backend) {
     let db = TestDb::migrated(backend);
-    let settings = ActorSettings {
-        // Long enough for every write below to join one batch.
-        batch_wait: Duration::from_millis(300),
-        ..ActorSettings::default()
-    };
-    let actors = Actors::start(
-        db.database().clone(),
-        None,
-        TokenSigner::random(),
-        Arc::new(SystemClock),
-        Arc::new(UuidGen),
-        settings,
-    );
+    let actors = start(&db);
     for name in ["ns/results/a", "ns/results/b", "other/results/a"] {
         actors.create_result(new_result(name)).await.unwrap();
     }

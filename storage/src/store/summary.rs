@@ -194,12 +194,17 @@ fn scan_plan(backend: Backend, scope: &RecordScope, filter: &str) -> Result<Plan
     )
 }
 
-/// Folds in Rust the rows SQL did not handle, scanning in keyset batches.
-fn fold_unhandled(
+/// Reads the Records `filter` selects under `scope` in keyset batches of [`BATCH`] rows
+/// (the keyset before the filter, as in listings: SQLite seeks with the first bound):
+/// `load` reads one batch given its condition and plan, `cursor` says where a row stands
+/// (create time, uid), and `each` takes every row.
+fn scan<R>(
     conn: &mut Conn,
     scope: &RecordScope,
     filter: &str,
-    summarizer: &mut Summarizer,
+    mut load: impl FnMut(&mut Conn, Fragment, &Plan) -> Result<Vec<R>>,
+    cursor: impl Fn(&R) -> (i64, String),
+    mut each: impl FnMut(R),
 ) -> Result<()> {
     let backend = conn.backend();
     let mut plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
@@ -208,22 +213,47 @@ fn fold_unhandled(
             .and(plan.keyset())
             .and(plan.condition())
             .or_true();
-        let statement = unhandled_rows(Dialect(backend), summarizer.spec(), condition, &plan);
-        conn.note_statement_shape(statement.0.shape());
-        let rows: Vec<UnhandledRow> =
-            with_conn!(conn, |c| statement.load(c)).map_err(Error::db("summarising records"))?;
+        let rows = load(conn, condition, &plan)?;
         let done = rows.len() < BATCH as usize;
-        if let Some((id, create_time, ..)) = rows.last() {
+        if let Some(last) = rows.last() {
+            let (create_time, uid) = cursor(last);
             plan.after = Some(Cursor {
-                keys: vec![*create_time],
-                uid: id.clone(),
+                keys: vec![create_time],
+                uid,
             });
         }
-        for (_, _, handled, parent, reason, start_time, completion_time, name) in rows {
+        rows.into_iter().for_each(&mut each);
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Folds in Rust the rows SQL did not handle, scanning in keyset batches.
+fn fold_unhandled(
+    conn: &mut Conn,
+    scope: &RecordScope,
+    filter: &str,
+    summarizer: &mut Summarizer,
+) -> Result<()> {
+    let backend = conn.backend();
+    let spec = summarizer.spec().clone();
+    scan(
+        conn,
+        scope,
+        filter,
+        |conn, condition, plan| {
+            let statement = unhandled_rows(Dialect(backend), &spec, condition, plan);
+            conn.note_statement_shape(statement.0.shape());
+            with_conn!(conn, |c| statement.load::<UnhandledRow>(c))
+                .map_err(Error::db("summarising records"))
+        },
+        |(id, create_time, ..)| (*create_time, id.clone()),
+        |(_, _, handled, parent, reason, start_time, completion_time, name)| {
             if handled != 0 {
-                continue;
+                return;
             }
-            let (pipeline, repository) = match summarizer.spec().group {
+            let (pipeline, repository) = match spec.group {
                 Some(Group::Repository) => (None, name),
                 _ => (name, None),
             };
@@ -235,11 +265,8 @@ fn fold_unhandled(
                 pipeline,
                 repository,
             });
-        }
-        if done {
-            return Ok(());
-        }
-    }
+        },
+    )
 }
 
 type Scanned = (
@@ -263,41 +290,34 @@ pub fn record_list_summary_folded(
     spec: SummarySpec,
 ) -> Result<Vec<SummaryRow>> {
     let backend = conn.backend();
-    let mut plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
     let mut summarizer = Summarizer::new(spec);
-    loop {
-        // The keyset before the filter, as in listings (SQLite seeks with the first bound).
-        let condition = record_scope(scope)
-            .and(plan.keyset())
-            .and(plan.condition())
-            .or_true();
-        let order = plan.order_by();
-        conn.note_statement_shape(condition.shape());
-        let rows: Vec<Scanned> = with_conn!(conn, |c| records::table
-            .into_boxed()
-            .filter(condition)
-            .order_by(order)
-            .limit(i64::from(BATCH))
-            .select((
-                records::id,
-                records::create_time,
-                records::parent,
-                data_text(REASON, backend),
-                data_text(START, backend),
-                data_text(COMPLETION, backend),
-                data_text(PIPELINE, backend),
-                data_text(REPOSITORY, backend),
-            ))
-            .load(c))
-        .map_err(Error::db("summarising records"))?;
-        let done = rows.len() < BATCH as usize;
-        if let Some((id, create_time, ..)) = rows.last() {
-            plan.after = Some(Cursor {
-                keys: vec![*create_time],
-                uid: id.clone(),
-            });
-        }
-        for (_, _, parent, reason, start_time, completion_time, pipeline, repository) in rows {
+    scan(
+        conn,
+        scope,
+        filter,
+        |conn, condition, plan| {
+            let order = plan.order_by();
+            conn.note_statement_shape(condition.shape());
+            with_conn!(conn, |c| records::table
+                .into_boxed()
+                .filter(condition)
+                .order_by(order)
+                .limit(i64::from(BATCH))
+                .select((
+                    records::id,
+                    records::create_time,
+                    records::parent,
+                    data_text(REASON, backend),
+                    data_text(START, backend),
+                    data_text(COMPLETION, backend),
+                    data_text(PIPELINE, backend),
+                    data_text(REPOSITORY, backend),
+                ))
+                .load::<Scanned>(c))
+            .map_err(Error::db("summarising records"))
+        },
+        |(id, create_time, ..)| (*create_time, id.clone()),
+        |(_, _, parent, reason, start_time, completion_time, pipeline, repository)| {
             summarizer.add(SummaryInput {
                 parent,
                 reason,
@@ -305,12 +325,10 @@ pub fn record_list_summary_folded(
                 completion_time,
                 pipeline,
                 repository,
-            });
-        }
-        if done {
-            return Ok(summarizer.finish());
-        }
-    }
+            })
+        },
+    )?;
+    Ok(summarizer.finish())
 }
 
 /// One group of [`grouped`]: (handled, namespace, name, bucket, count, succeeded,

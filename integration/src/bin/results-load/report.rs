@@ -130,11 +130,19 @@ pub fn print_report(
         "last ms",
         "10%/10%"
     );
+    let mut tenths = Vec::new();
     for (l, expected) in &r.listings {
         let times: Vec<Duration> = l.pages.iter().map(|p| p.0).collect();
         let tenth = (times.len() / 10).max(1).min(times.len());
         let head = percentile_ms(&times[..tenth], 50);
         let tail = percentile_ms(&times[times.len() - tenth..], 50);
+        tenths.push((
+            l.label.clone(),
+            head,
+            percentile_ms(&times[..tenth], 95),
+            tail,
+            percentile_ms(&times[times.len() - tenth..], 95),
+        ));
         let median = percentile_ms(&times, 50);
         let max = percentile_ms(&times, 100);
         println!(
@@ -191,6 +199,12 @@ pub fn print_report(
         }
     }
     println!("  (10%/10% = median latency of the last tenth of the pages over the first tenth; ~1x means flat page cost)");
+    println!(
+        "page latency by tenth of the listing (ms): first tenth p50 / p95, last tenth p50 / p95"
+    );
+    for (label, h50, h95, t50, t95) in &tenths {
+        println!("  {label:<64} {h50:>7.2} / {h95:>7.2}   {t50:>7.2} / {t95:>7.2}");
+    }
     println!();
     let whose = if r.server_alone {
         "results-api process (its own)"

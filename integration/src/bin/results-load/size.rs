@@ -75,7 +75,7 @@ pub fn measure(url: &str) -> anyhow::Result<DbSize> {
             tables.push((row.name, bytes));
         }
     }
-    tables.sort_by(|a, b| b.1.cmp(&a.1));
+    tables.sort_by_key(|t| std::cmp::Reverse(t.1));
     tables.truncate(6);
     Ok(DbSize { total, tables })
 }
