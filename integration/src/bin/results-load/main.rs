@@ -19,6 +19,7 @@
 
 mod auth;
 mod catalog;
+mod cpu;
 mod drive;
 mod raw;
 mod report;
@@ -38,6 +39,7 @@ use results_grpc::pb::v1alpha2 as pb;
 use crate::drive::Client;
 use crate::raw::Backend;
 use crate::report::{print_report, Report, PHASE_CREATE_1, PHASE_CREATE_C};
+use crate::stats::Stats;
 use crate::workload::{Kind, Workload, FILTER_PIPELINE, RECORDS_PER_RESULT};
 
 const USAGE: &str = "usage: results-load [--database-url URL] [--records N] [--concurrency C] \
@@ -311,8 +313,10 @@ fn run() -> anyhow::Result<()> {
         .build()?;
     let headers = auth.headers();
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let meter = cpu::Meter::new(server.child_pid(), backend);
     let mut report = rt.block_on(drive_server(
         server.grpc_addr(),
+        &meter,
         &headers,
         &workload,
         &args,
@@ -391,21 +395,22 @@ fn yardsticks(
 ) -> anyhow::Result<()> {
     use raw::Table;
     raw::create_scratch(scratch)?;
-    let s = raw::insert_loop(scratch, Table::PkOnly, workload, 0..c1, 1, deadline)?;
+    // The server has stopped: the CPU is this process's and the database's.
+    let meter = cpu::Meter::new(None, Backend::of(url)?);
+    let timed = |table: Table, range: std::ops::Range<u64>, c: usize| -> anyhow::Result<Stats> {
+        let cpu = meter.read();
+        let mut s = raw::insert_loop(scratch, table, workload, range, c, deadline)?;
+        s.cpu = Some(meter.since(&cpu));
+        Ok(s)
+    };
+    let s = timed(Table::PkOnly, 0..c1, 1)?;
     report.raw.push(("raw INSERT c=1".into(), s));
-    let s = raw::insert_loop(scratch, Table::PkOnly, workload, c1..c1 + cn, c, deadline)?;
+    let s = timed(Table::PkOnly, c1..c1 + cn, c)?;
     report.raw.push((format!("raw INSERT c={c}"), s));
     raw::create_schema_copy(url, scratch)?;
-    let s = raw::insert_loop(scratch, Table::SchemaCopy, workload, 0..c1, 1, deadline)?;
+    let s = timed(Table::SchemaCopy, 0..c1, 1)?;
     report.raw.push(("schema INSERT c=1".into(), s));
-    let s = raw::insert_loop(
-        scratch,
-        Table::SchemaCopy,
-        workload,
-        c1..c1 + cn,
-        c,
-        deadline,
-    )?;
+    let s = timed(Table::SchemaCopy, c1..c1 + cn, c)?;
     report.raw.push((format!("schema INSERT c={c}"), s));
     if !args.index_costs {
         return Ok(());
@@ -504,6 +509,14 @@ impl Server {
         }
     }
 
+    /// The server's process id, when it runs as a child.
+    fn child_pid(&self) -> Option<u32> {
+        match self {
+            Server::InProcess(_) => None,
+            Server::Child { child, .. } => Some(child.id()),
+        }
+    }
+
     fn memory_mb(&self) -> (f64, f64) {
         match self {
             Server::InProcess(_) => memory_mb("self"),
@@ -529,6 +542,7 @@ impl Server {
 
 async fn drive_server(
     addr: SocketAddr,
+    meter: &cpu::Meter,
     headers: &[(&str, &str)],
     workload: &Workload,
     args: &Args,
@@ -548,7 +562,8 @@ async fn drive_server(
 
     let results = n.div_ceil(RECORDS_PER_RESULT);
     eprintln!("creating {results} results…");
-    let s = drive::run(
+    let cpu = meter.read();
+    let mut s = drive::run(
         &clients,
         c,
         0..results,
@@ -567,6 +582,7 @@ async fn drive_server(
         },
     )
     .await;
+    s.cpu = Some(meter.since(&cpu));
     report.phases.push((format!("CreateResult c={c}"), s));
 
     let create = move |mut client: Client, i: u64| async move {
@@ -587,11 +603,15 @@ async fn drive_server(
     };
     let n1 = (n * 2 / 100).max(200).min(n);
     eprintln!("creating records 0..{n1} with 1 client…");
-    let s1 = drive::run(&clients, 1, 0..n1, deadline, create).await;
+    let cpu = meter.read();
+    let mut s1 = drive::run(&clients, 1, 0..n1, deadline, create).await;
+    s1.cpu = Some(meter.since(&cpu));
     let done1 = s1.ops();
     report.phases.push(("CreateRecord c=1".into(), s1));
     eprintln!("creating records {n1}..{n} with {c} clients…");
-    let s2 = drive::run(&clients, c, n1..n, deadline, create).await;
+    let cpu = meter.read();
+    let mut s2 = drive::run(&clients, c, n1..n, deadline, create).await;
+    s2.cpu = Some(meter.since(&cpu));
     // Indices below `reached` were all attempted (bar a few at a deadline).
     let reached = if done1 < n1 { done1 } else { n1 + s2.ops() };
     report.phases.push((format!("CreateRecord c={c}"), s2));
@@ -604,7 +624,8 @@ async fn drive_server(
 
     let gets = args.gets;
     eprintln!("{gets} random GetRecord…");
-    let s = drive::run(
+    let cpu = meter.read();
+    let mut s = drive::run(
         &clients,
         c,
         0..gets,
@@ -627,11 +648,13 @@ async fn drive_server(
         },
     )
     .await;
+    s.cpu = Some(meter.since(&cpu));
     report.phases.push((format!("GetRecord c={c}"), s));
 
     let updates = 2000;
     eprintln!("{updates} random UpdateRecord…");
-    let s = drive::run(
+    let cpu = meter.read();
+    let mut s = drive::run(
         &clients,
         c,
         0..updates,
@@ -656,6 +679,7 @@ async fn drive_server(
         },
     )
     .await;
+    s.cpu = Some(meter.since(&cpu));
     report.phases.push((format!("UpdateRecord c={c}"), s));
 
     // Expected row counts of the listings, from the workload itself.

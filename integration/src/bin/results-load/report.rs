@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::cpu::CpuSplit;
 use crate::drive::{self, Listing};
 use crate::raw::Backend;
 use crate::stats::{percentile_ms, Stats};
@@ -109,6 +110,7 @@ pub fn print_report(
             _ => println!("ratio ours / yardstick: n/a (phase missing)"),
         }
     }
+    print_cpu(r);
     print_index_costs(r);
     println!();
     println!(
@@ -286,6 +288,63 @@ fn print_index_costs(r: &Report) {
         );
         if let Some(e) = s.first_errors.first() {
             println!("    ! {} errors, the first: {e}", s.errors);
+        }
+    }
+}
+
+/// CPU per operation of each phase, by process, and the database's share over the
+/// yardsticks' (see [`crate::cpu`]).
+fn print_cpu(r: &Report) {
+    let rows: Vec<(&String, &Stats, CpuSplit)> = r
+        .phases
+        .iter()
+        .chain(r.raw.iter())
+        .filter_map(|(label, s)| s.cpu.map(|cpu| (label, s, cpu)))
+        .filter(|(_, s, _)| s.ops() > 0)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let per_op = |d: Duration, s: &Stats| d.as_secs_f64() * 1000.0 / s.ops() as f64;
+    let cell = |d: Option<Duration>, s: &Stats| {
+        d.map_or("-".to_owned(), |d| format!("{:.3}", per_op(d, s)))
+    };
+    println!();
+    println!(
+        "CPU ms per operation, by process (from /proc; the database's is its server's whole CPU):"
+    );
+    println!(
+        "{:<20} {:>12} {:>12} {:>12} {:>12}",
+        "operation", "load tool", "results-api", "database", "all"
+    );
+    for (label, s, cpu) in &rows {
+        let all = cpu.load + cpu.server.unwrap_or_default() + cpu.database.unwrap_or_default();
+        println!(
+            "{:<20} {:>12} {:>12} {:>12} {:>12.3}",
+            label,
+            format!("{:.3}", per_op(cpu.load, s)),
+            cell(cpu.server, s),
+            cell(cpu.database, s),
+            per_op(all, s)
+        );
+    }
+    if !r.server_alone {
+        println!("  (the server ran in this process: its CPU is in the load tool's column)");
+    }
+    for (ours, raw) in YARDSTICKS {
+        let (Some((o, os)), Some((w, ws))) = (r.phases.get(ours), r.raw.get(raw)) else {
+            continue;
+        };
+        let db = |s: &Stats| {
+            s.cpu
+                .and_then(|c| c.database)
+                .filter(|_| s.ops() > 0)
+                .map(|d| per_op(d, s))
+        };
+        if let (Some(ours_db), Some(raw_db)) = (db(os), db(ws)) {
+            if ours_db > 0.0 {
+                println!("database CPU per op, {w} / {o}: {:.2}", raw_db / ours_db);
+            }
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Stopped at the deadline before the planned count.
     pub truncated: bool,
+    /// The CPU spent in the phase, by process (see [`crate::cpu`]).
+    pub cpu: Option<crate::cpu::CpuSplit>,
 }
 
 impl Stats {
