@@ -4,7 +4,7 @@
 //! channel, which lets a batch mix kinds.
 
 use actix::Message;
-use results_storage::connection::Conn;
+use results_storage::connection::{Backend, Conn};
 use results_storage::model::{
     ChangeKind, ChangedObject, NewChange, StoredRecord, StoredResult, Timestamp,
 };
@@ -33,6 +33,17 @@ pub(crate) trait Write: Message<Result = Result<Self::Stored>> + Send + 'static 
 
     /// The change log entry of what the write stored.
     fn change(stored: &Self::Stored) -> NewChange;
+
+    /// Performs the write and logs its change on its own, outside any transaction, where
+    /// the backend does both in one statement (see `store::create_record_logged`); `None`
+    /// where the write has no such form.
+    fn apply_logged(
+        &self,
+        _conn: &mut Conn,
+        _stamp: &Stamp,
+    ) -> Option<results_storage::Result<Self::Stored>> {
+        None
+    }
 
     /// Reads what is stored under the write's name, and says whether it is this write's
     /// outcome (it carries the stamp).
@@ -108,6 +119,15 @@ impl Write for CreateRecord {
         }
     }
 
+    fn apply_logged(
+        &self,
+        conn: &mut Conn,
+        stamp: &Stamp,
+    ) -> Option<results_storage::Result<StoredRecord>> {
+        (conn.backend() == Backend::Postgres)
+            .then(|| store::create_record_logged(conn, self.0.clone(), stamp.id.clone(), stamp.now))
+    }
+
     fn read_back(
         &self,
         conn: &mut Conn,
@@ -155,6 +175,10 @@ pub(crate) trait Pending: Send {
     /// the change to log with it.
     fn apply(&self, conn: &mut Conn, stamp: &Stamp) -> Result<(Answer, NewChange)>;
 
+    /// See [`Write::apply_logged`]; the answer is sent only once the call has returned
+    /// (the write is then committed).
+    fn apply_logged(&self, conn: &mut Conn, stamp: &Stamp) -> Option<Result<Answer>>;
+
     /// See [`Write::read_back`]; the answer is what is stored.
     fn read_back(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<(bool, Answer)>;
 
@@ -192,6 +216,15 @@ impl<W: Write> Pending for Queued<W> {
         let stored = self.write.apply(conn, stamp)?;
         let change = W::change(&stored);
         Ok((self.answer(stored), change))
+    }
+
+    fn apply_logged(&self, conn: &mut Conn, stamp: &Stamp) -> Option<Result<Answer>> {
+        let outcome = self.write.apply_logged(conn, stamp)?;
+        Some(
+            outcome
+                .map(|stored| self.answer(stored))
+                .map_err(Error::from),
+        )
     }
 
     fn read_back(&self, conn: &mut Conn, stamp: &Stamp) -> results_storage::Result<(bool, Answer)> {

@@ -135,17 +135,22 @@ impl StorageWriter {
 const ATTEMPTS: usize = 8;
 
 impl StorageWriter {
-    /// One op in its own transaction with its change, retried when it loses a deadlock.
+    /// One op in its own transaction with its change (one statement where the op has such
+    /// a form), retried when it loses a deadlock.
     fn apply_alone(&self, conn: &mut Conn, op: &dyn Pending, stamp: &Stamp) -> Result<Answer> {
         let mut attempt = 1;
         loop {
-            let outcome = conn
-                .transaction(|conn| {
-                    let (answer, change) = op.apply(conn, stamp).map_err(Error::into_storage)?;
-                    store::changes::append(conn, &[change], stamp.now)?;
-                    Ok(answer)
-                })
-                .map_err(Error::from);
+            let outcome = match op.apply_logged(conn, stamp) {
+                Some(outcome) => outcome,
+                None => conn
+                    .transaction(|conn| {
+                        let (answer, change) =
+                            op.apply(conn, stamp).map_err(Error::into_storage)?;
+                        store::changes::append(conn, &[change], stamp.now)?;
+                        Ok(answer)
+                    })
+                    .map_err(Error::from),
+            };
             match outcome {
                 Err(Error::Storage(e)) if e.is_retryable() && attempt < ATTEMPTS => {
                     // Step aside a little longer each time, so that the same transactions
