@@ -1,7 +1,7 @@
 //! Record CRUD.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, SmallInt, Text};
 
 use crate::json::Json;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -11,12 +11,14 @@ use crate::model::{NewRecord, Projection, RecordName, RecordPatch, StoredRecord,
 use crate::rows::{json_str, RecordRow};
 use crate::schema::{records, results};
 use crate::store::projection;
+use crate::store::run_columns::run_columns;
 use crate::store::stored_size::stored_bytes;
 use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
 /// CreateRecord: stores a new Record, with its document's size for listings (see
-/// [`super::stored_size`]); its Result must exist.
+/// [`super::stored_size`]) and what summaries read of it ([`super::run_columns`]); its
+/// Result must exist.
 pub fn create_record(
     conn: &mut Conn,
     new: NewRecord,
@@ -37,6 +39,7 @@ pub fn create_record(
     let full_name = record.name.to_string();
     let create_time = record.create_time.as_nanos();
     let data_bytes = stored_bytes(&record.data.value, conn.backend());
+    let run = run_columns(&record.data.value);
     let inserted = with_conn!(conn, |c| diesel::insert_into(records::table)
         .values(
             results::table
@@ -53,6 +56,10 @@ pub fn create_record(
                     create_time.into_sql::<BigInt>(),
                     create_time.into_sql::<BigInt>(),
                     data_bytes.into_sql::<Nullable<BigInt>>(),
+                    run.run_state.into_sql::<Nullable<SmallInt>>(),
+                    run.run_reason.into_sql::<Nullable<SmallInt>>(),
+                    run.run_start.into_sql::<Nullable<BigInt>>(),
+                    run.run_end.into_sql::<Nullable<BigInt>>(),
                 )),
         )
         .into_columns((
@@ -66,6 +73,10 @@ pub fn create_record(
             records::create_time,
             records::update_time,
             records::data_bytes,
+            records::run_state,
+            records::run_reason,
+            records::run_start,
+            records::run_end,
         ))
         .execute(c))
     .map_err(|e| match e {
@@ -133,6 +144,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
             patch.apply(&mut updated.data);
             updated.update_time = now.after(stored.update_time);
             let data_bytes = stored_bytes(&updated.data.value, conn.backend());
+            let run = run_columns(&updated.data.value);
             // Conditional on the update_time read: a concurrent writer makes this a no-op.
             let changed = with_conn!(conn, |c| diesel::update(
                 records::table
@@ -143,6 +155,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
                 records::data_type.eq(&updated.data.type_),
                 records::data.eq(json_str(&updated.data.value)),
                 records::data_bytes.eq(data_bytes),
+                run,
                 records::update_time.eq(updated.update_time.as_nanos()),
             ))
             .execute(c))

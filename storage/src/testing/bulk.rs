@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use crate::connection::{with_conn, Conn};
 use crate::json::JsonText;
 use crate::model::{StoredRecord, StoredResult};
-use crate::rows::{RecordRow, ResultRow};
+use crate::rows::{NewRecordRow, RecordRow, ResultRow};
 use crate::schema::{records, results};
 use crate::store::stored_size::stored_bytes;
 use crate::{Error, Result};
 
-/// Rows per INSERT (SQLite binds at most 32,766 values; a Record row has 10).
+/// Rows per INSERT (SQLite binds at most 32,766 values; a Record row has 14).
 const ROWS: usize = 500;
 
 /// Inserts `results`, then `records`, each with the uid of its Result.
@@ -29,9 +29,10 @@ pub fn insert_all(
             .execute(c))
         .map_err(Error::db("seeding results"))?;
     }
-    let record_rows: Vec<RecordRow> = records
+    let record_rows: Vec<NewRecordRow> = records
         .iter()
-        .map(|(result_id, r)| RecordRow {
+        .map(|(result_id, r)| {
+            let row = RecordRow {
             id: r.uid.clone(),
             result_id: result_id.clone(),
             parent: r.name.parent.clone(),
@@ -43,6 +44,8 @@ pub fn insert_all(
             create_time: r.create_time.as_nanos(),
             update_time: r.update_time.as_nanos(),
             data_bytes: stored_bytes(&r.data.value, backend),
+            };
+            NewRecordRow::new(row, &r.data.value)
         })
         .collect();
     for chunk in record_rows.chunks(ROWS) {
