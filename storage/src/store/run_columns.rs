@@ -9,7 +9,8 @@
 //! both alike. `run_state` is 1 only when the columns say all the fold would read of the
 //! row; 0 sends the row to the fold of its document ([`super::summary`]'s fallback pass):
 //! a time before 1970 or beyond an i64 of nanoseconds (there the fold still buckets it,
-//! and SQL's integer division of negative numbers would not floor), and any document
+//! and SQL's integer division of negative numbers would not floor), a leap second (its
+//! nanoseconds are the next day's midnight, its bucket is in its own day), and any document
 //! whose shape the databases' JSON paths might read differently from serde (an array
 //! where an object is expected, a key given twice, a reason or time that is not a string).
 //!
@@ -22,6 +23,7 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
+use chrono::Timelike;
 use diesel::prelude::*;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -78,12 +80,14 @@ pub(crate) fn run_columns(document: &[u8]) -> RunColumns {
         .and_then(|c| c.as_ref())
         .and_then(|Obj(c)| c.reason.as_deref());
     // A time the fold reads: absent or unparsable is None (as in the fold); one that
-    // parses must be Unix nanoseconds from 0 to i64::MAX, or the row is folded.
+    // parses must be Unix nanoseconds from 0 to i64::MAX and no leap second (chrono's
+    // 23:59:60 counts as the next day's midnight in nanoseconds but is bucketed in its
+    // own day), or the row is folded.
     let time = |text: Option<&Cow<'_, str>>| -> std::result::Result<Option<i64>, ()> {
         match parse_time(text.map(|t| t.as_ref())) {
             None => Ok(None),
             Some(t) => match nanos(t) {
-                Some(n) if n >= 0 => Ok(Some(n)),
+                Some(n) if n >= 0 && t.nanosecond() < 1_000_000_000 => Ok(Some(n)),
                 _ => Err(()),
             },
         }
@@ -279,12 +283,24 @@ mod tests {
             ),
             // Before 1970, beyond i64 nanoseconds: folded.
             (r#"{"status": {"startTime": "1969-12-31T23:59:59Z"}}"#, FOLD),
-            (r#"{"status": {"completionTime": "2262-04-12T00:00:00Z"}}"#, FOLD),
+            (
+                r#"{"status": {"completionTime": "2262-04-12T00:00:00Z"}}"#,
+                FOLD,
+            ),
+            // A leap second: nanoseconds of the next day, bucketed in its own.
+            (r#"{"status": {"startTime": "2024-06-30T23:59:60Z"}}"#, FOLD),
+            (
+                r#"{"status": {"startTime": "2024-06-30T23:59:60.5Z"}}"#,
+                FOLD,
+            ),
             // Shapes a JSON path might read otherwise: folded.
             ("[]", FOLD),
             (r#"[{"status": {}}]"#, FOLD),
             (r#"{"status": [{"conditions": []}]}"#, FOLD),
-            (r#"{"status": {"conditions": {"0": {"reason": "Failed"}}}}"#, FOLD),
+            (
+                r#"{"status": {"conditions": {"0": {"reason": "Failed"}}}}"#,
+                FOLD,
+            ),
             (r#"{"status": {"conditions": [["Failed"]]}}"#, FOLD),
             (r#"{"status": {"conditions": [{"reason": 1}]}}"#, FOLD),
             (r#"{"status": {"startTime": 1704067200}}"#, FOLD),
@@ -332,8 +348,7 @@ mod tests {
             std::hint::black_box(run_columns(std::hint::black_box(&bytes)));
         });
         let validate = time(&|| {
-            crate::model::RecordData::new("t".into(), std::hint::black_box(bytes.clone()))
-                .unwrap();
+            crate::model::RecordData::new("t".into(), std::hint::black_box(bytes.clone())).unwrap();
         });
         println!(
             "document {} bytes: run_columns {extract:.1} µs, RecordData::new (validation) \

@@ -33,17 +33,17 @@ pub fn insert_all(
         .iter()
         .map(|(result_id, r)| {
             let row = RecordRow {
-            id: r.uid.clone(),
-            result_id: result_id.clone(),
-            parent: r.name.parent.clone(),
-            result_name: r.name.result.clone(),
-            name: r.name.record.clone(),
-            data_type: r.data.type_.clone(),
-            data: (!r.data.value.is_empty())
-                .then(|| JsonText(String::from_utf8_lossy(&r.data.value).into_owned())),
-            create_time: r.create_time.as_nanos(),
-            update_time: r.update_time.as_nanos(),
-            data_bytes: stored_bytes(&r.data.value, backend),
+                id: r.uid.clone(),
+                result_id: result_id.clone(),
+                parent: r.name.parent.clone(),
+                result_name: r.name.result.clone(),
+                name: r.name.record.clone(),
+                data_type: r.data.type_.clone(),
+                data: (!r.data.value.is_empty())
+                    .then(|| JsonText(String::from_utf8_lossy(&r.data.value).into_owned())),
+                create_time: r.create_time.as_nanos(),
+                update_time: r.update_time.as_nanos(),
+                data_bytes: stored_bytes(&r.data.value, backend),
             };
             NewRecordRow::new(row, &r.data.value)
         })
