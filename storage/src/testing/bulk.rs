@@ -56,3 +56,58 @@ pub fn insert_all(
     }
     Ok(())
 }
+
+/// Seeds `n` Records (one per Result, in namespace `backfill`) as written before the
+/// `run_*` columns existed (NULL); returns [`run_columns_counts`].
+pub fn run_columns_fixture(conn: &mut Conn, n: usize) -> Result<(i64, i64)> {
+    use crate::model::{RecordData, RecordName, ResultName, Timestamp};
+    let mut results = Vec::new();
+    let mut records = Vec::new();
+    for i in 0..n {
+        let name = ResultName::parse(&format!("backfill/results/r{i}"))?;
+        let at = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as i64);
+        let doc = format!(
+            r#"{{"status": {{"conditions": [{{"reason": "Succeeded"}}],
+                "startTime": "2024-01-01T00:00:{:02}Z"}}}}"#,
+            i % 60
+        );
+        records.push((
+            format!("result-{i:07}"),
+            StoredRecord {
+                name: RecordName {
+                    parent: name.parent.clone(),
+                    result: name.result.clone(),
+                    record: "run".into(),
+                },
+                uid: format!("record-{i:07}"),
+                data: RecordData::new("tekton.dev/v1.PipelineRun".into(), doc.into_bytes())?,
+                create_time: at,
+                update_time: at,
+            },
+        ));
+        results.push(StoredResult {
+            name,
+            uid: format!("result-{i:07}"),
+            create_time: at,
+            update_time: at,
+            annotations: Default::default(),
+            summary: None,
+        });
+    }
+    conn.transaction(|c| insert_all(c, &results, &records))?;
+    with_conn!(conn, |c| diesel::update(records::table)
+        .set(crate::store::run_columns::RunColumns::default())
+        .execute(c))
+    .map_err(Error::db("clearing run columns"))?;
+    run_columns_counts(conn)
+}
+
+/// How many Records have their `run_*` columns not extracted (NULL), and how many
+/// extracted.
+pub fn run_columns_counts(conn: &mut Conn) -> Result<(i64, i64)> {
+    let states: Vec<Option<i16>> =
+        with_conn!(conn, |c| records::table.select(records::run_state).load(c))
+            .map_err(Error::db("counting run columns"))?;
+    let nulls = states.iter().filter(|s| s.is_none()).count() as i64;
+    Ok((nulls, states.len() as i64 - nulls))
+}
