@@ -1,6 +1,11 @@
 //! GetRecordListSummary: which aggregates and groups a request asks for, and folding the
 //! rows of a filtered Record listing into them. Runs are classified by
 //! `data.status.conditions[0].reason`; durations are `completionTime - startTime`.
+//!
+//! [`Summarizer`] is the reference semantics. Its reason classes (`Class`), time
+//! parsing (`parse_time`, `nanos`) and calendar (`bucket`) are shared, not copied:
+//! `store::run_columns` extracts with them what the database aggregates
+//! (`store::summary`), which then buckets the database's days with them.
 
 use std::collections::BTreeMap;
 
