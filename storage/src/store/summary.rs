@@ -28,9 +28,9 @@
 //! and merges the groups that fall into one. Pipeline and repository groups are
 //! `<namespace>/<name>`: SQL reads the label or annotation from the document (only for
 //! these groupings, once per row in a derived table fenced by `OFFSET 0` or `LIMIT` so
-//! that the database does not merge it into the grouping: SQLite then read it twice)
-//! and groups by the two parts, Rust joins them and merges groups that
-//! join to the same text (a missing name and an empty one both give `<namespace>/`).
+//! that the database does not merge it into the grouping, where SQLite took twice as
+//! long) and groups by the two parts, Rust joins them and merges groups that join to
+//! the same text (a missing name and an empty one both give `<namespace>/`).
 //! Ordering (by an aggregate, ties by group key with absent keys first, text by bytes)
 //! is done in Rust by the [`Summarizer`], so no collation takes part; on MariaDB the
 //! namespace and name are compared and grouped as bytes.
@@ -43,8 +43,9 @@
 //! does (Kubernetes-written Records never need it once backfilled). Both statements
 //! read one snapshot (a REPEATABLE READ transaction; on SQLite any transaction), so a
 //! row the backfill fills between them is counted exactly once. On PostgreSQL the
-//! transaction also sets `jit = off`: the statement's cost estimate at many rows
-//! otherwise triggers JIT compilation, which takes longer than the query.
+//! transaction also sets `jit = off`: a cost estimate at many rows otherwise triggers
+//! JIT compilation, which took longer than the query (measured on the earlier
+//! statement that parsed times in SQL).
 //!
 //! Memory: the API holds one accumulator per group, as the fold does (the groups are
 //! read in one answer, so briefly twice that; a time grouping by year or month reads
@@ -451,8 +452,8 @@ const HANDLED: &str = "CASE WHEN run_state = 1 THEN 1 ELSE 0 END";
 
 /// The aggregate statement: one row per (handled, namespace, name, period).
 fn grouped(d: Dialect, spec: &SummarySpec, condition: Sql) -> Statement<GroupSql> {
-    // The name from the document, read once per row: a fenced derived table (merged,
-    // SQLite read it twice per row, at half the speed).
+    // The name from the document, read once per row: a fenced derived table (merged
+    // into the grouping, SQLite took twice as long).
     let (ns, name, fence) = match spec.group {
         Some(Group::Namespace) => (s("parent"), d.null_text(), ""),
         Some(Group::Pipeline) => (s("parent"), d.json(PIPELINE), d.fence()),
