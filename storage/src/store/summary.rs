@@ -724,6 +724,16 @@ mod tests {
                 rng.pick(names),
             );
         }
+        // Now and then a shape the JSON paths of the databases may read otherwise than
+        // serde: extracted as "fold it" (run_state 0).
+        let status = match i % 23 {
+            0 => json!([status]),
+            1 => json!({"conditions": {"0": {"reason": "Failed"}},
+                        "startTime": "2024-01-01T00:00:00Z"}),
+            2 => json!({"conditions": [["Failed"]], "completionTime": "2024-01-01T00:00:00Z"}),
+            3 => json!("Succeeded"),
+            _ => Value::Object(status),
+        };
         json!({
             "metadata": {"labels": labels, "annotations": annotations},
             "spec": {"n": i},
