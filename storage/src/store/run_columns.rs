@@ -15,7 +15,8 @@
 //! where an object is expected, a key given twice, a reason or time that is not a string).
 //!
 //! The document is deserialized only as far as these fields: serde skips the rest
-//! without building it, about as fast as the validation parse every write already does.
+//! without building it (12.7 µs per 15 KiB PipelineRun, a quarter of what the
+//! validation every write already does costs; `run_columns_cost`).
 //!
 //! Rows written before the migration hold NULL until [`backfill_run_columns`] reaches
 //! them; summaries fold them meanwhile, so answers never depend on the backfill.
