@@ -23,6 +23,7 @@
 //! Diesel's blocking calls run only on the pools' own threads, never on async executors.
 
 pub mod auth;
+pub mod backfill;
 mod batch;
 pub mod clock;
 pub mod error;

@@ -243,6 +243,8 @@ pub async fn serve(
         .webhook_configs()
         .map_err(|e| ServeError::Webhooks(e.to_string()))?;
     let replicas = read_replicas(&settings)?;
+    // Records written before `records.run_*` existed: filled in the background.
+    results_actors::backfill::start_run_columns_backfill(db.clone());
     let actors = Actors::start(
         db,
         replicas,

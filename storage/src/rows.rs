@@ -48,6 +48,27 @@ pub(crate) struct RecordRow {
     pub data_bytes: Option<i64>,
 }
 
+/// A new row of `records`: its columns and what summaries read of its document
+/// (`store::run_columns`).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = records)]
+pub(crate) struct NewRecordRow {
+    #[diesel(embed)]
+    pub row: RecordRow,
+    #[diesel(embed)]
+    pub run: crate::store::run_columns::RunColumns,
+}
+
+impl NewRecordRow {
+    /// `row`, with the `run_*` columns of `document` (its `data`, as bytes).
+    pub(crate) fn new(row: RecordRow, document: &[u8]) -> NewRecordRow {
+        NewRecordRow {
+            row,
+            run: crate::store::run_columns::run_columns(document),
+        }
+    }
+}
+
 pub(crate) fn annotations_json(map: &BTreeMap<String, String>) -> JsonText {
     JsonText(serde_json::to_string(map).expect("string maps serialise"))
 }

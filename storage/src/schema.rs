@@ -40,6 +40,16 @@ diesel::table! {
         /// The size of `data` as the backend hands it back (see `store::stored_size`);
         /// NULL for rows written before it was recorded.
         data_bytes -> Nullable<BigInt>,
+        /// What summaries read of `data`, extracted when it is written (see
+        /// `store::run_columns`): NULL when not extracted yet, 1 when the columns below
+        /// hold all a summary needs, 0 when the row is folded from its document.
+        run_state -> Nullable<SmallInt>,
+        /// The class of `status.conditions[0].reason` (`summary::Class`).
+        run_reason -> Nullable<SmallInt>,
+        /// `status.startTime` in Unix nanoseconds; NULL when absent or not a time.
+        run_start -> Nullable<BigInt>,
+        /// `status.completionTime` in Unix nanoseconds; NULL when absent or not a time.
+        run_end -> Nullable<BigInt>,
     }
 }
 

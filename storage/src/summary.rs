@@ -1,6 +1,11 @@
 //! GetRecordListSummary: which aggregates and groups a request asks for, and folding the
 //! rows of a filtered Record listing into them. Runs are classified by
 //! `data.status.conditions[0].reason`; durations are `completionTime - startTime`.
+//!
+//! [`Summarizer`] is the reference semantics. Its reason classes (`Class`), time
+//! parsing (`parse_time`, `nanos`) and calendar (`bucket`) are shared, not copied:
+//! `store::run_columns` extracts with them what the database aggregates
+//! (`store::summary`), which then buckets the database's days with them.
 
 use std::collections::BTreeMap;
 
@@ -306,17 +311,49 @@ pub struct Summarizer {
     groups: BTreeMap<Key, Acc>,
 }
 
-fn parse_time(text: &Option<String>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text.as_deref()?)
+/// The class of a run by `status.conditions[0].reason`; the number is what
+/// `records.run_reason` stores (see `store::run_columns`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Succeeded or Completed.
+    Succeeded = 1,
+    /// Failed.
+    Failed = 2,
+    /// Cancelled*.
+    Cancelled = 3,
+    /// Running, Started or Pending.
+    Running = 4,
+    /// Any other reason, or none.
+    Other = 5,
+}
+
+impl Class {
+    /// The class of a run whose reason is `reason`.
+    pub(crate) fn of(reason: Option<&str>) -> Class {
+        match reason {
+            Some("Succeeded" | "Completed") => Class::Succeeded,
+            Some("Failed") => Class::Failed,
+            Some(r) if r.starts_with("Cancelled") => Class::Cancelled,
+            Some("Running" | "Started" | "Pending") => Class::Running,
+            _ => Class::Other,
+        }
+    }
+}
+
+/// A time as summaries read it: RFC 3339, any offset; anything else is no time.
+pub(crate) fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text?)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn nanos(t: DateTime<Utc>) -> Option<i64> {
+/// Unix nanoseconds, when they fit an i64 (the years 1677–2262).
+pub(crate) fn nanos(t: DateTime<Utc>) -> Option<i64> {
     t.timestamp_nanos_opt()
 }
 
-fn bucket(t: DateTime<Utc>, unit: Unit) -> Option<i64> {
+/// Unix seconds of the start of the UTC period of `unit` holding `t`.
+pub(crate) fn bucket(t: DateTime<Utc>, unit: Unit) -> Option<i64> {
     let date = t.date_naive();
     let start = match unit {
         Unit::Year => NaiveDate::from_ymd_opt(date.year(), 1, 1)?.and_hms_opt(0, 0, 0)?,
@@ -354,8 +391,8 @@ impl Summarizer {
 
     /// Adds one Record.
     pub fn add(&mut self, row: SummaryInput) {
-        let start = parse_time(&row.start_time);
-        let completion = parse_time(&row.completion_time);
+        let start = parse_time(row.start_time.as_deref());
+        let completion = parse_time(row.completion_time.as_deref());
         let key = match self.spec.group {
             None => Key::None,
             Some(Group::Namespace) => Key::Text(row.parent.clone()),
@@ -373,12 +410,12 @@ impl Summarizer {
         };
         let acc = self.groups.entry(key).or_default();
         acc.total += 1;
-        match row.reason.as_deref() {
-            Some("Succeeded" | "Completed") => acc.succeeded += 1,
-            Some("Failed") => acc.failed += 1,
-            Some(r) if r.starts_with("Cancelled") => acc.cancelled += 1,
-            Some("Running" | "Started" | "Pending") => acc.running += 1,
-            _ => acc.others += 1,
+        match Class::of(row.reason.as_deref()) {
+            Class::Succeeded => acc.succeeded += 1,
+            Class::Failed => acc.failed += 1,
+            Class::Cancelled => acc.cancelled += 1,
+            Class::Running => acc.running += 1,
+            Class::Other => acc.others += 1,
         }
         if let Some(s) = start.and_then(nanos) {
             acc.last_start = Some(acc.last_start.map_or(s, |l| l.max(s)));

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use diesel::sql_types::{BigInt, Nullable, SmallInt, Text};
+use diesel::{MysqlConnection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use results_storage::connection::Conn;
 use results_storage::model::{
     ChangeKind, ChangedObject, NewRecord, NewResult, RecordData, RecordName, ResultName, Timestamp,
@@ -46,6 +48,47 @@ fn database(backend: Backend) -> TestDb {
 /// The document as JSON (PostgreSQL's `jsonb` reformats the text).
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
+}
+
+/// The columns a create derives from the document, besides the document itself.
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Derived {
+    #[diesel(sql_type = Text)]
+    data_type: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    data_bytes: Option<i64>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    run_state: Option<i16>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    run_reason: Option<i16>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    run_start: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    run_end: Option<i64>,
+}
+
+/// What the create of Record `name` derived (a fixed test query; the name is bound).
+fn derived(conn: &mut Conn, name: &str) -> Derived {
+    let query = diesel::sql_query(
+        "SELECT data_type, data_bytes, run_state, run_reason, run_start, run_end \
+         FROM records WHERE name = ?",
+    );
+    let pg = diesel::sql_query(
+        "SELECT data_type, data_bytes, run_state, run_reason, run_start, run_end \
+         FROM records WHERE name = $1",
+    );
+    match conn {
+        Conn::Postgres(c) => pg
+            .bind::<Text, _>(name)
+            .get_result(&mut **c as &mut PgConnection),
+        Conn::Mysql(c) => query
+            .bind::<Text, _>(name)
+            .get_result(&mut **c as &mut MysqlConnection),
+        Conn::Sqlite(c) => query
+            .bind::<Text, _>(name)
+            .get_result(&mut **c as &mut SqliteConnection),
+    }
+    .unwrap()
 }
 
 fn head(conn: &mut Conn) -> i64 {
@@ -113,6 +156,28 @@ fn logs_exactly_one_change_with_the_record(backend: Backend) {
         )
     );
     assert_eq!(json(&object.data.value), json(document.as_bytes()));
+
+    // Everything derived from the document is what create_record derives.
+    let document = r#"{"status": {"startTime": "2026-12-06T10:00:00Z", "completionTime": "2026-12-06T10:01:30.5Z", "conditions": [{"reason": "Failed"}]}}"#;
+    create_record_logged(
+        &mut conn,
+        new_record("ns/results/r/records/logged", document),
+        "uid-logged".into(),
+        Timestamp::from_nanos(1_500),
+    )
+    .unwrap();
+    create_record(
+        &mut conn,
+        new_record("ns/results/r/records/plain", document),
+        "uid-plain".into(),
+        Timestamp::from_nanos(1_600),
+    )
+    .unwrap();
+    let logged = derived(&mut conn, "logged");
+    assert_eq!(logged, derived(&mut conn, "plain"));
+    assert_eq!(logged.run_state, Some(1), "{logged:?}");
+    assert!(logged.run_start.is_some() && logged.run_end.is_some());
+    let before = head(&mut conn) - 1;
 
     // A Record without a document is stored and logged without one.
     let bare = NewRecord {

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::connection::{with_conn, Conn};
 use crate::model::{StoredRecord, StoredResult};
-use crate::rows::{json_str, RecordRow, ResultRow};
+use crate::rows::{json_str, NewRecordRow, RecordRow, ResultRow};
 use crate::schema::{records, results};
 use crate::store::stored_size::stored_bytes;
 use crate::{Error, Result};
@@ -170,17 +170,17 @@ pub(crate) fn plan_records(conn: &mut Conn, batch: &[ImportedRecord]) -> Result<
 }
 
 /// Inserts `batch` (planned [`Fate::New`]) in one transaction, with each document's size
-/// as [`crate::store`] records it for listings.
+/// as [`crate::store`] records it for listings and what summaries read of it.
 pub(crate) fn insert_records(conn: &mut Conn, batch: &[&ImportedRecord]) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
     let backend = conn.backend();
-    let rows: Vec<RecordRow> = batch
+    let rows: Vec<NewRecordRow> = batch
         .iter()
         .map(|r| {
             let record = &r.record;
-            RecordRow {
+            let row = RecordRow {
                 id: record.uid.clone(),
                 result_id: r.result_id.clone(),
                 parent: record.name.parent.clone(),
@@ -191,7 +191,8 @@ pub(crate) fn insert_records(conn: &mut Conn, batch: &[&ImportedRecord]) -> Resu
                 create_time: record.create_time.as_nanos(),
                 update_time: record.update_time.as_nanos(),
                 data_bytes: stored_bytes(&record.data.value, backend),
-            }
+            };
+            NewRecordRow::new(row, &record.data.value)
         })
         .collect();
     conn.transaction(|conn| {

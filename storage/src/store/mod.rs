@@ -12,6 +12,7 @@ pub(crate) mod projection;
 mod records;
 pub(crate) mod result_list;
 mod results;
+pub(crate) mod run_columns;
 pub(crate) mod stored_size;
 mod summary;
 pub mod webhook_cursors;
@@ -24,6 +25,7 @@ pub use records::{
 };
 pub use result_list::{list_results, list_results_within};
 pub use results::{create_result, delete_result, get_result, result_parents, update_result};
+pub use run_columns::{backfill_all_run_columns, backfill_run_columns, BACKFILL_BATCH};
 pub use summary::{record_list_summary, record_list_summary_folded, record_list_summary_in_db};
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};

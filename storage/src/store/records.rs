@@ -1,7 +1,7 @@
 //! Record CRUD.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+use diesel::sql_types::{BigInt, Binary, Nullable, SmallInt, Text};
 
 use crate::json::Json;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -14,13 +14,15 @@ use crate::model::{
 };
 use crate::rows::{json_str, RecordRow};
 use crate::schema::{records, results};
+use crate::store::run_columns::run_columns;
 use crate::store::stored_size::stored_bytes;
 use crate::store::{changes, projection};
 use crate::store::{insert_error, update_optimistically};
 use crate::{Error, Result};
 
 /// CreateRecord: stores a new Record, with its document's size for listings (see
-/// [`super::stored_size`]); its Result must exist.
+/// [`super::stored_size`]) and what summaries read of it ([`super::run_columns`]); its
+/// Result must exist.
 pub fn create_record(
     conn: &mut Conn,
     new: NewRecord,
@@ -41,6 +43,7 @@ pub fn create_record(
     let full_name = record.name.to_string();
     let create_time = record.create_time.as_nanos();
     let data_bytes = stored_bytes(&record.data.value, conn.backend());
+    let run = run_columns(&record.data.value);
     let inserted = with_conn!(conn, |c| diesel::insert_into(records::table)
         .values(
             results::table
@@ -57,6 +60,10 @@ pub fn create_record(
                     create_time.into_sql::<BigInt>(),
                     create_time.into_sql::<BigInt>(),
                     data_bytes.into_sql::<Nullable<BigInt>>(),
+                    run.run_state.into_sql::<Nullable<SmallInt>>(),
+                    run.run_reason.into_sql::<Nullable<SmallInt>>(),
+                    run.run_start.into_sql::<Nullable<BigInt>>(),
+                    run.run_end.into_sql::<Nullable<BigInt>>(),
                 )),
         )
         .into_columns((
@@ -70,6 +77,10 @@ pub fn create_record(
             records::create_time,
             records::update_time,
             records::data_bytes,
+            records::run_state,
+            records::run_reason,
+            records::run_start,
+            records::run_end,
         ))
         .execute(c))
     .map_err(|e| match e {
@@ -124,6 +135,7 @@ pub fn create_record_logged(
     };
     let full_name = record.name.to_string();
     let data_bytes = stored_bytes(&record.data.value, Backend::Postgres);
+    let run = run_columns(&record.data.value);
     let pg: &mut diesel::PgConnection = &mut *pg;
     let logged = diesel::sql_query(CREATE_RECORD_LOGGED_PG)
         .bind::<Text, _>(&record.uid)
@@ -135,6 +147,10 @@ pub fn create_record_logged(
         .bind::<BigInt, _>(now.as_nanos())
         .bind::<Nullable<BigInt>, _>(data_bytes)
         .bind::<Binary, _>(&encoded)
+        .bind::<Nullable<SmallInt>, _>(run.run_state)
+        .bind::<Nullable<SmallInt>, _>(run.run_reason)
+        .bind::<Nullable<BigInt>, _>(run.run_start)
+        .bind::<Nullable<BigInt>, _>(run.run_end)
         .execute(pg)
         .map_err(|e| match e {
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
@@ -150,13 +166,15 @@ pub fn create_record_logged(
 
 /// [`create_record_logged`] on PostgreSQL: `$1` uid, `$2` parent, `$3` Result, `$4` name,
 /// `$5` type, `$6` document text (NULL for none), `$7` create (and update and change) time,
-/// `$8` document size, `$9` the change's encoded object. The Record's columns and values
-/// are [`create_record`]'s; the change row is [`changes::append`]'s.
+/// `$8` document size, `$9` the change's encoded object, `$10`–`$13` what summaries read
+/// ([`super::run_columns`]). The Record's columns and values are [`create_record`]'s; the
+/// change row is [`changes::append`]'s.
 const CREATE_RECORD_LOGGED_PG: &str = "\
 WITH inserted AS (
     INSERT INTO records (id, result_id, parent, result_name, name, data_type, data,
-                         create_time, update_time, data_bytes)
-    SELECT $1, results.id, $2, $3, $4, $5, CAST($6 AS jsonb), $7, $7, $8
+                         create_time, update_time, data_bytes,
+                         run_state, run_reason, run_start, run_end)
+    SELECT $1, results.id, $2, $3, $4, $5, CAST($6 AS jsonb), $7, $7, $8, $10, $11, $12, $13
     FROM results WHERE results.parent = $2 AND results.name = $3
     RETURNING 1
 ), head AS (
@@ -221,6 +239,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
             patch.apply(&mut updated.data);
             updated.update_time = now.after(stored.update_time);
             let data_bytes = stored_bytes(&updated.data.value, conn.backend());
+            let run = run_columns(&updated.data.value);
             // Conditional on the update_time read: a concurrent writer makes this a no-op.
             let changed = with_conn!(conn, |c| diesel::update(
                 records::table
@@ -231,6 +250,7 @@ pub fn update_record(conn: &mut Conn, patch: RecordPatch, now: Timestamp) -> Res
                 records::data_type.eq(&updated.data.type_),
                 records::data.eq(json_str(&updated.data.value)),
                 records::data_bytes.eq(data_bytes),
+                run,
                 records::update_time.eq(updated.update_time.as_nanos()),
             ))
             .execute(c))

@@ -1,76 +1,61 @@
 //! GetRecordListSummary, aggregated in the database.
 //!
-//! Which path runs: [`record_list_summary`] aggregates in the database on MariaDB and
-//! folds in Rust on SQLite and PostgreSQL, by measurement (docs/performance.md,
-//! "Summaries"): on PostgreSQL the time-shape checks and integer parsing below cost more
-//! per row than sending five short fields over loopback and folding them (SQL 0.25–0.35×
-//! the fold's speed at 100k Records), on SQLite they are about even, on MariaDB, whose
-//! JSON reads are the slow part either way, one statement is 1.5–2.8× faster. Both paths
-//! are kept correct on every backend by the differential test.
-//!
-//! [`record_list_summary_in_db`] runs one statement that groups and aggregates the filtered
-//! Records in SQL and sends only the groups to the API; the in-memory [`Summarizer`]
-//! (the reference semantics, see [`crate::summary`]) then merges them, orders them and
-//! formats durations. [`record_list_summary_folded`] folds every matching row in Rust;
-//! it is the reference the differential tests compare against.
+//! [`record_list_summary`] aggregates in the database ([`record_list_summary_in_db`]) on
+//! SQLite, PostgreSQL and MariaDB alike: by measurement (docs/performance.md,
+//! "Summaries") it is the faster on each. [`record_list_summary_folded`] folds every
+//! matching row in Rust with the in-memory [`Summarizer`] (the reference semantics, see
+//! [`crate::summary`]); it is the reference the differential test `sql_equals_fold`
+//! compares against on every backend.
 //!
 //! # What runs where
 //!
-//! On SQLite, PostgreSQL and MariaDB alike, the statement is a chain of derived tables
-//! over the rows the listing condition selects (scope and filter exactly as in
-//! listings, [`Plan::condition`]):
+//! What a summary reads of each Record's document is extracted once, when the document
+//! is written, into the `records.run_*` columns ([`super::run_columns`]): the reason's
+//! class, and the start and completion times in Unix nanoseconds, with `run_state` 1
+//! when these say all the fold would read of the row. The statement of
+//! [`record_list_summary_in_db`] selects the rows the listing condition selects (scope
+//! and filter exactly as in listings, [`Plan::condition`]) and groups them by (handled,
+//! namespace, name, period) where handled is `run_state = 1`; per group it computes in
+//! integers the count, the four reason counts, the number of durations
+//! (`run_end - run_start`, both present), the sum of their whole seconds and of their
+//! nanosecond parts (separately, so that no sum can overflow a BIGINT), their minimum
+//! and maximum, and the latest start. The extracted times are 0 to i64::MAX
+//! nanoseconds, so every difference fits an i64 and integer division floors.
 //!
-//! 1. `t1` reads the five JSON fields once per row (`filter::data_text`, the same
-//!    expressions the fold reads; on MariaDB cast to bytes so that comparisons and
-//!    grouping are byte-wise, not by a padding or case-insensitive collation);
-//! 2. `t2` classifies the reason (`Succeeded`/`Completed`, `Failed`, `Cancelled*`,
-//!    `Running`/`Started`/`Pending`, other) and tests each time against the one shape
-//!    SQL parses: `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` (Kubernetes writes `…Z` with whole
-//!    seconds). SQLite uses GLOB, MariaDB a regular expression on the bytes (and the
-//!    last byte, as PCRE's `$` also matches before a final newline), PostgreSQL LIKE,
-//!    replace() and ltrim() (its regular expressions cost microseconds per row);
-//! 3. `t2p` cuts out the integer parts (year … second, and the fraction right-padded
-//!    to 9 digits, as chrono reads it), only of times of that shape;
-//! 4. `t3` validates the parts (month, day of that month, hour, minute, second
-//!    0–59, year 1970–2261) and computes in integer arithmetic the Unix seconds and
-//!    the UTC bucket of the grouping (ISO weeks start Monday: `days − (days + 3) mod
-//!    7`);
-//! 5. the outer query groups by (handled, namespace, name, bucket) and computes count,
-//!    the four reason counts, the number of durations, the sum of their whole seconds
-//!    and of their nanosecond parts (separately, so that no sum can overflow a
-//!    BIGINT), their minimum and maximum in nanoseconds and the latest start in
-//!    nanoseconds. The years 1970–2261 keep every nanosecond value and difference
-//!    inside an i64 (the fold computes in i128 for the times outside).
+//! Grouping by time groups in SQL by the whole days (hours, minutes for those units)
+//! since 1970 of the start or completion; Rust maps each to the bucket of the requested
+//! unit ([`crate::summary::bucket`], the fold's own calendar: ISO weeks, months, years)
+//! and merges the groups that fall into one. Pipeline and repository groups are
+//! `<namespace>/<name>`: SQL reads the label or annotation from the document (only for
+//! these groupings, once per row in a derived table fenced by `OFFSET 0` or `LIMIT` so
+//! that the database does not merge it into the grouping, where SQLite took twice as
+//! long) and groups by the two parts, Rust joins them and merges groups that join to
+//! the same text (a missing name and an empty one both give `<namespace>/`).
+//! Ordering (by an aggregate, ties by group key with absent keys first, text by bytes)
+//! is done in Rust by the [`Summarizer`], so no collation takes part; on MariaDB the
+//! namespace and name are compared and grouped as bytes.
 //!
-//! Each derived table is fenced (`OFFSET 0`, `LIMIT`) so that the database computes
-//! its columns once per row instead of inlining them at each use. On PostgreSQL the
-//! statement runs with `SET LOCAL jit = off` in a transaction: its cost estimate
-//! otherwise triggers JIT compilation, which took longer (about half a second) than
-//! the query.
+//! Rows not handled in SQL (`run_state` NULL: written before the columns existed and
+//! not yet backfilled; 0: a time before 1970 or past 2262, a leap second, or an odd
+//! document) land in groups with handled = 0, whose count says how many there are.
+//! Only when there are some, [`record_list_summary_in_db`] scans exactly those rows in
+//! keyset batches of 2,000 and folds them in Rust from their documents, as the fold
+//! does (Kubernetes-written Records never need it once backfilled). Both statements
+//! read one snapshot (a REPEATABLE READ transaction; on SQLite any transaction), so a
+//! row the backfill fills between them is counted exactly once. On PostgreSQL the
+//! transaction also sets `jit = off`: a cost estimate at many rows otherwise triggers
+//! JIT compilation, which took longer than the query (measured on the earlier
+//! statement that parsed times in SQL).
 //!
-//! A row whose start or completion time is present but not of that shape (an offset
-//! other than `Z`, a lowercase `t`, more than 9 fraction digits, a leap second, a year
-//! outside 1970–2261, a JSON `null` on MariaDB, anything unparsable) is *not* handled
-//! in SQL: it lands in a group with handled = 0, whose count says how many such rows
-//! there are. Only when there are some, [`record_list_summary_in_db`] scans the matching
-//! rows again in keyset batches of 2,000 (the same chain, the first table limited to
-//! the batch) and folds exactly those rows in Rust with chrono, as the fold always
-//! did. Kubernetes-written Records never need this second pass.
-//!
-//! Pipeline and repository groups are `<namespace>/<name>`; SQL groups by the two
-//! parts and Rust joins them and merges groups that join to the same text (a missing
-//! name and an empty one both give `<namespace>/`). Ordering (by an aggregate, ties by
-//! group key with absent keys first, text by bytes) is done in Rust by the
-//! [`Summarizer`], so no collation takes part.
-//!
-//! Memory: the API holds one accumulator per group, as the fold did (the groups are
-//! read in one answer, so briefly twice that); rows are never held. The database's
-//! own work is a hash or sort aggregate over the groups (MariaDB materialises the
-//! derived tables in temporary tables, on disk past `tmp_table_size`).
+//! Memory: the API holds one accumulator per group, as the fold does (the groups are
+//! read in one answer, so briefly twice that; a time grouping by year or month reads
+//! one group per day); rows are never held. The database's own work is a hash or sort
+//! aggregate over the groups.
 //!
 //! No SQL text comes from a request: the group and unit choose among `&'static str`
 //! fragments; scope and filter values are bound parameters.
 
+use chrono::DateTime;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -83,7 +68,7 @@ use crate::page::{Collection, Cursor, TokenSigner};
 use crate::schema::records;
 use crate::store::list::{record_scope, Plan};
 use crate::store::ListRequest;
-use crate::summary::{namespaced, Acc, Group, Key, Summarizer, SummaryInput, SummaryRow};
+use crate::summary::{bucket, namespaced, Acc, Group, Key, Summarizer, SummaryInput, SummaryRow};
 use crate::summary::{SummarySpec, Unit};
 use crate::{Error, Result};
 
@@ -100,22 +85,17 @@ const REPOSITORY: &[&str] = &[
     "pipelinesascode.tekton.dev/repository",
 ];
 
-/// Summarises the Records under `scope` that match `filter`: aggregated in the database
-/// on MariaDB ([`record_list_summary_in_db`]), folded in Rust on SQLite and PostgreSQL
-/// ([`record_list_summary_folded`]) — by measurement, each is the faster there
-/// (docs/performance.md, "Summaries"); both give the same answers (`sql_equals_fold`).
+/// Summarises the Records under `scope` that match `filter`, aggregating in the
+/// database ([`record_list_summary_in_db`]) on every backend: by measurement the faster
+/// (docs/performance.md, "Summaries"); it answers what the fold
+/// ([`record_list_summary_folded`]) answers (`sql_equals_fold`).
 pub fn record_list_summary(
     conn: &mut Conn,
     scope: &RecordScope,
     filter: &str,
     spec: SummarySpec,
 ) -> Result<Vec<SummaryRow>> {
-    match conn.backend() {
-        Backend::Mysql => record_list_summary_in_db(conn, scope, filter, spec),
-        Backend::Sqlite | Backend::Postgres => {
-            record_list_summary_folded(conn, scope, filter, spec)
-        }
-    }
+    record_list_summary_in_db(conn, scope, filter, spec)
 }
 
 /// Summarises the Records under `scope` that match `filter`, aggregating in the
@@ -131,48 +111,85 @@ pub fn record_list_summary_in_db(
     let plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
     let condition = record_scope(scope).and(plan.condition()).or_true();
     let statement = grouped(Dialect(backend), &spec, condition.cast());
-    conn.note_statement_shape(statement.0.shape());
-    let groups: Vec<GroupRow> =
-        with_conn!(conn, |c| statement.load(c)).map_err(Error::db("summarising records"))?;
-    let mut summarizer = Summarizer::new(spec);
-    let mut unhandled = 0;
-    for row in groups {
-        let (handled, ns, name, bucket, total, succeeded, failed, cancelled, running) = row.0;
-        let (durations, seconds, nanos, min, max, last_start) = row.1;
-        let count = |n: i64| u64::try_from(n).unwrap_or_default();
-        if handled == 0 {
-            unhandled += count(total);
-            continue;
-        }
-        let key = match summarizer.spec().group {
-            None => Key::None,
-            Some(Group::Namespace) => Key::Text(ns.unwrap_or_default()),
-            Some(Group::Pipeline | Group::Repository) => {
-                namespaced(&ns.unwrap_or_default(), name.as_deref())
+    in_snapshot(conn, |conn| {
+        conn.note_statement_shape(statement.0.shape());
+        let groups: Vec<GroupRow> =
+            with_conn!(conn, |c| statement.load(c)).map_err(Error::db("summarising records"))?;
+        let mut summarizer = Summarizer::new(spec);
+        let mut unhandled = 0;
+        for row in groups {
+            let (handled, ns, name, period, total, succeeded, failed, cancelled, running) = row.0;
+            let (durations, seconds, nanos, min, max, last_start) = row.1;
+            let count = |n: i64| u64::try_from(n).unwrap_or_default();
+            if handled == 0 {
+                unhandled += count(total);
+                continue;
             }
-            Some(Group::Time { .. }) => bucket.map_or(Key::None, Key::Time),
-        };
-        let classified = count(succeeded) + count(failed) + count(cancelled) + count(running);
-        let acc = Acc {
-            total: count(total),
-            succeeded: count(succeeded),
-            failed: count(failed),
-            cancelled: count(cancelled),
-            running: count(running),
-            others: count(total) - classified,
-            durations: count(durations),
-            duration_sum: i128::from(seconds.unwrap_or(0)) * 1_000_000_000
-                + i128::from(nanos.unwrap_or(0)),
-            duration_min: min.map(i128::from),
-            duration_max: max.map(i128::from),
-            last_start,
-        };
-        summarizer.merge(key, &acc);
+            let key = match summarizer.spec().group {
+                None => Key::None,
+                Some(Group::Namespace) => Key::Text(ns.unwrap_or_default()),
+                Some(Group::Pipeline | Group::Repository) => {
+                    namespaced(&ns.unwrap_or_default(), name.as_deref())
+                }
+                Some(Group::Time { unit, .. }) => period
+                    .and_then(|p| p.checked_mul(period_seconds(unit)))
+                    .and_then(|t| DateTime::from_timestamp(t, 0))
+                    .and_then(|t| bucket(t, unit))
+                    .map_or(Key::None, Key::Time),
+            };
+            let classified = count(succeeded) + count(failed) + count(cancelled) + count(running);
+            let acc = Acc {
+                total: count(total),
+                succeeded: count(succeeded),
+                failed: count(failed),
+                cancelled: count(cancelled),
+                running: count(running),
+                others: count(total) - classified,
+                durations: count(durations),
+                duration_sum: i128::from(seconds.unwrap_or(0)) * 1_000_000_000
+                    + i128::from(nanos.unwrap_or(0)),
+                duration_min: min.map(i128::from),
+                duration_max: max.map(i128::from),
+                last_start,
+            };
+            summarizer.merge(key, &acc);
+        }
+        if unhandled > 0 {
+            fold(conn, scope, filter, &mut summarizer, true)?;
+        }
+        Ok(summarizer.finish())
+    })
+}
+
+/// Runs `f` in a read transaction that sees one snapshot of the database throughout.
+fn in_snapshot<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+    let set = |conn: &mut Conn, sql: &'static str| {
+        with_conn!(conn, |c| diesel::sql_query(sql).execute(c))
+            .map(drop)
+            .map_err(Error::db("beginning a summary"))
+    };
+    match conn.backend() {
+        // For the next transaction only; the session stays READ COMMITTED.
+        Backend::Mysql => set(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?,
+        Backend::Sqlite | Backend::Postgres => {}
     }
-    if unhandled > 0 {
-        fold_unhandled(conn, scope, filter, &mut summarizer)?;
+    conn.transaction(|conn| {
+        if conn.backend() == Backend::Postgres {
+            set(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+            set(conn, "SET LOCAL jit = off")?;
+        }
+        f(conn)
+    })
+}
+
+/// The length of the periods SQL groups by for `unit`, in seconds: a day for days and
+/// longer units (whose buckets are whole days), else the unit.
+fn period_seconds(unit: Unit) -> i64 {
+    match unit {
+        Unit::Year | Unit::Month | Unit::Week | Unit::Day => 86_400,
+        Unit::Hour => 3_600,
+        Unit::Minute => 60,
     }
-    Ok(summarizer.finish())
 }
 
 /// A listing plan over the Records `filter` selects under `scope`, to reuse its
@@ -194,81 +211,6 @@ fn scan_plan(backend: Backend, scope: &RecordScope, filter: &str) -> Result<Plan
     )
 }
 
-/// Reads the Records `filter` selects under `scope` in keyset batches of [`BATCH`] rows
-/// (the keyset before the filter, as in listings: SQLite seeks with the first bound):
-/// `load` reads one batch given its condition and plan, `cursor` says where a row stands
-/// (create time, uid), and `each` takes every row.
-fn scan<R>(
-    conn: &mut Conn,
-    scope: &RecordScope,
-    filter: &str,
-    mut load: impl FnMut(&mut Conn, Fragment, &Plan) -> Result<Vec<R>>,
-    cursor: impl Fn(&R) -> (i64, String),
-    mut each: impl FnMut(R),
-) -> Result<()> {
-    let backend = conn.backend();
-    let mut plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
-    loop {
-        let condition = record_scope(scope)
-            .and(plan.keyset())
-            .and(plan.condition())
-            .or_true();
-        let rows = load(conn, condition, &plan)?;
-        let done = rows.len() < BATCH as usize;
-        if let Some(last) = rows.last() {
-            let (create_time, uid) = cursor(last);
-            plan.after = Some(Cursor {
-                keys: vec![create_time],
-                uid,
-            });
-        }
-        rows.into_iter().for_each(&mut each);
-        if done {
-            return Ok(());
-        }
-    }
-}
-
-/// Folds in Rust the rows SQL did not handle, scanning in keyset batches.
-fn fold_unhandled(
-    conn: &mut Conn,
-    scope: &RecordScope,
-    filter: &str,
-    summarizer: &mut Summarizer,
-) -> Result<()> {
-    let backend = conn.backend();
-    let spec = summarizer.spec().clone();
-    scan(
-        conn,
-        scope,
-        filter,
-        |conn, condition, plan| {
-            let statement = unhandled_rows(Dialect(backend), &spec, condition, plan);
-            conn.note_statement_shape(statement.0.shape());
-            with_conn!(conn, |c| statement.load::<UnhandledRow>(c))
-                .map_err(Error::db("summarising records"))
-        },
-        |(id, create_time, ..)| (*create_time, id.clone()),
-        |(_, _, handled, parent, reason, start_time, completion_time, name)| {
-            if handled != 0 {
-                return;
-            }
-            let (pipeline, repository) = match spec.group {
-                Some(Group::Repository) => (None, name),
-                _ => (name, None),
-            };
-            summarizer.add(SummaryInput {
-                parent,
-                reason,
-                start_time,
-                completion_time,
-                pipeline,
-                repository,
-            });
-        },
-    )
-}
-
 type Scanned = (
     String,
     i64,
@@ -280,44 +222,51 @@ type Scanned = (
     Option<String>,
 );
 
-/// Scans every matching Record in keyset batches and folds them in Rust with
-/// [`Summarizer`]: the path on SQLite and PostgreSQL, where it is the faster, and the
-/// reference of the differential tests; answers equal [`record_list_summary_in_db`]'s.
-pub fn record_list_summary_folded(
+/// Folds into `summarizer` the Records `filter` selects under `scope` (only those SQL
+/// does not handle when `unhandled`), read in keyset batches of [`BATCH`] rows (the
+/// keyset before the filter, as in listings: SQLite seeks with the first bound).
+fn fold(
     conn: &mut Conn,
     scope: &RecordScope,
     filter: &str,
-    spec: SummarySpec,
-) -> Result<Vec<SummaryRow>> {
+    summarizer: &mut Summarizer,
+    unhandled: bool,
+) -> Result<()> {
     let backend = conn.backend();
-    let mut summarizer = Summarizer::new(spec);
-    scan(
-        conn,
-        scope,
-        filter,
-        |conn, condition, plan| {
-            let order = plan.order_by();
-            conn.note_statement_shape(condition.shape());
-            with_conn!(conn, |c| records::table
-                .into_boxed()
-                .filter(condition)
-                .order_by(order)
-                .limit(i64::from(BATCH))
-                .select((
-                    records::id,
-                    records::create_time,
-                    records::parent,
-                    data_text(REASON, backend),
-                    data_text(START, backend),
-                    data_text(COMPLETION, backend),
-                    data_text(PIPELINE, backend),
-                    data_text(REPOSITORY, backend),
-                ))
-                .load::<Scanned>(c))
-            .map_err(Error::db("summarising records"))
-        },
-        |(id, create_time, ..)| (*create_time, id.clone()),
-        |(_, _, parent, reason, start_time, completion_time, pipeline, repository)| {
+    let mut plan = scan_plan(backend, scope, filter)?.with_indexed_paths(conn.indexed_paths());
+    loop {
+        let mut condition = record_scope(scope).and(plan.keyset()).and(plan.condition());
+        if unhandled {
+            condition = condition.and(s(UNHANDLED).cast());
+        }
+        let condition = condition.or_true();
+        let order = plan.order_by();
+        conn.note_statement_shape(condition.shape());
+        let rows: Vec<Scanned> = with_conn!(conn, |c| records::table
+            .into_boxed()
+            .filter(condition)
+            .order_by(order)
+            .limit(i64::from(BATCH))
+            .select((
+                records::id,
+                records::create_time,
+                records::parent,
+                data_text(REASON, backend),
+                data_text(START, backend),
+                data_text(COMPLETION, backend),
+                data_text(PIPELINE, backend),
+                data_text(REPOSITORY, backend),
+            ))
+            .load::<Scanned>(c))
+        .map_err(Error::db("summarising records"))?;
+        let done = rows.len() < BATCH as usize;
+        if let Some((id, create_time, ..)) = rows.last() {
+            plan.after = Some(Cursor {
+                keys: vec![*create_time],
+                uid: id.clone(),
+            });
+        }
+        for (_, _, parent, reason, start_time, completion_time, pipeline, repository) in rows {
             summarizer.add(SummaryInput {
                 parent,
                 reason,
@@ -325,13 +274,32 @@ pub fn record_list_summary_folded(
                 completion_time,
                 pipeline,
                 repository,
-            })
-        },
-    )?;
+            });
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// The rows SQL does not aggregate: `run_*` not extracted yet, or to be folded.
+const UNHANDLED: &str = "(run_state IS NULL OR run_state <> 1)";
+
+/// Scans every matching Record in keyset batches and folds them in Rust with
+/// [`Summarizer`]: the reference of the differential tests; answers equal
+/// [`record_list_summary_in_db`]'s.
+pub fn record_list_summary_folded(
+    conn: &mut Conn,
+    scope: &RecordScope,
+    filter: &str,
+    spec: SummarySpec,
+) -> Result<Vec<SummaryRow>> {
+    let mut summarizer = Summarizer::new(spec);
+    fold(conn, scope, filter, &mut summarizer, false)?;
     Ok(summarizer.finish())
 }
 
-/// One group of [`grouped`]: (handled, namespace, name, bucket, count, succeeded,
+/// One group of [`grouped`]: (handled, namespace, name, period, count, succeeded,
 /// failed, cancelled, running), (durations, sum of their seconds, sum of their
 /// nanosecond parts, min, max, latest start).
 type GroupRow = (
@@ -376,30 +344,6 @@ type GroupSql = (
         Nullable<BigInt>,
         Nullable<BigInt>,
     ),
-);
-
-/// One row of a batch of [`unhandled_rows`]: id, create_time, handled, namespace,
-/// reason, start, completion, pipeline or repository (the texts only when not handled).
-type UnhandledRow = (
-    String,
-    i64,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-type UnhandledSql = (
-    Text,
-    BigInt,
-    BigInt,
-    Text,
-    Nullable<Text>,
-    Nullable<Text>,
-    Nullable<Text>,
-    Nullable<Text>,
 );
 
 /// A whole statement built from fragments, loaded as rows of SQL type `ST`.
@@ -462,32 +406,21 @@ impl Dialect {
         ])
     }
 
-    /// Integer division of non-negative operands.
-    fn div(self) -> &'static str {
-        match self.0 {
-            Backend::Mysql => " DIV ",
-            _ => " / ",
-        }
-    }
-
-    fn length(self, e: Sql) -> Sql {
-        cat([
-            s(match self.0 {
-                Backend::Mysql => "CHAR_LENGTH(",
-                _ => "length(",
-            }),
-            e,
-            s(")"),
-        ])
-    }
-
-    /// After a derived table that must be computed once per row, not inlined into the
-    /// query around it (which would re-evaluate its expressions at each use).
+    /// After a derived table that must be computed once per row, not merged into the
+    /// query around it (which would evaluate its expressions at each use).
     fn fence(self) -> &'static str {
         match self.0 {
             Backend::Sqlite => " LIMIT -1",
             Backend::Postgres => " OFFSET 0",
             Backend::Mysql => " LIMIT 18446744073709551615",
+        }
+    }
+
+    /// Integer division of non-negative operands.
+    fn div(self) -> &'static str {
+        match self.0 {
+            Backend::Mysql => " DIV ",
+            _ => " / ",
         }
     }
 
@@ -512,533 +445,97 @@ impl Dialect {
             Backend::Mysql => "CAST(NULL AS BINARY)",
         })
     }
-
-    fn null_int(self) -> Sql {
-        self.int(s("NULL"))
-    }
-
-    /// 1 when text `t` reads `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` (digits unchecked), else 0.
-    fn shaped(self, t: &Sql) -> Sql {
-        let t = || t.clone();
-        match self.0 {
-            Backend::Sqlite => cat([
-                s("CASE WHEN "),
-                t(),
-                s(" GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*Z'"),
-                s(" AND (length("),
-                t(),
-                s(") = 20 OR (length("),
-                t(),
-                s(") BETWEEN 22 AND 30 AND substr("),
-                t(),
-                s(", 20, 1) = '.' AND substr("),
-                t(),
-                s(", 21, length("),
-                t(),
-                s(") - 21) NOT GLOB '*[^0-9]*')) THEN 1 ELSE 0 END"),
-            ]),
-            // Without a regular expression or translate(), which cost a microsecond or
-            // more per row: LIKE fixes the separators; once '-', ':' and 'T' are removed,
-            // the first 14 characters are digits exactly when ltrim() leaves what follows
-            // the seconds (and exactly the five separators LIKE placed were removed); the
-            // fraction is digits when ltrim() leaves only the 'Z'.
-            Backend::Postgres => cat([
-                s("CASE WHEN "),
-                t(),
-                s(" LIKE '____-__-__T__:__:__%Z' AND length(replace(replace(replace("),
-                t(),
-                s(", '-', ''), ':', ''), 'T', '')) = length("),
-                t(),
-                s(") - 5 AND length(ltrim(replace(replace(replace("),
-                t(),
-                s(", '-', ''), ':', ''), 'T', ''), '0123456789')) = length("),
-                t(),
-                s(") - 19 AND (length("),
-                t(),
-                s(") = 20 OR (length("),
-                t(),
-                s(") BETWEEN 22 AND 30 AND substr("),
-                t(),
-                s(", 20, 1) = '.' AND ltrim(substr("),
-                t(),
-                s(", 21), '0123456789') = 'Z')) THEN 1 ELSE 0 END"),
-            ]),
-            // `$` also matches before a final newline in PCRE: the last byte is checked.
-            Backend::Mysql => cat([
-                s("CASE WHEN "),
-                t(),
-                s(" REGEXP '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?Z$' AND RIGHT("),
-                t(),
-                s(", 1) = 'Z' THEN 1 ELSE 0 END"),
-            ]),
-        }
-    }
-
-    /// The parts of time text `t` whose shape flag is `m` (NULL when not shaped).
-    fn parts(self, t: &Sql, m: &Sql) -> Parts {
-        let digits = |at: &'static str| {
-            cat([
-                s("CASE WHEN "),
-                m.clone(),
-                s(" = 1 THEN "),
-                self.int(cat([s("substr("), t.clone(), s(at), s(")")])),
-                s(" END"),
-            ])
-        };
-        let fraction = match self.0 {
-            Backend::Mysql => cat([
-                s("SUBSTR(CONCAT(SUBSTR("),
-                t.clone(),
-                s(", 21, "),
-                self.length(t.clone()),
-                s(" - 21), '000000000'), 1, 9)"),
-            ]),
-            _ => cat([
-                s("substr(substr("),
-                t.clone(),
-                s(", 21, "),
-                self.length(t.clone()),
-                s(" - 21) || '000000000', 1, 9)"),
-            ]),
-        };
-        Parts {
-            m: m.clone(),
-            y: digits(", 1, 4"),
-            mo: digits(", 6, 2"),
-            d: digits(", 9, 2"),
-            h: digits(", 12, 2"),
-            mi: digits(", 15, 2"),
-            s: digits(", 18, 2"),
-            f: cat([
-                s("CASE WHEN "),
-                m.clone(),
-                s(" = 1 THEN CASE WHEN "),
-                self.length(t.clone()),
-                s(" > 20 THEN "),
-                self.int(fraction),
-                s(" ELSE 0 END END"),
-            ]),
-        }
-    }
 }
 
-/// Integer parts of a time of the shape SQL reads.
-struct Parts {
-    m: Sql,
-    y: Sql,
-    mo: Sql,
-    d: Sql,
-    h: Sql,
-    mi: Sql,
-    s: Sql,
-    f: Sql,
-}
+/// 1 when SQL aggregates the row, else 0.
+const HANDLED: &str = "CASE WHEN run_state = 1 THEN 1 ELSE 0 END";
 
-impl Parts {
-    /// Parts that are columns of these names (shape flag, year, month, day, hour,
-    /// minute, second, nanoseconds).
-    fn columns(names: [&'static str; 8]) -> Parts {
-        let [m, y, mo, d, h, mi, sec, f] = names.map(s);
-        Parts {
-            m,
-            y,
-            mo,
-            d,
-            h,
-            mi,
-            s: sec,
-            f,
-        }
-    }
-
-    fn leap(&self) -> Sql {
-        let y = || self.y.clone();
-        cat([
-            s("CASE WHEN ("),
-            y(),
-            s(" % 4 = 0 AND "),
-            y(),
-            s(" % 100 <> 0) OR "),
-            y(),
-            s(" % 400 = 0 THEN 1 ELSE 0 END"),
-        ])
-    }
-
-    /// 1 when the parts are a time chrono reads whose nanoseconds fit an i64 (and whose
-    /// differences do), else 0.
-    fn valid(&self) -> Sql {
-        let days_in_month = cat([
-            s("CASE WHEN "),
-            self.mo.clone(),
-            s(" = 2 THEN 28 + "),
-            self.leap(),
-            s(" WHEN "),
-            self.mo.clone(),
-            s(" IN (4, 6, 9, 11) THEN 30 ELSE 31 END"),
-        ]);
-        cat([
-            s("CASE WHEN "),
-            self.m.clone(),
-            s(" = 1 AND "),
-            self.y.clone(),
-            s(" BETWEEN 1970 AND 2261 AND "),
-            self.mo.clone(),
-            s(" BETWEEN 1 AND 12 AND "),
-            self.d.clone(),
-            s(" >= 1 AND "),
-            self.d.clone(),
-            s(" <= "),
-            days_in_month,
-            s(" AND "),
-            self.h.clone(),
-            s(" <= 23 AND "),
-            self.mi.clone(),
-            s(" <= 59 AND "),
-            self.s.clone(),
-            s(" <= 59 THEN 1 ELSE 0 END"),
-        ])
-    }
-
-    /// Days from 1970-01-01 to the first of the year.
-    fn year_days(&self, d: Dialect) -> Sql {
-        let y = || self.y.clone();
-        cat([
-            s("(365 * ("),
-            y(),
-            s(" - 1970) + ("),
-            y(),
-            s(" - 1)"),
-            s(d.div()),
-            s("4 - ("),
-            y(),
-            s(" - 1)"),
-            s(d.div()),
-            s("100 + ("),
-            y(),
-            s(" - 1)"),
-            s(d.div()),
-            s("400 - 477)"),
-        ])
-    }
-
-    /// Days from 1970-01-01 to the first of the month.
-    fn month_days(&self, d: Dialect) -> Sql {
-        cat([
-            s("("),
-            self.year_days(d),
-            s(" + CASE "),
-            self.mo.clone(),
-            s(
-                " WHEN 1 THEN 0 WHEN 2 THEN 31 WHEN 3 THEN 59 WHEN 4 THEN 90 WHEN 5 THEN 120 \
-               WHEN 6 THEN 151 WHEN 7 THEN 181 WHEN 8 THEN 212 WHEN 9 THEN 243 \
-               WHEN 10 THEN 273 WHEN 11 THEN 304 ELSE 334 END + CASE WHEN ",
-            ),
-            self.mo.clone(),
-            s(" > 2 THEN "),
-            self.leap(),
-            s(" ELSE 0 END)"),
-        ])
-    }
-
-    /// Days from 1970-01-01 to the date.
-    fn days(&self, d: Dialect) -> Sql {
-        cat([
-            s("("),
-            self.month_days(d),
-            s(" + "),
-            self.d.clone(),
-            s(" - 1)"),
-        ])
-    }
-
-    /// Unix seconds.
-    fn epoch(&self, d: Dialect) -> Sql {
-        cat([
-            s("("),
-            self.days(d),
-            s(" * 86400 + "),
-            self.h.clone(),
-            s(" * 3600 + "),
-            self.mi.clone(),
-            s(" * 60 + "),
-            self.s.clone(),
-            s(")"),
-        ])
-    }
-
-    /// Unix seconds of the start of the UTC period holding the time.
-    fn bucket(&self, d: Dialect, unit: Unit) -> Sql {
-        let hour = || cat([s(" + "), self.h.clone(), s(" * 3600")]);
-        match unit {
-            Unit::Year => cat([self.year_days(d), s(" * 86400")]),
-            Unit::Month => cat([self.month_days(d), s(" * 86400")]),
-            // 1970-01-01 was a Thursday: Monday is 3 days before.
-            Unit::Week => cat([
-                s("("),
-                self.days(d),
-                s(" - ("),
-                self.days(d),
-                s(" + 3) % 7) * 86400"),
-            ]),
-            Unit::Day => cat([self.days(d), s(" * 86400")]),
-            Unit::Hour => cat([s("("), self.days(d), s(" * 86400"), hour(), s(")")]),
-            Unit::Minute => cat([
-                s("("),
-                self.days(d),
-                s(" * 86400"),
-                hour(),
-                s(" + "),
-                self.mi.clone(),
-                s(" * 60)"),
-            ]),
-        }
-    }
-}
-
-/// `t3` (over `t1`, `t2`, `t2p`, see the module docs): per row the namespace, group
-/// name, reason class, and for each time whether it is absent (`sn0`), valid in SQL
-/// (`sv`), its seconds and nanoseconds (`se`, `sf`), and the bucket `kt` of the
-/// grouping; `raw` adds id, create_time and the texts.
-/// `t1_tail` follows `t1`'s WHERE (a fence, or an ORDER BY and LIMIT).
-fn per_row(d: Dialect, spec: &SummarySpec, condition: Sql, t1_tail: Sql, raw: bool) -> Sql {
-    let name = match spec.group {
-        Some(Group::Pipeline) => d.json(PIPELINE),
-        Some(Group::Repository) => d.json(REPOSITORY),
-        _ => d.null_text(),
+/// The aggregate statement: one row per (handled, namespace, name, period).
+fn grouped(d: Dialect, spec: &SummarySpec, condition: Sql) -> Statement<GroupSql> {
+    // The name from the document, read once per row: a fenced derived table (merged
+    // into the grouping, SQLite took twice as long).
+    let (ns, name, fence) = match spec.group {
+        Some(Group::Namespace) => (s("parent"), d.null_text(), ""),
+        Some(Group::Pipeline) => (s("parent"), d.json(PIPELINE), d.fence()),
+        Some(Group::Repository) => (s("parent"), d.json(REPOSITORY), d.fence()),
+        _ => (d.null_text(), d.null_text(), ""),
     };
-    let t1 = cat([
+    let rows = cat([
         s("SELECT "),
-        s(if raw { "id, create_time, " } else { "" }),
         d.bytes(s("parent")),
         s(" AS parent, "),
-        d.json(REASON),
-        s(" AS r0, "),
-        d.json(START),
-        s(" AS s0, "),
-        d.json(COMPLETION),
-        s(" AS c0, "),
         name,
-        s(" AS g0 FROM records WHERE "),
+        s(" AS g0, run_state, run_reason, run_start, run_end FROM records WHERE "),
         condition,
-        t1_tail,
+        s(fence),
     ]);
-    let class = cat([s(
-        "CASE WHEN r0 IN ('Succeeded', 'Completed') THEN 1 WHEN r0 = 'Failed' THEN 2 \
-         WHEN substr(r0, 1, 9) = 'Cancelled' THEN 3 \
-         WHEN r0 IN ('Running', 'Started', 'Pending') THEN 4 ELSE 5 END",
-    )]);
-    let t2 = cat([
-        s("SELECT "),
-        s(if raw { "id, create_time, " } else { "" }),
-        s("parent, r0, s0, c0, g0, "),
-        class,
-        s(" AS cls, "),
-        d.shaped(&s("s0")),
-        s(" AS sm, "),
-        d.shaped(&s("c0")),
-        s(" AS cm FROM ("),
-        t1,
-        s(") t1"),
-        s(d.fence()),
-    ]);
-    // The parts once per row: each is read several times below.
-    let part_columns = |p: Parts, names: [&'static str; 7]| {
-        let [y, mo, day, h, mi, sec, f] = names;
-        cat([
-            p.y,
-            s(y),
-            p.mo,
-            s(mo),
-            p.d,
-            s(day),
-            p.h,
-            s(h),
-            p.mi,
-            s(mi),
-            p.s,
-            s(sec),
-            p.f,
-            s(f),
-        ])
+    let period = match spec.group {
+        Some(Group::Time { unit, completion }) => cat([
+            s(if completion { "run_end" } else { "run_start" }),
+            s(d.div()),
+            s(match unit {
+                Unit::Year | Unit::Month | Unit::Week | Unit::Day => "86400000000000",
+                Unit::Hour => "3600000000000",
+                Unit::Minute => "60000000000",
+            }),
+        ]),
+        _ => s("NULL"),
     };
-    let t2p = cat([
-        s("SELECT "),
-        s(if raw {
-            "id, create_time, r0, s0, c0, "
-        } else {
-            ""
-        }),
-        s(
-            "parent, g0, cls, sm, cm, CASE WHEN s0 IS NULL THEN 1 ELSE 0 END AS sn0, \
-           CASE WHEN c0 IS NULL THEN 1 ELSE 0 END AS cn0, ",
-        ),
-        part_columns(
-            d.parts(&s("s0"), &s("sm")),
-            [
-                " AS sy, ",
-                " AS smo, ",
-                " AS sd, ",
-                " AS sh, ",
-                " AS smi, ",
-                " AS ss, ",
-                " AS sf, ",
-            ],
-        ),
-        part_columns(
-            d.parts(&s("c0"), &s("cm")),
-            [
-                " AS cy, ",
-                " AS cmo, ",
-                " AS cd, ",
-                " AS ch, ",
-                " AS cmi, ",
-                " AS cs, ",
-                " AS cf",
-            ],
-        ),
-        s(" FROM ("),
-        t2,
-        s(") t2"),
-        s(d.fence()),
-    ]);
-    let start = Parts::columns(["sm", "sy", "smo", "sd", "sh", "smi", "ss", "sf"]);
-    let completion = Parts::columns(["cm", "cy", "cmo", "cd", "ch", "cmi", "cs", "cf"]);
-    let bucket = match spec.group {
-        Some(Group::Time {
-            unit,
-            completion: c,
-        }) => {
-            let p = if c { &completion } else { &start };
-            cat([
-                s("CASE WHEN "),
-                p.valid(),
-                s(" = 1 THEN "),
-                p.bucket(d, unit),
-                s(" END"),
-            ])
-        }
-        _ => d.null_int(),
+    let reason = |class: &'static str| {
+        d.int(cat([
+            s("SUM(CASE WHEN run_reason = "),
+            s(class),
+            s(" THEN 1 ELSE 0 END)"),
+        ]))
     };
-    cat([
-        s("SELECT "),
-        s(if raw {
-            "id, create_time, r0, s0, c0, "
-        } else {
-            ""
-        }),
-        s("parent, g0, cls, sn0, "),
-        start.valid(),
-        s(" AS sv, "),
-        start.epoch(d),
-        s(" AS se, sf, cn0, "),
-        completion.valid(),
-        s(" AS cv, "),
-        completion.epoch(d),
-        s(" AS ce, cf, "),
-        bucket,
-        s(" AS kt FROM ("),
-        t2p,
-        s(") t2p"),
-        s(d.fence()),
-    ])
-}
-
-/// 1 when SQL handles the row of `t3`, else 0.
-const HANDLED: &str = "CASE WHEN (sn0 = 1 OR sv = 1) AND (cn0 = 1 OR cv = 1) THEN 1 ELSE 0 END";
-
-/// The aggregate statement: one row per (handled, namespace, name, bucket).
-fn grouped(d: Dialect, spec: &SummarySpec, condition: Sql) -> Statement<GroupSql> {
-    let (ns, name) = match spec.group {
-        Some(Group::Namespace) => (s("parent"), d.null_text()),
-        Some(Group::Pipeline | Group::Repository) => (s("parent"), s("g0")),
-        _ => (d.null_text(), d.null_text()),
-    };
-    const DURATION: &str =
-        "CASE WHEN sv = 1 AND cv = 1 THEN (ce - se) * 1000000000 + (cf - sf) END";
-    let sum = |e: &'static str| d.int(cat([s("SUM("), s(e), s(")")]));
     let sql = cat([
         s("SELECT "),
         d.int(s(HANDLED)),
         s(", "),
         ns,
         s(", "),
-        name,
+        if fence.is_empty() {
+            d.null_text()
+        } else {
+            s("g0")
+        },
         s(", "),
-        d.int(s("kt")),
+        d.int(period),
         s(", "),
         d.int(s("COUNT(*)")),
         s(", "),
-        sum("CASE WHEN cls = 1 THEN 1 ELSE 0 END"),
+        reason("1"),
         s(", "),
-        sum("CASE WHEN cls = 2 THEN 1 ELSE 0 END"),
+        reason("2"),
         s(", "),
-        sum("CASE WHEN cls = 3 THEN 1 ELSE 0 END"),
+        reason("3"),
         s(", "),
-        sum("CASE WHEN cls = 4 THEN 1 ELSE 0 END"),
+        reason("4"),
         s(", "),
-        d.int(cat([s("COUNT("), s(DURATION), s(")")])),
+        d.int(s("COUNT(run_end - run_start)")),
         s(", "),
-        sum("CASE WHEN sv = 1 AND cv = 1 THEN ce - se END"),
+        // Whole seconds and nanosecond parts: the times are never negative.
+        d.int(cat([
+            s("SUM(run_end"),
+            s(d.div()),
+            s("1000000000 - run_start"),
+            s(d.div()),
+            s("1000000000)"),
+        ])),
         s(", "),
-        sum("CASE WHEN sv = 1 AND cv = 1 THEN cf - sf END"),
+        d.int(s("SUM(run_end % 1000000000 - run_start % 1000000000)")),
         s(", "),
-        d.int(cat([s("MIN("), s(DURATION), s(")")])),
+        d.int(s("MIN(run_end - run_start)")),
         s(", "),
-        d.int(cat([s("MAX("), s(DURATION), s(")")])),
+        d.int(s("MAX(run_end - run_start)")),
         s(", "),
-        d.int(s("MAX(CASE WHEN sv = 1 THEN se * 1000000000 + sf END)")),
+        d.int(s("MAX(run_start)")),
         s(" FROM ("),
-        per_row(d, spec, condition, s(d.fence()), false),
-        s(") t3 GROUP BY 1, 2, 3, 4"),
+        rows,
+        s(") t GROUP BY 1, 2, 3, 4"),
     ]);
     Statement(sql.cast())
 }
-
-/// A batch of the scan for the rows SQL does not handle: the next [`BATCH`] rows after
-/// the plan's cursor, with their texts when not handled.
-fn unhandled_rows(
-    d: Dialect,
-    spec: &SummarySpec,
-    condition: Fragment,
-    plan: &Plan,
-) -> Statement<UnhandledSql> {
-    let tail = cat([
-        s(" ORDER BY "),
-        plan.order_by().cast(),
-        s(" LIMIT "),
-        s(BATCH_TEXT),
-    ]);
-    let unless_handled = |column: &'static str| {
-        cat([
-            s("CASE WHEN "),
-            s(HANDLED),
-            s(" = 0 THEN "),
-            s(column),
-            s(" END"),
-        ])
-    };
-    let sql = cat([
-        s("SELECT id, create_time, "),
-        d.int(s(HANDLED)),
-        s(", parent, "),
-        unless_handled("r0"),
-        s(", "),
-        unless_handled("s0"),
-        s(", "),
-        unless_handled("c0"),
-        s(", "),
-        unless_handled("g0"),
-        s(" FROM ("),
-        per_row(d, spec, condition.cast(), tail, true),
-        s(") t3 ORDER BY "),
-        plan.order_by().cast(),
-    ]);
-    Statement(sql.cast())
-}
-
-/// [`BATCH`] as SQL text.
-const BATCH_TEXT: &str = "2000";
-const _: () = assert!(BATCH == 2000, "BATCH_TEXT spells BATCH");
 
 #[cfg(test)]
 mod tests {
@@ -1052,6 +549,9 @@ mod tests {
     use super::*;
     use crate::model::{ListScope, RecordData, RecordName, ResultName, StoredRecord};
     use crate::model::{StoredResult, Timestamp};
+    use crate::store::run_columns::{
+        backfill_all_run_columns, backfill_run_columns, RunColumns, BACKFILL_BATCH,
+    };
     use crate::testing::{bulk, TestDb};
 
     /// splitmix64: deterministic, no dependency.
@@ -1224,6 +724,16 @@ mod tests {
                 rng.pick(names),
             );
         }
+        // Now and then a shape the JSON paths of the databases may read otherwise than
+        // serde: extracted as "fold it" (run_state 0).
+        let status = match i % 23 {
+            0 => json!([status]),
+            1 => json!({"conditions": {"0": {"reason": "Failed"}},
+                        "startTime": "2024-01-01T00:00:00Z"}),
+            2 => json!({"conditions": [["Failed"]], "completionTime": "2024-01-01T00:00:00Z"}),
+            3 => json!("Succeeded"),
+            _ => Value::Object(status),
+        };
         json!({
             "metadata": {"labels": labels, "annotations": annotations},
             "spec": {"n": i},
@@ -1273,9 +783,36 @@ mod tests {
     const ALL: &str = "total,succeeded,failed,cancelled,running,others,avg_duration,\
                        min_duration,max_duration,total_duration,last_runtime";
 
+    /// Leaves the `run_*` columns of about a fifth of the rows unextracted (NULL, as
+    /// written before the migration) and marks another fifth to be folded (0).
+    fn mix_run_states(db: &TestDb) {
+        let mut conn = db.database().get().unwrap();
+        with_conn!(&mut conn, |c| diesel::update(
+            records::table.filter(records::id.like("%0"))
+        )
+        .set(RunColumns::default())
+        .execute(c))
+        .unwrap();
+        with_conn!(&mut conn, |c| diesel::update(
+            records::table.filter(records::id.like("%5"))
+        )
+        .set(records::run_state.eq(Some(0i16)))
+        .execute(c))
+        .unwrap();
+    }
+
+    /// How many rows have each `run_state` (NULL, 0, 1).
+    fn run_states(conn: &mut Conn) -> (i64, i64, i64) {
+        let states: Vec<Option<i16>> =
+            with_conn!(conn, |c| records::table.select(records::run_state).load(c)).unwrap();
+        let n = |s: Option<i16>| states.iter().filter(|x| **x == s).count() as i64;
+        (n(None), n(Some(0)), n(Some(1)))
+    }
+
     fn sql_equals_fold(backend: Backend) {
         let db = TestDb::migrated(backend);
         seed(&db, 400);
+        mix_run_states(&db);
         let scopes = [
             RecordScope::parse("-/results/-").unwrap(),
             RecordScope::parse("ns-b/results/-").unwrap(),
@@ -1313,11 +850,15 @@ mod tests {
                 .map(|g| g.0 .4)
                 .sum()
         };
+        let (unextracted, folded, extracted) = run_states(&mut conn);
         assert!(
-            handled(1) > 200 && handled(0) > 40,
-            "{backend:?}: {} rows in SQL, {} in Rust",
-            handled(1),
-            handled(0)
+            unextracted > 30 && folded > 80 && extracted > 200,
+            "{backend:?}: run_state NULL {unextracted}, 0 {folded}, 1 {extracted}"
+        );
+        assert_eq!(
+            (handled(1), handled(0)),
+            (extracted, unextracted + folded),
+            "{backend:?}"
         );
         for scope in &scopes {
             for filter in filters {
@@ -1360,6 +901,75 @@ mod tests {
             }
         }
         assert!(compared > 300, "{compared}");
+    }
+
+    /// Rows written before the `run_*` columns (NULL) are summarised the same before and
+    /// after the backfill, which fills them as the writes do, once.
+    fn backfill_keeps_answers(backend: Backend) {
+        let db = TestDb::migrated(backend);
+        seed(&db, 1200);
+        let mut conn = db.database().get().unwrap();
+        let columns = |conn: &mut Conn| -> Vec<(String, RunColumns)> {
+            with_conn!(conn, |c| records::table
+                .order_by(records::id)
+                .select((
+                    records::id,
+                    (
+                        records::run_state,
+                        records::run_reason,
+                        records::run_start,
+                        records::run_end,
+                    ),
+                ))
+                .load::<(String, (Option<i16>, Option<i16>, Option<i64>, Option<i64>))>(
+                    c
+                ))
+            .unwrap()
+            .into_iter()
+            .map(|(id, (run_state, run_reason, run_start, run_end))| {
+                (
+                    id,
+                    RunColumns {
+                        run_state,
+                        run_reason,
+                        run_start,
+                        run_end,
+                    },
+                )
+            })
+            .collect()
+        };
+        let written = columns(&mut conn);
+        let (_, folded, extracted) = run_states(&mut conn);
+        assert!(folded > 50 && extracted > 600, "{folded} {extracted}");
+        let scope = RecordScope::parse("-/results/-").unwrap();
+        let specs = [
+            SummarySpec::parse(ALL, "", "").unwrap(),
+            SummarySpec::parse(ALL, "week", "").unwrap(),
+            SummarySpec::parse(ALL, "pipeline", "failed desc").unwrap(),
+        ];
+        let answers = |conn: &mut Conn| -> Vec<Vec<SummaryRow>> {
+            specs
+                .iter()
+                .map(|spec| record_list_summary_in_db(conn, &scope, "", spec.clone()).unwrap())
+                .collect()
+        };
+        let before = answers(&mut conn);
+        with_conn!(&mut conn, |c| diesel::update(records::table)
+            .set(RunColumns::default())
+            .execute(c))
+        .unwrap();
+        assert_eq!(run_states(&mut conn), (1200, 0, 0));
+        assert_eq!(answers(&mut conn), before, "{backend:?}: all rows folded");
+        // Partly backfilled: one batch of the three.
+        let first = backfill_run_columns(&mut conn, "").unwrap().unwrap();
+        assert_eq!(run_states(&mut conn).0, 1200 - BACKFILL_BATCH);
+        assert_eq!(answers(&mut conn), before, "{backend:?}: some rows folded");
+        assert!(backfill_run_columns(&mut conn, &first).unwrap().is_some());
+        assert_eq!(backfill_all_run_columns(&mut conn).unwrap(), 1);
+        assert_eq!(columns(&mut conn), written, "{backend:?}");
+        assert_eq!(answers(&mut conn), before, "{backend:?}: backfilled");
+        assert_eq!(backfill_all_run_columns(&mut conn).unwrap(), 0);
     }
 
     /// `SUMMARY_FIGURES=1 cargo test --release -p results-storage --lib summary_figures --
@@ -1522,5 +1132,5 @@ mod tests {
         }
     }
 
-    crate::on_every_backend!(sql_equals_fold, summary_figures);
+    crate::on_every_backend!(sql_equals_fold, backfill_keeps_answers, summary_figures);
 }

@@ -20,6 +20,7 @@ pub mod s3;
 mod schema_matches;
 mod upstream;
 
+pub use bulk::{run_columns_counts, run_columns_fixture};
 pub use db::{mysql_admin, postgres_admin, TestDb};
 pub use explain::{explain_list_records, explain_list_results};
 pub use query_plan::{PlanStep, QueryPlan, StepKind};
