@@ -4,17 +4,13 @@
 //! fails (no such Result, a name taken) stores nothing, logs nothing and leaves the head
 //! where it was — on every backend.
 
-use std::collections::BTreeMap;
-
 use diesel::sql_types::{BigInt, Nullable, SmallInt, Text};
 use diesel::{MysqlConnection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use results_storage::connection::Conn;
 use results_storage::model::{
-    ChangeKind, ChangedObject, NewRecord, NewResult, RecordData, RecordName, ResultName, Timestamp,
+    ChangeKind, ChangedObject, NewRecord, RecordData, RecordName, Timestamp,
 };
-use results_storage::store::{
-    changes, create_record, create_record_logged, create_result, get_record,
-};
+use results_storage::store::{changes, create_record, create_record_logged, get_record};
 use results_storage::testing::TestDb;
 use results_storage::{Backend, ErrorCode};
 
@@ -28,21 +24,7 @@ fn new_record(name: &str, document: &str) -> NewRecord {
 
 /// A database with the Result `ns/results/r`.
 fn database(backend: Backend) -> TestDb {
-    let db = TestDb::migrated(backend);
-    let mut conn = db.database().get().unwrap();
-    let result = NewResult {
-        name: ResultName::parse("ns/results/r").unwrap(),
-        annotations: BTreeMap::new(),
-        summary: None,
-    };
-    create_result(
-        &mut conn,
-        result,
-        "result-uid".into(),
-        Timestamp::from_nanos(1),
-    )
-    .unwrap();
-    db
+    TestDb::migrated_with_result(backend, "ns/results/r")
 }
 
 /// The document as JSON (PostgreSQL's `jsonb` reformats the text).

@@ -2,14 +2,11 @@
 //! it ends before the Record that would take it over the cap (but holds at least one), and
 //! its pages still concatenate to exactly the full listing, on every backend.
 
-use std::collections::BTreeMap;
-
 use results_storage::model::{
-    NewRecord, NewResult, Projection, RecordData, RecordName, RecordScope, ResultName,
-    StoredRecord, Timestamp,
+    NewRecord, Projection, RecordData, RecordName, RecordScope, StoredRecord, Timestamp,
 };
 use results_storage::page::TokenSigner;
-use results_storage::store::{create_record, create_result, list_records_within, ListRequest};
+use results_storage::store::{create_record, list_records_within, ListRequest};
 use results_storage::testing::TestDb;
 use results_storage::Backend;
 
@@ -17,22 +14,10 @@ use results_storage::Backend;
 const CAP: usize = 3_000;
 const TASK_RUN: &str = "tekton.dev/v1.TaskRun";
 
-/// 60 Records in `ns/results/r` with documents of 100 to ~2,000 bytes (one over the cap),
+/// 60 Records in the Result `ns/results/r` (which must exist) with documents of 100 to ~2,000 bytes (one over the cap),
 /// every third a PipelineRun, pairs sharing a create time (the uid breaks the tie).
 fn fill(db: &TestDb) {
     let mut conn = db.database().get().unwrap();
-    let result = NewResult {
-        name: ResultName::parse("ns/results/r").unwrap(),
-        annotations: BTreeMap::new(),
-        summary: None,
-    };
-    create_result(
-        &mut conn,
-        result,
-        "result-uid".into(),
-        Timestamp::from_nanos(1),
-    )
-    .unwrap();
     for i in 0..60usize {
         let size = if i == 17 {
             2 * CAP
@@ -99,7 +84,7 @@ fn bytes(records: &[StoredRecord]) -> usize {
 }
 
 fn large_documents_make_more_pages_that_concatenate_to_the_listing(backend: Backend) {
-    let db = TestDb::migrated(backend);
+    let db = TestDb::migrated_with_result(backend, "ns/results/r");
     fill(&db);
     for (filter, order_by, expected) in [
         ("", "", 60),
@@ -147,7 +132,7 @@ fn large_documents_make_more_pages_that_concatenate_to_the_listing(backend: Back
 }
 
 fn page_size_still_bounds_pages_of_small_documents(backend: Backend) {
-    let db = TestDb::migrated(backend);
+    let db = TestDb::migrated_with_result(backend, "ns/results/r");
     fill(&db);
     let (pages, all) = page_through(&db, "", "", 7, &Projection::Whole, usize::MAX);
     let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
@@ -161,7 +146,7 @@ fn page_size_still_bounds_pages_of_small_documents(backend: Backend) {
 }
 
 fn a_projection_is_capped_by_what_it_reads(backend: Backend) {
-    let db = TestDb::migrated(backend);
+    let db = TestDb::migrated_with_result(backend, "ns/results/r");
     fill(&db);
     let projection = Projection::paths(vec![vec!["pad".into()]]).unwrap();
     let (pages, all) = page_through(&db, "", "update_time desc", 100, &projection, CAP);

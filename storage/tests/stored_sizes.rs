@@ -4,18 +4,16 @@
 //! written before sizes were stored (NULL) are measured instead, and a fields mask is
 //! bounded by what it reads, on every backend.
 
-use std::collections::BTreeMap;
-
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use results_storage::connection::Conn;
 use results_storage::model::{
-    NewRecord, NewResult, Projection, RecordData, RecordName, RecordPatch, RecordScope, ResultName,
-    StoredRecord, Timestamp,
+    NewRecord, Projection, RecordData, RecordName, RecordPatch, RecordScope, StoredRecord,
+    Timestamp,
 };
 use results_storage::page::TokenSigner;
 use results_storage::store::{
-    create_record, create_result, get_record, list_records_within, update_record, ListRequest,
+    create_record, get_record, list_records_within, update_record, ListRequest,
 };
 use results_storage::testing::TestDb;
 use results_storage::Backend;
@@ -69,21 +67,7 @@ fn record_name(name: &str) -> RecordName {
 
 /// A database with the Result `ns/results/r`.
 fn database(backend: Backend) -> TestDb {
-    let db = TestDb::migrated(backend);
-    let result = NewResult {
-        name: ResultName::parse("ns/results/r").unwrap(),
-        annotations: BTreeMap::new(),
-        summary: None,
-    };
-    let mut conn = db.database().get().unwrap();
-    create_result(
-        &mut conn,
-        result,
-        "result-uid".into(),
-        Timestamp::from_nanos(1),
-    )
-    .unwrap();
-    db
+    TestDb::migrated_with_result(backend, "ns/results/r")
 }
 
 fn create(conn: &mut Conn, name: &str, document: &str, at: i64) {

@@ -72,6 +72,27 @@ impl TestDb {
         db
     }
 
+    /// [`TestDb::migrated`] holding one empty Result, `name` (e.g. `ns/results/r`), with
+    /// uid `result-uid`, created at 1 ns.
+    pub fn migrated_with_result(backend: Backend, name: &str) -> TestDb {
+        let db = TestDb::migrated(backend);
+        let result = crate::model::NewResult {
+            name: crate::model::ResultName::parse(name).expect("a Result name"),
+            annotations: std::collections::BTreeMap::new(),
+            summary: None,
+        };
+        let mut conn = db.database().get().expect("a connection");
+        crate::store::create_result(
+            &mut conn,
+            result,
+            "result-uid".into(),
+            crate::model::Timestamp::from_nanos(1),
+        )
+        .expect("creating the Result");
+        drop(conn);
+        db
+    }
+
     /// The pool of a database made by [`TestDb::migrated`].
     ///
     /// # Panics
