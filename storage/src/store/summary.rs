@@ -542,13 +542,10 @@ mod tests {
     //! Differential tests: the SQL path answers exactly what folding the same rows with
     //! the in-memory [`Summarizer`] answers, on generated edge cases.
 
-    use std::collections::BTreeMap;
-
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::model::{ListScope, RecordData, RecordName, ResultName, StoredRecord};
-    use crate::model::{StoredResult, Timestamp};
+    use crate::model::{ListScope, ResultName, Timestamp};
     use crate::store::run_columns::{
         backfill_all_run_columns, backfill_run_columns, RunColumns, BACKFILL_BATCH,
     };
@@ -750,30 +747,18 @@ mod tests {
             let ns = ["ns-a", "ns-b", "ns-c"][i % 3];
             let name = ResultName::parse(&format!("{ns}/results/r{}", i / 3)).unwrap();
             let created = Timestamp::from_nanos(1_700_000_000_000_000_000 + (i as i64 / 2));
-            let result = StoredResult {
-                name: name.clone(),
-                uid: format!("result-{i:05}"),
-                create_time: created,
-                update_time: created,
-                annotations: BTreeMap::new(),
-                summary: None,
-            };
             let doc = serde_json::to_vec(&document(&mut rng, i)).unwrap();
-            records.push((
-                result.uid.clone(),
-                StoredRecord {
-                    name: RecordName {
-                        parent: name.parent.clone(),
-                        result: name.result.clone(),
-                        record: format!("rec{i}"),
-                    },
-                    uid: format!("record-{:05}", (i * 7919) % n),
-                    data: RecordData::new("tekton.dev/v1.PipelineRun".into(), doc).unwrap(),
-                    create_time: created,
-                    update_time: created,
-                },
-            ));
+            let (result, record) = bulk::pipeline_run(
+                name,
+                format!("result-{i:05}"),
+                format!("rec{i}"),
+                format!("record-{:05}", (i * 7919) % n),
+                doc,
+                created,
+            )
+            .unwrap();
             results.push(result);
+            records.push(record);
         }
         db.database()
             .run(|c| c.transaction(|c| bulk::insert_all(c, &results, &records)))
@@ -1098,33 +1083,17 @@ mod tests {
                         "completionTime": at(end),
                     },
                 });
-                let result = StoredResult {
-                    name: name.clone(),
-                    uid: format!("result-{i:07}"),
-                    create_time: created,
-                    update_time: created,
-                    annotations: BTreeMap::new(),
-                    summary: None,
-                };
-                records.push((
-                    result.uid.clone(),
-                    StoredRecord {
-                        name: RecordName {
-                            parent: name.parent.clone(),
-                            result: name.result.clone(),
-                            record: "run".into(),
-                        },
-                        uid: format!("record-{i:07}"),
-                        data: RecordData::new(
-                            "tekton.dev/v1.PipelineRun".into(),
-                            serde_json::to_vec(&doc).unwrap(),
-                        )
-                        .unwrap(),
-                        create_time: created,
-                        update_time: created,
-                    },
-                ));
+                let (result, record) = bulk::pipeline_run(
+                    name,
+                    format!("result-{i:07}"),
+                    "run".into(),
+                    format!("record-{i:07}"),
+                    serde_json::to_vec(&doc).unwrap(),
+                    created,
+                )
+                .unwrap();
                 results.push(result);
+                records.push(record);
             }
             db.database()
                 .run(|c| c.transaction(|c| bulk::insert_all(c, &results, &records)))

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::connection::{with_conn, Conn};
 use crate::json::JsonText;
-use crate::model::{StoredRecord, StoredResult};
+use crate::model::{RecordData, RecordName, ResultName, StoredRecord, StoredResult, Timestamp};
 use crate::rows::{NewRecordRow, RecordRow, ResultRow};
 use crate::schema::{records, results};
 use crate::store::stored_size::stored_bytes;
@@ -14,6 +14,38 @@ use crate::{Error, Result};
 
 /// Rows per INSERT (SQLite binds at most 32,766 values; a Record row has 14).
 const ROWS: usize = 500;
+
+/// A Result `name` (uid `result_uid`) holding one PipelineRun Record `record` (uid
+/// `record_uid`) with `document`, both created at `at`: the rows [`insert_all`] takes.
+pub fn pipeline_run(
+    name: ResultName,
+    result_uid: String,
+    record: String,
+    record_uid: String,
+    document: Vec<u8>,
+    at: Timestamp,
+) -> Result<(StoredResult, (String, StoredRecord))> {
+    let stored = StoredRecord {
+        name: RecordName {
+            parent: name.parent.clone(),
+            result: name.result.clone(),
+            record,
+        },
+        uid: record_uid,
+        data: RecordData::new("tekton.dev/v1.PipelineRun".into(), document)?,
+        create_time: at,
+        update_time: at,
+    };
+    let result = StoredResult {
+        name,
+        uid: result_uid.clone(),
+        create_time: at,
+        update_time: at,
+        annotations: Default::default(),
+        summary: None,
+    };
+    Ok((result, (result_uid, stored)))
+}
 
 /// Inserts `results`, then `records`, each with the uid of its Result.
 pub fn insert_all(
@@ -60,7 +92,6 @@ pub fn insert_all(
 /// Seeds `n` Records (one per Result, in namespace `backfill`) as written before the
 /// `run_*` columns existed (NULL); returns [`run_columns_counts`].
 pub fn run_columns_fixture(conn: &mut Conn, n: usize) -> Result<(i64, i64)> {
-    use crate::model::{RecordData, RecordName, ResultName, Timestamp};
     let mut results = Vec::new();
     let mut records = Vec::new();
     for i in 0..n {
@@ -71,28 +102,16 @@ pub fn run_columns_fixture(conn: &mut Conn, n: usize) -> Result<(i64, i64)> {
                 "startTime": "2024-01-01T00:00:{:02}Z"}}}}"#,
             i % 60
         );
-        records.push((
-            format!("result-{i:07}"),
-            StoredRecord {
-                name: RecordName {
-                    parent: name.parent.clone(),
-                    result: name.result.clone(),
-                    record: "run".into(),
-                },
-                uid: format!("record-{i:07}"),
-                data: RecordData::new("tekton.dev/v1.PipelineRun".into(), doc.into_bytes())?,
-                create_time: at,
-                update_time: at,
-            },
-        ));
-        results.push(StoredResult {
+        let (result, record) = pipeline_run(
             name,
-            uid: format!("result-{i:07}"),
-            create_time: at,
-            update_time: at,
-            annotations: Default::default(),
-            summary: None,
-        });
+            format!("result-{i:07}"),
+            "run".into(),
+            format!("record-{i:07}"),
+            doc.into_bytes(),
+            at,
+        )?;
+        results.push(result);
+        records.push(record);
     }
     conn.transaction(|c| insert_all(c, &results, &records))?;
     with_conn!(conn, |c| diesel::update(records::table)
