@@ -4,7 +4,7 @@
 //! channel, which lets a batch mix kinds.
 
 use actix::Message;
-use results_storage::connection::{Backend, Conn};
+use results_storage::connection::Conn;
 use results_storage::model::{
     ChangeKind, ChangedObject, NewChange, StoredRecord, StoredResult, Timestamp,
 };
@@ -34,8 +34,8 @@ pub(crate) trait Write: Message<Result = Result<Self::Stored>> + Send + 'static 
     /// The change log entry of what the write stored.
     fn change(stored: &Self::Stored) -> NewChange;
 
-    /// Performs the write and logs its change on its own, outside any transaction, where
-    /// the backend does both in one statement (see `store::create_record_logged`); `None`
+    /// Performs the write and logs its change on its own, outside any transaction (see
+    /// `store::create_record_logged`: one statement where the backend allows); `None`
     /// where the write has no such form.
     fn apply_logged(
         &self,
@@ -124,8 +124,12 @@ impl Write for CreateRecord {
         conn: &mut Conn,
         stamp: &Stamp,
     ) -> Option<results_storage::Result<StoredRecord>> {
-        (conn.backend() == Backend::Postgres)
-            .then(|| store::create_record_logged(conn, self.0.clone(), stamp.id.clone(), stamp.now))
+        Some(store::create_record_logged(
+            conn,
+            self.0.clone(),
+            stamp.id.clone(),
+            stamp.now,
+        ))
     }
 
     fn read_back(

@@ -10,7 +10,7 @@ use crate::connection::{with_conn, Backend, Conn};
 use crate::model::change::encode;
 use crate::model::{
     ChangeKind, ChangedObject, NewChange, NewRecord, Projection, RecordName, RecordPatch,
-    StoredRecord, Timestamp,
+    ResultName, StoredRecord, Timestamp,
 };
 use crate::rows::{json_str, RecordRow};
 use crate::schema::{records, results};
@@ -30,7 +30,6 @@ pub fn create_record(
     now: Timestamp,
 ) -> Result<StoredRecord> {
     let result_name = new.name.result_name();
-    let missing_result = || Error::NotFound(format!("result {result_name}"));
     let record = StoredRecord {
         name: new.name,
         uid,
@@ -83,15 +82,30 @@ pub fn create_record(
             records::run_end,
         ))
         .execute(c))
-    .map_err(|e| match e {
-        // The Result was deleted while the insert ran.
-        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => missing_result(),
-        other => insert_error(&full_name, "creating a record")(other),
-    })?;
+    .map_err(create_error(&result_name, &full_name))?;
     if inserted == 0 {
-        return Err(missing_result());
+        return Err(missing_result(&result_name));
     }
     Ok(record)
+}
+
+/// A create's Result is missing (no row was inserted).
+fn missing_result(result: &ResultName) -> Error {
+    Error::NotFound(format!("result {result}"))
+}
+
+/// What a failed insert of Record `name` into `result` tells its caller: the Result was
+/// deleted while the insert ran (not found), the name is taken, or why the database failed.
+fn create_error<'a>(
+    result: &'a ResultName,
+    name: &'a str,
+) -> impl FnOnce(DieselError) -> Error + 'a {
+    move |e| match e {
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            missing_result(result)
+        }
+        other => insert_error(name, "creating a record")(other),
+    }
 }
 
 /// CreateRecord and its change-log entry (kind added), committed on their own: on
@@ -152,14 +166,9 @@ pub fn create_record_logged(
         .bind::<Nullable<BigInt>, _>(run.run_start)
         .bind::<Nullable<BigInt>, _>(run.run_end)
         .execute(pg)
-        .map_err(|e| match e {
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                Error::NotFound(format!("result {result_name}"))
-            }
-            other => insert_error(&full_name, "creating a record")(other),
-        })?;
+        .map_err(create_error(&result_name, &full_name))?;
     if logged == 0 {
-        return Err(Error::NotFound(format!("result {result_name}")));
+        return Err(missing_result(&result_name));
     }
     Ok(record)
 }
