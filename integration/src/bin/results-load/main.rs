@@ -540,6 +540,15 @@ impl Server {
     }
 }
 
+/// Runs `phase` and notes the CPU it spent, by process.
+async fn metered(meter: &cpu::Meter, phase: impl std::future::Future<Output = Stats>) -> Stats {
+    // The phase's future does nothing until awaited: the reading comes first.
+    let start = meter.read();
+    let mut stats = phase.await;
+    stats.cpu = Some(meter.since(&start));
+    stats
+}
+
 async fn drive_server(
     addr: SocketAddr,
     meter: &cpu::Meter,
@@ -562,27 +571,28 @@ async fn drive_server(
 
     let results = n.div_ceil(RECORDS_PER_RESULT);
     eprintln!("creating {results} results…");
-    let cpu = meter.read();
-    let mut s = drive::run(
-        &clients,
-        c,
-        0..results,
-        deadline,
-        move |mut client, j| async move {
-            let r = w.result(j);
-            let result = pb::Result {
-                name: r.name.clone(),
-                ..Default::default()
-            };
-            let request = pb::CreateResultRequest {
-                parent: r.namespace.into(),
-                result: Some(result),
-            };
-            client.create_result(request).await.map(|_| ())
-        },
+    let s = metered(
+        meter,
+        drive::run(
+            &clients,
+            c,
+            0..results,
+            deadline,
+            move |mut client, j| async move {
+                let r = w.result(j);
+                let result = pb::Result {
+                    name: r.name.clone(),
+                    ..Default::default()
+                };
+                let request = pb::CreateResultRequest {
+                    parent: r.namespace.into(),
+                    result: Some(result),
+                };
+                client.create_result(request).await.map(|_| ())
+            },
+        ),
     )
     .await;
-    s.cpu = Some(meter.since(&cpu));
     report.phases.push((format!("CreateResult c={c}"), s));
 
     let create = move |mut client: Client, i: u64| async move {
@@ -603,15 +613,11 @@ async fn drive_server(
     };
     let n1 = (n * 2 / 100).max(200).min(n);
     eprintln!("creating records 0..{n1} with 1 client…");
-    let cpu = meter.read();
-    let mut s1 = drive::run(&clients, 1, 0..n1, deadline, create).await;
-    s1.cpu = Some(meter.since(&cpu));
+    let s1 = metered(meter, drive::run(&clients, 1, 0..n1, deadline, create)).await;
     let done1 = s1.ops();
     report.phases.push(("CreateRecord c=1".into(), s1));
     eprintln!("creating records {n1}..{n} with {c} clients…");
-    let cpu = meter.read();
-    let mut s2 = drive::run(&clients, c, n1..n, deadline, create).await;
-    s2.cpu = Some(meter.since(&cpu));
+    let s2 = metered(meter, drive::run(&clients, c, n1..n, deadline, create)).await;
     // Indices below `reached` were all attempted (bar a few at a deadline).
     let reached = if done1 < n1 { done1 } else { n1 + s2.ops() };
     report.phases.push((format!("CreateRecord c={c}"), s2));
@@ -624,62 +630,64 @@ async fn drive_server(
 
     let gets = args.gets;
     eprintln!("{gets} random GetRecord…");
-    let cpu = meter.read();
-    let mut s = drive::run(
-        &clients,
-        c,
-        0..gets,
-        deadline,
-        move |mut client, i| async move {
-            let r = w.record(workload::Rng::item(w.seed, 10, i).below(reached));
-            let got = client
-                .get_record(pb::GetRecordRequest {
-                    name: r.name.clone(),
-                })
-                .await?
-                .into_inner();
-            if got.data.is_none_or(|d| d.value.is_empty()) {
-                return Err(tonic::Status::data_loss(format!(
-                    "{} came back without data",
-                    r.name
-                )));
-            }
-            Ok(())
-        },
+    let s = metered(
+        meter,
+        drive::run(
+            &clients,
+            c,
+            0..gets,
+            deadline,
+            move |mut client, i| async move {
+                let r = w.record(workload::Rng::item(w.seed, 10, i).below(reached));
+                let got = client
+                    .get_record(pb::GetRecordRequest {
+                        name: r.name.clone(),
+                    })
+                    .await?
+                    .into_inner();
+                if got.data.is_none_or(|d| d.value.is_empty()) {
+                    return Err(tonic::Status::data_loss(format!(
+                        "{} came back without data",
+                        r.name
+                    )));
+                }
+                Ok(())
+            },
+        ),
     )
     .await;
-    s.cpu = Some(meter.since(&cpu));
     report.phases.push((format!("GetRecord c={c}"), s));
 
     let updates = 2000;
     eprintln!("{updates} random UpdateRecord…");
-    let cpu = meter.read();
-    let mut s = drive::run(
-        &clients,
-        c,
-        0..updates,
-        deadline,
-        move |mut client, i| async move {
-            let r = w.record(workload::Rng::item(w.seed, 11, i).below(reached));
-            let record = pb::Record {
-                name: r.name.clone(),
-                // An empty type leaves the stored one; the value replaces the document.
-                data: Some(pb::Any {
-                    r#type: String::new(),
-                    value: w.document(&r, true),
-                }),
-                ..Default::default()
-            };
-            let request = pb::UpdateRecordRequest {
-                record: Some(record),
-                update_mask: None,
-                etag: String::new(),
-            };
-            client.update_record(request).await.map(|_| ())
-        },
+    let s = metered(
+        meter,
+        drive::run(
+            &clients,
+            c,
+            0..updates,
+            deadline,
+            move |mut client, i| async move {
+                let r = w.record(workload::Rng::item(w.seed, 11, i).below(reached));
+                let record = pb::Record {
+                    name: r.name.clone(),
+                    // An empty type leaves the stored one; the value replaces the document.
+                    data: Some(pb::Any {
+                        r#type: String::new(),
+                        value: w.document(&r, true),
+                    }),
+                    ..Default::default()
+                };
+                let request = pb::UpdateRecordRequest {
+                    record: Some(record),
+                    update_mask: None,
+                    etag: String::new(),
+                };
+                client.update_record(request).await.map(|_| ())
+            },
+        ),
     )
     .await;
-    s.cpu = Some(meter.since(&cpu));
     report.phases.push((format!("UpdateRecord c={c}"), s));
 
     // Expected row counts of the listings, from the workload itself.
