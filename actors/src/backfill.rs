@@ -3,8 +3,10 @@
 //! columns existed. Summaries are exact meanwhile (they fold such rows in Rust), only
 //! slower; once the pass is done they aggregate every row in SQL.
 //!
-//! One thread per process, started with the server: keyset batches of 500 rows by id,
-//! each in its own short transaction, with a pause between batches so that the API's
+//! One thread per process, started with the server: keyset batches of 500 rows by id
+//! (the scan reads ids only, through a partial index of the rows left where the backend
+//! has them, so a start after the pass is done reads next to nothing), each in its own
+//! short transaction, with a pause between batches so that the API's
 //! writes keep the database. The pass is idempotent (it writes a row only while its
 //! `run_state` is still NULL), so replicas starting together merely repeat each other's
 //! reads, and a pass cut short by a restart resumes from the start of what is left.

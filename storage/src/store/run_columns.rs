@@ -177,24 +177,44 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
 /// Rows read per batch of [`backfill_run_columns`].
 pub const BACKFILL_BATCH: i64 = 500;
 
-/// Fills the `run_*` columns of up to [`BACKFILL_BATCH`] rows written before they
-/// existed (`run_state` NULL) whose id sorts after `after`, in one transaction; returns
-/// the id to continue after, or None when no such row is left. Idempotent, and safe
-/// beside writers: a row is only written while its `run_state` is still NULL (a writer
-/// that rewrote the document meanwhile also filled the columns).
-pub fn backfill_run_columns(conn: &mut Conn, after: &str) -> Result<Option<String>> {
-    let rows: Vec<(String, Option<JsonText>)> = with_conn!(conn, |c| records::table
-        .filter(records::id.gt(after))
+/// The scan of [`backfill_run_columns`]: the ids of up to [`BACKFILL_BATCH`] rows not
+/// extracted yet (`run_state` NULL) whose id sorts after `after`, in id order.
+///
+/// Ids only, never the documents: MariaDB fetches a selected off-page document for every
+/// row it reads, matching or not, so a scan that selected `data` read every document in
+/// the table at every start, long after the last row was filled. On PostgreSQL and SQLite
+/// the partial index `records_run_pending` (migration `000011`) holds exactly these rows,
+/// so once the pass is done the scan reads an empty index; MariaDB has no partial
+/// indexes and walks the primary key, reading no document.
+#[diesel::dsl::auto_type]
+pub(crate) fn pending_ids<'a>(after: &'a str) -> _ {
+    let batch: i64 = BACKFILL_BATCH;
+    records::table
         .filter(records::run_state.is_null())
+        .filter(records::id.gt(after))
         .order_by(records::id)
-        .limit(BACKFILL_BATCH)
-        .select((records::id, records::data))
-        .load(c))
-    .map_err(Error::db("reading records to backfill"))?;
-    let Some(last) = rows.last().map(|(id, _)| id.clone()) else {
+        .limit(batch)
+        .select(records::id)
+}
+
+/// Fills the `run_*` columns of up to [`BACKFILL_BATCH`] rows written before they
+/// existed (`run_state` NULL) whose id sorts after `after` ([`pending_ids`]), in one
+/// transaction; returns the id to continue after, or None when no such row is left.
+/// Idempotent, and safe beside writers: a row is only written while its `run_state` is
+/// still NULL (a writer that rewrote the document meanwhile also filled the columns).
+pub fn backfill_run_columns(conn: &mut Conn, after: &str) -> Result<Option<String>> {
+    let ids: Vec<String> = with_conn!(conn, |c| pending_ids(after).load(c))
+        .map_err(Error::db("reading records to backfill"))?;
+    let Some(last) = ids.last().cloned() else {
         return Ok(None);
     };
     conn.transaction(|conn| {
+        let rows: Vec<(String, Option<JsonText>)> = with_conn!(conn, |c| records::table
+            .filter(records::id.eq_any(&ids))
+            .filter(records::run_state.is_null())
+            .select((records::id, records::data))
+            .load(c))
+        .map_err(Error::db("reading records to backfill"))?;
         for (id, data) in &rows {
             let columns = run_columns(data.as_ref().map_or(&[][..], |d| d.0.as_bytes()));
             with_conn!(conn, |c| diesel::update(
@@ -312,6 +332,52 @@ mod tests {
             assert_eq!(columns(doc), want, "{doc}");
         }
     }
+
+    /// The backfill's scan reads ids in id order without a sort: through the partial
+    /// index of the rows left (`records_run_pending`) on PostgreSQL and SQLite, so that a
+    /// start after the pass is done reads nothing; along the primary key on MariaDB. Its
+    /// rows are the ids of the rows left, in order, in batches.
+    fn backfill_scan(backend: crate::Backend) {
+        let db = crate::testing::TestDb::migrated(backend);
+        let conn = &mut db.database().get().unwrap();
+        crate::testing::run_columns_fixture(conn, 1100).unwrap();
+        crate::testing::bulk::analyze(conn);
+        let plan = crate::testing::explain_backfill_scan(conn, "").unwrap();
+        let walked = if backend == crate::Backend::Mysql {
+            "PRIMARY"
+        } else {
+            "records_run_pending"
+        };
+        assert_eq!(
+            plan.ordered_by_index("records"),
+            Some(walked),
+            "{backend:?}:\n{plan}"
+        );
+        assert!(!plan.scans_table_fully("records"), "{backend:?}:\n{plan}");
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&pending_ids("")).to_string();
+        assert!(
+            sql.starts_with("SELECT `records`.`id` FROM "),
+            "the scan reads ids, no documents: {sql}"
+        );
+
+        let first: Vec<String> = with_conn!(conn, |c| pending_ids("").load(c)).unwrap();
+        assert_eq!(first.len() as i64, BACKFILL_BATCH);
+        assert!(first.windows(2).all(|w| w[0] < w[1]), "in id order");
+        assert_eq!(
+            backfill_run_columns(conn, "").unwrap().as_ref(),
+            first.last()
+        );
+        let left: Vec<String> = with_conn!(conn, |c| pending_ids("").load(c)).unwrap();
+        assert!(
+            left.iter().all(|id| !first.contains(id)) && left.len() as i64 == BACKFILL_BATCH,
+            "the filled batch is no longer pending"
+        );
+        backfill_all_run_columns(conn).unwrap();
+        let left: Vec<String> = with_conn!(conn, |c| pending_ids("").load(c)).unwrap();
+        assert!(left.is_empty(), "{backend:?}: {} left", left.len());
+    }
+
+    crate::on_every_backend!(backfill_scan);
 
     /// `RUN_COLUMNS_FIGURES=1 cargo test --release -p results-storage --lib
     /// run_columns_cost -- --nocapture` prints what extracting the columns costs per

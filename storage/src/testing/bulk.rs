@@ -130,3 +130,17 @@ pub fn run_columns_counts(conn: &mut Conn) -> Result<(i64, i64)> {
     let nulls = states.iter().filter(|s| s.is_none()).count() as i64;
     Ok((nulls, states.len() as i64 - nulls))
 }
+
+/// Refreshes the planner's statistics of `results` and `records` after seeding, so that
+/// the plans the tests pin are the plans of tables of that size.
+pub fn analyze(conn: &mut Conn) {
+    let analyze = match conn.backend() {
+        crate::Backend::Sqlite => "ANALYZE",
+        crate::Backend::Postgres => "ANALYZE results; ANALYZE records",
+        crate::Backend::Mysql => "ANALYZE TABLE results, records",
+    };
+    with_conn!(conn, |c| {
+        diesel::connection::SimpleConnection::batch_execute(c, analyze)
+    })
+    .expect("analyze");
+}

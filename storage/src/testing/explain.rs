@@ -14,6 +14,7 @@ use crate::model::{ListScope, RecordScope};
 use crate::page::TokenSigner;
 use crate::store::list::{records_listing, records_query};
 use crate::store::result_list::{results_listing, results_query};
+use crate::store::run_columns::pending_ids;
 use crate::store::ListRequest;
 use crate::testing::QueryPlan;
 use crate::{Error, Result};
@@ -43,6 +44,12 @@ pub fn explain_list_records(
 ) -> Result<QueryPlan> {
     let (page, columns) = records_listing(conn.backend(), conn.indexed_paths(), signer, request)?;
     with_conn!(conn, |c| c.explain_plan(records_query(page, columns)))
+}
+
+/// The plan of the scan that [`backfill_run_columns`](crate::store::backfill_run_columns)
+/// runs for the batch after `after`.
+pub fn explain_backfill_scan(conn: &mut Conn, after: &str) -> Result<QueryPlan> {
+    with_conn!(conn, |c| c.explain_plan(pending_ids(after)))
 }
 
 /// A connection that can report the plan of a query.

@@ -136,17 +136,7 @@ fn indexed_equalities_walk_their_index(backend: Backend) {
     fill(&mut plain.get().expect("connection"));
     let indexed = database(&db, &[LABEL, REASON]);
     let mut conn = indexed.get().expect("connection");
-    with_conn!(&mut conn, |c| {
-        diesel::connection::SimpleConnection::batch_execute(
-            c,
-            match backend {
-                Backend::Sqlite => "ANALYZE",
-                Backend::Postgres => "ANALYZE records",
-                Backend::Mysql => "ANALYZE TABLE records",
-            },
-        )
-    })
-    .expect("analyze");
+    crate::testing::bulk::analyze(&mut conn);
     let mut failures = Vec::new();
     for shape in indexed_shapes() {
         let plans = plans(&mut conn, &shape);

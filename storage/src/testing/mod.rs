@@ -22,7 +22,7 @@ mod upstream;
 
 pub use bulk::{run_columns_counts, run_columns_fixture};
 pub use db::{mysql_admin, postgres_admin, TestDb};
-pub use explain::{explain_list_records, explain_list_results};
+pub use explain::{explain_backfill_scan, explain_list_records, explain_list_results};
 pub use query_plan::{PlanStep, QueryPlan, StepKind};
 pub use upstream::{Seeded, UpstreamDb, UPSTREAM_SCHEMA};
 

@@ -19,7 +19,6 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
@@ -119,7 +118,7 @@ fn fill(conn: &mut Conn, big: usize) {
         Ok(())
     })
     .expect("fill");
-    with_conn!(conn, |c| c.batch_execute("ANALYZE TABLE results, records")).expect("analyze");
+    crate::testing::bulk::analyze(conn);
 }
 
 #[derive(QueryableByName)]

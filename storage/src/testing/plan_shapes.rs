@@ -49,7 +49,6 @@
 //! keyset's range without the index hint (with 14 namespaces `ns-a` holds 3/16 of the
 //! rows, and the range wins by itself).
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 #[path = "indexed_plans.rs"]
@@ -239,12 +238,7 @@ fn fill(conn: &mut Conn) {
         Ok(())
     })
     .expect("fill");
-    let analyze = match conn.backend() {
-        Backend::Sqlite => "ANALYZE",
-        Backend::Postgres => "ANALYZE results; ANALYZE records",
-        Backend::Mysql => "ANALYZE TABLE results, records",
-    };
-    with_conn!(conn, |c| c.batch_execute(analyze)).expect("analyze");
+    crate::testing::bulk::analyze(conn);
 }
 
 /// What is listed: Results of a parent, or Records of `<parent>/results/<result>`.
