@@ -38,7 +38,7 @@ use crate::{Error, Result};
 /// The `run_*` columns of one Record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Insertable, AsChangeset)]
 #[diesel(table_name = records, treat_none_as_null = true)]
-pub(crate) struct RunColumns {
+pub struct RunColumns {
     /// 1: the columns below are what the fold reads; 0: fold the document; NULL: not
     /// extracted yet.
     pub run_state: Option<i16>,
@@ -60,7 +60,7 @@ const FOLD: RunColumns = RunColumns {
 
 /// Extracts the `run_*` columns of `document` (the bytes of `data.value`, already
 /// checked to be one JSON document; empty when there is none).
-pub(crate) fn run_columns(document: &[u8]) -> RunColumns {
+pub fn run_columns(document: &[u8]) -> RunColumns {
     if document.is_empty() {
         return RunColumns {
             run_state: Some(1),

@@ -477,7 +477,7 @@ impl Server {
             Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
         };
         let (grpc_addr, rest_addr) = (free()?, free()?);
-        let child = std::process::Command::new(binary)
+        let mut child = std::process::Command::new(binary)
             .env("RESULTS_DATABASE_URL", url)
             .env("RESULTS_SERVER_GRPC_ADDR", grpc_addr.to_string())
             .env("RESULTS_SERVER_REST_ADDR", rest_addr.to_string())
@@ -494,6 +494,11 @@ impl Server {
         // Ready once it accepts connections (after its migrations).
         let until = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(grpc_addr).is_err() {
+            // A server that fails its start (a bad setting, a database it cannot reach)
+            // has said why on its stderr; stop here rather than wait out the two minutes.
+            if let Some(status) = child.try_wait().context("waiting for the server")? {
+                bail!("{binary} exited ({status}) before listening on {grpc_addr}");
+            }
             if Instant::now() > until {
                 bail!("{binary} did not listen on {grpc_addr} within 120 s");
             }

@@ -10,10 +10,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, SmallInt, Text};
 use diesel::{
     Connection, MysqlConnection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection,
 };
+
+use results_storage::store::{run_columns, RunColumns};
 
 use crate::stats::Stats;
 use crate::workload::Workload;
@@ -198,6 +200,10 @@ impl Raw {
                     .bind::<BigInt, _>(row.time)
                     .bind::<BigInt, _>(row.time)
                     .bind::<BigInt, _>(row.data.len() as i64)
+                    .bind::<Nullable<SmallInt>, _>(row.run.run_state)
+                    .bind::<Nullable<SmallInt>, _>(row.run.run_reason)
+                    .bind::<Nullable<BigInt>, _>(row.run.run_start)
+                    .bind::<Nullable<BigInt>, _>(row.run.run_end)
                     .execute($c)
             };
         }
@@ -205,18 +211,21 @@ impl Raw {
             Raw::Sqlite(c) => run!(
                 c,
                 "INSERT INTO load_records (id, result_id, parent, result_name, name, data_type, \
-                 data, create_time, update_time, data_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 data, create_time, update_time, data_bytes, run_state, run_reason, run_start, \
+                 run_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             Raw::Mysql(c) => run!(
                 c,
                 "INSERT INTO load_records (id, result_id, parent, result_name, name, data_type, \
-                 data, create_time, update_time, data_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 data, create_time, update_time, data_bytes, run_state, run_reason, run_start, \
+                 run_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             Raw::Pg(c) => run!(
                 c,
                 "INSERT INTO load_records (id, result_id, parent, result_name, name, data_type, \
-                 data, create_time, update_time, data_bytes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS jsonb), $8, $9, $10)"
+                 data, create_time, update_time, data_bytes, run_state, run_reason, run_start, \
+                 run_end) \
+                 VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS jsonb), $8, $9, $10, $11, $12, $13, $14)"
             ),
         }
     }
@@ -290,6 +299,8 @@ pub struct CopyRow<'a> {
     pub data: &'a str,
     /// Create and update time, Unix nanoseconds.
     pub time: i64,
+    /// What summaries read of the document, extracted as the server extracts it.
+    pub run: RunColumns,
 }
 
 /// The scratch database URL: a separate SQLite file next to the main one, else the same
@@ -430,6 +441,7 @@ pub fn insert_loop(
                             data_type: spec.type_(),
                             data: &data,
                             time: now_nanos(),
+                            run: run_columns(data.as_bytes()),
                         }),
                     };
                     stats.observe(t0.elapsed(), outcome.map(|_| ()).map_err(|e| e.to_string()));
