@@ -11,6 +11,8 @@
 //! `run_state` is still NULL), so replicas starting together merely repeat each other's
 //! reads, and a pass cut short by a restart resumes from the start of what is left.
 
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use results_storage::store::backfill_run_columns;
@@ -19,30 +21,77 @@ use results_storage::Database;
 /// Pause between batches.
 const PAUSE: Duration = Duration::from_millis(20);
 
+/// Where this replica's pass is, read by `/metrics`
+/// (`results_api_run_columns_backfill_*`).
+#[derive(Debug, Default)]
+pub struct BackfillStats {
+    filled: AtomicU64,
+    state: AtomicU8,
+}
+
+/// The state of the pass, as the metric reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BackfillState {
+    /// Still filling (or not started).
+    Running = 0,
+    /// No row was left when it last looked.
+    Done = 1,
+    /// Stopped on an error (logged); the next start resumes.
+    Failed = 2,
+}
+
+impl BackfillStats {
+    /// Rows this replica's pass filled since it started.
+    pub fn filled(&self) -> u64 {
+        self.filled.load(Ordering::Relaxed)
+    }
+
+    /// Where the pass is.
+    pub fn state(&self) -> BackfillState {
+        match self.state.load(Ordering::Relaxed) {
+            1 => BackfillState::Done,
+            2 => BackfillState::Failed,
+            _ => BackfillState::Running,
+        }
+    }
+
+    fn set(&self, state: BackfillState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+}
+
 /// Starts the pass on its own thread; it ends when no row is left (or on the first
-/// error, logged: the next start resumes).
-pub fn start_run_columns_backfill(db: Database) -> std::thread::JoinHandle<()> {
+/// error, logged: the next start resumes). `stats` follows it.
+pub fn start_run_columns_backfill(
+    db: Database,
+    stats: Arc<BackfillStats>,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("run-columns-backfill".into())
         .spawn(move || {
             let mut after = String::new();
-            let mut batches = 0u64;
             loop {
                 match db.run(|conn| backfill_run_columns(conn, &after)) {
-                    Ok(Some(last)) => {
-                        after = last;
-                        batches += 1;
+                    Ok(Some(batch)) => {
+                        after = batch.last;
+                        stats.filled.fetch_add(batch.filled, Ordering::Relaxed);
                         std::thread::sleep(PAUSE);
                     }
                     Ok(None) => break,
                     Err(e) => {
+                        stats.set(BackfillState::Failed);
                         tracing::warn!(error = %e, "backfilling records.run_* stopped; the next start resumes");
                         return;
                     }
                 }
             }
-            if batches > 0 {
-                tracing::info!(batches, "backfilled records.run_* of records written before them");
+            stats.set(BackfillState::Done);
+            if stats.filled() > 0 {
+                tracing::info!(
+                    rows = stats.filled(),
+                    "backfilled records.run_* of records written before them"
+                );
             }
         })
         .expect("spawning the backfill thread")
@@ -55,17 +104,25 @@ mod tests {
 
     use super::*;
 
-    /// The pass fills every row left NULL, on each backend.
+    /// The pass fills every row left NULL, on each backend, and its stats say so.
     fn fills_every_row(backend: Backend) {
         let db = TestDb::migrated(backend);
         let conn = &mut db.database().get().unwrap();
         let (nulls, filled) = results_storage::testing::run_columns_fixture(conn, 1100).unwrap();
         assert_eq!((nulls, filled), (1100, 0));
-        start_run_columns_backfill(db.database().clone())
+        let stats = Arc::new(BackfillStats::default());
+        start_run_columns_backfill(db.database().clone(), stats.clone())
             .join()
             .unwrap();
         let (nulls, filled) = results_storage::testing::run_columns_counts(conn).unwrap();
         assert_eq!((nulls, filled), (0, 1100), "{backend:?}");
+        assert_eq!((stats.filled(), stats.state()), (1100, BackfillState::Done));
+        // A start with nothing left fills nothing and is done.
+        let again = Arc::new(BackfillStats::default());
+        start_run_columns_backfill(db.database().clone(), again.clone())
+            .join()
+            .unwrap();
+        assert_eq!((again.filled(), again.state()), (0, BackfillState::Done));
     }
 
     results_storage::on_every_backend!(fills_every_row);

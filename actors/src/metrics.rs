@@ -382,3 +382,35 @@ impl Collector for RetentionGauges {
 pub fn register_retention(stats: Arc<crate::retention::RetentionStats>, registry: &mut Registry) {
     registry.register_collector(Box::new(RetentionGauges(stats)));
 }
+
+/// The `records.run_*` backfill's progress, read at each scrape.
+#[derive(Debug)]
+struct BackfillGauges(Arc<crate::backfill::BackfillStats>);
+
+impl Collector for BackfillGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let filled = encoder.encode_descriptor(
+            "results_api_run_columns_backfilled",
+            "Records whose run_* columns (what summaries aggregate) this replica's start-up \
+             pass filled; Records written before those columns existed",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.0.filled()).encode(filled)?;
+        let state = encoder.encode_descriptor(
+            "results_api_run_columns_backfill_state",
+            "The start-up pass that fills records.run_*: 0 running, 1 done (no Record left; \
+             summaries aggregate every Record in SQL), 2 stopped on an error (logged; the \
+             next start resumes)",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.0.state() as i64).encode(state)?;
+        Ok(())
+    }
+}
+
+/// Registers the backfill's progress.
+pub fn register_backfill(stats: Arc<crate::backfill::BackfillStats>, registry: &mut Registry) {
+    registry.register_collector(Box::new(BackfillGauges(stats)));
+}

@@ -244,7 +244,8 @@ pub async fn serve(
         .map_err(|e| ServeError::Webhooks(e.to_string()))?;
     let replicas = read_replicas(&settings)?;
     // Records written before `records.run_*` existed: filled in the background.
-    results_actors::backfill::start_run_columns_backfill(db.clone());
+    let backfill = Arc::new(results_actors::backfill::BackfillStats::default());
+    results_actors::backfill::start_run_columns_backfill(db.clone(), backfill.clone());
     let actors = Actors::start(
         db,
         replicas,
@@ -270,6 +271,7 @@ pub async fn serve(
         gate.register_metrics(registry);
         results_actors::metrics::register_webhooks(sinks.clone(), registry);
         results_actors::metrics::register_retention(actors.retention_stats().clone(), registry);
+        results_actors::metrics::register_backfill(backfill.clone(), registry);
     });
     // Log reads prepare optimistic updates of Log Records: always on the primary.
     let logs = Logs::new(

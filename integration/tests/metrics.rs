@@ -216,7 +216,53 @@ async fn open_watch_streams_are_gauged(backend: Backend) {
     );
 }
 
+/// `scrape`'s value of `name` once `results_api_run_columns_backfill_state` says done.
+async fn backfill_done(server: &TestServer) -> Scrape {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = scrape(server).await;
+        match now.value("results_api_run_columns_backfill_state", &[]) {
+            Some(1.0) => return now,
+            Some(0.0) => {}
+            _ => panic!("the backfill did not finish:\n{}", now.text()),
+        }
+        assert!(Instant::now() < deadline, "{}", now.text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The start-up pass that fills `records.run_*` reports what it filled and when it is
+/// done: nothing on a new database; on a restart over Records written without those
+/// columns, exactly those Records, after which none is left.
+async fn the_run_columns_backfill_reports_its_progress(backend: Backend) {
+    let mut server = TestServer::start(backend);
+    let fresh = backfill_done(&server).await;
+    assert_eq!(
+        fresh.value("results_api_run_columns_backfilled_total", &[]),
+        Some(0.0)
+    );
+    server.stop();
+    let database = results_storage::Database::connect(server.db().url(), Default::default())
+        .expect("connect to the server's database");
+    let conn = &mut database.get().unwrap();
+    let seeded = results_storage::testing::run_columns_fixture(conn, 1200).unwrap();
+    assert_eq!(seeded, (1200, 0));
+    server.restart();
+    let done = backfill_done(&server).await;
+    assert_eq!(
+        done.value("results_api_run_columns_backfilled_total", &[]),
+        Some(1200.0),
+        "{}",
+        done.text()
+    );
+    assert_eq!(
+        results_storage::testing::run_columns_counts(conn).unwrap(),
+        (0, 1200)
+    );
+}
+
 backend_tests!(
     requests_are_counted_by_method_route_and_code,
-    open_watch_streams_are_gauged
+    open_watch_streams_are_gauged,
+    the_run_columns_backfill_reports_its_progress
 );

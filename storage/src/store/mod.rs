@@ -26,7 +26,8 @@ pub use records::{
 pub use result_list::{list_results, list_results_within};
 pub use results::{create_result, delete_result, get_result, result_parents, update_result};
 pub use run_columns::{
-    backfill_all_run_columns, backfill_run_columns, run_columns, RunColumns, BACKFILL_BATCH,
+    backfill_all_run_columns, backfill_run_columns, run_columns, BackfillBatch, RunColumns,
+    BACKFILL_BATCH,
 };
 pub use summary::{record_list_summary, record_list_summary_folded, record_list_summary_in_db};
 

@@ -197,46 +197,56 @@ pub(crate) fn pending_ids<'a>(after: &'a str) -> _ {
         .select(records::id)
 }
 
+/// One batch of [`backfill_run_columns`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillBatch {
+    /// The id to continue after.
+    pub last: String,
+    /// Rows this batch filled (fewer than it read when writers filled some meanwhile).
+    pub filled: u64,
+}
+
 /// Fills the `run_*` columns of up to [`BACKFILL_BATCH`] rows written before they
 /// existed (`run_state` NULL) whose id sorts after `after` ([`pending_ids`]), in one
-/// transaction; returns the id to continue after, or None when no such row is left.
-/// Idempotent, and safe beside writers: a row is only written while its `run_state` is
-/// still NULL (a writer that rewrote the document meanwhile also filled the columns).
-pub fn backfill_run_columns(conn: &mut Conn, after: &str) -> Result<Option<String>> {
+/// transaction; None when no such row is left. Idempotent, and safe beside writers: a
+/// row is only written while its `run_state` is still NULL (a writer that rewrote the
+/// document meanwhile also filled the columns).
+pub fn backfill_run_columns(conn: &mut Conn, after: &str) -> Result<Option<BackfillBatch>> {
     let ids: Vec<String> = with_conn!(conn, |c| pending_ids(after).load(c))
         .map_err(Error::db("reading records to backfill"))?;
     let Some(last) = ids.last().cloned() else {
         return Ok(None);
     };
-    conn.transaction(|conn| {
+    let filled = conn.transaction(|conn| {
         let rows: Vec<(String, Option<JsonText>)> = with_conn!(conn, |c| records::table
             .filter(records::id.eq_any(&ids))
             .filter(records::run_state.is_null())
             .select((records::id, records::data))
             .load(c))
         .map_err(Error::db("reading records to backfill"))?;
+        let mut filled = 0;
         for (id, data) in &rows {
             let columns = run_columns(data.as_ref().map_or(&[][..], |d| d.0.as_bytes()));
-            with_conn!(conn, |c| diesel::update(
+            filled += with_conn!(conn, |c| diesel::update(
                 records::table
                     .filter(records::id.eq(id))
                     .filter(records::run_state.is_null())
             )
             .set(&columns)
             .execute(c))
-            .map_err(Error::db("backfilling records"))?;
+            .map_err(Error::db("backfilling records"))? as u64;
         }
-        Ok(())
+        Ok(filled)
     })?;
-    Ok(Some(last))
+    Ok(Some(BackfillBatch { last, filled }))
 }
 
 /// Runs [`backfill_run_columns`] to the end; returns how many batches it took.
 pub fn backfill_all_run_columns(conn: &mut Conn) -> Result<usize> {
     let mut after = String::new();
     let mut batches = 0;
-    while let Some(last) = backfill_run_columns(conn, &after)? {
-        after = last;
+    while let Some(batch) = backfill_run_columns(conn, &after)? {
+        after = batch.last;
         batches += 1;
     }
     Ok(batches)
@@ -364,8 +374,11 @@ mod tests {
         assert_eq!(first.len() as i64, BACKFILL_BATCH);
         assert!(first.windows(2).all(|w| w[0] < w[1]), "in id order");
         assert_eq!(
-            backfill_run_columns(conn, "").unwrap().as_ref(),
-            first.last()
+            backfill_run_columns(conn, "").unwrap(),
+            Some(BackfillBatch {
+                last: first.last().unwrap().clone(),
+                filled: BACKFILL_BATCH as u64
+            })
         );
         let left: Vec<String> = with_conn!(conn, |c| pending_ids("").load(c)).unwrap();
         assert!(

@@ -947,7 +947,7 @@ mod tests {
         assert_eq!(run_states(&mut conn), (1200, 0, 0));
         assert_eq!(answers(&mut conn), before, "{backend:?}: all rows folded");
         // Partly backfilled: one batch of the three.
-        let first = backfill_run_columns(&mut conn, "").unwrap().unwrap();
+        let first = backfill_run_columns(&mut conn, "").unwrap().unwrap().last;
         assert_eq!(run_states(&mut conn).0, 1200 - BACKFILL_BATCH);
         assert_eq!(answers(&mut conn), before, "{backend:?}: some rows folded");
         assert!(backfill_run_columns(&mut conn, &first).unwrap().is_some());
