@@ -510,14 +510,23 @@ impl Actors {
 
     /// Starts a webhook sink (see [`crate::watch::webhook`]), `data` giving each event's
     /// object JSON. Once this answers, every matching change committed from now on (and
-    /// since the sink's saved cursor, if it has one) will be delivered. Must run inside an
-    /// actix `System`.
+    /// since the sink's saved cursor, if it has one) will be delivered — by whichever
+    /// replica holds the sink's lease; `holder` is this replica's identity. Must run inside
+    /// an actix `System`.
     pub async fn start_webhook(
         &self,
         config: WebhookConfig,
         data: EventData,
+        holder: String,
     ) -> Result<WebhookSink> {
-        WebhookSink::start(self.clone(), self.feed_position.clone(), config, data).await
+        WebhookSink::start(
+            self.clone(),
+            self.feed_position.clone(),
+            config,
+            data,
+            holder,
+        )
+        .await
     }
 
     /// The saved cursor of webhook sink `name`.

@@ -318,6 +318,16 @@ impl Collector for WebhookGauges {
         for (sink, c) in &counts {
             ConstGauge::new(c.cursor).encode(cursor.encode_family(&[("sink", *sink)])?)?;
         }
+        let mut leader = encoder.encode_descriptor(
+            "results_api_webhook_leader",
+            "1 while this replica holds the sink's lease (delivers its events)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (sink, c) in &counts {
+            ConstGauge::new(i64::from(c.leader))
+                .encode(leader.encode_family(&[("sink", *sink)])?)?;
+        }
         Ok(())
     }
 }

@@ -258,9 +258,10 @@ pub async fn serve(
     // Before serving: every change accepted from now on reaches the sinks. Their handles
     // (name, counters) live as long as the server.
     let mut sinks = Vec::with_capacity(webhooks.len());
+    let holder = lease_holder();
     for config in webhooks {
         let sink = actors
-            .start_webhook(config, rest::change_object_json)
+            .start_webhook(config, rest::change_object_json, holder.clone())
             .await
             .map_err(|e| ServeError::Webhooks(e.to_string()))?;
         sinks.push(sink);
@@ -392,6 +393,10 @@ pub async fn serve(
             grpc.abort();
         }
     }
+    // Give the sinks' leases up, so that another replica delivers at once.
+    for sink in &sinks {
+        sink.stop().await;
+    }
     drop(sinks);
     if let Some(retention) = retention {
         retention.stop().await;
@@ -406,16 +411,19 @@ fn start_retention(
     actors: &Actors,
     log_store: &Arc<dyn results_actors::blobs::BlobStore>,
 ) -> Result<Option<results_actors::retention::RetentionHandle>, ServeError> {
-    // The lease holder's identity: the pod (host) name, and unique per process.
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "results-api".into());
-    let holder = format!("{host}/{}", results_actors::IdGen::next_id(&UuidGen));
     let config = settings
         .retention
-        .config(holder)
+        .config(lease_holder())
         .map_err(|e| ServeError::Retention(e.to_string()))?;
     Ok(config.map(|config| {
         actors.start_retention(config, Some(log_store.clone()), Arc::new(SystemClock))
     }))
+}
+
+/// A lease holder's identity: the pod (host) name, and unique per start.
+fn lease_holder() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "results-api".into());
+    format!("{host}/{}", results_actors::IdGen::next_id(&UuidGen))
 }
 
 async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use integration::TestServer;
+use integration::{Scrape, TestServer};
 use results_grpc::settings::{WebhookKind, WebhookSettings};
 use results_storage::Backend;
 use serde_json::{json, Value};
@@ -22,7 +22,8 @@ use sha2::Sha256;
 integration::backend_tests!(
     a_sink_that_fails_transiently_receives_every_event,
     a_sink_goes_on_where_it_stopped_after_a_restart,
-    a_sink_behind_the_logs_retention_skips_what_was_pruned
+    a_sink_behind_the_logs_retention_skips_what_was_pruned,
+    replicas_deliver_each_event_once_and_take_over_from_a_stopped_one
 );
 
 const SECRET: &str = "s3cret-for-the-test";
@@ -507,4 +508,117 @@ async fn a_sink_behind_the_logs_retention_skips_what_was_pruned(backend: Backend
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted, subjects, "in order, each once: {subjects:?}");
+}
+
+/// Whether the server at `rest` holds the lease of sink `ci` (its `/metrics` say so).
+async fn leads(rest: SocketAddr) -> bool {
+    let text = reqwest::get(format!("http://{rest}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    Scrape::parse(&text).value("results_api_webhook_leader", &[("sink", "ci")]) == Some(1.0)
+}
+
+/// POSTs a TaskRun Record `ns/results/r/records/<name>` to the server at `rest`.
+async fn create_at(rest: SocketAddr, name: &str) {
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "http://{rest}/apis/results.tekton.dev/v1alpha2/parents/ns/results/r/records"
+        ))
+        .json(&record_body(
+            &format!("ns/results/r/records/{name}"),
+            "TaskRun",
+            1,
+        ))
+        .send()
+        .await
+        .expect("POST a record");
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+}
+
+/// Two replicas run the same sink: only the holder of its lease delivers, so each event
+/// reaches the receiver once, whichever replica wrote it. When the holder stops it gives
+/// the lease up and the other replica goes on from the saved cursor: nothing is lost.
+async fn replicas_deliver_each_event_once_and_take_over_from_a_stopped_one(backend: Backend) {
+    let receiver = Receiver::start(false).await;
+    let url = receiver.url();
+    let mut first = TestServer::start_with(backend, |settings| {
+        settings.watch.webhooks = vec![WebhookSettings {
+            lease_ms: 600,
+            ..sink(url)
+        }];
+        // The replicas see each other's commits by polling the change log.
+        settings.watch.poll_interval_ms = 50;
+    });
+    let mut second = first.replica();
+    let (status, answer) = first
+        .rest()
+        .api(
+            "POST",
+            "/parents/ns/results",
+            Some(&json!({"name": "ns/results/r"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let mut expected = Vec::new();
+    for i in 0..10 {
+        let name = format!("both-{i}");
+        let at = if i % 2 == 0 {
+            first.rest_addr()
+        } else {
+            second.rest_addr()
+        };
+        create_at(at, &name).await;
+        expected.push(format!("ns/results/r/records/{name}"));
+    }
+    receiver
+        .wait_until("every event", |d| accepted_subjects(d).len() == 10)
+        .await;
+    // Time for a second replica's deliveries, were there any.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deliveries = receiver.deliveries();
+    assert_eq!(
+        deliveries.len(),
+        10,
+        "one delivery per event: {:?}",
+        accepted_subjects(&deliveries)
+    );
+    let mut subjects = accepted_subjects(&deliveries);
+    subjects.sort();
+    expected.sort();
+    assert_eq!(subjects, expected);
+    let (first_leads, second_leads) = (
+        leads(first.rest_addr()).await,
+        leads(second.rest_addr()).await,
+    );
+    assert!(
+        first_leads != second_leads,
+        "exactly one holds the lease: {first_leads} {second_leads}"
+    );
+
+    // The holder stops; events written through the other are still delivered, by it.
+    let survivor = if first_leads {
+        first.stop();
+        second.rest_addr()
+    } else {
+        second.stop().expect("the replica stops");
+        first.rest_addr()
+    };
+    for i in 0..5 {
+        let name = format!("after-{i}");
+        create_at(survivor, &name).await;
+        expected.push(format!("ns/results/r/records/{name}"));
+    }
+    receiver
+        .wait_until("the events after the holder stopped", |d| {
+            accepted_subjects(d).len() == 15
+        })
+        .await;
+    let mut subjects = accepted_subjects(&receiver.deliveries());
+    subjects.sort();
+    expected.sort();
+    assert_eq!(subjects, expected);
+    assert!(leads(survivor).await, "the survivor took the lease over");
 }

@@ -119,7 +119,7 @@ impl Handler<Stop> for Retention {
                 }
                 let _ = actors
                     .call_writer(ReleaseLease {
-                        name: LEASE,
+                        name: LEASE.into(),
                         holder,
                     })
                     .await;
@@ -148,7 +148,7 @@ impl Retention {
             let lease = |actors: Actors, config: RetentionConfig| async move {
                 actors
                     .call_writer(AcquireLease {
-                        name: LEASE,
+                        name: LEASE.into(),
                         holder: config.holder.clone(),
                         ttl: config.lease_ttl,
                     })

@@ -47,7 +47,7 @@ pub(crate) struct DeletedRun {
 #[derive(Message)]
 #[rtype(result = "Result<bool>")]
 pub(crate) struct AcquireLease {
-    pub(crate) name: &'static str,
+    pub(crate) name: String,
     pub(crate) holder: String,
     pub(crate) ttl: Duration,
 }
@@ -56,7 +56,7 @@ pub(crate) struct AcquireLease {
 #[derive(Message)]
 #[rtype(result = "Result<bool>")]
 pub(crate) struct ReleaseLease {
-    pub(crate) name: &'static str,
+    pub(crate) name: String,
     pub(crate) holder: String,
 }
 
@@ -152,7 +152,7 @@ impl Handler<AcquireLease> for StorageWriter {
             let now = self.clock.now();
             Ok(self
                 .db
-                .run(|c| store::leases::acquire(c, msg.name, &msg.holder, now, msg.ttl))?)
+                .run(|c| store::leases::acquire(c, &msg.name, &msg.holder, now, msg.ttl))?)
         })
     }
 }
@@ -164,7 +164,7 @@ impl Handler<ReleaseLease> for StorageWriter {
         guard("ReleaseLease", || {
             Ok(self
                 .db
-                .run(|c| store::leases::release(c, msg.name, &msg.holder))?)
+                .run(|c| store::leases::release(c, &msg.name, &msg.holder))?)
         })
     }
 }

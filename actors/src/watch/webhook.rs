@@ -9,8 +9,17 @@
 //! cursor (the feed reads at once after local commits, and polls for other replicas').
 //! The cursor is saved in the database (`webhook_cursors`) after each page, so a restarted
 //! server sends what was committed while it was down.
+//!
+//! Every replica runs every sink, but only the holder of the sink's lease
+//! (`webhook:<name>`, see `results_storage::store::leases`) delivers: the others wait, and
+//! the one that takes the lease over (the holder stopped, or failed to renew within
+//! `lease_ttl`) goes on from the saved cursor. The holder renews every third of the
+//! lease's length, between deliveries and between retries of one delivery, and stops
+//! before the next event once it no longer holds the lease; a server that stops gives its
+//! leases up. An event may still be sent twice around a takeover (at least once, as
+//! always), never once per replica.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +34,7 @@ use tracing::{error, info, warn};
 
 use super::cloudevent::{self, CONTENT_TYPE, SIGNATURE_HEADER};
 use super::WatchRequest;
+use crate::retention::messages::{AcquireLease, ReleaseLease};
 use crate::{Actors, Error, Result};
 
 /// Reads the saved cursor of a sink (query pool).
@@ -65,6 +75,9 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Changes read from the log and held at once.
     pub queue: usize,
+    /// How long the sink's lease lasts unless renewed: how long deliveries pause when its
+    /// holder dies without giving it up.
+    pub lease_ttl: Duration,
 }
 
 impl std::fmt::Debug for WebhookConfig {
@@ -98,6 +111,7 @@ struct Stats {
     given_up: AtomicU64,
     lost: AtomicU64,
     cursor: AtomicI64,
+    leader: AtomicBool,
 }
 
 /// A snapshot of a sink's counters (monotonic, for export as metrics).
@@ -113,6 +127,8 @@ pub struct WebhookCounts {
     pub lost: u64,
     /// Every change up to this revision has been handled.
     pub cursor: i64,
+    /// Whether this replica holds the sink's lease (delivers its events).
+    pub leader: bool,
 }
 
 /// The handle of a running sink: its name and counters. The sink runs until the actix
@@ -121,6 +137,7 @@ pub struct WebhookCounts {
 pub struct WebhookSink {
     name: Arc<str>,
     stats: Arc<Stats>,
+    shared: Arc<Shared>,
     _addr: actix::Addr<Sink>,
 }
 
@@ -147,6 +164,33 @@ impl WebhookSink {
             given_up: s.given_up.load(Ordering::Relaxed),
             lost: s.lost.load(Ordering::Relaxed),
             cursor: s.cursor.load(Ordering::Relaxed),
+            leader: s.leader.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops delivering and gives the sink's lease up, so that another replica takes
+    /// over at once (a delivery under way may then be sent again).
+    pub async fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Relaxed);
+        let held = self
+            .shared
+            .lease
+            .lock()
+            .map(|mut l| std::mem::replace(&mut l.held, false))
+            .unwrap_or(false);
+        self.stats.leader.store(false, Ordering::Relaxed);
+        if held {
+            let released = self
+                .shared
+                .actors
+                .call_writer(ReleaseLease {
+                    name: self.shared.lease_name(),
+                    holder: self.shared.holder.clone(),
+                })
+                .await;
+            if let Err(e) = released {
+                warn!(sink = %self.name, error = %e, "webhook sink cannot give its lease up; another replica takes over once it lapses");
+            }
         }
     }
 
@@ -156,6 +200,7 @@ impl WebhookSink {
         position: watch::Receiver<i64>,
         config: WebhookConfig,
         data: EventData,
+        holder: String,
     ) -> Result<WebhookSink> {
         install_ring_provider();
         let client = reqwest::Client::builder()
@@ -179,11 +224,19 @@ impl WebhookSink {
             stats: stats.clone(),
             position,
             saved_at: std::sync::Mutex::new(Instant::now()),
+            holder,
+            lease: std::sync::Mutex::new(LeaseState::default()),
+            stopped: AtomicBool::new(false),
         });
-        let addr = Sink { shared, cursor }.start();
+        let addr = Sink {
+            shared: shared.clone(),
+            cursor,
+        }
+        .start();
         Ok(WebhookSink {
             name,
             stats,
+            shared,
             _addr: addr,
         })
     }
@@ -200,6 +253,37 @@ struct Shared {
     position: watch::Receiver<i64>,
     /// When the cursor was last saved (steps run one at a time: never contended).
     saved_at: std::sync::Mutex<Instant>,
+    /// This replica's identity as a lease holder.
+    holder: String,
+    /// Whether it holds the sink's lease, and since when.
+    lease: std::sync::Mutex<LeaseState>,
+    /// Set by [`WebhookSink::stop`]: deliver nothing more, take no lease.
+    stopped: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct LeaseState {
+    held: bool,
+    /// When it was last taken or renewed.
+    renewed: Option<Instant>,
+}
+
+impl Shared {
+    fn lease_name(&self) -> String {
+        format!("webhook:{}", self.config.name)
+    }
+
+    /// How often the holder renews: a third of the lease's length.
+    fn renew_every(&self) -> Duration {
+        (self.config.lease_ttl / 3).max(Duration::from_millis(10))
+    }
+
+    fn set_held(&self, held: bool) -> bool {
+        self.stats.leader.store(held, Ordering::Relaxed);
+        let mut lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        lease.renewed = held.then(Instant::now);
+        std::mem::replace(&mut lease.held, held)
+    }
 }
 
 /// The sink actor: owns the cursor and runs one step (read a page, deliver it) at a time.
@@ -240,11 +324,20 @@ const READ_RETRY: Duration = Duration::from_secs(1);
 /// cursor.
 async fn step(shared: &Shared, cursor: i64) -> i64 {
     let name = &shared.config.name;
-    let mut position = shared.position.clone();
-    if position.wait_for(|p| *p > cursor).await.is_err() {
-        // The feed is gone: the server is stopping.
-        tokio::time::sleep(READ_RETRY).await;
+    let Some(cursor) = hold(shared, cursor).await else {
+        tokio::time::sleep(shared.renew_every()).await;
         return cursor;
+    };
+    let mut position = shared.position.clone();
+    match tokio::time::timeout(shared.renew_every(), position.wait_for(|p| *p > cursor)).await {
+        // Nothing new for a while: renew the lease, and wait again.
+        Err(_) => return cursor,
+        Ok(Err(_)) => {
+            // The feed is gone: the server is stopping.
+            tokio::time::sleep(READ_RETRY).await;
+            return cursor;
+        }
+        Ok(Ok(_)) => {}
     }
     let queue = shared.config.queue.max(1);
     let changes = match shared.actors.read_changes(cursor, i64::MAX, queue).await {
@@ -260,7 +353,10 @@ async fn step(shared: &Shared, cursor: i64) -> i64 {
     let mut delivered = false;
     for change in changes {
         if shared.config.request.matches(&change) {
-            deliver(shared, &change).await;
+            if !deliver(shared, &change).await {
+                // The lease is gone (or the server stopping): the next holder sends it.
+                break;
+            }
             delivered = true;
         }
         moved = change.revision;
@@ -272,10 +368,66 @@ async fn step(shared: &Shared, cursor: i64) -> i64 {
         .saved_at
         .lock()
         .map_or(true, |at| at.elapsed() >= SAVE_INTERVAL);
-    if moved != cursor && (delivered || due) {
+    let held = shared.lease.lock().is_ok_and(|l| l.held);
+    if moved != cursor && (delivered || due) && held {
         save(shared, moved).await;
     }
     moved
+}
+
+/// Takes or renews the sink's lease when due; answers where to go on from while this
+/// replica holds it: `cursor`, or on taking it over the cursor its last holder saved.
+/// None while another replica holds it (or the server is stopping).
+async fn hold(shared: &Shared, cursor: i64) -> Option<i64> {
+    if shared.stopped.load(Ordering::Relaxed) {
+        return None;
+    }
+    let due = shared.lease.lock().map_or(true, |l| {
+        !l.held
+            || l.renewed
+                .is_none_or(|at| at.elapsed() >= shared.renew_every())
+    });
+    if !due {
+        return Some(cursor);
+    }
+    let name = &shared.config.name;
+    let acquired = shared
+        .actors
+        .call_writer(AcquireLease {
+            name: shared.lease_name(),
+            holder: shared.holder.clone(),
+            ttl: shared.config.lease_ttl,
+        })
+        .await;
+    match acquired {
+        Ok(true) if shared.set_held(true) => Some(cursor),
+        Ok(true) => {
+            // Taken over (or first taken): go on where the last holder saved its place.
+            match shared.actors.webhook_cursor(name.clone()).await {
+                Ok(saved) => {
+                    let from = saved.unwrap_or(cursor);
+                    info!(sink = %name, revision = from, "webhook sink delivers from this replica (it holds the sink's lease)");
+                    Some(from)
+                }
+                Err(e) => {
+                    warn!(sink = %name, error = %e, "webhook sink cannot read its saved cursor");
+                    shared.set_held(false);
+                    None
+                }
+            }
+        }
+        Ok(false) => {
+            if shared.set_held(false) {
+                info!(sink = %name, "webhook sink's lease is held by another replica; this one stops delivering");
+            }
+            None
+        }
+        Err(e) => {
+            warn!(sink = %name, error = %e, "webhook sink cannot take or renew its lease");
+            shared.set_held(false);
+            None
+        }
+    }
 }
 
 /// How often a sink whose filter matched nothing lately saves its cursor: not once per
@@ -358,8 +510,10 @@ async fn skip_pruned(shared: &Shared, cursor: i64) -> i64 {
     }
 }
 
-/// POSTs `change` until the receiver accepts it (or `max_attempts` failed).
-async fn deliver(shared: &Shared, change: &Change) {
+/// POSTs `change` until the receiver accepts it (or `max_attempts` failed): true. False
+/// when this replica stopped holding the sink's lease before that: the event is left to
+/// the next holder.
+async fn deliver(shared: &Shared, change: &Change) -> bool {
     let config = &shared.config;
     let body = Bytes::from(cloudevent::body(change, (shared.data)(change)));
     let signature = config
@@ -373,7 +527,7 @@ async fn deliver(shared: &Shared, change: &Change) {
         let failure = match post(shared, body.clone(), signature.as_deref()).await {
             Ok(()) => {
                 shared.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                return;
+                return true;
             }
             Err(failure) => failure,
         };
@@ -387,7 +541,7 @@ async fn deliver(shared: &Shared, change: &Change) {
                 error = %failure,
                 "webhook delivery failed; giving this event up after max_attempts"
             );
-            return;
+            return true;
         }
         let delay = jittered(backoff);
         warn!(
@@ -400,6 +554,9 @@ async fn deliver(shared: &Shared, change: &Change) {
         );
         tokio::time::sleep(delay).await;
         backoff = backoff.saturating_mul(2).min(config.max_backoff);
+        if hold(shared, change.revision - 1).await.is_none() {
+            return false;
+        }
     }
 }
 

@@ -51,6 +51,9 @@ pub struct WebhookSettings {
     pub timeout_secs: u64,
     /// Changes read from the change log and held at once.
     pub queue: usize,
+    /// How long a replica's hold on the sink lasts unless renewed (every third of it):
+    /// only the holder delivers, and another replica takes over once it lapses.
+    pub lease_ms: u64,
 }
 
 impl Default for WebhookSettings {
@@ -68,6 +71,7 @@ impl Default for WebhookSettings {
             max_backoff_ms: 30_000,
             timeout_secs: 10,
             queue: 100,
+            lease_ms: 15_000,
         }
     }
 }
@@ -173,6 +177,7 @@ impl WebhookSettings {
             ),
             (format!("{key}.timeout_secs").as_str(), self.timeout_secs),
             (format!("{key}.queue").as_str(), self.queue as u64),
+            (format!("{key}.lease_ms").as_str(), self.lease_ms),
         ])?;
         if self.max_backoff_ms < self.min_backoff_ms {
             return Err(invalid(
@@ -225,6 +230,7 @@ pub(super) fn configs(sinks: &[WebhookSettings]) -> Result<Vec<WebhookConfig>, S
                 max_backoff: Duration::from_millis(sink.max_backoff_ms),
                 timeout: Duration::from_secs(sink.timeout_secs),
                 queue: sink.queue,
+                lease_ttl: Duration::from_millis(sink.lease_ms),
             })
         })
         .collect()

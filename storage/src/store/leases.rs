@@ -1,5 +1,5 @@
-//! Leases: a named job (retention) is run by one replica at a time, the lease's holder,
-//! until it expires. Each step is one conditional statement, correct under concurrency
+//! Leases: a named job (retention, each webhook sink) is run by one replica at a time,
+//! the lease's holder, until it expires. Each step is one conditional statement, correct under concurrency
 //! on every backend: a renewal or takeover is an `UPDATE … WHERE holder = me OR expired`
 //! (the row lock makes a second contender re-check the condition against the first
 //! one's write, so it matches nothing), and the first acquisition an `INSERT` whose
