@@ -353,8 +353,9 @@ async fn step(shared: &Shared, cursor: i64) -> i64 {
     let mut delivered = false;
     for change in changes {
         if shared.config.request.matches(&change) {
-            if !deliver(shared, &change).await {
-                // The lease is gone (or the server stopping): the next holder sends it.
+            // Renewed when due, so that a long page does not outlast the lease; once it
+            // is gone (or the server is stopping) the next holder sends the rest.
+            if hold(shared, moved).await.is_none() || !deliver(shared, &change).await {
                 break;
             }
             delivered = true;
