@@ -374,32 +374,10 @@ async fn a_sink_goes_on_where_it_stopped_after_a_restart(backend: Backend) {
     let mut server = TestServer::start_with(backend, |settings| {
         settings.watch.webhooks = vec![sink(url)];
     });
-    let create = |name: &'static str| {
-        let rest = server.rest();
-        async move {
-            let (status, answer) = rest
-                .api(
-                    "POST",
-                    "/parents/ns/results/r/records",
-                    Some(&record_body(
-                        &format!("ns/results/r/records/{name}"),
-                        "TaskRun",
-                        1,
-                    )),
-                )
-                .await;
-            assert_eq!(status, 200, "{answer}");
-        }
-    };
-    let (status, answer) = server
-        .rest()
-        .api(
-            "POST",
-            "/parents/ns/results",
-            Some(&json!({"name": "ns/results/r"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    // A restart keeps the addresses.
+    let rest = server.rest_addr();
+    let create = |name: &'static str| create_at(rest, name);
+    create_result_at(rest).await;
     create("before").await;
     receiver
         .wait_until("the first event", |d| {
@@ -521,21 +499,33 @@ async fn leads(rest: SocketAddr) -> bool {
     Scrape::parse(&text).value("results_api_webhook_leader", &[("sink", "ci")]) == Some(1.0)
 }
 
-/// POSTs a TaskRun Record `ns/results/r/records/<name>` to the server at `rest`.
-async fn create_at(rest: SocketAddr, name: &str) {
+/// POSTs `body` to `path` (under the API's prefix) of the server at `rest`, expecting 200.
+async fn post_at(rest: SocketAddr, path: &str, body: &Value) {
     let answer = reqwest::Client::new()
         .post(format!(
-            "http://{rest}/apis/results.tekton.dev/v1alpha2/parents/ns/results/r/records"
+            "http://{rest}/apis/results.tekton.dev/v1alpha2{path}"
         ))
-        .json(&record_body(
-            &format!("ns/results/r/records/{name}"),
-            "TaskRun",
-            1,
-        ))
+        .json(body)
         .send()
         .await
-        .expect("POST a record");
+        .expect("POST");
     assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+}
+
+/// Creates the Result `ns/results/r` through the server at `rest`.
+async fn create_result_at(rest: SocketAddr) {
+    post_at(
+        rest,
+        "/parents/ns/results",
+        &json!({"name": "ns/results/r"}),
+    )
+    .await;
+}
+
+/// Creates the TaskRun Record `ns/results/r/records/<name>` through the server at `rest`.
+async fn create_at(rest: SocketAddr, name: &str) {
+    let body = record_body(&format!("ns/results/r/records/{name}"), "TaskRun", 1);
+    post_at(rest, "/parents/ns/results/r/records", &body).await;
 }
 
 /// Two replicas run the same sink: only the holder of its lease delivers, so each event
@@ -553,15 +543,7 @@ async fn replicas_deliver_each_event_once_and_take_over_from_a_stopped_one(backe
         settings.watch.poll_interval_ms = 50;
     });
     let mut second = first.replica();
-    let (status, answer) = first
-        .rest()
-        .api(
-            "POST",
-            "/parents/ns/results",
-            Some(&json!({"name": "ns/results/r"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    create_result_at(first.rest_addr()).await;
     let mut expected = Vec::new();
     for i in 0..10 {
         let name = format!("both-{i}");
