@@ -257,8 +257,9 @@ pub async fn serve(
     // Held until the server stops: the handles are where the sinks' counters are read.
     // Before serving: every change accepted from now on reaches the sinks. Their handles
     // (name, counters) live as long as the server.
-    let mut sinks = Vec::with_capacity(webhooks.len());
+    // This replica's identity in the leases of the jobs one replica runs at a time.
     let holder = lease_holder();
+    let mut sinks = Vec::with_capacity(webhooks.len());
     for config in webhooks {
         let sink = actors
             .start_webhook(config, rest::change_object_json, holder.clone())
@@ -266,7 +267,7 @@ pub async fn serve(
             .map_err(|e| ServeError::Webhooks(e.to_string()))?;
         sinks.push(sink);
     }
-    let retention = start_retention(&settings, &actors, &log_store)?;
+    let retention = start_retention(&settings, &actors, &log_store, holder)?;
     let metrics = ApiMetrics::new(|registry| {
         actors.register_metrics(registry);
         gate.register_metrics(registry);
@@ -410,10 +411,11 @@ fn start_retention(
     settings: &Settings,
     actors: &Actors,
     log_store: &Arc<dyn results_actors::blobs::BlobStore>,
+    holder: String,
 ) -> Result<Option<results_actors::retention::RetentionHandle>, ServeError> {
     let config = settings
         .retention
-        .config(lease_holder())
+        .config(holder)
         .map_err(|e| ServeError::Retention(e.to_string()))?;
     Ok(config.map(|config| {
         actors.start_retention(config, Some(log_store.clone()), Arc::new(SystemClock))

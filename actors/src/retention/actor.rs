@@ -14,9 +14,9 @@ use results_storage::blobs::BlobStore;
 use results_storage::model::Timestamp;
 use tracing::{info, warn};
 
-use super::messages::{AcquireLease, ReleaseLease};
 use super::pass::{PassReport, PassSettings};
 use super::stats::RetentionStats;
+use crate::messages::{AcquireLease, ReleaseLease};
 use crate::{Actors, Clock, Result};
 
 /// The lease retention passes run under.

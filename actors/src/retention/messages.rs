@@ -1,5 +1,5 @@
-//! The messages of retention: finding expired Results (query pool), deleting a batch of
-//! them and holding the lease (writer pool).
+//! The messages of retention: finding expired Results (query pool) and deleting a batch
+//! of them (writer pool); its lease is held through [`crate::messages::AcquireLease`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,23 +41,6 @@ pub(crate) struct DeletedRun {
     pub(crate) name: ResultName,
     pub(crate) records: u64,
     pub(crate) log_records: u64,
-}
-
-/// Takes or renews a lease (see [`store::leases::acquire`]) at the writer's clock.
-#[derive(Message)]
-#[rtype(result = "Result<bool>")]
-pub(crate) struct AcquireLease {
-    pub(crate) name: String,
-    pub(crate) holder: String,
-    pub(crate) ttl: Duration,
-}
-
-/// Gives a lease up.
-#[derive(Message)]
-#[rtype(result = "Result<bool>")]
-pub(crate) struct ReleaseLease {
-    pub(crate) name: String,
-    pub(crate) holder: String,
 }
 
 impl Handler<FindExpired> for QueryExecutor {
@@ -141,30 +124,5 @@ fn deleted_change(object: ChangedObject) -> NewChange {
     NewChange {
         kind: ChangeKind::Deleted,
         object,
-    }
-}
-
-impl Handler<AcquireLease> for StorageWriter {
-    type Result = Result<bool>;
-
-    fn handle(&mut self, msg: AcquireLease, _: &mut Self::Context) -> Self::Result {
-        guard("AcquireLease", || {
-            let now = self.clock.now();
-            Ok(self
-                .db
-                .run(|c| store::leases::acquire(c, &msg.name, &msg.holder, now, msg.ttl))?)
-        })
-    }
-}
-
-impl Handler<ReleaseLease> for StorageWriter {
-    type Result = Result<bool>;
-
-    fn handle(&mut self, msg: ReleaseLease, _: &mut Self::Context) -> Self::Result {
-        guard("ReleaseLease", || {
-            Ok(self
-                .db
-                .run(|c| store::leases::release(c, &msg.name, &msg.holder))?)
-        })
     }
 }

@@ -10,7 +10,7 @@
 //! [`Actors::retention_pass`]: crate::Actors::retention_pass
 
 pub mod actor;
-pub(crate) mod messages;
+mod messages;
 pub mod pass;
 pub mod stats;
 

@@ -34,7 +34,7 @@ use tracing::{error, info, warn};
 
 use super::cloudevent::{self, CONTENT_TYPE, SIGNATURE_HEADER};
 use super::WatchRequest;
-use crate::retention::messages::{AcquireLease, ReleaseLease};
+use crate::messages::{AcquireLease, ReleaseLease};
 use crate::{Actors, Error, Result};
 
 /// Reads the saved cursor of a sink (query pool).
@@ -135,8 +135,6 @@ pub struct WebhookCounts {
 /// system stops.
 #[derive(Clone)]
 pub struct WebhookSink {
-    name: Arc<str>,
-    stats: Arc<Stats>,
     shared: Arc<Shared>,
     _addr: actix::Addr<Sink>,
 }
@@ -144,7 +142,7 @@ pub struct WebhookSink {
 impl std::fmt::Debug for WebhookSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookSink")
-            .field("name", &self.name)
+            .field("name", &self.shared.config.name)
             .finish_non_exhaustive()
     }
 }
@@ -152,12 +150,12 @@ impl std::fmt::Debug for WebhookSink {
 impl WebhookSink {
     /// The sink's configured name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.shared.config.name
     }
 
     /// Its counters now.
     pub fn counts(&self) -> WebhookCounts {
-        let s = &self.stats;
+        let s = &self.shared.stats;
         WebhookCounts {
             delivered: s.delivered.load(Ordering::Relaxed),
             failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
@@ -172,14 +170,7 @@ impl WebhookSink {
     /// over at once (a delivery under way may then be sent again).
     pub async fn stop(&self) {
         self.shared.stopped.store(true, Ordering::Relaxed);
-        let held = self
-            .shared
-            .lease
-            .lock()
-            .map(|mut l| std::mem::replace(&mut l.held, false))
-            .unwrap_or(false);
-        self.stats.leader.store(false, Ordering::Relaxed);
-        if held {
+        if self.shared.set_held(false) {
             let released = self
                 .shared
                 .actors
@@ -189,7 +180,7 @@ impl WebhookSink {
                 })
                 .await;
             if let Err(e) = released {
-                warn!(sink = %self.name, error = %e, "webhook sink cannot give its lease up; another replica takes over once it lapses");
+                warn!(sink = %self.name(), error = %e, "webhook sink cannot give its lease up; another replica takes over once it lapses");
             }
         }
     }
@@ -213,15 +204,14 @@ impl WebhookSink {
                 message: format!("building its HTTP client: {}", with_causes(&e)),
             })?;
         let cursor = starting_point(&actors, &config.name).await?;
-        let name: Arc<str> = config.name.clone().into();
-        let stats = Arc::new(Stats::default());
+        let stats = Stats::default();
         stats.cursor.store(cursor, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             config,
             actors,
             client,
             data,
-            stats: stats.clone(),
+            stats,
             position,
             saved_at: std::sync::Mutex::new(Instant::now()),
             holder,
@@ -234,8 +224,6 @@ impl WebhookSink {
         }
         .start();
         Ok(WebhookSink {
-            name,
-            stats,
             shared,
             _addr: addr,
         })
@@ -248,7 +236,7 @@ struct Shared {
     actors: Actors,
     client: reqwest::Client,
     data: EventData,
-    stats: Arc<Stats>,
+    stats: Stats,
     /// How far the change feed has read the log.
     position: watch::Receiver<i64>,
     /// When the cursor was last saved (steps run one at a time: never contended).
