@@ -61,6 +61,15 @@ fn not_found(message: String) -> Error {
     Error::Storage(results_storage::Error::NotFound(message))
 }
 
+/// The name a run's log is stored under, `log_name`, is taken by a Record that is not a
+/// Log.
+fn taken(log_name: &RecordName) -> Error {
+    Error::Storage(results_storage::Error::FailedPrecondition(format!(
+        "the record {log_name} exists and is not a Log Record; the log is stored under that \
+         name, so rename or delete that record first"
+    )))
+}
+
 /// The blob key prefix of a Log Record's parts: `logs/<parent>/<result>/<record>`.
 fn prefix(record: &RecordName) -> Result<BlobKey> {
     Ok(blob_prefix(record)?)
@@ -139,8 +148,10 @@ impl Logs {
 
     /// The Log Record of the run Record `run`: the one this server names after it, or one
     /// another client made whose `spec.resource.uid` is the run's.
+    /// A Record of another type under the name this server would give the run's log is a
+    /// client's own Record, not the log.
     async fn log_of_run(&self, run: &StoredRecord) -> Result<Option<StoredRecord>> {
-        if let Some(own) = self.record(&log_record_name(&run.name)).await? {
+        if let Some(own) = self.own_log(&run.name).await? {
             return Ok(Some(own));
         }
         let uid = run_of(&run.data.type_, &run.data.value).uid;
@@ -151,6 +162,14 @@ impl Logs {
                 !of.is_empty() && (*of == uid || *of == run.name.record)
             })
         }))
+    }
+
+    /// The Record named after the run `run` ([`log_record_name`]) if it is a Log Record.
+    async fn own_log(&self, run: &RecordName) -> Result<Option<StoredRecord>> {
+        Ok(self
+            .record(&log_record_name(run))
+            .await?
+            .filter(|record| is_log_type(&record.data.type_)))
     }
 
     async fn target(&self, name: &RecordName) -> Result<Target> {
@@ -175,7 +194,15 @@ impl Logs {
         let target = self.target(&name.record).await?;
         let log_name = match &target {
             Target::Log(log) | Target::Run { log: Some(log), .. } => log.name.clone(),
-            Target::Run { run, log: None } => log_record_name(&run.name),
+            Target::Run { run, log: None } => {
+                let log_name = log_record_name(&run.name);
+                // Checked before any byte is stored: the name is taken by a Record that is
+                // not a Log (a client's own), which the log must not replace.
+                if self.record(&log_name).await?.is_some() {
+                    return Err(taken(&log_name));
+                }
+                log_name
+            }
         };
         let part = name.part.as_deref().unwrap_or(WHOLE_LOG);
         let key = part_key(&log_name, part)?;
@@ -248,6 +275,10 @@ impl Logs {
                     .await?
                     .ok_or_else(|| not_found(format!("record {log_name}")))?,
             };
+            // A client made a Record of another type under this name meanwhile.
+            if !is_log_type(&log.data.type_) {
+                return Err(taken(log_name));
+            }
             let mut document = LogDocument::parse(&log.data.value, &log.name)?;
             document.store_part(part, size, &path);
             let data = RecordData::new(String::new(), document.to_json())?;
@@ -385,12 +416,15 @@ impl Logs {
     /// Record also its Log Record.
     pub async fn forget_record(&self, record: &RecordName) -> Result<()> {
         let own_log = log_record_name(record);
-        match self.actors.delete_record(own_log.clone()).await {
-            Ok(()) => {}
-            Err(e) if e.code() == ErrorCode::NotFound => {}
-            Err(e) => return Err(e),
+        // Only a Log Record: a client's own Record of another type under that name stays.
+        if self.own_log(record).await?.is_some() {
+            match self.actors.delete_record(own_log.clone()).await {
+                Ok(()) => {}
+                Err(e) if e.code() == ErrorCode::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            self.forget_blobs(&prefix(&own_log)?).await;
         }
-        self.forget_blobs(&prefix(&own_log)?).await;
         self.forget_blobs(&prefix(record)?).await;
         Ok(())
     }

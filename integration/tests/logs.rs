@@ -517,6 +517,108 @@ async fn rest_downloads_stream_past_the_byte_budget() {
     assert!(body.as_bytes() == &content[..], "{} bytes back", body.len());
 }
 
+/// Creates the Record `record` in Result `r` with `type_` and `document`.
+async fn create_record(server: &LogServer, record: &str, type_: &str, document: &Value) {
+    server
+        .grpc()
+        .await
+        .create_record(pb::CreateRecordRequest {
+            parent: format!("{NS}/results/r"),
+            record: Some(pb::Record {
+                name: format!("{NS}/results/r/records/{record}"),
+                data: Some(pb::Any {
+                    r#type: type_.into(),
+                    value: serde_json::to_vec(document).unwrap(),
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("create {record}: {s}"));
+}
+
+/// The stored type and document of Record `record` in Result `r`.
+async fn stored(server: &LogServer, record: &str) -> Result<(String, Value), Code> {
+    let record = server
+        .grpc()
+        .await
+        .get_record(pb::GetRecordRequest {
+            name: format!("{NS}/results/r/records/{record}"),
+        })
+        .await
+        .map_err(|s| s.code())?
+        .into_inner();
+    let data = record.data.unwrap();
+    Ok((data.r#type, serde_json::from_slice(&data.value).unwrap()))
+}
+
+/// A client's own Record under the name this server gives a run's log (`<run>-log`) is
+/// not that log: reading, uploading or deleting the run's log, and deleting the run,
+/// leave it as it is and answer clear errors; a Record of the Log type whose document is
+/// not a Log answers FAILED_PRECONDITION, not INTERNAL.
+async fn client_records_named_like_logs_are_left_alone(backend: Backend) {
+    let server = LogServer::start(backend, Store::Filesystem).await;
+    create_run(&server, "r", "tr-1", "TaskRun", "2026-01-01T00:00:00Z").await;
+    let precious = json!({"precious": true});
+    create_record(&server, "tr-1-log", "example.com/Notes", &precious).await;
+    let untouched = Ok(("example.com/Notes".to_owned(), precious.clone()));
+    let log = format!("{NS}/results/r/logs/tr-1");
+
+    let read = download(&server, &log).await.unwrap_err();
+    assert_eq!(read.code(), Code::NotFound, "{read:?}");
+    let refused = logs(&server)
+        .await
+        .update_log(futures::stream::iter(vec![pb::Log {
+            name: log.clone(),
+            data: b"a line\n".to_vec(),
+        }]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains("not a Log Record"),
+        "{refused:?}"
+    );
+    assert_eq!(server.files(), Vec::<String>::new(), "no byte stored");
+    let deleted = logs(&server)
+        .await
+        .delete_log(pb::DeleteLogRequest { name: log.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(deleted.code(), Code::NotFound, "{deleted:?}");
+    assert_eq!(stored(&server, "tr-1-log").await, untouched);
+
+    // Deleting the run deletes its log, not a client's Record under the log's name.
+    server
+        .grpc()
+        .await
+        .delete_record(pb::DeleteRecordRequest {
+            name: format!("{NS}/results/r/records/tr-1"),
+        })
+        .await
+        .expect("delete the run");
+    assert_eq!(stored(&server, "tr-1").await, Err(Code::NotFound));
+    assert_eq!(stored(&server, "tr-1-log").await, untouched);
+
+    // A Record of the Log type that is not a Log document.
+    create_run(&server, "r", "tr-2", "TaskRun", "2026-01-01T00:00:00Z").await;
+    let odd = json!({"not": "a log"});
+    create_record(&server, "tr-2-log", "results.tekton.dev/v1alpha3.Log", &odd).await;
+    for name in ["tr-2", "tr-2-log"] {
+        let read = download(&server, &format!("{NS}/results/r/logs/{name}"))
+            .await
+            .unwrap_err();
+        assert_eq!(read.code(), Code::FailedPrecondition, "{name}: {read:?}");
+        assert!(read.message().contains("not a Log document"), "{read:?}");
+    }
+    assert_eq!(
+        stored(&server, "tr-2-log").await,
+        Ok(("results.tekton.dev/v1alpha3.Log".to_owned(), odd))
+    );
+}
+
+backend_tests!(client_records_named_like_logs_are_left_alone);
+
 /// One test per store for each test function taking a backend and a store.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {

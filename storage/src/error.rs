@@ -67,6 +67,10 @@ pub enum Error {
         /// The etag the object has now.
         stored: String,
     },
+    /// The object is not in the state the request needs (and retrying will not change
+    /// that): e.g. a Record of the Log type whose document is not a Log document.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// A feature this server does not offer (yet).
     #[error("{0}")]
     Unimplemented(String),
@@ -103,7 +107,9 @@ impl Error {
             Error::InvalidArgument(_) | Error::PageToken(_) => ErrorCode::InvalidArgument,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
-            Error::EtagMismatch { .. } => ErrorCode::FailedPrecondition,
+            Error::EtagMismatch { .. } | Error::FailedPrecondition(_) => {
+                ErrorCode::FailedPrecondition
+            }
             Error::Unimplemented(_) => ErrorCode::Unimplemented,
             Error::Pool(_) | Error::Connect(_) => ErrorCode::Unavailable,
             // Transient: a retry may succeed (the writer already retried a deadlock).

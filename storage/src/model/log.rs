@@ -216,9 +216,12 @@ impl LogDocument {
 
     /// Reads a Log Record's document.
     pub fn parse(value: &[u8], record: &RecordName) -> Result<LogDocument> {
+        // Any client may write a Record of the Log type: one that is not a Log document is
+        // the client's doing, not the server's.
         serde_json::from_slice(value).map_err(|e| {
-            Error::Corrupt(format!(
-                "the Log Record {record} is not a Log document: {e}"
+            Error::FailedPrecondition(format!(
+                "the Record {record} has the Log type but is not a Log document ({e}); \
+                 logs are written through the Logs service"
             ))
         })
     }
