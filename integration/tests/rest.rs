@@ -2,7 +2,7 @@
 
 mod common;
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use integration::TestServer;
 use results_storage::Backend;
@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 integration::backend_tests!(
     rest_round_trip,
     rest_one_mebibyte_record,
-    rest_rejects_bad_bodies_and_stores_nothing
+    rest_rejects_bad_bodies_and_stores_nothing,
+    rest_reads_what_protojson_reads
 );
 
 async fn rest_round_trip(backend: Backend) {
@@ -211,6 +212,9 @@ async fn rest_rejects_bad_bodies_and_stores_nothing(backend: Backend) {
             "/parents/ns/results",
             br#"{"name": "ns/results/a", "create_time": "yesterday"}"#.to_vec(),
         ),
+        // A message is an object, not its fields in order.
+        ("/parents/ns/results", br#"["ns/results/a"]"#.to_vec()),
+        ("/parents/ns/results", b" []".to_vec()),
     ] {
         let (status, err) = rest.raw("POST", path, body).await;
         assert_eq!(status, 400, "{err}");
@@ -251,4 +255,103 @@ async fn rest_rejects_bad_bodies_and_stores_nothing(backend: Backend) {
     assert_eq!(all["results"].as_array().map(Vec::len), Some(1), "{all}");
     let (_, records) = rest.api("GET", "/parents/-/results/-/records", None).await;
     assert!(records.get("records").is_none(), "{records}");
+}
+
+/// What upstream's gateway (protojson, grpc-gateway) reads, this one reads too: field
+/// names in lowerCamelCase as well as as in the proto, in bodies and query parameters, and
+/// base64 without padding or URL-safe. Nothing is silently dropped.
+async fn rest_reads_what_protojson_reads(backend: Backend) {
+    let server = TestServer::start(backend);
+    let rest = server.rest();
+    let (status, created) = rest
+        .api(
+            "POST",
+            "/parents/ns/results",
+            Some(&json!({
+                "name": "ns/results/camel",
+                "summary": {
+                    "record": "ns/results/camel/records/a",
+                    "type": "tekton.dev/v1.PipelineRun",
+                    "startTime": "2026-01-01T00:00:00Z",
+                    "endTime": "2026-01-01T00:01:00Z",
+                    "status": "SUCCESS"
+                }
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (_, got) = rest.api("GET", "/parents/ns/results/camel", None).await;
+    assert_eq!(
+        got["summary"]["start_time"], "2026-01-01T00:00:00Z",
+        "{got}"
+    );
+    assert_eq!(got["summary"]["end_time"], "2026-01-01T00:01:00Z", "{got}");
+
+    // `???` encodes with a '/' (standard) or a '_' (URL-safe), and needs no padding here.
+    let doc = json!({"q": "???"});
+    let text = serde_json::to_vec(&doc).unwrap();
+    for (record, value) in [
+        ("unpadded", STANDARD_NO_PAD.encode(&text)),
+        ("url-safe", URL_SAFE_NO_PAD.encode(&text)),
+    ] {
+        assert!(!value.ends_with('='), "{value}");
+        let (status, body) = rest
+            .api(
+                "POST",
+                "/parents/ns/results/camel/records",
+                Some(&json!({
+                    "name": format!("ns/results/camel/records/{record}"),
+                    "data": {"type": "t", "value": value}
+                })),
+            )
+            .await;
+        assert_eq!(status, 200, "{record}: {body}");
+        let (_, got) = rest
+            .api(
+                "GET",
+                &format!("/parents/ns/results/camel/records/{record}"),
+                None,
+            )
+            .await;
+        let stored = STANDARD
+            .decode(got["data"]["value"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&stored).unwrap(),
+            doc,
+            "{record}"
+        );
+    }
+
+    // Query parameters in lowerCamelCase page as their proto names do.
+    let (status, first) = rest
+        .api(
+            "GET",
+            "/parents/ns/results/camel/records?pageSize=1&orderBy=create_time%20desc",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        first["records"][0]["name"],
+        "ns/results/camel/records/url-safe"
+    );
+    let token = first["next_page_token"].as_str().expect("a next page");
+    let (status, second) = rest
+        .api(
+            "GET",
+            &format!("/parents/ns/results/camel/records?pageSize=1&orderBy=create_time%20desc&pageToken={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        second["records"][0]["name"],
+        "ns/results/camel/records/unpadded"
+    );
+    assert_eq!(
+        second["records"].as_array().map(Vec::len),
+        Some(1),
+        "{second}"
+    );
 }

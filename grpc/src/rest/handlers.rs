@@ -85,7 +85,14 @@ impl FromRequest for Caller {
 }
 
 /// Parses a request body, consuming it: the bytes are let go as soon as they are parsed.
+/// Every body is a message: a JSON object (serde would also read an array as the
+/// fields in order, which protojson refuses).
 fn body<T: DeserializeOwned>(Body(bytes): Body, what: &str) -> Result<T, RestError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid(format!(
+            "request body is not a valid {what}: a JSON object is expected"
+        )));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("request body is not a valid {what}: {e}")))
 }
@@ -105,13 +112,17 @@ fn ok<T: serde::Serialize>(value: T) -> Answer {
 #[serde(default)]
 struct ListParams {
     filter: String,
+    #[serde(alias = "pageSize")]
     page_size: i32,
+    #[serde(alias = "pageToken")]
     page_token: String,
+    #[serde(alias = "orderBy")]
     order_by: String,
     fields: String,
     /// `true`: answer a watch stream instead of a page.
     watch: String,
     /// With `watch`: replay the changes after this revision first.
+    #[serde(alias = "resumeFrom")]
     resume_from: Option<String>,
 }
 
@@ -379,7 +390,9 @@ pub(super) async fn record_list_summary(
     struct Params {
         summary: String,
         filter: String,
+        #[serde(alias = "groupBy")]
         group_by: String,
+        #[serde(alias = "orderBy")]
         order_by: String,
     }
     let p: Params = query(&req)?;

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::alphabet;
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -46,12 +48,16 @@ pub struct ResultJson {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub uid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "createdTime")]
     pub created_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "createTime")]
     pub create_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "updatedTime")]
     pub updated_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "updateTime")]
     pub update_time: Option<Time>,
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",
@@ -73,8 +79,10 @@ pub struct SummaryJson {
     #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
     pub type_: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "startTime")]
     pub start_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "endTime")]
     pub end_time: Option<Time>,
     #[serde(serialize_with = "status_name", deserialize_with = "status_value")]
     pub status: i32,
@@ -100,12 +108,16 @@ pub struct RecordJson {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub etag: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "createdTime")]
     pub created_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "createTime")]
     pub create_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "updatedTime")]
     pub updated_time: Option<Time>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "updateTime")]
     pub update_time: Option<Time>,
 }
 
@@ -130,6 +142,7 @@ pub struct ListResultsJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ResultJson>,
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(alias = "nextPageToken")]
     pub next_page_token: String,
 }
 
@@ -140,6 +153,7 @@ pub struct ListRecordsJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<RecordJson>,
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(alias = "nextPageToken")]
     pub next_page_token: String,
 }
 
@@ -179,7 +193,14 @@ fn base64_out<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
 }
 
-/// Base64 (standard or URL-safe) decoded from the request body in place: the encoded
+/// Input base64 as protojson reads it: padded or not.
+const PADDING_OPTIONAL: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD_IN: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDING_OPTIONAL);
+const URL_SAFE_IN: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL);
+
+/// Base64 (standard or URL-safe, padded or not, as protojson reads it) decoded from the
+/// request body in place: the encoded
 /// text is borrowed, not copied (documents are the bulk of a request). `null` is empty.
 fn base64_in<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     struct Base64;
@@ -192,9 +213,9 @@ fn base64_in<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         }
 
         fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
-            STANDARD
+            STANDARD_IN
                 .decode(text)
-                .or_else(|_| URL_SAFE.decode(text))
+                .or_else(|_| URL_SAFE_IN.decode(text))
                 .map_err(|_| E::custom("data.value must be base64"))
         }
 
