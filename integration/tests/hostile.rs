@@ -239,6 +239,12 @@ async fn hostile_documents(backend: Backend) {
             "with an exponent beyond",
         ),
         ("trailing", b"{} x".to_vec(), "not a JSON document"),
+        // Backends would keep different ones of the two, so filters would differ.
+        (
+            "dupkey",
+            br#"{"a":1,"b":[{"x":1,"x":2}]}"#.to_vec(),
+            r#"the key "x" appears twice"#,
+        ),
     ];
     let mut stored = Vec::new();
     for (name, doc) in &accepted {

@@ -5,9 +5,14 @@
 //! check refuses 32 levels of nesting, SQLite refuses 1,000.
 //!
 //! serde_json checks the syntax (and UTF-8) without building anything; two byte scans
-//! check what it lets through: nesting and numbers outside strings, and `\u` escapes.
+//! check what it lets through: nesting and numbers outside strings, and `\u` escapes; a
+//! last pass refuses an object that names a key twice.
 
-use serde::de::IgnoredAny;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use serde::de::{Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH, MAX_JSON_EXPONENT, MAX_JSON_NUMBER_CHARS};
 use crate::{Error, Result};
@@ -50,15 +55,117 @@ pub(crate) fn check_document(value: &[u8]) -> Result<()> {
         None => {}
     }
     match shape.number {
-        Some((at, Number::Unstorable)) => invalid(format!(
-            "data.value holds a number at byte {at} longer than {MAX_JSON_NUMBER_CHARS} \
-             characters or with an exponent beyond ±{MAX_JSON_EXPONENT}, the limits"
-        )),
+        Some((at, Number::Unstorable)) => {
+            return invalid(format!(
+                "data.value holds a number at byte {at} longer than {MAX_JSON_NUMBER_CHARS} \
+                 characters or with an exponent beyond ±{MAX_JSON_EXPONENT}, the limits"
+            ))
+        }
         // Documents are read back by serde_json (in-memory filters), which refuses them.
-        Some((at, Number::BeyondDouble)) => invalid(format!(
-            "data.value holds a number at byte {at} beyond the range of a double"
-        )),
-        None => Ok(()),
+        Some((at, Number::BeyondDouble)) => {
+            return invalid(format!(
+                "data.value holds a number at byte {at} beyond the range of a double"
+            ))
+        }
+        None => {}
+    }
+    // Last, as it reads every string (the checks above say more precisely what is wrong
+    // with one).
+    if let Err(e) = serde_json::from_slice::<Syntax>(value) {
+        return invalid(format!("data.value is not a JSON document: {e}"));
+    }
+    Ok(())
+}
+
+/// One JSON value, read for its syntax only, whose objects name each key once: the
+/// backends disagree on a key given twice (PostgreSQL's `jsonb` keeps the last, SQLite's
+/// and MariaDB's JSON functions read the first), so filters would not match alike.
+struct Syntax;
+
+impl<'de> Deserialize<'de> for Syntax {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Syntax, D::Error> {
+        d.deserialize_any(SyntaxVisitor)
+    }
+}
+
+struct SyntaxVisitor;
+
+impl<'de> Visitor<'de> for SyntaxVisitor {
+    type Value = Syntax;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Syntax, E> {
+        Ok(Syntax)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Syntax, E> {
+        Ok(Syntax)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Syntax, E> {
+        Ok(Syntax)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Syntax, E> {
+        Ok(Syntax)
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Syntax, E> {
+        Ok(Syntax)
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Syntax, E> {
+        Ok(Syntax)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Syntax, A::Error> {
+        while seq.next_element::<Syntax>()?.is_some() {}
+        Ok(Syntax)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Syntax, A::Error> {
+        let mut keys: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if keys.contains(&key) {
+                return Err(A::Error::custom(format!(
+                    "the key {key:?} appears twice in one object (backends would keep \
+                     different ones)"
+                )));
+            }
+            map.next_value::<Syntax>()?;
+            keys.insert(key);
+        }
+        Ok(Syntax)
+    }
+}
+
+/// An object's key, borrowed from the document unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -227,6 +334,28 @@ mod tests {
         assert!(error(b"{nope").contains("is not a JSON document"));
         assert!(error(b"{} {}").contains("is not a JSON document"));
         assert!(error(b"").contains("is not a JSON document"));
+    }
+
+    #[test]
+    fn refuses_a_key_given_twice_in_one_object() {
+        let twice = error(br#"{"a":1,"b":{"c":[{"x":1,"x":2}]}}"#);
+        assert!(twice.contains(r#"the key "x" appears twice"#), "{twice}");
+        // Escapes are read: "\u0061" is "a".
+        let escaped = error(br#"{"a":1,"\u0061":2}"#);
+        assert!(
+            escaped.contains(r#"the key "a" appears twice"#),
+            "{escaped}"
+        );
+        for ok in [
+            &br#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#[..],
+            br#"{"a":1,"A":2,"a ":3}"#,
+        ] {
+            assert!(
+                check_document(ok).is_ok(),
+                "{}",
+                String::from_utf8_lossy(ok)
+            );
+        }
     }
 
     #[test]
