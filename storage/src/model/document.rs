@@ -4,14 +4,14 @@
 //! `jsonb` refuses NUL, lone surrogates and numbers beyond its `numeric`, MariaDB's JSON
 //! check refuses 32 levels of nesting, SQLite refuses 1,000.
 //!
-//! serde_json checks the syntax (and UTF-8) without building anything; two byte scans
-//! check what it lets through: nesting and numbers outside strings, and `\u` escapes; a
-//! last pass refuses an object that names a key twice.
+//! serde_json checks the syntax (and UTF-8) without building anything but the set of
+//! each object's keys (a key named twice is refused); two byte scans check what it lets
+//! through: nesting and numbers outside strings, and `\u` escapes.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use serde::de::{Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH, MAX_JSON_EXPONENT, MAX_JSON_NUMBER_CHARS};
@@ -37,9 +37,9 @@ pub(crate) fn check_document(value: &[u8]) -> Result<()> {
     if let Err(e) = std::str::from_utf8(value) {
         return invalid(format!("data.value is not a JSON document: {e}"));
     }
-    if let Err(e) = serde_json::from_slice::<IgnoredAny>(value) {
-        return invalid(format!("data.value is not a JSON document: {e}"));
-    }
+    // One pass for the syntax and the keys of each object; on a failure the escapes and
+    // numbers are looked at to say precisely what is wrong, where they are the cause.
+    let syntax = serde_json::from_slice::<Syntax>(value);
     match bad_escape(value) {
         Some((at, Escape::Nul)) => {
             return invalid(format!(
@@ -69,12 +69,10 @@ pub(crate) fn check_document(value: &[u8]) -> Result<()> {
         }
         None => {}
     }
-    // Last, as it reads every string (the checks above say more precisely what is wrong
-    // with one).
-    if let Err(e) = serde_json::from_slice::<Syntax>(value) {
-        return invalid(format!("data.value is not a JSON document: {e}"));
+    match syntax {
+        Ok(Syntax) => Ok(()),
+        Err(e) => invalid(format!("data.value is not a JSON document: {e}")),
     }
-    Ok(())
 }
 
 /// One JSON value, read for its syntax only, whose objects name each key once: the
