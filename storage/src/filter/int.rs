@@ -194,7 +194,9 @@ pub(crate) fn json_getter(path: &JsonPath, getter: Getter) -> IntExpr {
         Getter::Hours => h,
         Getter::Minutes => mi,
         Getter::Seconds => s,
-        Getter::Milliseconds => lit(0),
+        // Kubernetes timestamps have whole seconds; read them anyway, so that a missing or
+        // malformed time leaves this unknown as every other getter does.
+        Getter::Milliseconds => mul(s, lit(0)),
     }
 }
 

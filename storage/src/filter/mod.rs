@@ -159,4 +159,30 @@ mod tests {
             assert!(matched);
         }
     }
+
+    /// A getter of a JSON time that is missing or not a Kubernetes timestamp is unknown,
+    /// so neither a comparison nor its negation matches.
+    #[test]
+    fn getters_of_a_missing_time_are_unknown() {
+        let record = |doc: &str| StoredRecord {
+            name: RecordName::parse("a/results/b/records/c").unwrap(),
+            uid: "u".into(),
+            data: RecordData::new("t".into(), doc.as_bytes().to_vec()).unwrap(),
+            create_time: Timestamp::from_nanos(0),
+            update_time: Timestamp::from_nanos(0),
+        };
+        let timed = record(r#"{"status":{"startTime":"2026-04-12T03:00:07Z"}}"#);
+        let untimed = record(r#"{"status":{}}"#);
+        let plain = record(r#"{"status":{"startTime":"soon"}}"#);
+        for getter in ["getMilliseconds()", "getSeconds()", "getHours()"] {
+            let matches = |filter: String| {
+                let compiled = Filter::compile(&filter, Environment::Records).unwrap();
+                [&timed, &untimed, &plain].map(|r| compiled.matches_record(r))
+            };
+            let equal = format!("data.status.startTime.{getter} >= 0");
+            assert_eq!(matches(equal.clone()), [true, false, false], "{equal}");
+            let negated = format!("!(data.status.startTime.{getter} >= 0)");
+            assert_eq!(matches(negated.clone()), [false, false, false], "{negated}");
+        }
+    }
 }
