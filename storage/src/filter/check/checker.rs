@@ -178,7 +178,7 @@ impl Checker<'_> {
             op::ADD | op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
                 self.err(e, format!("operator {shown} is only supported between constants (and timestamp ± duration, and on summary.status)"))
             }
-            _ => self.err(e, format!("unsupported function or operator `{shown}`; supported: && || ! == != < <= > >= in, startsWith, endsWith, contains, has, timestamp, duration")),
+            _ => self.err(e, format!("unsupported function or operator `{shown}`; supported: && || ! == != < <= > >= in, + - * / on numbers, startsWith, endsWith, contains, matches, size, has, exists, all, timestamp, duration, timestamp ± duration, and the getters getFullYear, getMonth, getDate, getDayOfMonth, getDayOfWeek, getHours, getMinutes, getSeconds, getMilliseconds")),
         }
     }
 }
