@@ -149,6 +149,25 @@ impl Conn {
         }
     }
 
+    /// Marks this connection for the pool to discard when it is a MySQL/MariaDB one and
+    /// `error` is the database's refusal of a listing or summary query: such an error
+    /// (a filter's arithmetic overflowing a DOUBLE, error 1690) comes while the rows are
+    /// read, and leaves libmariadb's connection out of step with the server, so that its
+    /// next statement waits forever for an answer. Returns `error`.
+    pub(crate) fn discard_if_desynced(&mut self, error: Error) -> Error {
+        let refused = matches!(
+            error,
+            Error::Database {
+                source: diesel::result::Error::DatabaseError(..),
+                ..
+            }
+        );
+        if refused && self.backend() == Backend::Mysql {
+            self.usage().retired = true;
+        }
+        error
+    }
+
     /// Notes that a statement of a user-chosen shape (identified by `shape`) is now
     /// prepared on this connection; past [`MAX_STATEMENT_SHAPES`] the pool replaces it.
     pub(crate) fn note_statement_shape(&mut self, shape: u64) {

@@ -161,6 +161,22 @@ impl Error {
             || message.contains("disk full")
     }
 
+    /// Whether the database refused a value while computing a query (PostgreSQL's data
+    /// exceptions, SQLSTATE class 22: "value out of range: overflow", "integer out of
+    /// range", "division by zero", "invalid regular expression"; MariaDB's 1690 "DOUBLE
+    /// value is out of range" and 1139 "Regex error"). diesel exposes no SQLSTATE or error
+    /// number, so the messages tell.
+    pub fn is_data_exception(&self) -> bool {
+        use diesel::result::Error as DieselError;
+        matches!(
+            self,
+            Error::Database {
+                source: DieselError::DatabaseError(_, info),
+                ..
+            } if is_data_exception(info.message())
+        )
+    }
+
     /// Whether the connection to the database broke (server restarted, connection killed,
     /// network gone): a write in flight may or may not have been committed.
     pub fn is_connection_lost(&self) -> bool {
@@ -189,10 +205,43 @@ impl Error {
         .any(|sign| message.contains(sign))
     }
 
+    /// This error, from a query that ran a filter on stored `row`s (`Record`, `Result`):
+    /// a data exception (see [`Error::is_data_exception`]) is the filter's, which a stored
+    /// row made the database refuse to compute (`data.x * data.x` overflowing a double
+    /// on PostgreSQL): INVALID_ARGUMENT with the database's reason, never INTERNAL
+    /// (SPEC §3). Any other error is returned as it is.
+    pub(crate) fn in_filter(self, row: &'static str) -> Error {
+        use diesel::result::Error as DieselError;
+        match &self {
+            Error::Database {
+                source: DieselError::DatabaseError(_, info),
+                ..
+            } if is_data_exception(info.message()) => Error::InvalidArgument(format!(
+                "the filter could not be evaluated on a stored {row}: {}",
+                info.message()
+            )),
+            _ => self,
+        }
+    }
+
     /// Wraps a diesel error with the step that failed.
     pub(crate) fn db(step: &'static str) -> impl FnOnce(diesel::result::Error) -> Error {
         move |source| Error::Database { step, source }
     }
+}
+
+/// See [`Error::is_data_exception`].
+fn is_data_exception(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "out of range",
+        "division by zero",
+        "invalid regular expression",
+        "regex error",
+        "invalid input syntax",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
 }
 
 #[cfg(test)]
@@ -248,6 +297,34 @@ mod tests {
             let full = database(DatabaseErrorKind::Unknown, message);
             assert!(full.is_out_of_space(), "{message}");
             assert_eq!(full.code(), ErrorCode::ResourceExhausted, "{message}");
+        }
+        for message in [
+            "value out of range: overflow",
+            "value out of range: underflow",
+            "integer out of range",
+            "\"1e400\" is out of range for type double precision",
+            "division by zero",
+            "invalid regular expression: regular expression is too complex",
+            "DOUBLE value is out of range in '(1e300 + 0e0) * (1e300 + 0e0)'",
+            "Regex error 'regular expression is too large at offset 24'",
+        ] {
+            let error = database(DatabaseErrorKind::Unknown, message);
+            assert!(error.is_data_exception(), "{message}");
+            assert_eq!(
+                error.code(),
+                ErrorCode::Internal,
+                "outside a filter: {message}"
+            );
+            let error = database(DatabaseErrorKind::Unknown, message).in_filter("Record");
+            assert_eq!(error.code(), ErrorCode::InvalidArgument, "{message}");
+            assert_eq!(
+                error.to_string(),
+                format!("the filter could not be evaluated on a stored Record: {message}")
+            );
+        }
+        for message in ["deadlock detected", "server has gone away", "syntax error"] {
+            let error = database(DatabaseErrorKind::Unknown, message).in_filter("Record");
+            assert_ne!(error.code(), ErrorCode::InvalidArgument, "{message}");
         }
         let unique = database(DatabaseErrorKind::UniqueViolation, "duplicate key");
         assert!(!unique.is_out_of_space());

@@ -32,6 +32,9 @@ pub const MAX_JSON_DEPTH: usize = 30;
 pub const MAX_JSON_NUMBER_CHARS: usize = 1000;
 /// See [`MAX_JSON_NUMBER_CHARS`].
 pub const MAX_JSON_EXPONENT: u32 = 1000;
+/// Largest list index a filter may name (`data.items[2147483647]`): PostgreSQL's `->`
+/// takes an `integer`. No document within [`MAX_DOCUMENT_BYTES`] has a list that long.
+pub const MAX_JSON_INDEX: u32 = i32::MAX as u32;
 /// Most annotations on a Result or a summary.
 pub const MAX_ANNOTATIONS: usize = 256;
 /// Longest annotation key, in bytes (a Kubernetes qualified name: a 253-byte prefix, `/`

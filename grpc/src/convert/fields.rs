@@ -20,6 +20,11 @@ use crate::pb::v1alpha2 as pb;
 pub const FIELDS_KEY: &str = "fields";
 /// Most paths a mask may hold.
 pub const MAX_FIELD_PATHS: usize = 64;
+/// Most keys one path may name inside a Record's `data.value` (`records.data.value.a.b`
+/// names 2). A document nests at most 30 deep, so no longer path reaches a value, and
+/// the database follows the keys as arguments of one function call (PostgreSQL takes at
+/// most 100). Refused alike on every backend, before any query.
+pub const MAX_FIELD_PATH_KEYS: usize = results_actors::model::MAX_PROJECTION_STEPS;
 /// Most bytes a mask may hold, all its values together.
 pub const MAX_FIELDS_BYTES: usize = 1024;
 
@@ -136,6 +141,14 @@ pub fn record_projection(mask: Option<&FieldMask>) -> Result<Projection, ApiErro
     }
     let mut paths = Vec::new();
     value.leaf_paths(&mut Vec::new(), &mut paths);
+    if let Some(long) = paths.iter().find(|p| p.len() > MAX_FIELD_PATH_KEYS) {
+        return Err(ApiError::InvalidArgument(format!(
+            "fields: data.value.{} names {} keys inside data.value; at most \
+             {MAX_FIELD_PATH_KEYS} are accepted",
+            long.join("."),
+            long.len()
+        )));
+    }
     for path in &paths {
         if let Some(step) = path.iter().find(|s| is_gjson_syntax(s)) {
             return Err(ApiError::InvalidArgument(format!(
@@ -337,6 +350,20 @@ mod tests {
         );
         let err = records("records.data.value.status.conditions.#.reason").unwrap_err();
         assert!(err.to_string().contains("\"#\""), "{err}");
+        let deep = |n: usize| format!("records.data.value{}", ".a".repeat(n));
+        assert_eq!(
+            records(&deep(MAX_FIELD_PATH_KEYS)).unwrap(),
+            Projection::paths(vec![vec!["a".into(); MAX_FIELD_PATH_KEYS]]).unwrap()
+        );
+        let err = records(&deep(MAX_FIELD_PATH_KEYS + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("names 33 keys inside data.value; at most 32 are accepted"),
+            "{err}"
+        );
+        let err = records(&deep(100)).unwrap_err().to_string();
+        assert!(err.contains("names 100 keys"), "{err}");
     }
 
     #[test]

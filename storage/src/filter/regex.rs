@@ -4,6 +4,11 @@
 //! escaped metacharacters, `.`, `[...]` of characters and ranges, `^`, `$`, groups,
 //! `|`, and repetitions. Perl classes (`\d`, `\w`, `\s`), Unicode classes, POSIX classes,
 //! flags, word boundaries and other escapes are rejected (their meaning differs).
+//!
+//! Repetitions are also held to what every engine compiles: an operand that is itself a
+//! repetition (`a**`, `a{2}{3}`; PCRE2 reads `a*+` as possessive) or an assertion (`^*`)
+//! is refused (PostgreSQL: "quantifier operand invalid"; group it instead, `(a*)*`), and
+//! so is a count above [`MAX_REPEAT`] (PostgreSQL's own limit).
 
 use std::sync::Arc;
 
@@ -11,6 +16,9 @@ use regex_syntax::ast::{self, Ast};
 
 /// Longest pattern accepted.
 const MAX_LEN: usize = 1024;
+/// Largest count of a repetition (`a{255}`, `a{0,255}`): PostgreSQL refuses more
+/// ("invalid repetition count(s)"); Rust's regex and PCRE2 accept more.
+const MAX_REPEAT: u32 = 255;
 
 /// A checked pattern with its spelling for each engine.
 #[derive(Clone)]
@@ -107,7 +115,7 @@ fn check(node: &Ast) -> Result<(), String> {
             Err("\\d, \\w and \\s are not supported; use [0-9], [a-zA-Z0-9_] or [ \\t\\n]".into())
         }
         Ast::ClassBracketed(c) => class_set(&c.kind),
-        Ast::Repetition(r) => check(&r.ast),
+        Ast::Repetition(r) => repetition(r),
         Ast::Group(g) => match &g.kind {
             ast::GroupKind::CaptureIndex(_) => check(&g.ast),
             ast::GroupKind::NonCapturing(flags) if flags.items.is_empty() => check(&g.ast),
@@ -116,6 +124,39 @@ fn check(node: &Ast) -> Result<(), String> {
         Ast::Flags(_) => Err("flags are not supported".into()),
         Ast::Alternation(a) => a.asts.iter().try_for_each(check),
         Ast::Concat(c) => c.asts.iter().try_for_each(check),
+    }
+}
+
+/// A repetition every engine reads the same: counts up to [`MAX_REPEAT`], and an operand
+/// that is a character, class, dot or group (PostgreSQL refuses to repeat a repetition
+/// or an assertion; PCRE2 reads `a*+` and `a?+` as possessive, `a++` likewise).
+fn repetition(r: &ast::Repetition) -> Result<(), String> {
+    // The parser refuses `{m,n}` with m > n, so n is the largest count.
+    let largest = match r.op.kind {
+        ast::RepetitionKind::Range(
+            ast::RepetitionRange::Exactly(n)
+            | ast::RepetitionRange::AtLeast(n)
+            | ast::RepetitionRange::Bounded(_, n),
+        ) => n,
+        _ => 0,
+    };
+    if largest > MAX_REPEAT {
+        return Err(format!(
+            "the repetition count {largest} is too large; at most {MAX_REPEAT} is supported"
+        ));
+    }
+    match &*r.ast {
+        Ast::Repetition(_) => Err(
+            "a repetition (*, +, ?, {n}) cannot directly follow another one (as in a** or \
+             a{2}{3}); put the inner one in a group: (a*)*"
+                .into(),
+        ),
+        Ast::Assertion(_) | Ast::Empty(_) => Err(
+            "a repetition (*, +, ?, {n}) must follow a character, class or group, \
+                 not ^ or $"
+                .into(),
+        ),
+        inner => check(inner),
     }
 }
 
@@ -169,6 +210,14 @@ mod tests {
             "\\.\\*",
             "ünï.ode",
             "[]a]",
+            "(a*)*",
+            "(?:a+)?",
+            "()*",
+            "(^)*",
+            "a{255}",
+            "a{0,255}",
+            "(a{2}){3}",
+            "a*?b+?",
         ] {
             assert!(
                 Pattern::new(ok).is_ok(),
@@ -197,6 +246,23 @@ mod tests {
             ("\\p{L}", "Unicode"),
             ("(", "invalid regular expression"),
             ("a\0", "NUL"),
+            ("^*", "not ^ or $"),
+            ("$+", "not ^ or $"),
+            ("a**", "cannot directly follow another one"),
+            ("a+*", "cannot directly follow another one"),
+            ("a?*", "cannot directly follow another one"),
+            ("a*+", "cannot directly follow another one"),
+            ("a{2}{3}", "cannot directly follow another one"),
+            ("(a){2}{3}", "cannot directly follow another one"),
+            ("x(^*)", "not ^ or $"),
+            (
+                "a{256}",
+                "the repetition count 256 is too large; at most 255",
+            ),
+            ("a{1000}", "the repetition count 1000 is too large"),
+            ("a{1,256}", "the repetition count 256 is too large"),
+            ("a{256,}", "the repetition count 256 is too large"),
+            ("(x|y{300})", "the repetition count 300 is too large"),
         ] {
             let err = Pattern::new(bad).unwrap_err();
             assert!(err.contains(needle), "{bad}: {err}");

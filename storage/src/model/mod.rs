@@ -12,7 +12,7 @@ mod time;
 pub use change::{Change, ChangeKind, ChangeLogHead, ChangedObject, NewChange};
 pub use name::{ListScope, RecordName, RecordScope, ResultName};
 pub(crate) use projection::{assemble, follow};
-pub use projection::{DataPath, Projection, MAX_PROJECTION_PATHS};
+pub use projection::{DataPath, Projection, MAX_PROJECTION_PATHS, MAX_PROJECTION_STEPS};
 pub use record::{NewRecord, RecordData, RecordPatch, StoredRecord, MAX_TYPE_LEN};
 pub use result::{NewResult, RecordSummary, ResultReplacement, Status, StoredResult};
 pub use time::Timestamp;

@@ -11,6 +11,11 @@ use crate::{Error, Result};
 
 /// Most paths one projection may name.
 pub const MAX_PROJECTION_PATHS: usize = 64;
+/// Most steps (keys and array positions) in one path of a projection. A document nests
+/// at most [`MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH) deep, so no longer path reaches a value; and PostgreSQL
+/// follows a path with one function call taking the document and each key, which may
+/// take at most 100 arguments.
+pub const MAX_PROJECTION_STEPS: usize = 32;
 
 /// What a read returns of each Record's `data.value`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -56,12 +61,20 @@ fn is_index(step: &str) -> bool {
 impl Projection {
     /// Only the values at `paths`. Each path needs at least one step, and no step may be
     /// empty; a path under another one is redundant and dropped (the outer one returns
-    /// it whole); at most [`MAX_PROJECTION_PATHS`].
+    /// it whole); at most [`MAX_PROJECTION_PATHS`], each of at most
+    /// [`MAX_PROJECTION_STEPS`] steps.
     pub fn paths(paths: Vec<Vec<String>>) -> Result<Projection> {
         if paths.is_empty() || paths.len() > MAX_PROJECTION_PATHS {
             return Err(Error::InvalidArgument(format!(
                 "a projection names 1 to {MAX_PROJECTION_PATHS} paths, not {}",
                 paths.len()
+            )));
+        }
+        if let Some(long) = paths.iter().find(|p| p.len() > MAX_PROJECTION_STEPS) {
+            return Err(Error::InvalidArgument(format!(
+                "projection path {:?} has {} steps; at most {MAX_PROJECTION_STEPS} are accepted",
+                long.join("."),
+                long.len()
             )));
         }
         let mut paths = paths;
@@ -227,5 +240,13 @@ mod tests {
             .map(|i| vec![format!("k{i}")])
             .collect();
         assert!(Projection::paths(many).is_err());
+        let deep = |n: usize| vec![vec!["a".to_owned(); n]];
+        assert!(Projection::paths(deep(MAX_PROJECTION_STEPS)).is_ok());
+        let err = Projection::paths(deep(MAX_PROJECTION_STEPS + 1)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("has 33 steps; at most 32 are accepted"),
+            "{err}"
+        );
     }
 }

@@ -92,7 +92,7 @@ pub fn list_records_within(
         conn.note_statement_shape(page.shape() ^ columns.0 .6.shape().rotate_left(2));
         let rows: Vec<(RecordRow, i64)> = with_conn!(conn, |c| records_query(page, columns)
             .load(c))
-        .map_err(Error::db("listing records"))?;
+        .map_err(|e| conn.discard_if_desynced(Error::db("listing records")(e)))?;
         rows.into_iter()
             .map(|(row, bytes)| Fetched::new(projection::decode(projection, row)?, bytes, chunk))
             .collect()
@@ -283,6 +283,7 @@ pub(super) fn expressions(field: OrderField, backend: Backend) -> &'static [&'st
 /// A validated List request: order, page size and where to continue.
 pub(crate) struct Plan {
     backend: Backend,
+    collection: Collection,
     filter: Filter,
     /// JSON paths with an index the filter may use (none unless given).
     indexed: IndexedPaths,
@@ -338,6 +339,7 @@ impl Plan {
         };
         Ok(Plan {
             backend,
+            collection,
             filter,
             indexed: IndexedPaths::none(),
             order,
@@ -357,6 +359,18 @@ impl Plan {
         }
         self.indexed = indexed;
         self
+    }
+
+    /// The error of a query running [`Plan::condition`]: a value the database refused to
+    /// compute for the filter on a stored row is the filter's (see [`Error::in_filter`]).
+    pub(super) fn failed(&self, error: Error) -> Error {
+        if self.filter.is_trivial() {
+            return error;
+        }
+        error.in_filter(match self.collection {
+            Collection::Records => "Record",
+            Collection::Results => "Result",
+        })
     }
 
     /// The filter's condition (empty when it matches everything).
@@ -469,7 +483,7 @@ impl Plan {
         let start = self.after.clone();
         let read = chunks::read(self.page_size, max_bytes, |last, chunk| {
             self.after = last.map(|r| cursor(&self, r)).or_else(|| start.clone());
-            fetch(self.page_query(scope(), chunk.limit), chunk)
+            fetch(self.page_query(scope(), chunk.limit), chunk).map_err(|e| self.failed(e))
         })?;
         Ok(self.finish(read.items, read.more, |r| cursor(&self, r)))
     }

@@ -69,7 +69,7 @@ pub fn list_results_within(
             let columns = listed_columns(backend, chunk.row_bytes);
             let rows: Vec<(ResultRow, i64)> = with_conn!(conn, |c| results_query(page, columns)
                 .load(c))
-            .map_err(Error::db("listing results"))?;
+            .map_err(|e| conn.discard_if_desynced(Error::db("listing results")(e)))?;
             rows.into_iter()
                 .map(|(row, bytes)| Fetched::new(row.into_model()?, bytes, chunk))
                 .collect()

@@ -113,8 +113,9 @@ pub fn record_list_summary_in_db(
     let statement = grouped(Dialect(backend), &spec, condition.cast());
     in_snapshot(conn, |conn| {
         conn.note_statement_shape(statement.0.shape());
-        let groups: Vec<GroupRow> =
-            with_conn!(conn, |c| statement.load(c)).map_err(Error::db("summarising records"))?;
+        let groups: Vec<GroupRow> = with_conn!(conn, |c| statement.load(c)).map_err(|e| {
+            plan.failed(conn.discard_if_desynced(Error::db("summarising records")(e)))
+        })?;
         let mut summarizer = Summarizer::new(spec);
         let mut unhandled = 0;
         for row in groups {
@@ -258,7 +259,7 @@ fn fold(
                 data_text(REPOSITORY, backend),
             ))
             .load::<Scanned>(c))
-        .map_err(Error::db("summarising records"))?;
+        .map_err(|e| plan.failed(conn.discard_if_desynced(Error::db("summarising records")(e))))?;
         let done = rows.len() < BATCH as usize;
         if let Some((id, create_time, ..)) = rows.last() {
             plan.after = Some(Cursor {

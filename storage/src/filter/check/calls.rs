@@ -7,6 +7,7 @@ use super::super::int::{self, Getter};
 use super::super::ir::*;
 use super::checker::{check_keys, Checker, Term};
 use super::time::{parse_duration, parse_timestamp};
+use crate::limits::MAX_JSON_INDEX;
 use crate::Result;
 
 impl Checker<'_> {
@@ -57,11 +58,21 @@ impl Checker<'_> {
                 };
                 match self.term(&args[1], depth)? {
                     Term::Lit(Lit::Str(key)) => path.steps.push(Step::Key(key)),
-                    Term::Lit(Lit::Int(i)) => path
-                        .steps
-                        .push(Step::Index(u32::try_from(i).map_err(|_| {
-                            self.err(e, format!("list index {i} is out of range"))
-                        })?)),
+                    Term::Lit(Lit::Int(i)) => {
+                        let index = u32::try_from(i)
+                            .ok()
+                            .filter(|i| *i <= MAX_JSON_INDEX)
+                            .ok_or_else(|| {
+                                self.err(
+                                    e,
+                                    format!(
+                                        "list index {i} is out of range; indexes go from 0 \
+                                         to {MAX_JSON_INDEX}"
+                                    ),
+                                )
+                            })?;
+                        path.steps.push(Step::Index(index))
+                    }
                     _ => {
                         return Err(self.err(
                             e,

@@ -265,6 +265,12 @@ mod tests {
             ),
             ("duration('soon') == duration('1s')", r, "not a duration"),
             ("data.items[-1] == 1", r, "out of range"),
+            (
+                "data.items[2147483648] == 1",
+                r,
+                "list index 2147483648 is out of range; indexes go from 0 to 2147483647",
+            ),
+            ("data.items[4294967296] == 1", r, "out of range"),
             ("data[\"a\\\"b\"] == 1", r, "quote, backslash or NUL"),
             ("parent in name", r, "needs a list"),
             ("parent in ['a', 1]", r, "cannot compare"),
