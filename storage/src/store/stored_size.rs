@@ -34,8 +34,9 @@ pub(crate) fn stored_bytes(document: &[u8], backend: Backend) -> Option<i64> {
 ///   the point that the input had, less the exponent: `1e5` is `100000`, `1.0` stays
 ///   `1.0`, `1.50e1` is `15.0`, `0.0e-3` is `0.0000`, and zero has no sign.
 ///
-/// The one difference is in the bound's favour: of keys repeated in one object `jsonb`
-/// keeps the last, and this counts them all. Sorting keys does not change the length.
+/// Keys repeated in one object are refused before a document is stored; of such keys
+/// `jsonb` would keep the last and this would count them all (a bound in its favour).
+/// Sorting keys does not change the length.
 pub(crate) fn jsonb_text_bytes(json: &[u8]) -> usize {
     let mut total = 0;
     let mut i = 0;
