@@ -183,6 +183,11 @@ fn record_doc(g: &mut Gen, i: usize) -> Value {
                 json!("2026-04-12 03:00:00"),
                 json!("yesterday"),
                 json!(1_700_000_000),
+                // The form, but no time.
+                json!("2026-13-01T00:00:00Z"),
+                json!("2026-02-30T03:00:00Z"),
+                json!("2026-04-12T24:00:00Z"),
+                json!("2026-04-12T03:00:00Z\n"),
             ]);
         }
         if g.chance(50) {

@@ -49,17 +49,38 @@ pub(crate) enum TimeTest {
 /// Length of `YYYY-MM-DDTHH:MM:SSZ`.
 pub(crate) const K8S_TIME_LEN: usize = 20;
 
-/// Whether `s` is a timestamp in the form Kubernetes writes (`YYYY-MM-DDTHH:MM:SSZ`).
+/// [`is_k8s_time`] as a regular expression that PostgreSQL (ARE), MariaDB (PCRE2) and
+/// Rust's `regex` (SQLite's `regexp()`) read alike: the form, months 01–12, the days each
+/// month can have (29 February in any year), hours 00–23, minutes and seconds 00–59.
+pub(crate) const K8S_TIME_REGEX: &str = "^[0-9]{4}-(\
+(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31|02-29\
+)T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$";
+
+/// Whether `s` is a timestamp in the form Kubernetes writes (`YYYY-MM-DDTHH:MM:SSZ`) of a
+/// time that exists (as Go's `time.Parse`, which wrote it, checks): anything else, such as
+/// `2026-13-01T00:00:00Z`, is no time, and comparisons with it are unknown.
 pub(crate) fn is_k8s_time(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == K8S_TIME_LEN
+    let shaped = b.len() == K8S_TIME_LEN
         && b.iter().enumerate().all(|(i, c)| match i {
             4 | 7 => *c == b'-',
             10 => *c == b'T',
             13 | 16 => *c == b':',
             19 => *c == b'Z',
             _ => c.is_ascii_digit(),
-        })
+        });
+    if !shaped {
+        return false;
+    }
+    let two = |at: usize| u32::from(b[at] - b'0') * 10 + u32::from(b[at + 1] - b'0');
+    let (month, day) = (two(5), two(8));
+    let days = match month {
+        2 => 29,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return false,
+    };
+    (1..=days).contains(&day) && two(11) <= 23 && two(14) <= 59 && two(17) <= 59
 }
 
 impl TimeTest {

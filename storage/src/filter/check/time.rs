@@ -60,8 +60,45 @@ mod tests {
             "2024-01-02T03:04:05+00:00",
             "",
             "x",
+            // The form, but no time.
+            "2026-13-01T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-32T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:60:00Z",
+            "2026-01-01T00:00:60Z",
+            "9999-99-99T00:00:00Z",
         ] {
             assert!(!is_k8s_time(bad), "{bad}");
+        }
+        for good in [
+            "2024-02-29T23:59:59Z",
+            "2026-12-31T00:00:00Z",
+            "2026-04-30T12:00:00Z",
+            "0000-01-01T00:00:00Z",
+        ] {
+            assert!(is_k8s_time(good), "{good}");
+        }
+        // The regular expression the SQL dialects use says the same.
+        let regex = regex::Regex::new(crate::filter::ir::K8S_TIME_REGEX).unwrap();
+        for year in [2023, 2024] {
+            for month in 0..=13 {
+                for d in [0, 1, 28, 29, 30, 31, 32] {
+                    let text = format!("{year:04}-{month:02}-{d:02}T23:59:59Z");
+                    assert_eq!(regex.is_match(&text), is_k8s_time(&text), "{text}");
+                }
+            }
+        }
+        for text in [
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-01-01T00:00:60Z",
+            "2026-01-01T00:00:00Z\n",
+        ] {
+            assert_eq!(regex.is_match(text), is_k8s_time(text), "{text:?}");
         }
         let t = parse_timestamp("2024-01-02T03:04:05Z").unwrap();
         let s = "2024-01-02T03:04:05Z".to_string();
