@@ -42,13 +42,15 @@ impl DataPath {
     }
 
     /// How many leading steps the database can follow by itself: plain object keys
-    /// (no array index, and nothing a quoted JSON-path key cannot hold). The rest is
-    /// followed in memory on the value read.
+    /// (no array index, nothing a backend could read as one, and nothing a quoted
+    /// JSON-path key cannot hold). The rest is followed in memory on the value read.
     pub fn database_steps(&self) -> usize {
         self.0
             .iter()
             .take_while(|s| {
-                !is_index(s) && !s.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+                !is_index(s)
+                    && !read_as_index(s)
+                    && !s.chars().any(|c| c == '"' || c == '\\' || c.is_control())
             })
             .count()
     }
@@ -56,6 +58,14 @@ impl DataPath {
 
 fn is_index(step: &str) -> bool {
     !step.is_empty() && step.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether PostgreSQL's `#>` would read `step` as an array index (`strtol`: leading
+/// whitespace, a sign, digits), where only digits index an array here: `-1` is the last
+/// element there and a key everywhere else.
+fn read_as_index(step: &str) -> bool {
+    let number = step.trim_start().trim_start_matches(['+', '-']);
+    number.len() + 1 >= step.trim_start().len() && is_index(number)
 }
 
 impl Projection {
@@ -223,12 +233,18 @@ mod tests {
             path("status.conditions.0.reason"),
             path("a.b\"c.d"),
             path("x.y"),
+            path("list.-1.a"),
+            path("list.+0"),
+            path("list. 2"),
+            path("list.-x"),
         ])
         .unwrap() else {
             panic!("paths")
         };
+        // In the paths' order: a.b"c.d, list. 2, list.+0, list.-1.a, list.-x,
+        // status.conditions.0.reason, x.y.
         let depth: Vec<usize> = paths.iter().map(DataPath::database_steps).collect();
-        assert_eq!(depth, vec![1, 2, 2]);
+        assert_eq!(depth, vec![1, 1, 1, 1, 2, 2, 2]);
     }
 
     #[test]
