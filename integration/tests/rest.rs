@@ -12,7 +12,8 @@ integration::backend_tests!(
     rest_round_trip,
     rest_one_mebibyte_record,
     rest_rejects_bad_bodies_and_stores_nothing,
-    rest_reads_what_protojson_reads
+    rest_reads_what_protojson_reads,
+    rest_refuses_a_method_a_path_does_not_take
 );
 
 async fn rest_round_trip(backend: Backend) {
@@ -353,5 +354,48 @@ async fn rest_reads_what_protojson_reads(backend: Backend) {
         second["records"].as_array().map(Vec::len),
         Some(1),
         "{second}"
+    );
+}
+
+/// A known path asked with a method it does not take answers UNIMPLEMENTED (HTTP 501), as
+/// upstream's gateway does; an unknown path NOT_FOUND; nothing is changed either way.
+async fn rest_refuses_a_method_a_path_does_not_take(backend: Backend) {
+    let server = TestServer::start(backend);
+    let rest = server.rest();
+    rest.api(
+        "POST",
+        "/parents/ns/results",
+        Some(&json!({"name": "ns/results/r"})),
+    )
+    .await;
+    for (method, path) in [
+        ("PUT", "/parents/ns/results/r"),
+        ("POST", "/parents/ns/results/r"),
+        ("DELETE", "/parents"),
+        ("PATCH", "/parents/ns/results/r/records"),
+        ("PUT", "/parents/ns/results/r/records/x"),
+        ("POST", "/parents/ns/results/r/logs/x"),
+        ("OPTIONS", "/parents/ns/results/r/logs/x/step"),
+    ] {
+        let (status, err) = rest.raw(method, path, b"{}".to_vec()).await;
+        assert_eq!(
+            (status, err["code"].as_i64()),
+            (501, Some(12)),
+            "{method} {path}: {err}"
+        );
+        assert!(
+            err["message"].as_str().unwrap().contains("not allowed"),
+            "{method} {path}: {err}"
+        );
+    }
+    let (status, err) = rest
+        .raw("GET", "/parents/ns/nothing-here", Vec::new())
+        .await;
+    assert_eq!((status, err["code"].as_i64()), (404, Some(5)), "{err}");
+    let (status, got) = rest.api("GET", "/parents/ns/results/r", None).await;
+    assert_eq!(
+        (status, got["name"].as_str()),
+        (200, Some("ns/results/r")),
+        "{got}"
     );
 }

@@ -214,6 +214,17 @@ pub(super) async fn not_found(req: HttpRequest) -> Answer {
     })
 }
 
+pub(super) async fn method_not_allowed(req: HttpRequest) -> Answer {
+    Err(RestError {
+        code: tonic::Code::Unimplemented,
+        message: format!(
+            "method {} is not allowed on {} (Method Not Allowed)",
+            req.method(),
+            req.path()
+        ),
+    })
+}
+
 pub(super) async fn create_result(
     api: Data<ResultsApi>,
     caller: Caller,

@@ -88,7 +88,26 @@ pub fn configure(api: ResultsApi, limits: BodyLimits) -> impl FnOnce(&mut web::S
                         "/parents/{parent}/results/{result}/logs/{record}/{part}",
                         web::delete().to(handlers::delete_log),
                     )
+                    .configure(|scope| {
+                        // A known path with a method it does not take: UNIMPLEMENTED (501),
+                        // as upstream's gateway answers, not "no route" (404).
+                        for path in ROUTED_PATHS {
+                            scope.route(path, web::route().to(handlers::method_not_allowed));
+                        }
+                    })
                     .default_service(web::to(handlers::not_found)),
             );
     }
 }
+
+/// Every path with a route above (`…/records/summary` is also `…/records/{record}`).
+const ROUTED_PATHS: [&str; 8] = [
+    "/parents",
+    "/parents/{parent}/results",
+    "/parents/{parent}/results/{result}",
+    "/parents/{parent}/results/{result}/records",
+    "/parents/{parent}/results/{result}/records/{record}",
+    "/parents/{parent}/results/{result}/logs",
+    "/parents/{parent}/results/{result}/logs/{record}",
+    "/parents/{parent}/results/{result}/logs/{record}/{part}",
+];
