@@ -102,22 +102,12 @@ fn regex_repetitions_are_checked_before_the_database(backend: Backend) {
             r#"{"s":"ab"}"#,
         ],
     );
+    // One of each kind the pattern check refuses (its unit tests list them all): the check
+    // is made before any SQL, so it answers alike on every backend.
     for (pattern, needle) in [
         ("^*", "not ^ or $"),
-        ("$+", "not ^ or $"),
-        ("a**", "cannot directly follow another one"),
-        ("a+*", "cannot directly follow another one"),
-        ("a?*", "cannot directly follow another one"),
         ("a*+", "cannot directly follow another one"),
         ("a{2}{3}", "cannot directly follow another one"),
-        (
-            "a{256}",
-            "the repetition count 256 is too large; at most 255",
-        ),
-        (
-            "a{1000}",
-            "the repetition count 1000 is too large; at most 255",
-        ),
         ("(b|a{0,300})", "the repetition count 300 is too large"),
     ] {
         let filter = format!("data.s.matches('{pattern}')");
