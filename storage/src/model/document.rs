@@ -88,6 +88,9 @@ impl<'de> Deserialize<'de> for Syntax {
 
 struct SyntaxVisitor;
 
+/// Up to this many keys an object's are compared one by one, beyond in a hash set.
+const FEW_KEYS: usize = 16;
+
 impl<'de> Visitor<'de> for SyntaxVisitor {
     type Value = Syntax;
 
@@ -125,16 +128,30 @@ impl<'de> Visitor<'de> for SyntaxVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Syntax, A::Error> {
-        let mut keys: HashSet<Cow<'de, str>> = HashSet::new();
+        // Most objects have a few keys: compared one by one until there are many.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if keys.contains(&key) {
+            let seen = if many.is_empty() {
+                few.contains(&key)
+            } else {
+                many.contains(&key)
+            };
+            if seen {
                 return Err(A::Error::custom(format!(
                     "the key {key:?} appears twice in one object (backends would keep \
                      different ones)"
                 )));
             }
             map.next_value::<Syntax>()?;
-            keys.insert(key);
+            if !many.is_empty() {
+                many.insert(key);
+            } else if few.len() < FEW_KEYS {
+                few.push(key);
+            } else {
+                many.extend(few.drain(..));
+                many.insert(key);
+            }
         }
         Ok(Syntax)
     }
@@ -344,6 +361,16 @@ mod tests {
             escaped.contains(r#"the key "a" appears twice"#),
             "{escaped}"
         );
+        // Past the few keys compared one by one: in the hash set, before and after.
+        for repeated in ["k3", "k30"] {
+            let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+            let doc = format!("{{{},\"{repeated}\":0}}", keys.join(","));
+            let twice = error(doc.as_bytes());
+            assert!(
+                twice.contains(&format!("the key \"{repeated}\" appears twice")),
+                "{twice}"
+            );
+        }
         for ok in [
             &br#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#[..],
             br#"{"a":1,"A":2,"a ":3}"#,
