@@ -146,15 +146,10 @@ impl Error {
     /// Whether the database could not write because its storage is full (MariaDB: "The
     /// table … is full", error 1114; PostgreSQL: SQLSTATE 53100; SQLite: SQLITE_FULL).
     pub fn is_out_of_space(&self) -> bool {
-        use diesel::result::Error as DieselError;
-        let Error::Database {
-            source: DieselError::DatabaseError(_, info),
-            ..
-        } = self
-        else {
+        let Some(message) = self.database_message() else {
             return false;
         };
-        let message = info.message().to_ascii_lowercase();
+        let message = message.to_ascii_lowercase();
         (message.starts_with("the table") && message.ends_with("is full"))
             || message.contains("no space left on device")
             || message.contains("database or disk is full")
@@ -167,14 +162,18 @@ impl Error {
     /// value is out of range" and 1139 "Regex error"). diesel exposes no SQLSTATE or error
     /// number, so the messages tell.
     pub fn is_data_exception(&self) -> bool {
-        use diesel::result::Error as DieselError;
-        matches!(
-            self,
+        self.database_message().is_some_and(is_data_exception)
+    }
+
+    /// The database's own message, when the database refused a statement.
+    fn database_message(&self) -> Option<&str> {
+        match self {
             Error::Database {
-                source: DieselError::DatabaseError(_, info),
+                source: diesel::result::Error::DatabaseError(_, info),
                 ..
-            } if is_data_exception(info.message())
-        )
+            } => Some(info.message()),
+            _ => None,
+        }
     }
 
     /// Whether the connection to the database broke (server restarted, connection killed,
@@ -211,14 +210,9 @@ impl Error {
     /// on PostgreSQL): INVALID_ARGUMENT with the database's reason, never INTERNAL
     /// (SPEC §3). Any other error is returned as it is.
     pub(crate) fn in_filter(self, row: &'static str) -> Error {
-        use diesel::result::Error as DieselError;
-        match &self {
-            Error::Database {
-                source: DieselError::DatabaseError(_, info),
-                ..
-            } if is_data_exception(info.message()) => Error::InvalidArgument(format!(
-                "the filter could not be evaluated on a stored {row}: {}",
-                info.message()
+        match self.database_message() {
+            Some(message) if is_data_exception(message) => Error::InvalidArgument(format!(
+                "the filter could not be evaluated on a stored {row}: {message}"
             )),
             _ => self,
         }
