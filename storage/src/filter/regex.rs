@@ -10,7 +10,9 @@
 //! is refused (PostgreSQL: "quantifier operand invalid"; group it instead, `(a*)*`), and
 //! so is a count above [`MAX_REPEAT`] (PostgreSQL's own limit).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use super::ir::K8S_TIME_REGEX;
 
 use regex_syntax::ast::{self, Ast};
 
@@ -77,6 +79,14 @@ impl Pattern {
     /// Whether `text` contains a match.
     pub fn is_match(&self, text: &str) -> bool {
         self.compiled.is_match(text)
+    }
+
+    /// [`K8S_TIME_REGEX`], the shape of a JSON time, spelled for every engine.
+    pub(crate) fn k8s_time() -> &'static Pattern {
+        static K8S_TIME: LazyLock<Pattern> = LazyLock::new(|| {
+            Pattern::new(K8S_TIME_REGEX).expect("the time pattern is in the common subset")
+        });
+        &K8S_TIME
     }
 }
 

@@ -52,9 +52,6 @@ pub(super) trait Dialect: Sync {
     /// Members of the JSON object at `path`.
     fn object_size(&self, w: &mut Lower<'_>, path: &JsonPath);
 
-    /// Whether the JSON string at `path` reads `YYYY-MM-DDTHH:MM:SSZ`.
-    fn k8s_time_shape(&self, w: &mut Lower<'_>, path: &JsonPath);
-
     /// `FROM` source of the elements of the JSON array at `array`, aliased so that
     /// [`Dialect::element`] names the current one.
     fn elements(&self, w: &mut Lower<'_>, array: &JsonPath);

@@ -6,6 +6,7 @@ use super::dialect::{for_backend, Dialect};
 use super::text::TextSource;
 use crate::connection::Backend;
 use crate::filter::indexed::{indexed_prefix, IndexedPaths};
+use crate::filter::regex::Pattern;
 use crate::fragment::Fragment;
 
 /// The condition for `pred` on `backend`, over the columns of `table`; equalities on
@@ -165,8 +166,10 @@ impl<'a> Lower<'a> {
         for (n, path) in paths.iter().enumerate() {
             self.sql(if n > 0 { " AND " } else { "" });
             self.kind(path);
-            self.sql(" = 'string' AND ");
-            self.dialect.k8s_time_shape(self, path);
+            self.sql(" = 'string' AND (");
+            self.json_text(path);
+            self.dialect.regex(self, Pattern::k8s_time());
+            self.sql(")");
         }
         self.sql(" THEN ");
     }

@@ -2,7 +2,7 @@
 //! elements of a list, and binary casts so that text compares by bytes (their text
 //! collations ignore case and trailing spaces).
 
-use super::super::ir::{CmpOp, JsonPath, K8S_TIME_REGEX};
+use super::super::ir::{CmpOp, JsonPath};
 use super::super::regex::Pattern;
 use super::dialect::{Dialect, Words};
 use super::lower::{op_sql, Lower};
@@ -60,16 +60,6 @@ impl Dialect for Mysql {
 
     fn object_size(&self, w: &mut Lower<'_>, path: &JsonPath) {
         call(w, "JSON_LENGTH(", path, ")");
-    }
-
-    fn k8s_time_shape(&self, w: &mut Lower<'_>, path: &JsonPath) {
-        w.sql("(CAST(");
-        self.json_text(w, path);
-        w.sql(" AS BINARY) REGEXP ");
-        // PCRE's `$` also matches before a final newline; `\z` only at the very end.
-        let pattern = K8S_TIME_REGEX.strip_suffix('$').expect("anchored");
-        w.f.text(format!("{pattern}\\z"));
-        w.sql(")");
     }
 
     fn elements(&self, w: &mut Lower<'_>, array: &JsonPath) {

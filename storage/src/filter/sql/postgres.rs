@@ -2,7 +2,7 @@
 //! of a list, and containment (`@>`) beside JSON equalities so that a GIN index can
 //! answer them. Text cannot hold NUL.
 
-use super::super::ir::{CmpOp, JsonPath, JsonRoot, Lit, Step, K8S_TIME_REGEX};
+use super::super::ir::{CmpOp, JsonPath, JsonRoot, Lit, Step};
 use super::super::regex::Pattern;
 use super::dialect::{Dialect, Words};
 use super::lower::{number, op_sql, Lower};
@@ -128,14 +128,6 @@ impl Dialect for Postgres {
         w.sql("(SELECT count(*) FROM jsonb_object_keys(");
         value(w, path);
         w.sql("))");
-    }
-
-    fn k8s_time_shape(&self, w: &mut Lower<'_>, path: &JsonPath) {
-        w.sql("(");
-        self.json_text(w, path);
-        w.sql(" ~ ");
-        w.f.text(K8S_TIME_REGEX.to_owned());
-        w.sql(")");
     }
 
     fn elements(&self, w: &mut Lower<'_>, array: &JsonPath) {

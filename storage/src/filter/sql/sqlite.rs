@@ -1,7 +1,7 @@
 //! SQLite: JSON through `json_type`/`json_extract` with path texts, `json_each` for the
 //! elements of a list, and `regexp()` as registered on every connection.
 
-use super::super::ir::{JsonPath, JsonRoot, K8S_TIME_REGEX};
+use super::super::ir::{JsonPath, JsonRoot};
 use super::super::regex::Pattern;
 use super::dialect::{Dialect, Words};
 use super::lower::Lower;
@@ -82,15 +82,6 @@ impl Dialect for Sqlite {
 
     fn object_size(&self, w: &mut Lower<'_>, path: &JsonPath) {
         call(w, "(SELECT count(*) FROM json_each(", path, "))");
-    }
-
-    fn k8s_time_shape(&self, w: &mut Lower<'_>, path: &JsonPath) {
-        // `regexp()` is the function every connection registers.
-        w.sql("(");
-        self.json_text(w, path);
-        w.sql(" REGEXP ");
-        w.f.text(K8S_TIME_REGEX.to_owned());
-        w.sql(")");
     }
 
     fn elements(&self, w: &mut Lower<'_>, array: &JsonPath) {
